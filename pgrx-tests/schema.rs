@@ -1,0 +1,85 @@
+// Schema: seeds, comments, RLS, dump registration, append-only ledger.
+
+#[pg_test]
+fn schema_seeds_tiers_and_game_settings() {
+    assert_eq!(
+        one::<String>("SELECT string_agg(tier || ' ' || threshold_points, ', ' ORDER BY threshold_points) FROM loyalty.tier"),
+        "BRONZE 0, SILVER 10000, GOLD 50000, PLATINUM 100000"
+    );
+    assert_eq!(
+        one::<String>(
+            "SELECT string_agg(format('%s %s %s %s %s', game_type, house_edge::float8, decisions_per_hour,
+                    points_conversion_rate::float8, point_multiplier::float8), ', ' ORDER BY game_type)
+               FROM loyalty.game_settings"
+        ),
+        "BACCARAT 1.2 72 10 1, BLACKJACK 2 70 10 1, CRAPS 1.4 48 10 1, ROULETTE 5.26 38 10 1"
+    );
+    assert_eq!(
+        one::<String>("SELECT format('%s %s %s %s', casino_timezone, gaming_day_start, max_reward_points, rate_limit_count) FROM loyalty.config"),
+        "UTC 06:00:00 10000 10"
+    );
+}
+
+#[pg_test]
+fn schema_every_table_and_column_is_commented() {
+    let missing = one::<i64>(
+        "SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'loyalty' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+            AND col_description(c.oid, a.attnum) IS NULL",
+    );
+    assert_eq!(missing, 0, "columns without COMMENT");
+    let tables_missing = one::<i64>(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'loyalty' AND c.relkind = 'r' AND obj_description(c.oid, 'pg_class') IS NULL",
+    );
+    assert_eq!(tables_missing, 0, "tables without COMMENT");
+}
+
+#[pg_test]
+fn schema_rls_on_every_table_and_all_tables_dumped() {
+    assert_eq!(
+        one::<i64>(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'loyalty' AND c.relkind = 'r' AND NOT c.relrowsecurity"
+        ),
+        0
+    );
+    // every table and both sequences are registered with pg_extension_config_dump
+    assert_eq!(
+        one::<i64>(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'loyalty' AND c.relkind IN ('r', 'S')
+                AND NOT c.oid = ANY ((SELECT extconfig FROM pg_extension WHERE extname = 'casino_loyalty')::oid[])"
+        ),
+        0
+    );
+}
+
+#[pg_test]
+fn schema_ledger_refuses_update_delete_truncate() {
+    Spi::run(
+        "INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
+                points_change, balance_before, balance_after, tier_before, tier_after, correlation_id)
+         VALUES ('00000000-0000-0000-0000-000000000001', 'test:1', 'ADJUSTMENT', 'POINTS_UPDATE_REQUESTED',
+                 5, 0, 5, 'BRONZE', 'BRONZE', 'c')",
+    )
+    .unwrap();
+    assert_eq!(outcome("UPDATE loyalty.loyalty_ledger SET points_change = 6"), "PT405 LEDGER_APPEND_ONLY");
+    assert_eq!(outcome("UPDATE loyalty.loyalty_ledger SET reason = 'x' WHERE false"), "PT405 LEDGER_APPEND_ONLY");
+    assert_eq!(outcome("DELETE FROM loyalty.loyalty_ledger"), "PT405 LEDGER_APPEND_ONLY");
+    assert_eq!(outcome("TRUNCATE loyalty.loyalty_ledger"), "PT405 LEDGER_APPEND_ONLY");
+    assert_eq!(one::<i64>("SELECT sum(points_change)::bigint FROM loyalty.loyalty_ledger"), 5);
+}
+
+#[pg_test]
+fn schema_ledger_rows_must_chain() {
+    // balance_after = balance_before + points_change is a constraint, not a hope
+    assert!(outcome(
+        "INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
+                points_change, balance_before, balance_after, tier_before, tier_after, correlation_id)
+         VALUES ('00000000-0000-0000-0000-000000000001', 'test:2', 'ADJUSTMENT', 'POINTS_UPDATE_REQUESTED',
+                 5, 0, 6, 'BRONZE', 'BRONZE', 'c')"
+    )
+    .starts_with("23514 "));
+}

@@ -1,0 +1,283 @@
+-- casino_loyalty: tables, constraints, indexes and comments.
+-- Runs first (bootstrap); the Rust functions are created after it.
+
+COMMENT ON SCHEMA loyalty IS 'casino_loyalty: player-loyalty balances, rating slips and the points ledger. Write only through the functions.';
+
+-- Owner-only settings. One row; ordinary roles cannot read or write it, and a
+-- SET of any session variable cannot override it.
+CREATE TABLE loyalty.config (
+    singleton            boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    casino_timezone      text     NOT NULL DEFAULT 'UTC'
+                         CHECK (casino_timezone <> '' AND now() AT TIME ZONE casino_timezone IS NOT NULL),
+    gaming_day_start     time     NOT NULL DEFAULT '06:00',
+    max_reward_points    bigint   NOT NULL DEFAULT 10000 CHECK (max_reward_points > 0),
+    rate_limit_count     integer  NOT NULL DEFAULT 10    CHECK (rate_limit_count > 0),
+    rate_limit_window    interval NOT NULL DEFAULT '60 seconds' CHECK (rate_limit_window > '0'::interval),
+    alert_reward_count   integer  NOT NULL DEFAULT 20    CHECK (alert_reward_count > 0),
+    alert_window         interval NOT NULL DEFAULT '1 hour' CHECK (alert_window > '0'::interval),
+    updated_at           timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE loyalty.config IS 'Owner-only settings (one row): casino time zone, gaming-day start, security limits. Not writable by ordinary roles.';
+COMMENT ON COLUMN loyalty.config.singleton IS 'Always true: the table holds exactly one row.';
+COMMENT ON COLUMN loyalty.config.casino_timezone IS 'IANA time zone of the casino; gaming days are computed in it.';
+COMMENT ON COLUMN loyalty.config.gaming_day_start IS 'Local time at which a gaming day starts (06:00: 03:00 belongs to the previous day).';
+COMMENT ON COLUMN loyalty.config.max_reward_points IS 'Largest |points| one manual reward may carry (REWARD_EXCEEDS_LIMIT above it).';
+COMMENT ON COLUMN loyalty.config.rate_limit_count IS 'Manual rewards one staff member may issue per rate_limit_window (RATE_LIMIT_EXCEEDED above it).';
+COMMENT ON COLUMN loyalty.config.rate_limit_window IS 'Sliding window of the manual-reward rate limit.';
+COMMENT ON COLUMN loyalty.config.alert_reward_count IS 'More manual rewards than this by one staff member within alert_window raise an alert.';
+COMMENT ON COLUMN loyalty.config.alert_window IS 'Window of the manual-reward alert.';
+COMMENT ON COLUMN loyalty.config.updated_at IS 'Audit: when the settings last changed.';
+
+CREATE TABLE loyalty.tier (
+    tier             text   PRIMARY KEY CHECK (tier ~ '^[A-Z][A-Z0-9_]{0,31}$'),
+    threshold_points bigint NOT NULL UNIQUE CHECK (threshold_points >= 0)
+);
+COMMENT ON TABLE loyalty.tier IS 'Tier ladder: a player holds the highest tier whose threshold their lifetime points reach.';
+COMMENT ON COLUMN loyalty.tier.tier IS 'Tier name (BRONZE, SILVER, GOLD, PLATINUM).';
+COMMENT ON COLUMN loyalty.tier.threshold_points IS 'Lifetime points at which this tier starts; the lowest tier starts at 0.';
+
+CREATE TABLE loyalty.game_settings (
+    game_type              text    PRIMARY KEY CHECK (game_type ~ '^[A-Z][A-Z0-9_]{0,31}$'),
+    house_edge             numeric(7,4)  NOT NULL CHECK (house_edge > 0 AND house_edge < 100),
+    decisions_per_hour     integer       NOT NULL CHECK (decisions_per_hour > 0 AND decisions_per_hour <= 10000),
+    points_conversion_rate numeric(12,4) NOT NULL CHECK (points_conversion_rate >= 0 AND points_conversion_rate <= 10000),
+    point_multiplier       numeric(8,4)  NOT NULL CHECK (point_multiplier >= 0 AND point_multiplier <= 100),
+    updated_at             timestamptz   NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE loyalty.game_settings IS 'Per game type: the figures a slip''s theoretical win and points are computed from. Snapshotted onto each slip when it opens. Owner-only.';
+COMMENT ON COLUMN loyalty.game_settings.game_type IS 'Game type code (BLACKJACK, BACCARAT, ROULETTE, CRAPS).';
+COMMENT ON COLUMN loyalty.game_settings.house_edge IS 'House edge in percent (2.0 = 2%).';
+COMMENT ON COLUMN loyalty.game_settings.decisions_per_hour IS 'Average decisions (hands, spins, rolls) per hour.';
+COMMENT ON COLUMN loyalty.game_settings.points_conversion_rate IS 'Points per unit of theoretical win.';
+COMMENT ON COLUMN loyalty.game_settings.point_multiplier IS 'Promotional multiplier applied on top of the conversion rate.';
+COMMENT ON COLUMN loyalty.game_settings.updated_at IS 'Audit: when these settings last changed.';
+
+CREATE TABLE loyalty.staff (
+    staff_id    uuid    PRIMARY KEY,
+    permissions text[]  NOT NULL DEFAULT '{}'
+                CHECK (permissions <@ ARRAY['loyalty:award', 'loyalty:view_all', 'loyalty:recover']::text[]),
+    active      boolean NOT NULL DEFAULT true,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE loyalty.staff IS 'Staff members and what they may do. staff_id is the staff member''s auth user id.';
+COMMENT ON COLUMN loyalty.staff.staff_id IS 'The staff member''s auth user id (auth.uid() / JWT sub).';
+COMMENT ON COLUMN loyalty.staff.permissions IS 'Granted permissions: loyalty:award, loyalty:view_all, loyalty:recover.';
+COMMENT ON COLUMN loyalty.staff.active IS 'Inactive staff may do nothing.';
+COMMENT ON COLUMN loyalty.staff.created_at IS 'Audit: when the staff member was added.';
+COMMENT ON COLUMN loyalty.staff.updated_at IS 'Audit: when the staff row last changed.';
+
+CREATE TABLE loyalty.rating_slip (
+    id                     uuid    PRIMARY KEY DEFAULT gen_random_uuid(),
+    player_id              uuid    NOT NULL,
+    visit_id               uuid,
+    session_id             uuid,
+    game_type              text    NOT NULL,
+    house_edge             numeric(7,4)  NOT NULL,
+    decisions_per_hour     integer       NOT NULL,
+    points_conversion_rate numeric(12,4) NOT NULL,
+    point_multiplier       numeric(8,4)  NOT NULL,
+    average_bet            numeric NOT NULL CHECK (average_bet > 0),
+    start_time             timestamptz NOT NULL,
+    end_time               timestamptz,
+    status                 text    NOT NULL DEFAULT 'OPEN' CHECK (status IN ('OPEN', 'CLOSED')),
+    duration_seconds       integer CHECK (duration_seconds BETWEEN 0 AND 86400),
+    opened_by              uuid,
+    closed_by              uuid,
+    correlation_id         text,
+    created_at             timestamptz NOT NULL DEFAULT now(),
+    updated_at             timestamptz NOT NULL DEFAULT now(),
+    CHECK ((status = 'OPEN') = (end_time IS NULL)),
+    CHECK ((status = 'OPEN') = (duration_seconds IS NULL))
+);
+COMMENT ON TABLE loyalty.rating_slip IS 'One stint of one player''s play at one table. Game settings are snapshotted at open; points are computed from the snapshot only.';
+COMMENT ON COLUMN loyalty.rating_slip.id IS 'Slip id; the gameplay idempotency key is gameplay:<id>.';
+COMMENT ON COLUMN loyalty.rating_slip.player_id IS 'The player (their auth user id).';
+COMMENT ON COLUMN loyalty.rating_slip.visit_id IS 'The casino visit this slip belongs to, if known.';
+COMMENT ON COLUMN loyalty.rating_slip.session_id IS 'The table session this slip belongs to, if known.';
+COMMENT ON COLUMN loyalty.rating_slip.game_type IS 'Game type at open (see game_settings).';
+COMMENT ON COLUMN loyalty.rating_slip.house_edge IS 'Snapshot of game_settings.house_edge at open.';
+COMMENT ON COLUMN loyalty.rating_slip.decisions_per_hour IS 'Snapshot of game_settings.decisions_per_hour at open.';
+COMMENT ON COLUMN loyalty.rating_slip.points_conversion_rate IS 'Snapshot of game_settings.points_conversion_rate at open.';
+COMMENT ON COLUMN loyalty.rating_slip.point_multiplier IS 'Snapshot of game_settings.point_multiplier at open.';
+COMMENT ON COLUMN loyalty.rating_slip.average_bet IS 'Average bet observed by the floor supervisor.';
+COMMENT ON COLUMN loyalty.rating_slip.start_time IS 'When play started.';
+COMMENT ON COLUMN loyalty.rating_slip.end_time IS 'When play ended (set when the slip closes).';
+COMMENT ON COLUMN loyalty.rating_slip.status IS 'OPEN while play goes on, CLOSED once completed.';
+COMMENT ON COLUMN loyalty.rating_slip.duration_seconds IS 'Whole seconds from start_time to end_time (set when the slip closes).';
+COMMENT ON COLUMN loyalty.rating_slip.opened_by IS 'Audit: caller who opened the slip (NULL for the owner/service role).';
+COMMENT ON COLUMN loyalty.rating_slip.closed_by IS 'Audit: caller who closed the slip.';
+COMMENT ON COLUMN loyalty.rating_slip.correlation_id IS 'Audit: correlation id of the request that last changed the slip.';
+COMMENT ON COLUMN loyalty.rating_slip.created_at IS 'Audit: when the slip row was created.';
+COMMENT ON COLUMN loyalty.rating_slip.updated_at IS 'Audit: when the slip row last changed.';
+CREATE INDEX rating_slip_player_idx ON loyalty.rating_slip (player_id);
+CREATE INDEX rating_slip_closed_idx ON loyalty.rating_slip (end_time) WHERE status = 'CLOSED';
+
+CREATE TABLE loyalty.player_loyalty (
+    player_id       uuid     PRIMARY KEY,
+    current_balance bigint   NOT NULL DEFAULT 0 CHECK (current_balance >= 0),
+    lifetime_points bigint   NOT NULL DEFAULT 0 CHECK (lifetime_points >= 0),
+    tier            text     NOT NULL DEFAULT 'BRONZE',
+    tier_progress   smallint NOT NULL DEFAULT 0 CHECK (tier_progress BETWEEN 0 AND 100),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE loyalty.player_loyalty IS 'Balance per player. Invariant: current_balance = sum(ledger.points_change), lifetime_points = sum of the positive changes.';
+COMMENT ON COLUMN loyalty.player_loyalty.player_id IS 'The player (their auth user id).';
+COMMENT ON COLUMN loyalty.player_loyalty.current_balance IS 'Spendable points; never below 0.';
+COMMENT ON COLUMN loyalty.player_loyalty.lifetime_points IS 'All points ever earned (positive changes only); decides the tier.';
+COMMENT ON COLUMN loyalty.player_loyalty.tier IS 'Tier from lifetime_points and the tier ladder.';
+COMMENT ON COLUMN loyalty.player_loyalty.tier_progress IS 'Percent of the way from this tier''s threshold to the next (100 at the top tier).';
+COMMENT ON COLUMN loyalty.player_loyalty.created_at IS 'Audit: when the player first received a balance row.';
+COMMENT ON COLUMN loyalty.player_loyalty.updated_at IS 'Audit: when the balance last changed.';
+
+CREATE TABLE loyalty.loyalty_ledger (
+    id               bigserial NOT NULL,
+    player_id        uuid   NOT NULL,
+    rating_slip_id   uuid,
+    visit_id         uuid,
+    session_id       uuid,
+    idempotency_key  text   NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+    transaction_type text   NOT NULL CHECK (transaction_type IN ('GAMEPLAY', 'MANUAL_BONUS', 'ADJUSTMENT')),
+    event_type       text   NOT NULL CHECK (event_type IN ('RATING_SLIP_COMPLETED', 'POINTS_UPDATE_REQUESTED')),
+    points_change    bigint NOT NULL,
+    reason           text,
+    source           text,
+    staff_id         uuid,
+    reward_id        text,
+    balance_before   bigint NOT NULL CHECK (balance_before >= 0),
+    balance_after    bigint NOT NULL CHECK (balance_after >= 0),
+    tier_before      text   NOT NULL,
+    tier_after       text   NOT NULL,
+    correlation_id   text   NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (player_id, id),
+    UNIQUE (player_id, idempotency_key),
+    CHECK (balance_after = balance_before + points_change)
+);
+COMMENT ON TABLE loyalty.loyalty_ledger IS 'Append-only journal of every balance change. UPDATE, DELETE and TRUNCATE raise LEDGER_APPEND_ONLY.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.id IS 'Entry id, increasing in commit-independent insertion order.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.player_id IS 'The player whose balance changed.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.rating_slip_id IS 'The slip this entry pays out (GAMEPLAY) or refers to.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.visit_id IS 'Visit of the slip, copied for reporting.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.session_id IS 'Table session of the slip, copied for reporting.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.idempotency_key IS 'Deterministic key (gameplay:<slip>, manual:<hash>); unique per player, so a replay finds the first entry.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'GAMEPLAY, MANUAL_BONUS (positive manual) or ADJUSTMENT (negative manual).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.event_type IS 'RATING_SLIP_COMPLETED or POINTS_UPDATE_REQUESTED.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.points_change IS 'Signed change of the balance.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.reason IS 'Audit: why (required for manual rewards).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.source IS 'Audit: which function wrote the entry.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.staff_id IS 'Audit: staff member who issued a manual reward.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.reward_id IS 'Audit: external reward id of a manual reward, if given.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.balance_before IS 'Audit: balance before this entry (row-locked).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.balance_after IS 'Audit: balance after this entry = balance_before + points_change.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.tier_before IS 'Audit: tier before this entry.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.tier_after IS 'Audit: tier after this entry.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.correlation_id IS 'Audit: correlation id of the request; joins log lines, pending_accrual and the caller''s logs.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.created_at IS 'Audit: transaction time of the entry.';
+CREATE INDEX loyalty_ledger_correlation_idx ON loyalty.loyalty_ledger (correlation_id) WHERE correlation_id IS NOT NULL;
+CREATE INDEX loyalty_ledger_staff_idx ON loyalty.loyalty_ledger (staff_id, created_at) WHERE staff_id IS NOT NULL;
+CREATE INDEX loyalty_ledger_slip_idx ON loyalty.loyalty_ledger (rating_slip_id);
+CREATE INDEX loyalty_ledger_created_idx ON loyalty.loyalty_ledger (created_at);
+
+CREATE TABLE loyalty.pending_accrual (
+    rating_slip_id uuid PRIMARY KEY,
+    player_id      uuid NOT NULL,
+    error_code     text NOT NULL,
+    error_message  text,
+    correlation_id text NOT NULL,
+    attempts       integer NOT NULL DEFAULT 1 CHECK (attempts >= 1),
+    failed_at      timestamptz NOT NULL DEFAULT now(),
+    resolved_at    timestamptz
+);
+COMMENT ON TABLE loyalty.pending_accrual IS 'Durable record of slips closed without their points posted (PARTIAL_COMPLETION), until recovery resolves them.';
+COMMENT ON COLUMN loyalty.pending_accrual.rating_slip_id IS 'The closed slip whose points are still owed.';
+COMMENT ON COLUMN loyalty.pending_accrual.player_id IS 'The player owed the points.';
+COMMENT ON COLUMN loyalty.pending_accrual.error_code IS 'Spec or SQLSTATE code of the last failure.';
+COMMENT ON COLUMN loyalty.pending_accrual.error_message IS 'Message of the last failure.';
+COMMENT ON COLUMN loyalty.pending_accrual.correlation_id IS 'Correlation id of the failing request.';
+COMMENT ON COLUMN loyalty.pending_accrual.attempts IS 'Failed attempts so far.';
+COMMENT ON COLUMN loyalty.pending_accrual.failed_at IS 'Audit: when the last failure happened.';
+COMMENT ON COLUMN loyalty.pending_accrual.resolved_at IS 'Audit: when recovery posted the points (NULL while owed).';
+CREATE INDEX pending_accrual_open_idx ON loyalty.pending_accrual (failed_at) WHERE resolved_at IS NULL;
+
+CREATE TABLE loyalty.alert (
+    id         bigserial PRIMARY KEY,
+    kind       text  NOT NULL,
+    staff_id   uuid,
+    player_id  uuid,
+    details    jsonb NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE loyalty.alert IS 'Raised alerts (e.g. a staff member issuing more manual rewards than the alert threshold in an hour).';
+COMMENT ON COLUMN loyalty.alert.id IS 'Alert id.';
+COMMENT ON COLUMN loyalty.alert.kind IS 'What kind of alert (MANUAL_REWARD_FREQUENCY, ...).';
+COMMENT ON COLUMN loyalty.alert.staff_id IS 'Staff member the alert is about, if any.';
+COMMENT ON COLUMN loyalty.alert.player_id IS 'Player the alert is about, if any.';
+COMMENT ON COLUMN loyalty.alert.details IS 'Alert specifics as JSON.';
+COMMENT ON COLUMN loyalty.alert.created_at IS 'Audit: when the alert was raised.';
+CREATE INDEX alert_staff_idx ON loyalty.alert (staff_id, created_at);
+
+-- The ledger is append-only, for everyone including the owner: a statement
+-- trigger also fires for UPDATE/DELETE that match no rows.
+CREATE FUNCTION loyalty.ledger_append_only() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        MESSAGE = 'LEDGER_APPEND_ONLY',
+        DETAIL = format('loyalty_ledger is append-only: %s is not allowed; correct a balance with a new entry.', TG_OP),
+        ERRCODE = 'PT405';
+END
+$$;
+CREATE TRIGGER loyalty_ledger_append_only
+    BEFORE UPDATE OR DELETE OR TRUNCATE ON loyalty.loyalty_ledger
+    FOR EACH STATEMENT EXECUTE FUNCTION loyalty.ledger_append_only();
+
+-- Seeded tables are dumped in full, and CREATE EXTENSION seeds them again
+-- before pg_restore copies the dump in. So an incoming row whose key already
+-- exists replaces the seeded row instead of failing: restores keep the
+-- owner's edits to the seeds.
+CREATE FUNCTION loyalty.merge_seeded_row() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'tier' THEN
+        UPDATE loyalty.tier SET threshold_points = NEW.threshold_points WHERE tier = NEW.tier;
+    ELSIF TG_TABLE_NAME = 'game_settings' THEN
+        UPDATE loyalty.game_settings
+           SET house_edge = NEW.house_edge, decisions_per_hour = NEW.decisions_per_hour,
+               points_conversion_rate = NEW.points_conversion_rate,
+               point_multiplier = NEW.point_multiplier, updated_at = NEW.updated_at
+         WHERE game_type = NEW.game_type;
+    ELSIF TG_TABLE_NAME = 'config' THEN
+        UPDATE loyalty.config
+           SET casino_timezone = NEW.casino_timezone, gaming_day_start = NEW.gaming_day_start,
+               max_reward_points = NEW.max_reward_points, rate_limit_count = NEW.rate_limit_count,
+               rate_limit_window = NEW.rate_limit_window, alert_reward_count = NEW.alert_reward_count,
+               alert_window = NEW.alert_window, updated_at = NEW.updated_at
+         WHERE singleton = NEW.singleton;
+    END IF;
+    IF FOUND THEN
+        RETURN NULL;  -- merged into the existing row
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER tier_merge_seeded BEFORE INSERT ON loyalty.tier
+    FOR EACH ROW EXECUTE FUNCTION loyalty.merge_seeded_row();
+CREATE TRIGGER game_settings_merge_seeded BEFORE INSERT ON loyalty.game_settings
+    FOR EACH ROW EXECUTE FUNCTION loyalty.merge_seeded_row();
+CREATE TRIGGER config_merge_seeded BEFORE INSERT ON loyalty.config
+    FOR EACH ROW EXECUTE FUNCTION loyalty.merge_seeded_row();
+
+-- Everything that holds data survives pg_dump / pg_restore.
+SELECT pg_catalog.pg_extension_config_dump('loyalty.config', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.tier', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.game_settings', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.staff', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.rating_slip', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.player_loyalty', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.loyalty_ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.loyalty_ledger_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.pending_accrual', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.alert', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.alert_id_seq', '');

@@ -1,0 +1,169 @@
+//! One error type for the whole extension, mapped to SPEC §5: the stable code
+//! is the message, a human sentence is the DETAIL, and the SQLSTATE is
+//! `PTnnn` so PostgREST answers with HTTP status nnn.
+
+use std::ffi::CString;
+use std::os::raw::{c_char, c_int};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    Unauthorized,
+    Forbidden,
+    InvalidStaffId,
+    SlipNotFound,
+    PlayerNotFound,
+    SlipNotClosed,
+    IdempotencyConflict,
+    InsufficientBalance,
+    ValidationError,
+    RewardExceedsLimit,
+    RateLimitExceeded,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Unauthorized => "UNAUTHORIZED",
+            Code::Forbidden => "FORBIDDEN",
+            Code::InvalidStaffId => "INVALID_STAFF_ID",
+            Code::SlipNotFound => "SLIP_NOT_FOUND",
+            Code::PlayerNotFound => "PLAYER_NOT_FOUND",
+            Code::SlipNotClosed => "SLIP_NOT_CLOSED",
+            Code::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
+            Code::InsufficientBalance => "INSUFFICIENT_BALANCE",
+            Code::ValidationError => "VALIDATION_ERROR",
+            Code::RewardExceedsLimit => "REWARD_EXCEEDS_LIMIT",
+            Code::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
+        }
+    }
+
+    /// The HTTP status PostgREST returns, which is also the SQLSTATE's digits.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Code::Unauthorized => 401,
+            Code::Forbidden | Code::InvalidStaffId => 403,
+            Code::SlipNotFound | Code::PlayerNotFound => 404,
+            Code::SlipNotClosed | Code::IdempotencyConflict | Code::InsufficientBalance => 409,
+            Code::ValidationError | Code::RewardExceedsLimit => 422,
+            Code::RateLimitExceeded => 429,
+        }
+    }
+
+    pub fn sqlstate(self) -> String {
+        format!("PT{}", self.http_status())
+    }
+}
+
+/// A spec error: code plus the sentence shown as DETAIL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoyaltyError {
+    pub code: Code,
+    pub detail: String,
+}
+
+pub type Result<T> = std::result::Result<T, LoyaltyError>;
+
+impl LoyaltyError {
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        LoyaltyError {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn validation(detail: impl Into<String>) -> Self {
+        Self::new(Code::ValidationError, detail)
+    }
+
+    /// Raise as a PostgreSQL ERROR. Call only from the outermost frame of a
+    /// SQL-callable function (see [`run`]): the ERROR longjmps out of it, so
+    /// nothing with a destructor may be alive here. pgrx's own error path
+    /// cannot carry a custom SQLSTATE (it maps unknown codes to XX000),
+    /// hence the direct calls, which mirror pgrx's `do_ereport`.
+    fn raise(self) -> ! {
+        unsafe extern "C-unwind" {
+            fn errstart(elevel: c_int, domain: *const c_char) -> bool;
+            fn errcode(sqlerrcode: c_int) -> c_int;
+            fn errmsg(fmt: *const c_char, ...) -> c_int;
+            fn errdetail(fmt: *const c_char, ...) -> c_int;
+            fn errfinish(filename: *const c_char, lineno: c_int, funcname: *const c_char);
+        }
+        let LoyaltyError { code, detail } = self;
+        let sqlstate = make_sqlstate(code.sqlstate().as_bytes());
+        let message = cstring(code.as_str());
+        let detail = cstring(&detail);
+        // SAFETY: main thread (we are inside a SQL function call); errmsg and
+        // errdetail copy their arguments, so the CStrings are dropped before
+        // errfinish longjmps and nothing leaks.
+        unsafe {
+            if errstart(pgrx::pg_sys::PGERROR as c_int, std::ptr::null()) {
+                errcode(sqlstate);
+                errmsg(c"%s".as_ptr(), message.as_ptr());
+                errdetail(c"%s".as_ptr(), detail.as_ptr());
+                drop(message);
+                drop(detail);
+                errfinish(c"casino_loyalty".as_ptr(), 0, std::ptr::null());
+            }
+        }
+        unreachable!("ERROR-level ereport returned")
+    }
+}
+
+impl std::fmt::Display for LoyaltyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.detail)
+    }
+}
+
+/// Errors from SPI are bugs or infrastructure faults (not user input): they
+/// surface as PostgreSQL errors with their own SQLSTATE, never as spec codes.
+impl From<pgrx::spi::Error> for LoyaltyError {
+    fn from(e: pgrx::spi::Error) -> Self {
+        pgrx::error!("casino_loyalty internal SPI error: {e}")
+    }
+}
+
+/// Run the body of a SQL-callable function and turn a spec error into a
+/// PostgreSQL ERROR once every Rust value of the body has been dropped.
+pub fn run<T>(body: impl FnOnce() -> Result<T>) -> T {
+    match body() {
+        Ok(v) => v,
+        Err(e) => e.raise(),
+    }
+}
+
+/// SQLSTATE packing of PostgreSQL's MAKE_SQLSTATE macro.
+fn make_sqlstate(s: &[u8]) -> c_int {
+    s.iter().take(5).enumerate().fold(0, |acc, (i, ch)| {
+        acc + ((((*ch as c_int) - ('0' as c_int)) & 0x3F) << (6 * i))
+    })
+}
+
+/// NUL bytes cannot cross into C; user text reaches here only inside DETAIL.
+fn cstring(s: &str) -> CString {
+    CString::new(s.replace('\0', "\\0")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn sqlstates_follow_http_status() {
+        assert_eq!(Code::Unauthorized.sqlstate(), "PT401");
+        assert_eq!(Code::InvalidStaffId.sqlstate(), "PT403");
+        assert_eq!(Code::PlayerNotFound.sqlstate(), "PT404");
+        assert_eq!(Code::InsufficientBalance.sqlstate(), "PT409");
+        assert_eq!(Code::RewardExceedsLimit.sqlstate(), "PT422");
+        assert_eq!(Code::RateLimitExceeded.sqlstate(), "PT429");
+    }
+
+    #[test]
+    fn make_sqlstate_matches_postgres() {
+        // ERRCODE_UNIQUE_VIOLATION is MAKE_SQLSTATE('2','3','5','0','5')
+        assert_eq!(
+            make_sqlstate(b"23505"),
+            pgrx::PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION as c_int
+        );
+    }
+}

@@ -1,0 +1,40 @@
+//! casino_loyalty: player-loyalty points kept correct inside PostgreSQL.
+//! This file only wires modules and SQL; see SPEC.md for the contract.
+
+use pgrx::prelude::*;
+
+pub mod api;
+pub mod context;
+pub mod error;
+pub mod keys;
+pub mod ledger;
+pub mod log;
+pub mod points;
+
+::pgrx::pg_module_magic!();
+
+extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/seed.sql", name = "seed", requires = ["schema"]);
+extension_sql_file!("../sql/security.sql", name = "security", finalize);
+
+/// In-database suites, one file per module under `pgrx-tests/`.
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+    include!("../pgrx-tests/support.rs");
+    include!("../pgrx-tests/schema.rs");
+    include!("../pgrx-tests/increment.rs");
+    include!("../pgrx-tests/keys.rs");
+    include!("../pgrx-tests/points.rs");
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}
