@@ -1,0 +1,108 @@
+//! pg_dump of a database with the extension and data, restored into a fresh
+//! database, gives the same balances, ledger and settings.
+
+use casino_loyalty_client_tests::{config, connect, pg_bin, unique};
+use std::process::Command;
+
+const SNAPSHOT: &str = "
+    SELECT json_build_object(
+      'balances', (SELECT json_agg(p ORDER BY player_id) FROM loyalty.player_loyalty p),
+      'ledger',   (SELECT json_agg(l ORDER BY id) FROM loyalty.loyalty_ledger l),
+      'games',    (SELECT json_agg(g ORDER BY game_type) FROM loyalty.game_settings g),
+      'tiers',    (SELECT json_agg(t ORDER BY threshold_points) FROM loyalty.tier t),
+      'config',   (SELECT json_agg(c) FROM loyalty.config c),
+      'ledger_seq', (SELECT last_value FROM loyalty.loyalty_ledger_id_seq)
+    )::text";
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("run tool");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn dump_and_restore_keep_balances_and_ledger() {
+    let n = unique();
+    let (src, dst) = (format!("dump_src_{n}"), format!("dump_dst_{n}"));
+    let mut admin = connect("postgres");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {src}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {dst}"))
+        .unwrap();
+
+    let mut s = connect(&src);
+    s.batch_execute(
+        "CREATE EXTENSION casino_loyalty;
+         SELECT loyalty.increment_player_loyalty('cccccccc-0000-4000-8000-000000000001', 12000);
+         SELECT loyalty.increment_player_loyalty('cccccccc-0000-4000-8000-000000000002', 300);
+         SELECT loyalty.increment_player_loyalty('cccccccc-0000-4000-8000-000000000001', -500);
+         INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
+                points_change, balance_before, balance_after, tier_before, tier_after, correlation_id, reason)
+         VALUES ('cccccccc-0000-4000-8000-000000000001', 'dump:1', 'MANUAL_BONUS', 'POINTS_UPDATE_REQUESTED',
+                 12000, 0, 12000, 'BRONZE', 'SILVER', 'dump-test', 'résumé 🎰 \"quoted\"'),
+                ('cccccccc-0000-4000-8000-000000000001', 'dump:2', 'ADJUSTMENT', 'POINTS_UPDATE_REQUESTED',
+                 -500, 12000, 11500, 'SILVER', 'SILVER', 'dump-test', NULL),
+                ('cccccccc-0000-4000-8000-000000000002', 'dump:3', 'MANUAL_BONUS', 'POINTS_UPDATE_REQUESTED',
+                 300, 0, 300, 'BRONZE', 'BRONZE', 'dump-test', NULL);
+         -- owner edits to seeded rows must survive too
+         UPDATE loyalty.game_settings SET point_multiplier = 1.5 WHERE game_type = 'CRAPS';
+         UPDATE loyalty.config SET casino_timezone = 'America/Los_Angeles';",
+    )
+    .unwrap();
+    let before: String = s.query_one(SNAPSHOT, &[]).unwrap().get(0);
+
+    let file = std::env::temp_dir().join(format!("casino_loyalty_{n}.dump"));
+    let c = config(&src);
+    let host = std::env::var("PGHOST").unwrap();
+    let port = std::env::var("PGPORT").unwrap();
+    let user = c.get_user().unwrap().to_string();
+    run(Command::new(pg_bin("pg_dump"))
+        .args(["-Fc", "-h", &host, "-p", &port, "-U", &user, "-f"])
+        .arg(&file)
+        .arg(&src));
+    run(Command::new(pg_bin("pg_restore"))
+        .args([
+            "--exit-on-error",
+            "-h",
+            &host,
+            "-p",
+            &port,
+            "-U",
+            &user,
+            "-d",
+            &dst,
+        ])
+        .arg(&file));
+    let _ = std::fs::remove_file(&file);
+
+    let mut d = connect(&dst);
+    let after: String = d.query_one(SNAPSHOT, &[]).unwrap().get(0);
+    assert_eq!(after, before);
+    let counts: (i64, i64) = {
+        let r = d
+            .query_one(
+                "SELECT (SELECT count(*) FROM loyalty.loyalty_ledger), (SELECT sum(current_balance)::bigint FROM loyalty.player_loyalty)",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(counts, (3, 11800));
+    // the ledger id sequence continues after the restored rows
+    let next: i64 = d
+        .query_one(
+            "INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
+                    points_change, balance_before, balance_after, tier_before, tier_after, correlation_id)
+             VALUES ('cccccccc-0000-4000-8000-000000000002', 'dump:4', 'MANUAL_BONUS', 'POINTS_UPDATE_REQUESTED',
+                     1, 300, 301, 'BRONZE', 'BRONZE', 'dump-test') RETURNING id",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(next, 4);
+}

@@ -1,0 +1,157 @@
+//! increment_player_loyalty over real, concurrent connections.
+
+use casino_loyalty_client_tests::{new_uuid, shared_db, sqlstate};
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+const INC: &str = "SELECT balance_before, balance_after, row_locked
+                     FROM loyalty.increment_player_loyalty($1::text::uuid, $2::bigint)";
+
+#[test]
+fn ten_sessions_times_a_hundred_increments_chain_without_gaps() {
+    let player = new_uuid();
+    let barrier = Arc::new(Barrier::new(10));
+    let handles: Vec<_> = (0..10)
+        .map(|_| {
+            let (player, barrier) = (player.clone(), barrier.clone());
+            thread::spawn(move || {
+                let mut c = shared_db();
+                barrier.wait();
+                (0..100)
+                    .map(|_| {
+                        let row = c.query_one(INC, &[&player, &7i64]).expect("increment");
+                        assert!(row.get::<_, bool>(2), "row_locked");
+                        (row.get::<_, i64>(0), row.get::<_, i64>(1))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut pairs: Vec<(i64, i64)> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("thread"))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    assert_eq!(pairs.len(), 1000, "1,000 distinct before/after pairs");
+    for (i, (before, after)) in pairs.iter().enumerate() {
+        assert_eq!(*before, 7 * i as i64, "no gap before pair {i}");
+        assert_eq!(*after, before + 7);
+    }
+    let mut c = shared_db();
+    let row = c
+        .query_one(
+            "SELECT current_balance, lifetime_points FROM loyalty.player_loyalty WHERE player_id = $1::text::uuid",
+            &[&player],
+        )
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (7000, 7000));
+}
+
+#[test]
+fn concurrent_debits_never_go_below_zero() {
+    let player = new_uuid();
+    shared_db().query_one(INC, &[&player, &1000i64]).unwrap();
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (player, barrier) = (player.clone(), barrier.clone());
+            thread::spawn(move || {
+                let mut c = shared_db();
+                barrier.wait();
+                let (mut ok, mut refused) = (0, 0);
+                for _ in 0..50 {
+                    match c.query_one(INC, &[&player, &-7i64]) {
+                        Ok(row) => {
+                            assert!(row.get::<_, i64>(1) >= 0);
+                            ok += 1;
+                        }
+                        Err(e) => {
+                            assert_eq!(
+                                sqlstate(&e),
+                                ("PT409".into(), "INSUFFICIENT_BALANCE".into())
+                            );
+                            refused += 1;
+                        }
+                    }
+                }
+                (ok, refused)
+            })
+        })
+        .collect();
+    let (ok, refused) = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    // 1000 / 7 = 142 debits fit; the other 400 - 142 are refused
+    assert_eq!((ok, refused), (142, 258));
+    let balance: i64 = shared_db()
+        .query_one(
+            "SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = $1::text::uuid",
+            &[&player],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(balance, 6);
+}
+
+#[test]
+fn two_sessions_creating_the_same_player_both_succeed() {
+    // Deterministic race: A creates the row and holds it uncommitted; B must
+    // wait on the insert conflict, then lock and update A's row.
+    let player = new_uuid();
+    let mut a = shared_db();
+    let mut tx = a.transaction().unwrap();
+    let first = tx.query_one(INC, &[&player, &5i64]).unwrap();
+    assert_eq!((first.get::<_, i64>(0), first.get::<_, i64>(1)), (0, 5));
+    let p2 = player.clone();
+    let b = thread::spawn(move || {
+        shared_db()
+            .query_one(INC, &[&p2, &3i64])
+            .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
+    });
+    // B is now blocked behind A's uncommitted row (wait until it is).
+    let mut watcher = shared_db();
+    for _ in 0..200 {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%increment_player_loyalty%'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        thread::sleep(std::time::Duration::from_millis(25));
+    }
+    tx.commit().unwrap();
+    assert_eq!(b.join().unwrap().expect("second creator succeeds"), (5, 8));
+
+    // And many simultaneous first calls for fresh players.
+    for _ in 0..20 {
+        let player = new_uuid();
+        let barrier = Arc::new(Barrier::new(2));
+        let hs: Vec<_> = (0..2)
+            .map(|_| {
+                let (player, barrier) = (player.clone(), barrier.clone());
+                thread::spawn(move || {
+                    let mut c = shared_db();
+                    barrier.wait();
+                    c.query_one(INC, &[&player, &1i64]).map(|_| ())
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap().expect("both creators succeed");
+        }
+        let balance: i64 = shared_db()
+            .query_one(
+                "SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = $1::text::uuid",
+                &[&player],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(balance, 2);
+    }
+}

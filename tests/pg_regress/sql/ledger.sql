@@ -1,0 +1,20 @@
+-- The ledger is append-only, even for its owner.
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+BEGIN;
+INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
+        points_change, balance_before, balance_after, tier_before, tier_after, correlation_id)
+VALUES ('bbbbbbbb-0000-4000-8000-000000000001', 'regress:1', 'ADJUSTMENT', 'POINTS_UPDATE_REQUESTED',
+        10, 0, 10, 'BRONZE', 'BRONZE', 'regress');
+SAVEPOINT s;
+UPDATE loyalty.loyalty_ledger SET points_change = 11;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+DELETE FROM loyalty.loyalty_ledger;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+TRUNCATE loyalty.loyalty_ledger;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT count(*), sum(points_change) FROM loyalty.loyalty_ledger;
+ROLLBACK;

@@ -1,0 +1,80 @@
+//! Helpers for client tests: connections to the throwaway cluster started by
+//! `scripts/test.sh`, fresh databases, and reading SQLSTATEs.
+
+use postgres::{Client, Config, NoTls};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the client tests through scripts/test.sh")
+    })
+}
+
+/// Connection settings for a database of the test cluster.
+pub fn config(dbname: &str) -> Config {
+    let mut c = Config::new();
+    c.host_path(env("PGHOST"))
+        .port(env("PGPORT").parse().expect("PGPORT"))
+        .user(&env("PGUSER"))
+        .dbname(dbname)
+        .application_name("casino_loyalty_client_tests");
+    c
+}
+
+pub fn connect(dbname: &str) -> Client {
+    config(dbname)
+        .connect(NoTls)
+        .expect("connect to the test cluster")
+}
+
+/// The database every client test shares (created once by test.sh, with the
+/// extension installed); tests keep apart by using their own player ids.
+pub fn shared_db() -> Client {
+    connect(&env("LOYALTY_TEST_DB"))
+}
+
+/// A new, empty database with the extension installed; dropped by the caller
+/// if it wants to.
+pub fn fresh_db(prefix: &str) -> String {
+    let name = format!("{prefix}_{}", unique());
+    let mut admin = connect("postgres");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create database");
+    connect(&name)
+        .batch_execute("CREATE EXTENSION casino_loyalty")
+        .expect("create extension");
+    name
+}
+
+/// A number unique within this test run.
+pub fn unique() -> u64 {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
+    (t % 1_000_000_000_000) * 1000 + N.fetch_add(1, Ordering::Relaxed) % 1000
+}
+
+/// A UUID unique within this test run, as text.
+pub fn new_uuid() -> String {
+    let n = unique();
+    format!("00000000-0000-4000-8000-{:012x}", n % 0xffff_ffff_ffff)
+}
+
+/// The SQLSTATE and message of a failed statement.
+pub fn sqlstate(e: &postgres::Error) -> (String, String) {
+    match e.as_db_error() {
+        Some(db) => (db.code().code().to_string(), db.message().to_string()),
+        None => ("client".into(), e.to_string()),
+    }
+}
+
+pub fn pg_bin(tool: &str) -> String {
+    format!(
+        "{}/{tool}",
+        std::env::var("PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into())
+    )
+}
