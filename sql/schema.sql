@@ -84,6 +84,7 @@ CREATE TABLE loyalty.rating_slip (
     duration_seconds       integer CHECK (duration_seconds BETWEEN 0 AND 86400),
     opened_by              uuid,
     closed_by              uuid,
+    accrued_ledger_id      bigint,
     correlation_id         text,
     created_at             timestamptz NOT NULL DEFAULT now(),
     updated_at             timestamptz NOT NULL DEFAULT now(),
@@ -107,11 +108,16 @@ COMMENT ON COLUMN loyalty.rating_slip.status IS 'OPEN while play goes on, CLOSED
 COMMENT ON COLUMN loyalty.rating_slip.duration_seconds IS 'Whole seconds from start_time to end_time (set when the slip closes).';
 COMMENT ON COLUMN loyalty.rating_slip.opened_by IS 'Audit: caller who opened the slip (NULL for the owner/service role).';
 COMMENT ON COLUMN loyalty.rating_slip.closed_by IS 'Audit: caller who closed the slip.';
+COMMENT ON COLUMN loyalty.rating_slip.accrued_ledger_id IS 'Ledger entry that paid the slip''s points (NULL while owed); set in the same transaction as the entry.';
 COMMENT ON COLUMN loyalty.rating_slip.correlation_id IS 'Audit: correlation id of the request that last changed the slip.';
 COMMENT ON COLUMN loyalty.rating_slip.created_at IS 'Audit: when the slip row was created.';
 COMMENT ON COLUMN loyalty.rating_slip.updated_at IS 'Audit: when the slip row last changed.';
 CREATE INDEX rating_slip_player_idx ON loyalty.rating_slip (player_id);
-CREATE INDEX rating_slip_closed_idx ON loyalty.rating_slip (end_time) WHERE status = 'CLOSED';
+CREATE INDEX rating_slip_correlation_idx ON loyalty.rating_slip (correlation_id) WHERE correlation_id IS NOT NULL;
+-- Partial completions: closed slips still owed their points. Small by design,
+-- so listing them stays an index scan however many slips are closed.
+CREATE INDEX rating_slip_unaccrued_idx ON loyalty.rating_slip (end_time)
+    WHERE status = 'CLOSED' AND accrued_ledger_id IS NULL;
 
 CREATE TABLE loyalty.player_loyalty (
     player_id       uuid     PRIMARY KEY,
@@ -200,6 +206,7 @@ COMMENT ON COLUMN loyalty.pending_accrual.attempts IS 'Failed attempts so far.';
 COMMENT ON COLUMN loyalty.pending_accrual.failed_at IS 'Audit: when the last failure happened.';
 COMMENT ON COLUMN loyalty.pending_accrual.resolved_at IS 'Audit: when recovery posted the points (NULL while owed).';
 CREATE INDEX pending_accrual_open_idx ON loyalty.pending_accrual (failed_at) WHERE resolved_at IS NULL;
+CREATE INDEX pending_accrual_correlation_idx ON loyalty.pending_accrual (correlation_id);
 
 CREATE TABLE loyalty.alert (
     id         bigserial PRIMARY KEY,

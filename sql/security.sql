@@ -23,10 +23,21 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA loyalty FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA loyalty FROM PUBLIC;
 
 -- The balance primitive writes no ledger row: owner and service_role only.
-GRANT EXECUTE ON FUNCTION loyalty.increment_player_loyalty(uuid, bigint, text) TO service_role;
+GRANT EXECUTE ON FUNCTION loyalty.increment_player_loyalty TO service_role;
 -- Pure functions: no data, no side effects.
-GRANT EXECUTE ON FUNCTION loyalty.hash_idempotency_key(jsonb) TO authenticated, service_role;
-GRANT EXECUTE ON FUNCTION loyalty.calculate_points(text, numeric, integer) TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION loyalty.hash_idempotency_key, loyalty.calculate_points
+    TO authenticated, service_role;
+-- Floor operations: authenticated callers must be active staff (checked
+-- inside each function; recovery also needs loyalty:recover).
+GRANT EXECUTE ON FUNCTION loyalty.open_rating_slip, loyalty.update_rating_slip_bet,
+    loyalty.complete_rating_slip, loyalty.accrue_points_from_slip, loyalty.recover_slip_loyalty,
+    loyalty.slip_points
+    TO authenticated, service_role;
+-- Operator runbooks: owner (psql) and service_role only.
+GRANT EXECUTE ON FUNCTION loyalty.list_partial_completions, loyalty.recover_partial_completions,
+    loyalty.verify_player_balance, loyalty.verify_all_balances, loyalty.rebuild_player_balance,
+    loyalty.export_ledger, loyalty.lookup_correlation
+    TO service_role;
 
 -- Row-level security on every table. The functions run as the owner, who
 -- bypasses RLS; no policy means no rows for anyone else.

@@ -1,14 +1,16 @@
 //! The one write path for balances.
 //!
-//! `increment` is the row-locked balance primitive behind
-//! `increment_player_loyalty`; every other balance change (gameplay accrual,
-//! manual reward) goes through it and writes its ledger row in the same
-//! transaction.
+//! [`increment`] is the row-locked balance primitive behind
+//! `increment_player_loyalty`; [`post`] is every other balance change
+//! (gameplay accrual, manual reward): it takes the same lock, checks the
+//! idempotency key under it, applies the change and writes the ledger row,
+//! all in the caller's transaction.
 
 use crate::error::{Code, LoyaltyError, Result};
 use crate::log::{self, Event};
 use crate::points::{self, Tier};
 use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
 
 /// Channel for tier-change notifications (sent on commit only).
 pub const TIER_CHANNEL: &str = "loyalty_tier_changed";
@@ -38,115 +40,165 @@ struct Locked {
 /// `delta`. Refuses a result below zero and any overflow.
 pub fn increment(player_id: pgrx::Uuid, delta: i64, correlation_id: &str) -> Result<BalanceChange> {
     Spi::connect_mut(|client| {
-        let locked = match lock_player(client, player_id)? {
-            Some(l) => l,
-            None => {
-                // Two sessions may both get here for a new player: ON CONFLICT
-                // lets the loser wait for the winner's row, then lock it.
-                client.update(
-                    "INSERT INTO loyalty.player_loyalty (player_id) VALUES ($1) ON CONFLICT (player_id) DO NOTHING",
-                    None,
-                    &[player_id.into()],
-                )?;
-                lock_player(client, player_id)?.ok_or_else(|| {
-                    LoyaltyError::new(Code::PlayerNotFound, "player row vanished while locking")
-                })?
-            }
-        };
-
-        let balance_after = locked.balance.checked_add(delta).ok_or_else(|| {
-            LoyaltyError::validation(format!(
-                "a change of {delta} points would overflow the balance"
-            ))
-        })?;
-        if balance_after < 0 {
-            return Err(LoyaltyError::new(
-                Code::InsufficientBalance,
-                format!(
-                    "balance is {} points; a change of {delta} would take it below zero",
-                    locked.balance
-                ),
-            ));
-        }
-        let lifetime = locked.lifetime.checked_add(delta.max(0)).ok_or_else(|| {
-            LoyaltyError::validation(format!(
-                "a change of {delta} points would overflow lifetime points"
-            ))
-        })?;
-        let (tier_after, progress) = points::tier_for(lifetime, &ladder(client)?);
-
-        let updated_at = client
-            .update(
-                "UPDATE loyalty.player_loyalty
-                    SET current_balance = $2, lifetime_points = $3, tier = $4,
-                        tier_progress = $5, updated_at = now()
-                  WHERE player_id = $1
-              RETURNING updated_at",
-                Some(1),
-                &[
-                    player_id.into(),
-                    balance_after.into(),
-                    lifetime.into(),
-                    tier_after.as_str().into(),
-                    progress.into(),
-                ],
-            )?
-            .first()
-            .get_one::<TimestampWithTimeZone>()?
-            .ok_or_else(|| {
-                LoyaltyError::new(Code::PlayerNotFound, "player row vanished while updating")
-            })?;
-
-        let change = BalanceChange {
-            player_id,
-            balance_before: locked.balance,
-            balance_after,
-            tier_before: locked.tier,
-            tier_after,
-            tier_progress: progress,
-            lifetime_points: lifetime,
-            updated_at,
-            row_locked: true,
-        };
-        let pid = player_id.to_string();
-        log::emit(
-            Event::BalanceIncremented,
-            correlation_id,
-            Some(&pid),
-            crate::fields! {
-                "points_change" => delta,
-                "balance_before" => change.balance_before,
-                "balance_after" => change.balance_after,
-                "lifetime_points" => lifetime,
-            },
-        );
-        if change.tier_before != change.tier_after {
-            let fields = crate::fields! {
-                "tier_before" => change.tier_before,
-                "tier_after" => change.tier_after,
-                "lifetime_points" => lifetime,
-            };
-            let payload = log::line(
-                Event::TierChanged,
-                correlation_id,
-                Some(&pid),
-                fields.clone(),
-            );
-            log::emit(Event::TierChanged, correlation_id, Some(&pid), fields);
-            client.update(
-                "SELECT pg_catalog.pg_notify($1, $2)",
-                None,
-                &[TIER_CHANNEL.into(), payload.into()],
-            )?;
-        }
-        Ok(change)
+        let locked = lock_or_create(client, player_id)?;
+        apply(client, player_id, locked, delta, correlation_id)
     })
 }
 
-fn lock_player(
-    client: &mut pgrx::spi::SpiClient<'_>,
+/// One ledger entry to post.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub player_id: pgrx::Uuid,
+    pub idempotency_key: String,
+    pub transaction_type: &'static str,
+    pub event_type: &'static str,
+    pub points: i64,
+    pub rating_slip_id: Option<pgrx::Uuid>,
+    pub visit_id: Option<pgrx::Uuid>,
+    pub session_id: Option<pgrx::Uuid>,
+    pub reason: Option<&'a str>,
+    pub source: &'static str,
+    pub staff_id: Option<pgrx::Uuid>,
+    pub reward_id: Option<&'a str>,
+    pub correlation_id: &'a str,
+}
+
+/// A posted (or previously posted) ledger entry.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub entry_id: i64,
+    pub points_change: i64,
+    pub balance_before: i64,
+    pub balance_after: i64,
+    pub tier_before: String,
+    pub tier_after: String,
+    pub tier_progress: i16,
+    /// True when the key was already posted: nothing changed, this is the
+    /// first entry.
+    pub idempotent_hit: bool,
+}
+
+/// Post `e`: lock the player, return the existing entry if the key is
+/// already posted (IDEMPOTENCY_CONFLICT if it carried other points), else
+/// change the balance and append the ledger row.
+pub fn post(e: &Entry) -> Result<Posted> {
+    Spi::connect_mut(|client| {
+        let locked = lock_or_create(client, e.player_id)?;
+        // Under the player's lock every poster of this key is serialized, so
+        // the check below cannot race with another insert of the same key.
+        if let Some(first) = find_entry(client, e.player_id, &e.idempotency_key)? {
+            if first.points_change != e.points {
+                return Err(LoyaltyError::new(
+                    Code::IdempotencyConflict,
+                    format!(
+                        "key {} was already used for {} points; this request asks for {}",
+                        e.idempotency_key, first.points_change, e.points
+                    ),
+                ));
+            }
+            log::emit(
+                Event::IdempotencyHit,
+                e.correlation_id,
+                Some(&e.player_id.to_string()),
+                crate::fields! {
+                    "idempotency_key" => e.idempotency_key,
+                    "ledger_entry_id" => first.entry_id,
+                    "source" => e.source,
+                },
+            );
+            return Ok(first);
+        }
+        let change = apply(client, e.player_id, locked, e.points, e.correlation_id)?;
+        let entry_id = client
+            .update(
+                "INSERT INTO loyalty.loyalty_ledger
+                    (player_id, rating_slip_id, visit_id, session_id, idempotency_key, transaction_type,
+                     event_type, points_change, reason, source, staff_id, reward_id, balance_before,
+                     balance_after, tier_before, tier_after, correlation_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                 RETURNING id",
+                Some(1),
+                &[
+                    e.player_id.into(),
+                    e.rating_slip_id.into(),
+                    e.visit_id.into(),
+                    e.session_id.into(),
+                    e.idempotency_key.as_str().into(),
+                    e.transaction_type.into(),
+                    e.event_type.into(),
+                    e.points.into(),
+                    e.reason.into(),
+                    e.source.into(),
+                    e.staff_id.into(),
+                    e.reward_id.into(),
+                    change.balance_before.into(),
+                    change.balance_after.into(),
+                    change.tier_before.as_str().into(),
+                    change.tier_after.as_str().into(),
+                    e.correlation_id.into(),
+                ],
+            )?
+            .first()
+            .get_one::<i64>()?
+            .ok_or_else(|| LoyaltyError::validation("ledger insert returned no id"))?;
+        Ok(Posted {
+            entry_id,
+            points_change: e.points,
+            balance_before: change.balance_before,
+            balance_after: change.balance_after,
+            tier_before: change.tier_before,
+            tier_after: change.tier_after,
+            tier_progress: change.tier_progress,
+            idempotent_hit: false,
+        })
+    })
+}
+
+/// The ledger entry posted under `key` for this player, if any.
+pub fn find_entry(
+    client: &SpiClient<'_>,
     player_id: pgrx::Uuid,
-) -> Result<Option<Locked>> {
+    key: &str,
+) -> Result<Option<Posted>> {
+    let rows = client.select(
+        "SELECT id, points_change, balance_before, balance_after, tier_before, tier_after
+           FROM loyalty.loyalty_ledger WHERE player_id = $1 AND idempotency_key = $2",
+        Some(1),
+        &[player_id.into(), key.into()],
+    )?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let r = rows.first();
+    Ok(Some(Posted {
+        entry_id: r.get::<i64>(1)?.unwrap_or(0),
+        points_change: r.get::<i64>(2)?.unwrap_or(0),
+        balance_before: r.get::<i64>(3)?.unwrap_or(0),
+        balance_after: r.get::<i64>(4)?.unwrap_or(0),
+        tier_before: r.get::<String>(5)?.unwrap_or_default(),
+        tier_after: r.get::<String>(6)?.unwrap_or_default(),
+        tier_progress: 0,
+        idempotent_hit: true,
+    }))
+}
+
+/// Lock the player's row `FOR UPDATE`, creating it at BRONZE/0 first if
+/// missing. Two sessions may both find no row: `ON CONFLICT` makes the loser
+/// wait for the winner's row, which it then locks.
+fn lock_or_create(client: &mut SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Locked> {
+    if let Some(l) = lock_player(client, player_id)? {
+        return Ok(l);
+    }
+    client.update(
+        "INSERT INTO loyalty.player_loyalty (player_id) VALUES ($1) ON CONFLICT (player_id) DO NOTHING",
+        None,
+        &[player_id.into()],
+    )?;
+    lock_player(client, player_id)?
+        .ok_or_else(|| LoyaltyError::new(Code::PlayerNotFound, "player row vanished while locking"))
+}
+
+fn lock_player(client: &mut SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<Locked>> {
     let rows = client.update(
         "SELECT current_balance, lifetime_points, tier
            FROM loyalty.player_loyalty WHERE player_id = $1 FOR UPDATE",
@@ -164,8 +216,143 @@ fn lock_player(
     }))
 }
 
+/// Apply `delta` to a locked player row; logs the change and, on a tier
+/// change, logs and notifies.
+fn apply(
+    client: &mut SpiClient<'_>,
+    player_id: pgrx::Uuid,
+    locked: Locked,
+    delta: i64,
+    correlation_id: &str,
+) -> Result<BalanceChange> {
+    let balance_after = locked.balance.checked_add(delta).ok_or_else(|| {
+        LoyaltyError::validation(format!(
+            "a change of {delta} points would overflow the balance"
+        ))
+    })?;
+    if balance_after < 0 {
+        return Err(LoyaltyError::new(
+            Code::InsufficientBalance,
+            format!(
+                "balance is {} points; a change of {delta} would take it below zero",
+                locked.balance
+            ),
+        ));
+    }
+    let lifetime = locked.lifetime.checked_add(delta.max(0)).ok_or_else(|| {
+        LoyaltyError::validation(format!(
+            "a change of {delta} points would overflow lifetime points"
+        ))
+    })?;
+    let (tier_after, progress) = points::tier_for(lifetime, &ladder(client)?);
+    let updated_at = set_balance(
+        client,
+        player_id,
+        balance_after,
+        lifetime,
+        &tier_after,
+        progress,
+    )?;
+
+    let change = BalanceChange {
+        player_id,
+        balance_before: locked.balance,
+        balance_after,
+        tier_before: locked.tier,
+        tier_after,
+        tier_progress: progress,
+        lifetime_points: lifetime,
+        updated_at,
+        row_locked: true,
+    };
+    let pid = player_id.to_string();
+    log::emit(
+        Event::BalanceIncremented,
+        correlation_id,
+        Some(&pid),
+        crate::fields! {
+            "points_change" => delta,
+            "balance_before" => change.balance_before,
+            "balance_after" => change.balance_after,
+            "lifetime_points" => lifetime,
+        },
+    );
+    if change.tier_before != change.tier_after {
+        tier_changed(
+            client,
+            &pid,
+            &change.tier_before,
+            &change.tier_after,
+            lifetime,
+            correlation_id,
+        )?;
+    }
+    Ok(change)
+}
+
+/// Write a locked player's balance, lifetime points and tier.
+pub fn set_balance(
+    client: &mut SpiClient<'_>,
+    player_id: pgrx::Uuid,
+    balance: i64,
+    lifetime: i64,
+    tier: &str,
+    progress: i16,
+) -> Result<TimestampWithTimeZone> {
+    client
+        .update(
+            "UPDATE loyalty.player_loyalty
+                SET current_balance = $2, lifetime_points = $3, tier = $4,
+                    tier_progress = $5, updated_at = now()
+              WHERE player_id = $1
+          RETURNING updated_at",
+            Some(1),
+            &[
+                player_id.into(),
+                balance.into(),
+                lifetime.into(),
+                tier.into(),
+                progress.into(),
+            ],
+        )?
+        .first()
+        .get_one::<TimestampWithTimeZone>()?
+        .ok_or_else(|| {
+            LoyaltyError::new(Code::PlayerNotFound, "player row vanished while updating")
+        })
+}
+
+/// Log `loyalty_tier_changed` and notify listeners on commit.
+pub fn tier_changed(
+    client: &mut SpiClient<'_>,
+    player_id: &str,
+    before: &str,
+    after: &str,
+    lifetime: i64,
+    correlation_id: &str,
+) -> Result<()> {
+    let fields = crate::fields! {
+        "tier_before" => before,
+        "tier_after" => after,
+        "lifetime_points" => lifetime,
+    };
+    let payload = log::line(
+        Event::TierChanged,
+        correlation_id,
+        Some(player_id),
+        fields.clone(),
+    );
+    log::emit(Event::TierChanged, correlation_id, Some(player_id), fields);
+    client.update(
+        "SELECT pg_catalog.pg_notify($1, $2)",
+        None,
+        &[TIER_CHANNEL.into(), payload.into()],
+    )?;
+    Ok(())
+}
+
 /// The tier ladder, lowest threshold first.
-pub fn ladder(client: &pgrx::spi::SpiClient<'_>) -> Result<Vec<Tier>> {
+pub fn ladder(client: &SpiClient<'_>) -> Result<Vec<Tier>> {
     let rows = client.select(
         "SELECT tier, threshold_points FROM loyalty.tier ORDER BY threshold_points",
         None,

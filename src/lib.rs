@@ -4,17 +4,26 @@
 use pgrx::prelude::*;
 
 pub mod api;
+pub mod auth;
 pub mod context;
 pub mod error;
 pub mod keys;
 pub mod ledger;
 pub mod log;
 pub mod points;
+pub mod runbook;
+pub mod slip;
+pub mod subxact;
 
 ::pgrx::pg_module_magic!();
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/seed.sql", name = "seed", requires = ["schema"]);
+extension_sql_file!(
+    "../sql/runbook.sql",
+    name = "runbook",
+    requires = ["schema", slip::slip_points]
+);
 extension_sql_file!("../sql/security.sql", name = "security", finalize);
 
 /// In-database suites, one file per module under `pgrx-tests/`.
@@ -27,6 +36,7 @@ mod tests {
     include!("../pgrx-tests/increment.rs");
     include!("../pgrx-tests/keys.rs");
     include!("../pgrx-tests/points.rs");
+    include!("../pgrx-tests/slip.rs");
 }
 
 /// Required by `cargo pgrx test`.

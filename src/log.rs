@@ -15,6 +15,7 @@ pub enum Event {
     IdempotencyHit,
     TierChanged,
     ManualRewardRejected,
+    BalanceRebuilt,
 }
 
 impl Event {
@@ -27,6 +28,7 @@ impl Event {
             Event::IdempotencyHit => "loyalty_idempotency_hit",
             Event::TierChanged => "loyalty_tier_changed",
             Event::ManualRewardRejected => "manual_reward_rejected",
+            Event::BalanceRebuilt => "loyalty_balance_rebuilt",
         }
     }
 }

@@ -1,0 +1,254 @@
+// Slips: open, complete, the saga's partial completion, recovery, runbooks.
+
+// Each test uses its own player: tests run concurrently, and one that
+// creates a trigger on the ledger would otherwise deadlock with another
+// holding the same player's row.
+
+/// Open a BLACKJACK slip at bet 25 that started two hours ago; its id.
+fn open_two_hour_slip(player: &str) -> String {
+    one::<String>(&format!(
+        "SELECT id::text FROM loyalty.open_rating_slip({player}, 'BLACKJACK', 25,
+             'aaaaaaaa-0000-4000-8000-00000000000a', 'bbbbbbbb-0000-4000-8000-00000000000b',
+             now() - interval '2 hours')"
+    ))
+}
+
+fn ledger_rows(player: &str) -> i64 {
+    one::<i64>(&format!("SELECT count(*) FROM loyalty.loyalty_ledger WHERE player_id = {player}"))
+}
+
+fn fail_ledger_inserts() {
+    Spi::run(
+        "CREATE FUNCTION pg_temp.boom() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN RAISE EXCEPTION 'ledger is down'; END $$;
+         CREATE TRIGGER test_boom BEFORE INSERT ON loyalty.loyalty_ledger
+             FOR EACH ROW EXECUTE FUNCTION pg_temp.boom();",
+    )
+    .unwrap();
+}
+
+#[pg_test]
+fn slip_complete_posts_snapshot_points_once() {
+    let player = "'33333333-3333-4333-8333-000000000001'::uuid";
+    let id = open_two_hour_slip(player);
+    // settings change after open must not change this slip's award
+    Spi::run("UPDATE loyalty.game_settings SET point_multiplier = 3 WHERE game_type = 'BLACKJACK'").unwrap();
+    assert_eq!(
+        one::<String>(&format!(
+            "SELECT format('%s %s %s %s %s->%s %s %s %s', status, duration_seconds, points_earned, idempotent_hit,
+                    balance_before, balance_after, tier_after, correlation_id, recovery_needed)
+               FROM loyalty.complete_rating_slip('{id}', 'c-1')"
+        )),
+        "COMPLETED 7200 700 f 0->700 BRONZE c-1 f"
+    );
+    assert_eq!(
+        one::<String>(&format!(
+            "SELECT format('%s %s %s %s %s %s %s %s', transaction_type, event_type, points_change, idempotency_key,
+                    visit_id, session_id, correlation_id, source)
+               FROM loyalty.loyalty_ledger WHERE rating_slip_id = '{id}'"
+        )),
+        format!(
+            "GAMEPLAY RATING_SLIP_COMPLETED 700 gameplay:{id} aaaaaaaa-0000-4000-8000-00000000000a \
+             bbbbbbbb-0000-4000-8000-00000000000b c-1 complete_rating_slip"
+        )
+    );
+    // completing again writes nothing and reports the first entry
+    assert_eq!(
+        one::<String>(&format!(
+            "SELECT format('%s %s %s %s', status, points_earned, idempotent_hit, recovery_needed)
+               FROM loyalty.complete_rating_slip('{id}')"
+        )),
+        "ALREADY_COMPLETED 700 t f"
+    );
+    assert_eq!(
+        one::<String>(&format!(
+            "SELECT format('%s %s', points_earned, idempotent_hit) FROM loyalty.accrue_points_from_slip('{id}')"
+        )),
+        "700 t"
+    );
+    assert_eq!(ledger_rows(player), 1);
+    assert_eq!(
+        one::<i64>(&format!("SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = {player}")),
+        700
+    );
+}
+
+#[pg_test]
+fn slip_accrual_failure_is_a_partial_completion_then_recovers_once() {
+    let player = "'33333333-3333-4333-8333-000000000002'::uuid";
+    let id = open_two_hour_slip(player);
+    fail_ledger_inserts();
+    assert_eq!(
+        one::<String>(&format!(
+            "SELECT format('%s %s %s %s %s', status, error_code, error_message, recovery_needed, points_earned IS NULL)
+               FROM loyalty.complete_rating_slip('{id}', 'c-partial')"
+        )),
+        "PARTIAL_COMPLETION P0001 ledger is down t t"
+    );
+    assert_eq!(one::<String>(&format!("SELECT status FROM loyalty.rating_slip WHERE id = '{id}'")), "CLOSED");
+    assert_eq!(ledger_rows(player), 0);
+    // the savepoint rolled back the balance change too (even the new player row)
+    assert_eq!(one::<i64>(&format!("SELECT count(*) FROM loyalty.player_loyalty WHERE player_id = {player}")), 0);
+    assert_eq!(
+        one::<String>(&format!(
+            "SELECT format('%s %s %s %s', error_code, attempts, correlation_id, resolved_at IS NULL)
+               FROM loyalty.pending_accrual WHERE rating_slip_id = '{id}'"
+        )),
+        "P0001 1 c-partial t"
+    );
+    assert_eq!(
+        one::<String>("SELECT format('%s %s %s', rating_slip_id, points_owed, pending) FROM loyalty.list_partial_completions()"),
+        format!("{id} 700 t")
+    );
+    // completing again is ALREADY_COMPLETED and still says recovery is needed
+    assert_eq!(
+        one::<String>(&format!("SELECT format('%s %s', status, recovery_needed) FROM loyalty.complete_rating_slip('{id}')")),
+        "ALREADY_COMPLETED t"
+    );
+    // recovery while the failure persists raises and leaves the record
+    assert!(outcome(&format!("SELECT loyalty.recover_slip_loyalty('{id}')")).starts_with("P0001"));
+    Spi::run("DROP TRIGGER test_boom ON loyalty.loyalty_ledger").unwrap();
+    assert_eq!(
+        one::<String>(&format!(
+            "SELECT format('%s %s', points_earned, idempotent_hit) FROM loyalty.recover_slip_loyalty('{id}', 'c-rec')"
+        )),
+        "700 f"
+    );
+    assert_eq!(
+        one::<String>(&format!(
+            "SELECT format('%s %s', points_earned, idempotent_hit) FROM loyalty.recover_slip_loyalty('{id}')"
+        )),
+        "700 t"
+    );
+    assert_eq!(ledger_rows(player), 1);
+    assert!(one::<bool>(&format!(
+        "SELECT resolved_at IS NOT NULL FROM loyalty.pending_accrual WHERE rating_slip_id = '{id}'"
+    )));
+    assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.list_partial_completions()"), 0);
+}
+
+#[pg_test]
+fn slip_atomic_failure_changes_nothing() {
+    let player = "'33333333-3333-4333-8333-000000000003'::uuid";
+    let id = open_two_hour_slip(player);
+    fail_ledger_inserts();
+    assert!(outcome(&format!("SELECT loyalty.complete_rating_slip('{id}', NULL, true)")).starts_with("P0001"));
+    assert_eq!(one::<String>(&format!("SELECT status FROM loyalty.rating_slip WHERE id = '{id}'")), "OPEN");
+    assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.pending_accrual"), 0);
+    assert_eq!(ledger_rows(player), 0);
+}
+
+#[pg_test]
+fn slip_bad_input() {
+    let player = "'33333333-3333-4333-8333-000000000004'::uuid";
+    let id = open_two_hour_slip(player);
+    for (sql, want) in [
+        ("SELECT loyalty.complete_rating_slip(NULL)".to_string(), "PT422 VALIDATION_ERROR"),
+        (
+            "SELECT loyalty.complete_rating_slip('00000000-0000-4000-8000-000000000000')".to_string(),
+            "PT404 SLIP_NOT_FOUND",
+        ),
+        (format!("SELECT loyalty.recover_slip_loyalty('{id}')"), "PT409 SLIP_NOT_CLOSED"),
+        (format!("SELECT loyalty.accrue_points_from_slip('{id}')"), "PT409 SLIP_NOT_CLOSED"),
+        (
+            "SELECT loyalty.recover_slip_loyalty('00000000-0000-4000-8000-000000000000')".to_string(),
+            "PT404 SLIP_NOT_FOUND",
+        ),
+        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 0)"), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', -25)"), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 'NaN')"), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 1e12)"), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 0.00001)"), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.open_rating_slip({player}, 'POKER', 25)"), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.open_rating_slip({player}, NULL, 25)"), "PT422 VALIDATION_ERROR"),
+        ("SELECT loyalty.open_rating_slip(NULL, 'BLACKJACK', 25)".to_string(), "PT422 VALIDATION_ERROR"),
+        (
+            format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 25, NULL, NULL, now() + interval '1 minute')"),
+            "PT422 VALIDATION_ERROR",
+        ),
+        (
+            format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 25, NULL, NULL, now() - interval '25 hours')"),
+            "PT422 VALIDATION_ERROR",
+        ),
+        (
+            format!("SELECT loyalty.complete_rating_slip('{id}', NULL, false, now() - interval '3 hours')"),
+            "PT422 VALIDATION_ERROR",
+        ),
+        (
+            format!("SELECT loyalty.complete_rating_slip('{id}', NULL, false, now() + interval '1 hour')"),
+            "PT422 VALIDATION_ERROR",
+        ),
+        (format!("SELECT loyalty.complete_rating_slip('{id}', repeat('x', 500))"), "PT422 VALIDATION_ERROR"),
+    ] {
+        assert_eq!(outcome(&sql), want, "{sql}");
+    }
+    assert_eq!(one::<String>(&format!("SELECT status FROM loyalty.rating_slip WHERE id = '{id}'")), "OPEN");
+    assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.rating_slip"), 1);
+    assert_eq!(ledger_rows(player), 0);
+}
+
+#[pg_test]
+fn slip_bet_changes_only_while_open() {
+    let player = "'33333333-3333-4333-8333-000000000005'::uuid";
+    let id = open_two_hour_slip(player);
+    assert_eq!(
+        one::<String>(&format!("SELECT average_bet::text FROM loyalty.update_rating_slip_bet('{id}', 50)")),
+        "50"
+    );
+    assert_eq!(
+        one::<i64>(&format!("SELECT points_earned FROM loyalty.complete_rating_slip('{id}')")),
+        1400
+    );
+    assert_eq!(
+        outcome(&format!("SELECT loyalty.update_rating_slip_bet('{id}', 75)")),
+        "PT422 VALIDATION_ERROR"
+    );
+}
+
+#[pg_test]
+fn runbook_verify_finds_corruption_and_rebuild_repairs_it() {
+    let player = "'33333333-3333-4333-8333-000000000006'::uuid";
+    let id = open_two_hour_slip(player);
+    Spi::run(&format!("SELECT loyalty.complete_rating_slip('{id}')")).unwrap();
+    assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.verify_all_balances()"), 0);
+    assert!(one::<bool>(&format!("SELECT ok FROM loyalty.verify_player_balance({player})")));
+    Spi::run(&format!("UPDATE loyalty.player_loyalty SET current_balance = 5 WHERE player_id = {player}")).unwrap();
+    assert_eq!(
+        one::<String>("SELECT format('%s %s', current_balance, ledger_balance) FROM loyalty.verify_all_balances()"),
+        "5 700"
+    );
+    assert!(!one::<bool>(&format!("SELECT ok FROM loyalty.verify_player_balance({player})")));
+    assert_eq!(
+        one::<String>(&format!(
+            "SELECT format('%s->%s %s->%s', balance_before, balance_after, tier_before, tier_after)
+               FROM loyalty.rebuild_player_balance({player})"
+        )),
+        "5->700 BRONZE->BRONZE"
+    );
+    assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.verify_all_balances()"), 0);
+    assert_eq!(
+        outcome("SELECT loyalty.verify_player_balance('00000000-0000-4000-8000-000000000000')"),
+        "PT404 PLAYER_NOT_FOUND"
+    );
+    assert_eq!(
+        outcome("SELECT loyalty.rebuild_player_balance('00000000-0000-4000-8000-000000000000')"),
+        "PT404 PLAYER_NOT_FOUND"
+    );
+}
+
+#[pg_test]
+fn runbook_export_and_lookup() {
+    let player = "'33333333-3333-4333-8333-000000000007'::uuid";
+    let id = open_two_hour_slip(player);
+    Spi::run(&format!("SELECT loyalty.complete_rating_slip('{id}', 'c-look')")).unwrap();
+    assert_eq!(
+        one::<i64>("SELECT count(*) FROM loyalty.export_ledger(now() - interval '1 minute', now() + interval '1 minute')"),
+        1
+    );
+    assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.export_ledger(now() + interval '1 minute', now() + interval '2 minutes')"), 0);
+    assert_eq!(outcome("SELECT loyalty.export_ledger(NULL, now())"), "PT422 VALIDATION_ERROR");
+    assert_eq!(
+        one::<String>("SELECT string_agg(kind, ',' ORDER BY kind) FROM loyalty.lookup_correlation('c-look')"),
+        "ledger,rating_slip"
+    );
+}

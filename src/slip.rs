@@ -1,0 +1,706 @@
+//! Rating slips: open, re-rate, accrue and the complete-slip saga.
+//!
+//! Lock order everywhere: the slip's row, then the player's row. Every
+//! function here takes them in that order, and the balance functions take
+//! only the player's, so no two of our calls can deadlock.
+
+// pgrx reads a TableIterator's columns from the signature itself, so the
+// row tuples must be spelled out there rather than named with `type`.
+#![allow(clippy::type_complexity)]
+
+use crate::context;
+use crate::error::{run, Code, LoyaltyError, Result};
+use crate::ledger::{self, Entry, Posted};
+use crate::log::{self, Event};
+use crate::points::{self, Decimal, GameSettings};
+use crate::subxact::{self, Failure};
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+/// Largest average bet a slip may carry.
+pub const MAX_AVERAGE_BET: u128 = 1_000_000_000;
+
+/// A rating slip as stored.
+#[derive(Debug, Clone)]
+pub struct Slip {
+    pub id: pgrx::Uuid,
+    pub player_id: pgrx::Uuid,
+    pub visit_id: Option<pgrx::Uuid>,
+    pub session_id: Option<pgrx::Uuid>,
+    pub game_type: String,
+    pub settings: GameSettings,
+    pub average_bet: AnyNumeric,
+    pub start_time: TimestampWithTimeZone,
+    pub end_time: Option<TimestampWithTimeZone>,
+    pub status: String,
+    pub duration_seconds: Option<i32>,
+    pub accrued_ledger_id: Option<i64>,
+}
+
+impl Slip {
+    pub fn is_closed(&self) -> bool {
+        self.status == "CLOSED"
+    }
+
+    /// Points this slip earns, from its snapshot only.
+    pub fn points(&self) -> Result<i64> {
+        let bet = Decimal::parse("average_bet", &self.average_bet.to_string())?;
+        let duration = self.duration_seconds.ok_or_else(|| {
+            LoyaltyError::new(Code::SlipNotClosed, "an open slip has no duration yet")
+        })?;
+        points::points(&self.settings, bet, i64::from(duration))
+    }
+}
+
+const SLIP_COLUMNS: &str = "id, player_id, visit_id, session_id, game_type, house_edge::text, decisions_per_hour,
+     points_conversion_rate::text, point_multiplier::text, average_bet, start_time, end_time, status,
+     duration_seconds, accrued_ledger_id";
+
+/// Load a slip, optionally locking it; SLIP_NOT_FOUND if there is none.
+pub fn load(client: &mut SpiClient<'_>, id: pgrx::Uuid, lock: bool) -> Result<Slip> {
+    let q = format!(
+        "SELECT {SLIP_COLUMNS} FROM loyalty.rating_slip WHERE id = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    let rows = client.update(q.as_str(), Some(1), &[id.into()])?;
+    if rows.is_empty() {
+        return Err(LoyaltyError::new(
+            Code::SlipNotFound,
+            format!("no rating slip {id}"),
+        ));
+    }
+    let r = rows.first();
+    let text = |i: usize| -> Result<String> { Ok(r.get::<String>(i)?.unwrap_or_default()) };
+    Ok(Slip {
+        id: r.get(1)?.unwrap_or(id),
+        player_id: r.get(2)?.unwrap_or(id),
+        visit_id: r.get(3)?,
+        session_id: r.get(4)?,
+        game_type: text(5)?,
+        settings: GameSettings {
+            house_edge_percent: Decimal::parse("house_edge", &text(6)?)?,
+            decisions_per_hour: r.get::<i32>(7)?.unwrap_or(0).max(0) as u32,
+            points_conversion_rate: Decimal::parse("points_conversion_rate", &text(8)?)?,
+            point_multiplier: Decimal::parse("point_multiplier", &text(9)?)?,
+        },
+        average_bet: r.get(10)?.unwrap_or_default(),
+        start_time: r
+            .get(11)?
+            .ok_or_else(|| LoyaltyError::validation("slip has no start time"))?,
+        end_time: r.get(12)?,
+        status: text(13)?,
+        duration_seconds: r.get(14)?,
+        accrued_ledger_id: r.get(15)?,
+    })
+}
+
+fn required<T>(v: Option<T>, name: &str) -> Result<T> {
+    v.ok_or_else(|| LoyaltyError::validation(format!("{name} is required")))
+}
+
+/// A positive, sane average bet with at most 4 decimal places.
+fn check_bet(bet: Option<AnyNumeric>) -> Result<AnyNumeric> {
+    let bet = required(bet, "p_average_bet")?;
+    let d = Decimal::parse("p_average_bet", &bet.to_string())?;
+    if d.is_zero() {
+        return Err(LoyaltyError::validation(
+            "average bet must be greater than 0",
+        ));
+    }
+    if d.scale > 4 {
+        return Err(LoyaltyError::validation(
+            "average bet has more than 4 decimal places",
+        ));
+    }
+    if d.mantissa / 10u128.pow(d.scale) >= MAX_AVERAGE_BET {
+        return Err(LoyaltyError::validation(format!(
+            "average bet must be below {MAX_AVERAGE_BET}"
+        )));
+    }
+    Ok(bet)
+}
+
+fn now() -> TimestampWithTimeZone {
+    // SAFETY: reads the current transaction's start time (what now() returns).
+    let ts = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+    TimestampWithTimeZone::try_from(ts)
+        .unwrap_or_else(|_| TimestampWithTimeZone::positive_infinity())
+}
+
+fn micros(t: TimestampWithTimeZone) -> i64 {
+    pg_sys::TimestampTz::from(t)
+}
+
+type SlipRow = (
+    name!(id, pgrx::Uuid),
+    name!(player_id, pgrx::Uuid),
+    name!(visit_id, Option<pgrx::Uuid>),
+    name!(session_id, Option<pgrx::Uuid>),
+    name!(game_type, String),
+    name!(average_bet, AnyNumeric),
+    name!(start_time, TimestampWithTimeZone),
+    name!(end_time, Option<TimestampWithTimeZone>),
+    name!(status, String),
+    name!(duration_seconds, Option<i32>),
+    name!(points_owed, Option<i64>),
+    name!(accrued_ledger_id, Option<i64>),
+    name!(correlation_id, String),
+);
+
+fn slip_row(s: Slip, correlation_id: String) -> SlipRow {
+    let owed = if s.is_closed() && s.accrued_ledger_id.is_none() {
+        s.points().ok()
+    } else {
+        None
+    };
+    (
+        s.id,
+        s.player_id,
+        s.visit_id,
+        s.session_id,
+        s.game_type,
+        s.average_bet,
+        s.start_time,
+        s.end_time,
+        s.status,
+        s.duration_seconds,
+        owed,
+        s.accrued_ledger_id,
+        correlation_id,
+    )
+}
+
+/// Open a slip for a player, snapshotting the game's current settings.
+#[pg_extern(security_definer, volatile, parallel_unsafe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn open_rating_slip(
+    p_player_id: Option<pgrx::Uuid>,
+    p_game_type: Option<&str>,
+    p_average_bet: Option<AnyNumeric>,
+    p_visit_id: default!(Option<pgrx::Uuid>, "NULL"),
+    p_session_id: default!(Option<pgrx::Uuid>, "NULL"),
+    p_start_time: default!(Option<TimestampWithTimeZone>, "now()"),
+    p_correlation_id: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(id, pgrx::Uuid),
+        name!(player_id, pgrx::Uuid),
+        name!(visit_id, Option<pgrx::Uuid>),
+        name!(session_id, Option<pgrx::Uuid>),
+        name!(game_type, String),
+        name!(average_bet, AnyNumeric),
+        name!(start_time, TimestampWithTimeZone),
+        name!(end_time, Option<TimestampWithTimeZone>),
+        name!(status, String),
+        name!(duration_seconds, Option<i32>),
+        name!(points_owed, Option<i64>),
+        name!(accrued_ledger_id, Option<i64>),
+        name!(correlation_id, String),
+    ),
+> {
+    let row = run(|| {
+        let player_id = required(p_player_id, "p_player_id")?;
+        let game_type = required(p_game_type, "p_game_type")?;
+        let bet = check_bet(p_average_bet)?;
+        let start = required(p_start_time, "p_start_time")?;
+        let correlation_id = context::correlation_id(p_correlation_id)?;
+        crate::auth::require_floor_staff(None)?;
+        let now = now();
+        if micros(start) > micros(now) {
+            return Err(LoyaltyError::validation(
+                "a slip cannot start in the future",
+            ));
+        }
+        if micros(now) - micros(start) > points::MAX_DURATION_SECONDS * 1_000_000 {
+            return Err(LoyaltyError::validation(
+                "a slip cannot start more than 24 hours ago",
+            ));
+        }
+        crate::api::game_settings(game_type)?; // unknown game → VALIDATION_ERROR
+        let opened_by = crate::auth::caller_uid();
+        let slip = Spi::connect_mut(|client| -> Result<Slip> {
+            let id = client
+                .update(
+                    "INSERT INTO loyalty.rating_slip
+                        (player_id, visit_id, session_id, game_type, house_edge, decisions_per_hour,
+                         points_conversion_rate, point_multiplier, average_bet, start_time, opened_by,
+                         correlation_id)
+                     SELECT $1, $2, $3, g.game_type, g.house_edge, g.decisions_per_hour,
+                            g.points_conversion_rate, g.point_multiplier, $5, $6, $7, $8
+                       FROM loyalty.game_settings g WHERE g.game_type = $4
+                     RETURNING id",
+                    Some(1),
+                    &[
+                        player_id.into(),
+                        p_visit_id.into(),
+                        p_session_id.into(),
+                        game_type.into(),
+                        bet.into(),
+                        start.into(),
+                        opened_by.into(),
+                        correlation_id.as_str().into(),
+                    ],
+                )?
+                .first()
+                .get_one::<pgrx::Uuid>()?
+                .ok_or_else(|| LoyaltyError::validation("unknown game type"))?;
+            load(client, id, false)
+        })?;
+        Ok(slip_row(slip, correlation_id))
+    });
+    TableIterator::once(row)
+}
+
+/// Change the average bet of an OPEN slip (a floor supervisor's re-rating).
+#[pg_extern(security_definer, volatile, parallel_unsafe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn update_rating_slip_bet(
+    p_slip_id: Option<pgrx::Uuid>,
+    p_average_bet: Option<AnyNumeric>,
+    p_correlation_id: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(id, pgrx::Uuid),
+        name!(player_id, pgrx::Uuid),
+        name!(visit_id, Option<pgrx::Uuid>),
+        name!(session_id, Option<pgrx::Uuid>),
+        name!(game_type, String),
+        name!(average_bet, AnyNumeric),
+        name!(start_time, TimestampWithTimeZone),
+        name!(end_time, Option<TimestampWithTimeZone>),
+        name!(status, String),
+        name!(duration_seconds, Option<i32>),
+        name!(points_owed, Option<i64>),
+        name!(accrued_ledger_id, Option<i64>),
+        name!(correlation_id, String),
+    ),
+> {
+    let row = run(|| {
+        let slip_id = required(p_slip_id, "p_slip_id")?;
+        let bet = check_bet(p_average_bet)?;
+        let correlation_id = context::correlation_id(p_correlation_id)?;
+        crate::auth::require_floor_staff(None)?;
+        let slip = Spi::connect_mut(|client| -> Result<Slip> {
+            let slip = load(client, slip_id, true)?;
+            if slip.is_closed() {
+                return Err(LoyaltyError::validation(
+                    "the slip is closed; its average bet can no longer change",
+                ));
+            }
+            client.update(
+                "UPDATE loyalty.rating_slip SET average_bet = $2, correlation_id = $3, updated_at = now() WHERE id = $1",
+                None,
+                &[slip_id.into(), bet.into(), correlation_id.as_str().into()],
+            )?;
+            load(client, slip_id, false)
+        })?;
+        Ok(slip_row(slip, correlation_id))
+    });
+    TableIterator::once(row)
+}
+
+/// Points a slip earns (or earned), from its snapshot.
+#[pg_extern(security_definer, stable, parallel_safe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn slip_points(p_slip_id: Option<pgrx::Uuid>) -> Option<i64> {
+    run(|| {
+        let id = required(p_slip_id, "p_slip_id")?;
+        let slip = Spi::connect_mut(|client| load(client, id, false))?;
+        if !slip.is_closed() {
+            return Ok(None);
+        }
+        slip.points().map(Some)
+    })
+}
+
+/// Post a CLOSED slip's gameplay points (key `gameplay:<slip id>`), mark the
+/// slip accrued and resolve its pending_accrual row. The slip must already
+/// be locked by the caller.
+pub fn accrue(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Posted> {
+    if !slip.is_closed() {
+        return Err(LoyaltyError::new(
+            Code::SlipNotClosed,
+            format!("slip {} is still open; complete it first", slip.id),
+        ));
+    }
+    let points = slip.points()?;
+    let posted = ledger::post(&Entry {
+        player_id: slip.player_id,
+        idempotency_key: crate::keys::gameplay_key(&slip.id.to_string()),
+        transaction_type: "GAMEPLAY",
+        event_type: "RATING_SLIP_COMPLETED",
+        points,
+        rating_slip_id: Some(slip.id),
+        visit_id: slip.visit_id,
+        session_id: slip.session_id,
+        reason: None,
+        source,
+        staff_id: None,
+        reward_id: None,
+        correlation_id,
+    })?;
+    Spi::connect_mut(|client| -> Result<()> {
+        if slip.accrued_ledger_id.is_none() {
+            client.update(
+                "UPDATE loyalty.rating_slip SET accrued_ledger_id = $2, updated_at = now() WHERE id = $1",
+                None,
+                &[slip.id.into(), posted.entry_id.into()],
+            )?;
+        }
+        client.update(
+            "UPDATE loyalty.pending_accrual SET resolved_at = now() WHERE rating_slip_id = $1 AND resolved_at IS NULL",
+            None,
+            &[slip.id.into()],
+        )?;
+        Ok(())
+    })?;
+    if !posted.idempotent_hit {
+        log::emit(
+            Event::AccrualCompleted,
+            correlation_id,
+            Some(&slip.player_id.to_string()),
+            crate::fields! {
+                "rating_slip_id" => slip.id.to_string(),
+                "ledger_entry_id" => posted.entry_id,
+                "points_earned" => posted.points_change,
+                "balance_after" => posted.balance_after,
+                "source" => source,
+            },
+        );
+    }
+    Ok(posted)
+}
+
+type AccrualRow = (
+    name!(ledger_entry_id, i64),
+    name!(points_earned, i64),
+    name!(balance_before, i64),
+    name!(balance_after, i64),
+    name!(tier_before, String),
+    name!(tier_after, String),
+    name!(idempotent_hit, bool),
+    name!(rating_slip_id, pgrx::Uuid),
+    name!(correlation_id, String),
+);
+
+fn accrual_row(p: Posted, slip_id: pgrx::Uuid, correlation_id: String) -> AccrualRow {
+    (
+        p.entry_id,
+        p.points_change,
+        p.balance_before,
+        p.balance_after,
+        p.tier_before,
+        p.tier_after,
+        p.idempotent_hit,
+        slip_id,
+        correlation_id,
+    )
+}
+
+/// Accrue a closed slip's points; a replay returns the first entry with
+/// `idempotent_hit = true`.
+#[pg_extern(security_definer, volatile, parallel_unsafe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn accrue_points_from_slip(
+    p_slip_id: Option<pgrx::Uuid>,
+    p_correlation_id: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(ledger_entry_id, i64),
+        name!(points_earned, i64),
+        name!(balance_before, i64),
+        name!(balance_after, i64),
+        name!(tier_before, String),
+        name!(tier_after, String),
+        name!(idempotent_hit, bool),
+        name!(rating_slip_id, pgrx::Uuid),
+        name!(correlation_id, String),
+    ),
+> {
+    let row = run(|| {
+        let slip_id = required(p_slip_id, "p_slip_id")?;
+        let correlation_id = context::correlation_id(p_correlation_id)?;
+        crate::auth::require_floor_staff(None)?;
+        let slip = Spi::connect_mut(|client| load(client, slip_id, true))?;
+        let posted = accrue(&slip, "accrue_points_from_slip", &correlation_id)?;
+        Ok(accrual_row(posted, slip_id, correlation_id))
+    });
+    TableIterator::once(row)
+}
+
+/// Replay a closed slip's accrual (SLIP_NOT_CLOSED for an open one). Any
+/// number of calls leave one ledger entry.
+#[pg_extern(security_definer, volatile, parallel_unsafe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn recover_slip_loyalty(
+    p_slip_id: Option<pgrx::Uuid>,
+    p_correlation_id: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(ledger_entry_id, i64),
+        name!(points_earned, i64),
+        name!(balance_before, i64),
+        name!(balance_after, i64),
+        name!(tier_before, String),
+        name!(tier_after, String),
+        name!(idempotent_hit, bool),
+        name!(rating_slip_id, pgrx::Uuid),
+        name!(correlation_id, String),
+    ),
+> {
+    let row = run(|| {
+        let slip_id = required(p_slip_id, "p_slip_id")?;
+        let correlation_id = context::correlation_id(p_correlation_id)?;
+        crate::auth::require_floor_staff(Some(crate::auth::PERM_RECOVER))?;
+        let posted = recover_one(slip_id, &correlation_id)?;
+        Ok(accrual_row(posted, slip_id, correlation_id))
+    });
+    TableIterator::once(row)
+}
+
+pub fn recover_one(slip_id: pgrx::Uuid, correlation_id: &str) -> Result<Posted> {
+    let slip = Spi::connect_mut(|client| load(client, slip_id, true))?;
+    accrue(&slip, "recover_slip_loyalty", correlation_id)
+}
+
+/// Record (or count again) a failed accrual for later recovery.
+pub fn record_pending(slip: &Slip, failure: &Failure, correlation_id: &str) -> Result<()> {
+    let message: String = failure.message().chars().take(2000).collect();
+    Spi::connect_mut(|client| -> Result<()> {
+        client.update(
+            "INSERT INTO loyalty.pending_accrual AS p
+                 (rating_slip_id, player_id, error_code, error_message, correlation_id)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (rating_slip_id) DO UPDATE
+                SET error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
+                    correlation_id = EXCLUDED.correlation_id, attempts = p.attempts + 1,
+                    failed_at = now(), resolved_at = NULL",
+            None,
+            &[
+                slip.id.into(),
+                slip.player_id.into(),
+                failure.code().into(),
+                message.into(),
+                correlation_id.into(),
+            ],
+        )?;
+        Ok(())
+    })?;
+    log::emit(
+        Event::AccrualFailed,
+        correlation_id,
+        Some(&slip.player_id.to_string()),
+        crate::fields! {
+            "rating_slip_id" => slip.id.to_string(),
+            "error_code" => failure.code(),
+            "error_message" => failure.message(),
+            "recovery_needed" => true,
+        },
+    );
+    Ok(())
+}
+
+type CompleteRow = (
+    name!(status, String),
+    name!(slip_id, pgrx::Uuid),
+    name!(player_id, pgrx::Uuid),
+    name!(visit_id, Option<pgrx::Uuid>),
+    name!(session_id, Option<pgrx::Uuid>),
+    name!(game_type, String),
+    name!(average_bet, AnyNumeric),
+    name!(start_time, TimestampWithTimeZone),
+    name!(end_time, Option<TimestampWithTimeZone>),
+    name!(duration_seconds, Option<i32>),
+    name!(ledger_entry_id, Option<i64>),
+    name!(points_earned, Option<i64>),
+    name!(balance_before, Option<i64>),
+    name!(balance_after, Option<i64>),
+    name!(tier_before, Option<String>),
+    name!(tier_after, Option<String>),
+    name!(idempotent_hit, bool),
+    name!(error_code, Option<String>),
+    name!(error_message, Option<String>),
+    name!(correlation_id, String),
+    name!(recovery_needed, bool),
+);
+
+/// Close a slip and accrue its points in one call (SPEC §3). If the accrual
+/// fails, its work is rolled back to a savepoint, the slip stays CLOSED, a
+/// pending_accrual row is written and the status is PARTIAL_COMPLETION;
+/// with `p_atomic` the whole call fails instead and nothing changes.
+#[pg_extern(security_definer, volatile, parallel_unsafe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn complete_rating_slip(
+    p_slip_id: Option<pgrx::Uuid>,
+    p_correlation_id: default!(Option<&str>, "NULL"),
+    p_atomic: default!(Option<bool>, "false"),
+    p_end_time: default!(Option<TimestampWithTimeZone>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(status, String),
+        name!(slip_id, pgrx::Uuid),
+        name!(player_id, pgrx::Uuid),
+        name!(visit_id, Option<pgrx::Uuid>),
+        name!(session_id, Option<pgrx::Uuid>),
+        name!(game_type, String),
+        name!(average_bet, AnyNumeric),
+        name!(start_time, TimestampWithTimeZone),
+        name!(end_time, Option<TimestampWithTimeZone>),
+        name!(duration_seconds, Option<i32>),
+        name!(ledger_entry_id, Option<i64>),
+        name!(points_earned, Option<i64>),
+        name!(balance_before, Option<i64>),
+        name!(balance_after, Option<i64>),
+        name!(tier_before, Option<String>),
+        name!(tier_after, Option<String>),
+        name!(idempotent_hit, bool),
+        name!(error_code, Option<String>),
+        name!(error_message, Option<String>),
+        name!(correlation_id, String),
+        name!(recovery_needed, bool),
+    ),
+> {
+    let row = run(|| {
+        let slip_id = required(p_slip_id, "p_slip_id")?;
+        let correlation_id = context::correlation_id(p_correlation_id)?;
+        crate::auth::require_floor_staff(None)?;
+        complete(
+            slip_id,
+            p_atomic.unwrap_or(false),
+            p_end_time,
+            correlation_id,
+        )
+    });
+    TableIterator::once(row)
+}
+
+fn complete(
+    slip_id: pgrx::Uuid,
+    atomic: bool,
+    end_time: Option<TimestampWithTimeZone>,
+    correlation_id: String,
+) -> Result<CompleteRow> {
+    let closed_by = crate::auth::caller_uid();
+    let (slip, already) = Spi::connect_mut(|client| -> Result<(Slip, bool)> {
+        let slip = load(client, slip_id, true)?;
+        if slip.is_closed() {
+            return Ok((slip, true));
+        }
+        let now = now();
+        let end = end_time.unwrap_or(now);
+        if micros(end) > micros(now) {
+            return Err(LoyaltyError::validation("a slip cannot end in the future"));
+        }
+        let duration = points::duration_seconds(micros(slip.start_time), micros(end))?;
+        client.update(
+            "UPDATE loyalty.rating_slip
+                SET status = 'CLOSED', end_time = $2, duration_seconds = $3, closed_by = $4,
+                    correlation_id = $5, updated_at = now()
+              WHERE id = $1",
+            None,
+            &[
+                slip_id.into(),
+                end.into(),
+                (duration as i32).into(),
+                closed_by.into(),
+                correlation_id.as_str().into(),
+            ],
+        )?;
+        Ok((load(client, slip_id, false)?, false))
+    })?;
+
+    if already {
+        // Writes nothing; reports the slip's accrual as it stands.
+        let first = match slip.accrued_ledger_id {
+            Some(_) => Spi::connect(|c| {
+                ledger::find_entry(
+                    c,
+                    slip.player_id,
+                    &crate::keys::gameplay_key(&slip.id.to_string()),
+                )
+            })?,
+            None => None,
+        };
+        let recovery_needed = first.is_none();
+        return Ok(complete_row(
+            "ALREADY_COMPLETED",
+            slip,
+            first,
+            None,
+            correlation_id,
+            recovery_needed,
+        ));
+    }
+
+    if atomic {
+        let posted = accrue(&slip, "complete_rating_slip", &correlation_id)?;
+        return Ok(complete_row(
+            "COMPLETED",
+            slip,
+            Some(posted),
+            None,
+            correlation_id,
+            false,
+        ));
+    }
+    match subxact::run(|| accrue(&slip, "complete_rating_slip", &correlation_id)) {
+        Ok(posted) => Ok(complete_row(
+            "COMPLETED",
+            slip,
+            Some(posted),
+            None,
+            correlation_id,
+            false,
+        )),
+        Err(failure) => {
+            record_pending(&slip, &failure, &correlation_id)?;
+            Ok(complete_row(
+                "PARTIAL_COMPLETION",
+                slip,
+                None,
+                Some(failure),
+                correlation_id,
+                true,
+            ))
+        }
+    }
+}
+
+fn complete_row(
+    status: &str,
+    s: Slip,
+    p: Option<Posted>,
+    failure: Option<Failure>,
+    correlation_id: String,
+    recovery_needed: bool,
+) -> CompleteRow {
+    let hit = status == "ALREADY_COMPLETED" || p.as_ref().is_some_and(|p| p.idempotent_hit);
+    (
+        status.to_string(),
+        s.id,
+        s.player_id,
+        s.visit_id,
+        s.session_id,
+        s.game_type,
+        s.average_bet,
+        s.start_time,
+        s.end_time,
+        s.duration_seconds,
+        p.as_ref().map(|p| p.entry_id),
+        p.as_ref().map(|p| p.points_change),
+        p.as_ref().map(|p| p.balance_before),
+        p.as_ref().map(|p| p.balance_after),
+        p.as_ref().map(|p| p.tier_before.clone()),
+        p.as_ref().map(|p| p.tier_after.clone()),
+        hit,
+        failure.as_ref().map(Failure::code),
+        failure.as_ref().map(Failure::message),
+        correlation_id,
+        recovery_needed,
+    )
+}
