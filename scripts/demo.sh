@@ -9,4 +9,4 @@ trap cluster_stop EXIT
 cluster_start
 createdb -h "$PGHOST" -p "$PGPORT" demo
 say "demo"
-psql -X -q -v ON_ERROR_STOP=1 -d demo -f "$ROOT/scripts/demo.sql"
+psql -X -q -v ON_ERROR_STOP=1 -v host="$PGHOST" -v port="$PGPORT" -d demo -f "$ROOT/scripts/demo.sql"

@@ -38,3 +38,61 @@ SELECT * FROM loyalty.increment_player_loyalty('7d3f7a52-0000-4000-8000-00000000
 
 \echo '## The balance row'
 SELECT player_id, current_balance, lifetime_points, tier, tier_progress FROM loyalty.player_loyalty;
+
+\echo
+\echo '################ Rating slips: open, complete, partial failure, recovery'
+\echo '## Open a BLACKJACK slip at bet 25 that started two hours ago (settings snapshotted now)'
+SELECT id AS slip_id, game_type, average_bet, start_time, status
+  FROM loyalty.open_rating_slip('7d3f7a52-0000-4000-8000-000000000002', 'BLACKJACK', 25,
+       p_start_time => now() - interval '2 hours', p_correlation_id => 'demo-slip-1') \gset
+SELECT id, player_id, game_type, house_edge, decisions_per_hour, average_bet, start_time, status
+  FROM loyalty.rating_slip WHERE id = :'slip_id';
+
+\echo '## Complete it: closed and 700 points posted in one call'
+SELECT status, duration_seconds, points_earned, balance_before, balance_after, tier_after, ledger_entry_id, recovery_needed
+  FROM loyalty.complete_rating_slip(:'slip_id', 'demo-slip-1');
+
+\echo '## Complete it again (a double click): ALREADY_COMPLETED, nothing written'
+SELECT status, points_earned, idempotent_hit, recovery_needed FROM loyalty.complete_rating_slip(:'slip_id');
+
+\echo '## A second slip whose accrual fails for real: another session holds the player''s balance row'
+SELECT id AS slip2 FROM loyalty.open_rating_slip('7d3f7a52-0000-4000-8000-000000000002', 'ROULETTE', 10,
+       p_start_time => now() - interval '30 minutes') \gset
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT dblink_connect('holder', format('host=%s port=%s dbname=%s', :'host', :'port', current_database())) AS holder;
+SELECT dblink_exec('holder', 'BEGIN') AS holder;
+SELECT * FROM dblink('holder', $$SELECT current_balance FROM loyalty.player_loyalty
+                                WHERE player_id = '7d3f7a52-0000-4000-8000-000000000002' FOR UPDATE$$)
+    AS held(current_balance bigint);
+SET lock_timeout = '500ms';
+SELECT status, error_code, error_message, recovery_needed, correlation_id
+  FROM loyalty.complete_rating_slip(:'slip2', 'demo-slip-2');
+RESET lock_timeout;
+\echo '## The slip is CLOSED, no gameplay entry exists, and the debt is recorded durably'
+SELECT s.status AS slip_status,
+       (SELECT count(*) FROM loyalty.loyalty_ledger l WHERE l.rating_slip_id = s.id) AS ledger_rows,
+       p.error_code, p.attempts, p.correlation_id, p.resolved_at
+  FROM loyalty.rating_slip s JOIN loyalty.pending_accrual p ON p.rating_slip_id = s.id
+ WHERE s.id = :'slip2';
+
+\echo '## The operator lists partial completions (closed slips with no gameplay entry)'
+SELECT rating_slip_id, player_id, game_type, points_owed, pending, error_code, attempts, correlation_id
+  FROM loyalty.list_partial_completions();
+
+\echo '## The other session lets go; the operator recovers in bulk'
+SELECT dblink_exec('holder', 'ROLLBACK') AS holder;
+SELECT dblink_disconnect('holder') AS holder;
+SELECT * FROM loyalty.recover_partial_completions(100, 'demo-recovery');
+\echo '## Recovering that slip again changes nothing (idempotent replay)'
+SELECT points_earned, idempotent_hit FROM loyalty.recover_slip_loyalty(:'slip2');
+
+\echo '## Balances verified against the ledger (only mismatches are listed). Player ...0001 was moved'
+\echo '## with the raw primitive increment_player_loyalty above, which writes no ledger row: verify flags it.'
+SELECT * FROM loyalty.verify_all_balances();
+SELECT player_id, current_balance, ledger_balance, entries, chain_breaks, ok
+  FROM loyalty.verify_player_balance('7d3f7a52-0000-4000-8000-000000000002');
+
+\echo '## The ledger'
+SELECT id, player_id, transaction_type, points_change, balance_before, balance_after, tier_after,
+       idempotency_key, correlation_id
+  FROM loyalty.loyalty_ledger ORDER BY id;

@@ -322,7 +322,7 @@ pub fn accrue(slip: &Slip, source: &'static str, correlation_id: &str) -> Result
     if !slip.is_closed() {
         return Err(LoyaltyError::new(
             Code::SlipNotClosed,
-            format!("slip {} is still open; complete it first", slip.id),
+            "the slip is still open; complete it first",
         ));
     }
     let points = slip.points()?;

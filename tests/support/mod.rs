@@ -78,3 +78,52 @@ pub fn pg_bin(tool: &str) -> String {
         std::env::var("PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into())
     )
 }
+
+/// Open a BLACKJACK slip (bet 25, started an hour ago) for `player`; its id.
+pub fn open_slip(c: &mut Client, player: &str) -> String {
+    c.query_one(
+        "SELECT id::text FROM loyalty.open_rating_slip($1::text::uuid, 'BLACKJACK', 25, NULL, NULL,
+                now() - interval '1 hour')",
+        &[&player],
+    )
+    .expect("open slip")
+    .get(0)
+}
+
+/// GAMEPLAY ledger rows of a slip.
+pub fn gameplay_rows(c: &mut Client, slip: &str) -> i64 {
+    c.query_one(
+        "SELECT count(*) FROM loyalty.loyalty_ledger WHERE rating_slip_id = $1::text::uuid AND transaction_type = 'GAMEPLAY'",
+        &[&slip],
+    )
+    .unwrap()
+    .get(0)
+}
+
+pub fn slip_status(c: &mut Client, slip: &str) -> String {
+    c.query_one(
+        "SELECT status FROM loyalty.rating_slip WHERE id = $1::text::uuid",
+        &[&slip],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// Wait until some backend waits on a lock while running a query that
+/// contains `needle`; its pid.
+pub fn wait_for_lock_waiter(c: &mut Client, needle: &str) -> i32 {
+    for _ in 0..400 {
+        let rows = c
+            .query(
+                "SELECT pid FROM pg_stat_activity
+                  WHERE wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()",
+                &[&needle],
+            )
+            .unwrap();
+        if let Some(r) = rows.first() {
+            return r.get(0);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("no backend waited on a lock running {needle}");
+}
