@@ -115,3 +115,29 @@ AS $$
 $$;
 COMMENT ON FUNCTION loyalty.lookup_correlation(text) IS
     'Runbook: everything a request (by correlation id) touched: ledger rows, pending accruals, slips.';
+
+CREATE FUNCTION loyalty.manual_reward_frequency(p_from timestamptz, p_to timestamptz,
+                                                p_bucket interval DEFAULT '1 hour')
+RETURNS TABLE (staff_id uuid, bucket_start timestamptz, rewards bigint, bonuses bigint,
+               adjustments bigint, points_total bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+BEGIN
+    IF p_from IS NULL OR p_to IS NULL OR p_from > p_to OR p_bucket IS NULL
+       OR p_bucket < interval '1 minute' OR extract(month FROM p_bucket) <> 0 OR extract(year FROM p_bucket) <> 0 THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
+            DETAIL = 'p_from <= p_to are required; p_bucket is at least 1 minute and given in days or less',
+            ERRCODE = 'PT422';
+    END IF;
+    RETURN QUERY
+    SELECT l.staff_id, date_bin(p_bucket, l.created_at, p_from), count(*),
+           count(*) FILTER (WHERE l.transaction_type = 'MANUAL_BONUS'),
+           count(*) FILTER (WHERE l.transaction_type = 'ADJUSTMENT'),
+           sum(l.points_change)::bigint
+      FROM loyalty.loyalty_ledger l
+     WHERE l.staff_id IS NOT NULL AND l.created_at >= p_from AND l.created_at < p_to
+     GROUP BY 1, 2 ORDER BY 2, 1;
+END
+$$;
+COMMENT ON FUNCTION loyalty.manual_reward_frequency(timestamptz, timestamptz, interval) IS
+    'Dashboard: manual rewards per staff member per time bucket in [p_from, p_to).';

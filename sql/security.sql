@@ -33,10 +33,17 @@ GRANT EXECUTE ON FUNCTION loyalty.open_rating_slip, loyalty.update_rating_slip_b
     loyalty.complete_rating_slip, loyalty.accrue_points_from_slip, loyalty.recover_slip_loyalty,
     loyalty.slip_points
     TO authenticated, service_role;
--- Operator runbooks: owner (psql) and service_role only.
+-- Manual rewards: callable by anyone so that every rejection (anon
+-- included) is answered with its spec code and logged; the checks are inside.
+GRANT EXECUTE ON FUNCTION loyalty.manual_reward TO anon, authenticated, service_role;
+GRANT EXECUTE ON FUNCTION loyalty.manual_reward_key TO authenticated, service_role;
+-- Identity helpers the RLS policies call as the querying role.
+GRANT EXECUTE ON FUNCTION loyalty.caller_uid, loyalty.caller_has_permission
+    TO anon, authenticated, service_role;
+-- Operator runbooks and the dashboard: owner (psql) and service_role only.
 GRANT EXECUTE ON FUNCTION loyalty.list_partial_completions, loyalty.recover_partial_completions,
     loyalty.verify_player_balance, loyalty.verify_all_balances, loyalty.rebuild_player_balance,
-    loyalty.export_ledger, loyalty.lookup_correlation
+    loyalty.export_ledger, loyalty.lookup_correlation, loyalty.manual_reward_frequency
     TO service_role;
 
 -- Row-level security on every table. The functions run as the owner, who
@@ -51,7 +58,44 @@ ALTER TABLE loyalty.loyalty_ledger  ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.pending_accrual ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.alert           ENABLE ROW LEVEL SECURITY;
 
--- Reference data anyone signed in may read.
+-- Reads. Nobody but the owner writes any table directly: every write goes
+-- through the functions above (no INSERT/UPDATE/DELETE grants, no write
+-- policies). Identity functions are wrapped in scalar subqueries so they
+-- run once per statement, not once per row; every filtered column leads an
+-- index (player_id, staff_id are primary-key prefixes).
+GRANT SELECT ON loyalty.player_loyalty, loyalty.loyalty_ledger, loyalty.rating_slip,
+    loyalty.pending_accrual, loyalty.alert, loyalty.staff
+    TO authenticated, service_role;
+
+-- A player reads their own balance and ledger rows; staff with
+-- loyalty:view_all read everyone's.
+CREATE POLICY player_loyalty_read ON loyalty.player_loyalty FOR SELECT TO authenticated
+    USING (player_id = (SELECT loyalty.caller_uid())
+           OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
+CREATE POLICY loyalty_ledger_read ON loyalty.loyalty_ledger FOR SELECT TO authenticated
+    USING (player_id = (SELECT loyalty.caller_uid())
+           OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
+-- Operational tables: staff with loyalty:view_all only.
+CREATE POLICY rating_slip_read ON loyalty.rating_slip FOR SELECT TO authenticated
+    USING ((SELECT loyalty.caller_has_permission('loyalty:view_all')));
+CREATE POLICY pending_accrual_read ON loyalty.pending_accrual FOR SELECT TO authenticated
+    USING ((SELECT loyalty.caller_has_permission('loyalty:view_all')));
+CREATE POLICY alert_read ON loyalty.alert FOR SELECT TO authenticated
+    USING ((SELECT loyalty.caller_has_permission('loyalty:view_all')));
+-- A staff member reads their own row; view_all reads all.
+CREATE POLICY staff_read ON loyalty.staff FOR SELECT TO authenticated
+    USING (staff_id = (SELECT loyalty.caller_uid())
+           OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
+-- service_role is the trusted back end (Supabase gives it BYPASSRLS; on
+-- plain PostgreSQL these policies do the same for reads).
+CREATE POLICY player_loyalty_service ON loyalty.player_loyalty FOR SELECT TO service_role USING (true);
+CREATE POLICY loyalty_ledger_service ON loyalty.loyalty_ledger FOR SELECT TO service_role USING (true);
+CREATE POLICY rating_slip_service ON loyalty.rating_slip FOR SELECT TO service_role USING (true);
+CREATE POLICY pending_accrual_service ON loyalty.pending_accrual FOR SELECT TO service_role USING (true);
+CREATE POLICY alert_service ON loyalty.alert FOR SELECT TO service_role USING (true);
+CREATE POLICY staff_service ON loyalty.staff FOR SELECT TO service_role USING (true);
+
+-- Reference data anyone may read.
 GRANT SELECT ON loyalty.tier, loyalty.game_settings TO anon, authenticated, service_role;
 CREATE POLICY tier_read ON loyalty.tier FOR SELECT TO anon, authenticated, service_role USING (true);
 CREATE POLICY game_settings_read ON loyalty.game_settings FOR SELECT TO anon, authenticated, service_role USING (true);

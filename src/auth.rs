@@ -140,3 +140,21 @@ mod unit {
         assert!(super::parse_uuid("1111111g-2222-4333-8444-555555555555").is_none());
     }
 }
+
+/// `loyalty.caller_uid()`: the caller's auth user id, for RLS policies.
+#[pg_extern(name = "caller_uid", stable, parallel_safe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn caller_uid_sql() -> Option<pgrx::Uuid> {
+    caller_uid()
+}
+
+/// `loyalty.caller_has_permission(p)`: whether the caller is active staff
+/// holding permission `p`, for RLS policies.
+#[pg_extern(security_definer, stable, parallel_safe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn caller_has_permission(p_permission: Option<&str>) -> bool {
+    let (Some(uid), Some(perm)) = (caller_uid(), p_permission) else {
+        return false;
+    };
+    matches!(staff(uid), Ok(Some((true, perms))) if perms.iter().any(|p| p == perm))
+}

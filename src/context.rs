@@ -70,6 +70,14 @@ pub fn setting(name: &str) -> Option<String> {
     }
 }
 
+/// The current transaction's start time: what SQL `now()` returns.
+pub fn now() -> pgrx::datum::TimestampWithTimeZone {
+    // SAFETY: reads backend state that is valid inside a transaction.
+    let ts = unsafe { pgrx::pg_sys::GetCurrentTransactionStartTimestamp() };
+    pgrx::datum::TimestampWithTimeZone::try_from(ts)
+        .unwrap_or_else(|_| pgrx::datum::TimestampWithTimeZone::positive_infinity())
+}
+
 /// A random (version 4) UUID from PostgreSQL's strong random source.
 pub fn generate_uuid() -> String {
     let mut b = [0u8; 16];

@@ -11,7 +11,9 @@ pub mod keys;
 pub mod ledger;
 pub mod log;
 pub mod points;
+pub mod rewards;
 pub mod runbook;
+pub mod settings;
 pub mod slip;
 pub mod subxact;
 
@@ -37,6 +39,7 @@ mod tests {
     include!("../pgrx-tests/keys.rs");
     include!("../pgrx-tests/points.rs");
     include!("../pgrx-tests/slip.rs");
+    include!("../pgrx-tests/rewards.rs");
 }
 
 /// Required by `cargo pgrx test`.

@@ -120,13 +120,6 @@ fn check_bet(bet: Option<AnyNumeric>) -> Result<AnyNumeric> {
     Ok(bet)
 }
 
-fn now() -> TimestampWithTimeZone {
-    // SAFETY: reads the current transaction's start time (what now() returns).
-    let ts = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
-    TimestampWithTimeZone::try_from(ts)
-        .unwrap_or_else(|_| TimestampWithTimeZone::positive_infinity())
-}
-
 fn micros(t: TimestampWithTimeZone) -> i64 {
     pg_sys::TimestampTz::from(t)
 }
@@ -206,7 +199,7 @@ fn open_rating_slip(
         let start = required(p_start_time, "p_start_time")?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
         crate::auth::require_floor_staff(None)?;
-        let now = now();
+        let now = context::now();
         if micros(start) > micros(now) {
             return Err(LoyaltyError::validation(
                 "a slip cannot start in the future",
@@ -591,7 +584,7 @@ fn complete(
         if slip.is_closed() {
             return Ok((slip, true));
         }
-        let now = now();
+        let now = context::now();
         let end = end_time.unwrap_or(now);
         if micros(end) > micros(now) {
             return Err(LoyaltyError::validation("a slip cannot end in the future"));

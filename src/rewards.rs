@@ -1,0 +1,411 @@
+//! Manual rewards (SPEC §3): checked against the caller's identity and
+//! permissions, exactly-once per gaming day, rate-limited in the database,
+//! audited, and alerted on when one staff member issues too many.
+
+use crate::auth::{self, PERM_AWARD};
+use crate::context;
+use crate::error::{run, Code, LoyaltyError, Result};
+use crate::keys;
+use crate::ledger::{self, Entry, Posted};
+use crate::log::{self, Event};
+use crate::settings::{self, Settings};
+use pgrx::prelude::*;
+use serde_json::json;
+
+/// Shortest and longest reason (characters).
+pub const MIN_REASON_CHARS: usize = 10;
+pub const MAX_REASON_CHARS: usize = 1000;
+/// Longest external reward id (bytes).
+pub const MAX_REWARD_ID_BYTES: usize = 200;
+/// Channel for alerts (sent on commit only).
+pub const ALERT_CHANNEL: &str = "loyalty_alert";
+/// Advisory-lock class for the per-staff rate limit ("LOYA").
+const RATE_LOCK_CLASS: i32 = 0x4C4F_5941;
+
+/// The idempotency key of a manual reward: from the external reward id
+/// alone when there is one, else from the request and its gaming day.
+pub fn reward_key(
+    player_id: &str,
+    staff_id: &str,
+    points: i64,
+    reason: &str,
+    reward_id: Option<&str>,
+    gaming_day: &str,
+) -> Result<String> {
+    let payload = match reward_id {
+        Some(r) => json!({ "reward_id": r }),
+        None => json!({
+            "player_id": player_id,
+            "staff_id": staff_id,
+            "points": points,
+            "reason": reason,
+            "gaming_day": gaming_day,
+        }),
+    };
+    Ok(format!("manual:{}", keys::hash_payload(&payload)?))
+}
+
+/// `manual_reward_key(...)`: the key `manual_reward` would use.
+#[pg_extern(security_definer, stable, parallel_safe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn manual_reward_key(
+    p_player_id: Option<pgrx::Uuid>,
+    p_staff_id: Option<pgrx::Uuid>,
+    p_points: Option<i64>,
+    p_reason: Option<&str>,
+    p_reward_id: default!(Option<&str>, "NULL"),
+    p_at: default!(Option<TimestampWithTimeZone>, "now()"),
+) -> String {
+    run(|| {
+        let req = |n: &str| LoyaltyError::validation(format!("{n} is required"));
+        let player = p_player_id.ok_or_else(|| req("p_player_id"))?;
+        let staff = p_staff_id.ok_or_else(|| req("p_staff_id"))?;
+        let points = p_points.ok_or_else(|| req("p_points"))?;
+        let reason = p_reason.ok_or_else(|| req("p_reason"))?;
+        let at = p_at.ok_or_else(|| req("p_at"))?;
+        let day = Spi::connect(|c| settings::gaming_day(c, at))?;
+        reward_key(
+            &player.to_string(),
+            &staff.to_string(),
+            points,
+            reason,
+            p_reward_id,
+            &day,
+        )
+    })
+}
+
+struct Request<'a> {
+    player_id: Option<pgrx::Uuid>,
+    points: Option<i64>,
+    reason: Option<&'a str>,
+    staff_id: Option<pgrx::Uuid>,
+    rating_slip_id: Option<pgrx::Uuid>,
+    reward_id: Option<&'a str>,
+}
+
+/// Every check of SPEC §3 in its order; returns the acting staff id.
+fn check(req: &Request, cfg: &Settings) -> Result<(pgrx::Uuid, pgrx::Uuid, i64, String)> {
+    let trusted = auth::caller_is_trusted();
+    let uid = auth::caller_uid();
+    // 1. authenticated: a JWT subject, or a trusted back end acting for p_staff_id
+    let caller = match (uid, trusted) {
+        (Some(u), _) => u,
+        (None, true) => req
+            .staff_id
+            .ok_or_else(|| LoyaltyError::new(Code::InvalidStaffId, "p_staff_id is required"))?,
+        (None, false) => {
+            return Err(LoyaltyError::new(
+                Code::Unauthorized,
+                "sign in to issue rewards",
+            ))
+        }
+    };
+    // 2. may award
+    match auth::staff(caller)? {
+        Some((true, perms)) if perms.iter().any(|p| p == PERM_AWARD) => {}
+        _ => {
+            return Err(LoyaltyError::new(
+                Code::Forbidden,
+                format!("caller is not active staff with {PERM_AWARD}"),
+            ))
+        }
+    }
+    // 3. acting as themselves
+    if req.staff_id != Some(caller) {
+        return Err(LoyaltyError::new(
+            Code::InvalidStaffId,
+            "p_staff_id must be the caller's own id",
+        ));
+    }
+    // 4. within the limit
+    let points = req
+        .points
+        .ok_or_else(|| LoyaltyError::validation("p_points is required"))?;
+    if points.unsigned_abs() > cfg.max_reward_points.unsigned_abs() {
+        return Err(LoyaltyError::new(
+            Code::RewardExceedsLimit,
+            format!("|points| may be at most {}", cfg.max_reward_points),
+        ));
+    }
+    // 5. the rest of the input
+    if points == 0 {
+        return Err(LoyaltyError::validation("points must not be 0"));
+    }
+    let player = req
+        .player_id
+        .ok_or_else(|| LoyaltyError::validation("p_player_id is required"))?;
+    let reason = req.reason.map(str::trim).unwrap_or_default();
+    let chars = reason.chars().count();
+    if chars < MIN_REASON_CHARS {
+        return Err(LoyaltyError::validation(format!(
+            "reason must be at least {MIN_REASON_CHARS} characters"
+        )));
+    }
+    if chars > MAX_REASON_CHARS {
+        return Err(LoyaltyError::validation(format!(
+            "reason must be at most {MAX_REASON_CHARS} characters"
+        )));
+    }
+    if let Some(r) = req.reward_id {
+        if r.trim().is_empty() || r.len() > MAX_REWARD_ID_BYTES || r.chars().any(char::is_control) {
+            return Err(LoyaltyError::validation(format!(
+                "p_reward_id must be 1 to {MAX_REWARD_ID_BYTES} printable bytes"
+            )));
+        }
+    }
+    Ok((caller, player, points, reason.to_string()))
+}
+
+/// Issue a manual reward (positive: MANUAL_BONUS) or adjustment (negative:
+/// ADJUSTMENT). Same inputs on the same gaming day post one entry.
+#[allow(clippy::type_complexity)]
+#[pg_extern(security_definer, volatile, parallel_unsafe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn manual_reward(
+    p_player_id: Option<pgrx::Uuid>,
+    p_points: Option<i64>,
+    p_reason: Option<&str>,
+    p_staff_id: Option<pgrx::Uuid>,
+    p_rating_slip_id: default!(Option<pgrx::Uuid>, "NULL"),
+    p_reward_id: default!(Option<&str>, "NULL"),
+    p_correlation_id: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(ledger_entry_id, i64),
+        name!(player_id, pgrx::Uuid),
+        name!(points_change, i64),
+        name!(transaction_type, String),
+        name!(balance_before, i64),
+        name!(balance_after, i64),
+        name!(tier_before, String),
+        name!(tier_after, String),
+        name!(idempotent_hit, bool),
+        name!(row_locked, bool),
+        name!(idempotency_key, String),
+        name!(correlation_id, String),
+    ),
+> {
+    let row = run(|| {
+        let correlation_id = context::correlation_id(p_correlation_id)?;
+        let req = Request {
+            player_id: p_player_id,
+            points: p_points,
+            reason: p_reason,
+            staff_id: p_staff_id,
+            rating_slip_id: p_rating_slip_id,
+            reward_id: p_reward_id.map(str::trim),
+        };
+        match issue(&req, &correlation_id) {
+            Ok((p, player, ttype, key)) => Ok((
+                p.entry_id,
+                player,
+                p.points_change,
+                ttype.to_string(),
+                p.balance_before,
+                p.balance_after,
+                p.tier_before,
+                p.tier_after,
+                p.idempotent_hit,
+                true,
+                key,
+                correlation_id,
+            )),
+            Err(e) => {
+                log::emit(
+                    Event::ManualRewardRejected,
+                    &correlation_id,
+                    p_player_id.map(|p| p.to_string()).as_deref(),
+                    crate::fields! {
+                        "error_code" => e.code.as_str(),
+                        "detail" => e.detail,
+                        "staff_id" => p_staff_id.map(|s| s.to_string()),
+                        "points" => p_points,
+                    },
+                );
+                Err(e)
+            }
+        }
+    });
+    TableIterator::once(row)
+}
+
+fn issue(
+    req: &Request,
+    correlation_id: &str,
+) -> Result<(Posted, pgrx::Uuid, &'static str, String)> {
+    let cfg = Spi::connect(|c| settings::load(c))?;
+    let (staff, player, points, reason) = check(req, &cfg)?;
+    let day = Spi::connect(|c| settings::gaming_day(c, context::now()))?;
+    let key = reward_key(
+        &player.to_string(),
+        &staff.to_string(),
+        points,
+        &reason,
+        req.reward_id,
+        &day,
+    )?;
+    let ttype = if points > 0 {
+        "MANUAL_BONUS"
+    } else {
+        "ADJUSTMENT"
+    };
+
+    Spi::connect_mut(|c| -> Result<()> {
+        if let Some(slip) = req.rating_slip_id {
+            let owner = c
+                .select(
+                    "SELECT player_id FROM loyalty.rating_slip WHERE id = $1",
+                    Some(1),
+                    &[slip.into()],
+                )?
+                .first()
+                .get_one::<pgrx::Uuid>()
+                .ok()
+                .flatten()
+                .ok_or_else(|| {
+                    LoyaltyError::new(Code::SlipNotFound, format!("no rating slip {slip}"))
+                })?;
+            if owner != player {
+                return Err(LoyaltyError::validation(
+                    "the rating slip belongs to another player",
+                ));
+            }
+        }
+        // Serialize this staff member's rewards, then count them: race-free
+        // across sessions and app servers, durable across restarts.
+        c.update(
+            "SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2::text))",
+            None,
+            &[RATE_LOCK_CLASS.into(), staff.into()],
+        )?;
+        Ok(())
+    })?;
+    // A retry of an already-issued reward is answered before the rate limit.
+    let first = Spi::connect(|c| ledger::find_entry(c, player, &key))?;
+    if first.is_none() {
+        let recent = count_recent(staff, cfg.rate_limit_window_s)?;
+        if recent >= cfg.rate_limit_count {
+            return Err(LoyaltyError::new(
+                Code::RateLimitExceeded,
+                format!(
+                    "at most {} manual rewards per {} seconds per staff member",
+                    cfg.rate_limit_count, cfg.rate_limit_window_s
+                ),
+            ));
+        }
+    }
+    let posted = ledger::post(&Entry {
+        player_id: player,
+        idempotency_key: key.clone(),
+        transaction_type: ttype,
+        event_type: "POINTS_UPDATE_REQUESTED",
+        points,
+        rating_slip_id: req.rating_slip_id,
+        visit_id: None,
+        session_id: None,
+        reason: Some(&reason),
+        source: "manual_reward",
+        staff_id: Some(staff),
+        reward_id: req.reward_id,
+        correlation_id,
+    })?;
+    if !posted.idempotent_hit {
+        log::emit(
+            Event::ManualRewardIssued,
+            correlation_id,
+            Some(&player.to_string()),
+            crate::fields! {
+                "ledger_entry_id" => posted.entry_id,
+                "staff_id" => staff.to_string(),
+                "points" => points,
+                "transaction_type" => ttype,
+                "reward_id" => req.reward_id,
+                "balance_after" => posted.balance_after,
+            },
+        );
+        alert_if_frequent(staff, player, &cfg, correlation_id)?;
+    }
+    Ok((posted, player, ttype, key))
+}
+
+fn count_recent(staff: pgrx::Uuid, window_s: f64) -> Result<i64> {
+    Ok(Spi::connect(|c| {
+        c.select(
+            "SELECT count(*) FROM loyalty.loyalty_ledger
+              WHERE staff_id = $1 AND created_at > now() - make_interval(secs => $2)",
+            Some(1),
+            &[staff.into(), window_s.into()],
+        )?
+        .first()
+        .get_one::<i64>()
+    })?
+    .unwrap_or(0))
+}
+
+/// The reward that takes a staff member past the alert threshold within the
+/// window raises one alert row and one notification (on commit).
+fn alert_if_frequent(
+    staff: pgrx::Uuid,
+    player: pgrx::Uuid,
+    cfg: &Settings,
+    correlation_id: &str,
+) -> Result<()> {
+    let count = count_recent(staff, cfg.alert_window_s)?;
+    if count != cfg.alert_reward_count + 1 {
+        return Ok(());
+    }
+    let details = json!({
+        "rewards_in_window": count,
+        "threshold": cfg.alert_reward_count,
+        "window_seconds": cfg.alert_window_s,
+        "correlation_id": correlation_id,
+    });
+    Spi::connect_mut(|c| -> Result<()> {
+        let id = c
+            .update(
+                "INSERT INTO loyalty.alert (kind, staff_id, player_id, details)
+                 VALUES ('MANUAL_REWARD_FREQUENCY', $1, $2, $3::text::jsonb) RETURNING id",
+                Some(1),
+                &[staff.into(), player.into(), details.to_string().into()],
+            )?
+            .first()
+            .get_one::<i64>()?;
+        let payload = json!({
+            "alert_id": id,
+            "kind": "MANUAL_REWARD_FREQUENCY",
+            "staff_id": staff.to_string(),
+            "player_id": player.to_string(),
+            "details": details,
+        });
+        c.update(
+            "SELECT pg_catalog.pg_notify($1, $2)",
+            None,
+            &[ALERT_CHANNEL.into(), payload.to_string().into()],
+        )?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn reward_id_alone_decides_the_key() {
+        let a = reward_key("p", "s", 100, "reason one!", Some("R-1"), "2026-11-24").unwrap();
+        let b = reward_key("q", "t", 999, "reason two!", Some("R-1"), "2026-11-25").unwrap();
+        assert_eq!(a, b);
+        assert!(a.starts_with("manual:"));
+    }
+
+    #[test]
+    fn gaming_day_changes_the_key() {
+        let a = reward_key("p", "s", 100, "birthday bonus", None, "2026-11-24").unwrap();
+        let b = reward_key("p", "s", 100, "birthday bonus", None, "2026-11-25").unwrap();
+        let c = reward_key("p", "s", 100, "birthday bonus", None, "2026-11-24").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a, c);
+    }
+}

@@ -1,0 +1,64 @@
+//! Every owner-only setting, read from the one-row `loyalty.config` table.
+//!
+//! These are deliberately not GUCs: any role can `SET` a custom variable,
+//! and the security limits must not move for an ordinary role. Only the
+//! table's owner can change them; see `sql/schema.sql` for the defaults.
+
+use crate::error::{LoyaltyError, Result};
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Largest |points| of one manual reward (REWARD_EXCEEDS_LIMIT above).
+    pub max_reward_points: i64,
+    /// Manual rewards one staff member may issue per `rate_limit_window_s`.
+    pub rate_limit_count: i64,
+    /// Sliding window of the rate limit, in seconds.
+    pub rate_limit_window_s: f64,
+    /// More rewards than this by one staff member in `alert_window_s` alert.
+    pub alert_reward_count: i64,
+    /// Window of the reward-frequency alert, in seconds.
+    pub alert_window_s: f64,
+}
+
+pub fn load(client: &SpiClient<'_>) -> Result<Settings> {
+    let rows = client.select(
+        "SELECT max_reward_points, rate_limit_count::bigint, extract(epoch FROM rate_limit_window)::float8,
+                alert_reward_count::bigint, extract(epoch FROM alert_window)::float8
+           FROM loyalty.config",
+        Some(1),
+        &[],
+    )?;
+    if rows.is_empty() {
+        return Err(LoyaltyError::validation(
+            "loyalty.config has no row; reinstall the extension",
+        ));
+    }
+    let r = rows.first();
+    Ok(Settings {
+        max_reward_points: r.get(1)?.unwrap_or(10_000),
+        rate_limit_count: r.get(2)?.unwrap_or(10),
+        rate_limit_window_s: r.get(3)?.unwrap_or(60.0),
+        alert_reward_count: r.get(4)?.unwrap_or(20),
+        alert_window_s: r.get(5)?.unwrap_or(3600.0),
+    })
+}
+
+/// The gaming day (YYYY-MM-DD) of `at`: the casino's local date, where a
+/// day starts at `gaming_day_start` (06:00: 03:00 belongs to the day before).
+pub fn gaming_day(client: &SpiClient<'_>, at: TimestampWithTimeZone) -> Result<String> {
+    client
+        .select(
+            "SELECT to_char((($1::timestamptz AT TIME ZONE c.casino_timezone)
+                             - (c.gaming_day_start - time '00:00'))::date, 'YYYY-MM-DD')
+               FROM loyalty.config c",
+            Some(1),
+            &[at.into()],
+        )?
+        .first()
+        .get_one::<String>()?
+        .ok_or_else(|| {
+            LoyaltyError::validation("loyalty.config has no row; reinstall the extension")
+        })
+}
