@@ -235,7 +235,7 @@ fn issue(
     req: &Request,
     correlation_id: &str,
 ) -> Result<(Posted, pgrx::Uuid, &'static str, String)> {
-    let cfg = Spi::connect(|c| settings::load(c))?;
+    let cfg = Spi::connect(settings::load)?;
     let (staff, player, points, reason) = check(req, &cfg)?;
     let day = Spi::connect(|c| settings::gaming_day(c, context::now()))?;
     let key = reward_key(
