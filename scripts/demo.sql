@@ -86,6 +86,58 @@ SELECT * FROM loyalty.recover_partial_completions(100, 'demo-recovery');
 \echo '## Recovering that slip again changes nothing (idempotent replay)'
 SELECT points_earned, idempotent_hit FROM loyalty.recover_slip_loyalty(:'slip2');
 
+\echo
+\echo '################ Manual rewards, called the way PostgREST calls them'
+\echo '## A pit boss with loyalty:award (the owner adds staff rows)'
+INSERT INTO loyalty.staff (staff_id, permissions) VALUES
+    ('5eaf0000-0000-4000-8000-000000000001', '{loyalty:award,loyalty:view_all}');
+SELECT staff_id, permissions, active FROM loyalty.staff;
+
+\echo '## She awards 500 points: SET LOCAL role + request.jwt.claims, as PostgREST does per request'
+BEGIN;
+SET LOCAL ROLE authenticated;
+SELECT set_config('request.jwt.claims', '{"role": "authenticated", "sub": "5eaf0000-0000-4000-8000-000000000001"}', true) AS jwt \gset
+SELECT transaction_type, points_change, balance_before, balance_after, tier_after, idempotent_hit, row_locked
+  FROM loyalty.manual_reward('7d3f7a52-0000-4000-8000-000000000002', 500, 'birthday bonus 🎂',
+                             '5eaf0000-0000-4000-8000-000000000001', p_correlation_id => 'demo-reward-1');
+COMMIT;
+
+\echo '## She double-clicks: same inputs, same gaming day: the first entry comes back, nothing is written'
+BEGIN;
+SET LOCAL ROLE authenticated;
+SELECT set_config('request.jwt.claims', '{"role": "authenticated", "sub": "5eaf0000-0000-4000-8000-000000000001"}', true) AS jwt \gset
+SELECT transaction_type, points_change, balance_before, balance_after, idempotent_hit
+  FROM loyalty.manual_reward('7d3f7a52-0000-4000-8000-000000000002', 500, 'birthday bonus 🎂',
+                             '5eaf0000-0000-4000-8000-000000000001', p_correlation_id => 'demo-reward-2');
+COMMIT;
+
+\echo '## She tries 20,000 points: REWARD_EXCEEDS_LIMIT (PT422, HTTP 422 through PostgREST); nothing written'
+\set ON_ERROR_STOP 0
+BEGIN;
+SET LOCAL ROLE authenticated;
+SELECT set_config('request.jwt.claims', '{"role": "authenticated", "sub": "5eaf0000-0000-4000-8000-000000000001"}', true) AS jwt \gset
+SELECT * FROM loyalty.manual_reward('7d3f7a52-0000-4000-8000-000000000002', 20000, 'because I can',
+                                    '5eaf0000-0000-4000-8000-000000000001');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK;
+\echo '## ...and signing as someone else: INVALID_STAFF_ID (PT403)'
+BEGIN;
+SET LOCAL ROLE authenticated;
+SELECT set_config('request.jwt.claims', '{"role": "authenticated", "sub": "5eaf0000-0000-4000-8000-000000000001"}', true) AS jwt \gset
+SELECT * FROM loyalty.manual_reward('7d3f7a52-0000-4000-8000-000000000002', 100, 'covering for a colleague',
+                                    '5eaf0000-0000-4000-8000-000000000099');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK;
+\set ON_ERROR_STOP 1
+
+\echo '## The player reads their own rows through RLS (and nobody else''s)'
+BEGIN;
+SET LOCAL ROLE authenticated;
+SELECT set_config('request.jwt.claims', '{"role": "authenticated", "sub": "7d3f7a52-0000-4000-8000-000000000002"}', true) AS jwt \gset
+SELECT player_id, current_balance, lifetime_points, tier, tier_progress FROM loyalty.player_loyalty;
+SELECT count(*) AS ledger_rows_visible_to_player FROM loyalty.loyalty_ledger;
+COMMIT;
+
 \echo '## Balances verified against the ledger (only mismatches are listed). Player ...0001 was moved'
 \echo '## with the raw primitive increment_player_loyalty above, which writes no ledger row: verify flags it.'
 SELECT * FROM loyalty.verify_all_balances();

@@ -127,3 +127,95 @@ pub fn wait_for_lock_waiter(c: &mut Client, needle: &str) -> i32 {
     }
     panic!("no backend waited on a lock running {needle}");
 }
+
+/// Run `f` the way PostgREST runs an RPC: one transaction with
+/// `SET LOCAL role` and `request.jwt.claims` (with `sub` when given).
+/// Commits on success, rolls back on error.
+pub fn as_role<T>(
+    c: &mut Client,
+    role: &str,
+    sub: Option<&str>,
+    f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
+) -> Result<T, postgres::Error> {
+    let mut tx = c.transaction()?;
+    tx.batch_execute(&format!("SET LOCAL ROLE {role}"))?;
+    let claims = match sub {
+        Some(s) => format!(r#"{{"role":"{role}","sub":"{s}"}}"#),
+        None => format!(r#"{{"role":"{role}"}}"#),
+    };
+    tx.execute(
+        "SELECT set_config('request.jwt.claims', $1, true)",
+        &[&claims],
+    )?;
+    match f(&mut tx) {
+        Ok(v) => {
+            tx.commit()?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = tx.rollback();
+            Err(e)
+        }
+    }
+}
+
+/// Add a staff member (as the owner).
+pub fn add_staff(c: &mut Client, staff: &str, permissions: &[&str], active: bool) {
+    let perms: Vec<String> = permissions.iter().map(|p| p.to_string()).collect();
+    c.execute(
+        "INSERT INTO loyalty.staff (staff_id, permissions, active) VALUES ($1::text::uuid, $2, $3)",
+        &[&staff, &perms, &active],
+    )
+    .expect("add staff");
+}
+
+pub const REWARD: &str = "SELECT ledger_entry_id, balance_after, idempotent_hit, row_locked, transaction_type
+                            FROM loyalty.manual_reward($1::text::uuid, $2::bigint, $3::text, $4::text::uuid,
+                                                       NULL, $5::text)";
+
+/// The first canonical JSON log line in the server log containing `needle`.
+pub fn wait_for_log_line(needle: &str) -> serde_json::Value {
+    let path = std::env::var("PGLOG").expect("PGLOG");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(&path).expect("read server log");
+        if let Some(line) = log
+            .lines()
+            .find(|l| l.contains(needle) && l.contains("\"event\""))
+        {
+            let json = &line[line.find('{').expect("JSON object on the line")..];
+            return serde_json::from_str(json).expect("log line parses as JSON");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no log line mentioning {needle}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Restart the test server (fast shutdown), as its OS user.
+pub fn restart_server() {
+    let pgdata = env("PGDATA");
+    let log = env("PGLOG");
+    let ctl = pg_bin("pg_ctl");
+    let args = ["-D", &pgdata, "-l", &log, "-w", "-m", "fast", "restart"];
+    let status = if is_root() {
+        std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--", &ctl])
+            .args(args)
+            .status()
+    } else {
+        std::process::Command::new(&ctl).args(args).status()
+    }
+    .expect("run pg_ctl");
+    assert!(status.success(), "pg_ctl restart failed");
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
