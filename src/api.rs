@@ -90,10 +90,10 @@ fn calculate_points(
 /// The current settings of a game type; unknown types are VALIDATION_ERROR.
 pub fn game_settings(game_type: &str) -> Result<GameSettings> {
     let row = Spi::connect(|client| -> Result<Option<(String, i32, String, String)>> {
-        let rows = client.select(
+        let rows = crate::spi::read(
+            client,
             "SELECT house_edge::text, decisions_per_hour, points_conversion_rate::text, point_multiplier::text
                FROM loyalty.game_settings WHERE game_type = $1",
-            Some(1),
             &[game_type.into()],
         )?;
         if rows.is_empty() {

@@ -94,9 +94,9 @@ pub fn parse_uuid(s: &str) -> Option<pgrx::Uuid> {
 /// A staff member's row: active flag and permissions.
 pub fn staff(uid: pgrx::Uuid) -> Result<Option<(bool, Vec<String>)>> {
     Spi::connect(|c| {
-        let rows = c.select(
+        let rows = crate::spi::read(
+            c,
             "SELECT active, permissions FROM loyalty.staff WHERE staff_id = $1",
-            Some(1),
             &[uid.into()],
         )?;
         if rows.is_empty() {

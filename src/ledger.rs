@@ -9,6 +9,7 @@
 use crate::error::{Code, LoyaltyError, Result};
 use crate::log::{self, Event};
 use crate::points::{self, Tier};
+use crate::spi;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
@@ -39,10 +40,22 @@ struct Locked {
 /// Lock the player's row (creating it at BRONZE/0 if missing) and apply
 /// `delta`. Refuses a result below zero and any overflow.
 pub fn increment(player_id: pgrx::Uuid, delta: i64, correlation_id: &str) -> Result<BalanceChange> {
-    Spi::connect_mut(|client| {
+    let change = Spi::connect(|client| {
         let locked = lock_or_create(client, player_id)?;
         apply(client, player_id, locked, delta, correlation_id)
-    })
+    })?;
+    log::emit(
+        Event::BalanceIncremented,
+        correlation_id,
+        Some(&player_id.to_string()),
+        crate::fields! {
+            "points_change" => delta,
+            "balance_before" => change.balance_before,
+            "balance_after" => change.balance_after,
+            "lifetime_points" => change.lifetime_points,
+        },
+    );
+    Ok(change)
 }
 
 /// One ledger entry to post.
@@ -82,7 +95,7 @@ pub struct Posted {
 /// already posted (IDEMPOTENCY_CONFLICT if it carried other points), else
 /// change the balance and append the ledger row.
 pub fn post(e: &Entry) -> Result<Posted> {
-    Spi::connect_mut(|client| {
+    Spi::connect(|client| {
         let locked = lock_or_create(client, e.player_id)?;
         // Under the player's lock every poster of this key is serialized, so
         // the check below cannot race with another insert of the same key.
@@ -109,15 +122,14 @@ pub fn post(e: &Entry) -> Result<Posted> {
             return Ok(first);
         }
         let change = apply(client, e.player_id, locked, e.points, e.correlation_id)?;
-        let entry_id = client
-            .update(
+        let entry_id = spi::write(
+                client,
                 "INSERT INTO loyalty.loyalty_ledger
                     (player_id, rating_slip_id, visit_id, session_id, idempotency_key, transaction_type,
                      event_type, points_change, reason, source, staff_id, reward_id, balance_before,
                      balance_after, tier_before, tier_after, correlation_id)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
                  RETURNING id",
-                Some(1),
                 &[
                     e.player_id.into(),
                     e.rating_slip_id.into(),
@@ -160,10 +172,12 @@ pub fn find_entry(
     player_id: pgrx::Uuid,
     key: &str,
 ) -> Result<Option<Posted>> {
-    let rows = client.select(
+    // A fresh snapshot: under the player's lock this must see a concurrent
+    // poster's committed entry.
+    let rows = spi::write(
+        client,
         "SELECT id, points_change, balance_before, balance_after, tier_before, tier_after
            FROM loyalty.loyalty_ledger WHERE player_id = $1 AND idempotency_key = $2",
-        Some(1),
         &[player_id.into(), key.into()],
     )?;
     if rows.is_empty() {
@@ -185,24 +199,24 @@ pub fn find_entry(
 /// Lock the player's row `FOR UPDATE`, creating it at BRONZE/0 first if
 /// missing. Two sessions may both find no row: `ON CONFLICT` makes the loser
 /// wait for the winner's row, which it then locks.
-fn lock_or_create(client: &mut SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Locked> {
+fn lock_or_create(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Locked> {
     if let Some(l) = lock_player(client, player_id)? {
         return Ok(l);
     }
-    client.update(
+    spi::write(
+        client,
         "INSERT INTO loyalty.player_loyalty (player_id) VALUES ($1) ON CONFLICT (player_id) DO NOTHING",
-        None,
         &[player_id.into()],
     )?;
     lock_player(client, player_id)?
         .ok_or_else(|| LoyaltyError::new(Code::PlayerNotFound, "player row vanished while locking"))
 }
 
-fn lock_player(client: &mut SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<Locked>> {
-    let rows = client.update(
+fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<Locked>> {
+    let rows = spi::write(
+        client,
         "SELECT current_balance, lifetime_points, tier
            FROM loyalty.player_loyalty WHERE player_id = $1 FOR UPDATE",
-        Some(1),
         &[player_id.into()],
     )?;
     if rows.is_empty() {
@@ -216,10 +230,9 @@ fn lock_player(client: &mut SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Opti
     }))
 }
 
-/// Apply `delta` to a locked player row; logs the change and, on a tier
-/// change, logs and notifies.
+/// Apply `delta` to a locked player row; on a tier change, log and notify.
 fn apply(
-    client: &mut SpiClient<'_>,
+    client: &SpiClient<'_>,
     player_id: pgrx::Uuid,
     locked: Locked,
     delta: i64,
@@ -292,39 +305,36 @@ fn apply(
 
 /// Write a locked player's balance, lifetime points and tier.
 pub fn set_balance(
-    client: &mut SpiClient<'_>,
+    client: &SpiClient<'_>,
     player_id: pgrx::Uuid,
     balance: i64,
     lifetime: i64,
     tier: &str,
     progress: i16,
 ) -> Result<TimestampWithTimeZone> {
-    client
-        .update(
-            "UPDATE loyalty.player_loyalty
-                SET current_balance = $2, lifetime_points = $3, tier = $4,
-                    tier_progress = $5, updated_at = now()
-              WHERE player_id = $1
-          RETURNING updated_at",
-            Some(1),
-            &[
-                player_id.into(),
-                balance.into(),
-                lifetime.into(),
-                tier.into(),
-                progress.into(),
-            ],
-        )?
-        .first()
-        .get_one::<TimestampWithTimeZone>()?
-        .ok_or_else(|| {
-            LoyaltyError::new(Code::PlayerNotFound, "player row vanished while updating")
-        })
+    spi::write(
+        client,
+        "UPDATE loyalty.player_loyalty
+            SET current_balance = $2, lifetime_points = $3, tier = $4,
+                tier_progress = $5, updated_at = now()
+          WHERE player_id = $1
+      RETURNING updated_at",
+        &[
+            player_id.into(),
+            balance.into(),
+            lifetime.into(),
+            tier.into(),
+            progress.into(),
+        ],
+    )?
+    .first()
+    .get_one::<TimestampWithTimeZone>()?
+    .ok_or_else(|| LoyaltyError::new(Code::PlayerNotFound, "player row vanished while updating"))
 }
 
 /// Log `loyalty_tier_changed` and notify listeners on commit.
 pub fn tier_changed(
-    client: &mut SpiClient<'_>,
+    client: &SpiClient<'_>,
     player_id: &str,
     before: &str,
     after: &str,
@@ -343,9 +353,9 @@ pub fn tier_changed(
         fields.clone(),
     );
     log::emit(Event::TierChanged, correlation_id, Some(player_id), fields);
-    client.update(
+    spi::write(
+        client,
         "SELECT pg_catalog.pg_notify($1, $2)",
-        None,
         &[TIER_CHANNEL.into(), payload.into()],
     )?;
     Ok(())
@@ -353,9 +363,9 @@ pub fn tier_changed(
 
 /// The tier ladder, lowest threshold first.
 pub fn ladder(client: &SpiClient<'_>) -> Result<Vec<Tier>> {
-    let rows = client.select(
+    let rows = spi::write(
+        client,
         "SELECT tier, threshold_points FROM loyalty.tier ORDER BY threshold_points",
-        None,
         &[],
     )?;
     let mut out = Vec::with_capacity(rows.len());

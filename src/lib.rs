@@ -15,6 +15,7 @@ pub mod rewards;
 pub mod runbook;
 pub mod settings;
 pub mod slip;
+pub mod spi;
 pub mod subxact;
 
 ::pgrx::pg_module_magic!();

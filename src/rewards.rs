@@ -9,6 +9,7 @@ use crate::keys;
 use crate::ledger::{self, Entry, Posted};
 use crate::log::{self, Event};
 use crate::settings::{self, Settings};
+use crate::spi;
 use pgrx::prelude::*;
 use serde_json::json;
 
@@ -275,9 +276,9 @@ fn issue(
         }
         // Serialize this staff member's rewards, then count them: race-free
         // across sessions and app servers, durable across restarts.
-        c.update(
+        spi::write(
+            c,
             "SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2::text))",
-            None,
             &[RATE_LOCK_CLASS.into(), staff.into()],
         )?;
         Ok(())
@@ -285,7 +286,7 @@ fn issue(
     // A retry of an already-issued reward is answered before the rate limit.
     let first = Spi::connect(|c| ledger::find_entry(c, player, &key))?;
     if first.is_none() {
-        let recent = count_recent(staff, cfg.rate_limit_window_s)?;
+        let recent = count_recent(staff, cfg.rate_limit_window_s, cfg.rate_limit_count)?;
         if recent >= cfg.rate_limit_count {
             return Err(LoyaltyError::new(
                 Code::RateLimitExceeded,
@@ -330,18 +331,21 @@ fn issue(
     Ok((posted, player, ttype, key))
 }
 
-fn count_recent(staff: pgrx::Uuid, window_s: f64) -> Result<i64> {
-    Ok(Spi::connect(|c| {
-        c.select(
-            "SELECT count(*) FROM loyalty.loyalty_ledger
-              WHERE staff_id = $1 AND created_at > now() - make_interval(secs => $2)",
-            Some(1),
-            &[staff.into(), window_s.into()],
+/// This staff member's rewards within the window, counted up to `cap`
+/// (all the checks need), so the cost stays bounded however busy they are.
+fn count_recent(staff: pgrx::Uuid, window_s: f64, cap: i64) -> Result<i64> {
+    let n = Spi::connect(|c| -> Result<Option<i64>> {
+        Ok(spi::write(
+            c,
+            "SELECT count(*) FROM (SELECT 1 FROM loyalty.loyalty_ledger
+                                    WHERE staff_id = $1 AND created_at > now() - make_interval(secs => $2)
+                                    LIMIT $3) recent",
+            &[staff.into(), window_s.into(), cap.into()],
         )?
         .first()
-        .get_one::<i64>()
-    })?
-    .unwrap_or(0))
+        .get_one::<i64>()?)
+    })?;
+    Ok(n.unwrap_or(0))
 }
 
 /// The reward that takes a staff member past the alert threshold within the
@@ -352,7 +356,11 @@ fn alert_if_frequent(
     cfg: &Settings,
     correlation_id: &str,
 ) -> Result<()> {
-    let count = count_recent(staff, cfg.alert_window_s)?;
+    let count = count_recent(
+        staff,
+        cfg.alert_window_s,
+        cfg.alert_reward_count.saturating_add(2),
+    )?;
     if count != cfg.alert_reward_count + 1 {
         return Ok(());
     }
@@ -362,16 +370,15 @@ fn alert_if_frequent(
         "window_seconds": cfg.alert_window_s,
         "correlation_id": correlation_id,
     });
-    Spi::connect_mut(|c| -> Result<()> {
-        let id = c
-            .update(
-                "INSERT INTO loyalty.alert (kind, staff_id, player_id, details)
-                 VALUES ('MANUAL_REWARD_FREQUENCY', $1, $2, $3::text::jsonb) RETURNING id",
-                Some(1),
-                &[staff.into(), player.into(), details.to_string().into()],
-            )?
-            .first()
-            .get_one::<i64>()?;
+    Spi::connect(|c| -> Result<()> {
+        let id = spi::write(
+            c,
+            "INSERT INTO loyalty.alert (kind, staff_id, player_id, details)
+             VALUES ('MANUAL_REWARD_FREQUENCY', $1, $2, $3::text::jsonb) RETURNING id",
+            &[staff.into(), player.into(), details.to_string().into()],
+        )?
+        .first()
+        .get_one::<i64>()?;
         let payload = json!({
             "alert_id": id,
             "kind": "MANUAL_REWARD_FREQUENCY",
@@ -379,9 +386,9 @@ fn alert_if_frequent(
             "player_id": player.to_string(),
             "details": details,
         });
-        c.update(
+        spi::write(
+            c,
             "SELECT pg_catalog.pg_notify($1, $2)",
-            None,
             &[ALERT_CHANNEL.into(), payload.to_string().into()],
         )?;
         Ok(())

@@ -5,6 +5,7 @@
 //! table's owner can change them; see `sql/schema.sql` for the defaults.
 
 use crate::error::{LoyaltyError, Result};
+use crate::spi;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
@@ -20,14 +21,20 @@ pub struct Settings {
     pub alert_reward_count: i64,
     /// Window of the reward-frequency alert, in seconds.
     pub alert_window_s: f64,
+
+    /// The gaming day (YYYY-MM-DD) of the current transaction's start.
+    pub gaming_day: String,
 }
 
+/// The settings, and today's gaming day, in one query.
 pub fn load(client: &SpiClient<'_>) -> Result<Settings> {
-    let rows = client.select(
+    let rows = spi::write(
+        client,
         "SELECT max_reward_points, rate_limit_count::bigint, extract(epoch FROM rate_limit_window)::float8,
-                alert_reward_count::bigint, extract(epoch FROM alert_window)::float8
+                alert_reward_count::bigint, extract(epoch FROM alert_window)::float8,
+                to_char(((now() AT TIME ZONE casino_timezone) - (gaming_day_start - time '00:00'))::date,
+                        'YYYY-MM-DD')
            FROM loyalty.config",
-        Some(1),
         &[],
     )?;
     if rows.is_empty() {
@@ -42,23 +49,21 @@ pub fn load(client: &SpiClient<'_>) -> Result<Settings> {
         rate_limit_window_s: r.get(3)?.unwrap_or(60.0),
         alert_reward_count: r.get(4)?.unwrap_or(20),
         alert_window_s: r.get(5)?.unwrap_or(3600.0),
+        gaming_day: r.get(6)?.unwrap_or_default(),
     })
 }
 
 /// The gaming day (YYYY-MM-DD) of `at`: the casino's local date, where a
 /// day starts at `gaming_day_start` (06:00: 03:00 belongs to the day before).
 pub fn gaming_day(client: &SpiClient<'_>, at: TimestampWithTimeZone) -> Result<String> {
-    client
-        .select(
-            "SELECT to_char((($1::timestamptz AT TIME ZONE c.casino_timezone)
-                             - (c.gaming_day_start - time '00:00'))::date, 'YYYY-MM-DD')
-               FROM loyalty.config c",
-            Some(1),
-            &[at.into()],
-        )?
-        .first()
-        .get_one::<String>()?
-        .ok_or_else(|| {
-            LoyaltyError::validation("loyalty.config has no row; reinstall the extension")
-        })
+    spi::read(
+        client,
+        "SELECT to_char((($1::timestamptz AT TIME ZONE c.casino_timezone)
+                         - (c.gaming_day_start - time '00:00'))::date, 'YYYY-MM-DD')
+           FROM loyalty.config c",
+        &[at.into()],
+    )?
+    .first()
+    .get_one::<String>()?
+    .ok_or_else(|| LoyaltyError::validation("loyalty.config has no row; reinstall the extension"))
 }

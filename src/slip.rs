@@ -13,6 +13,7 @@ use crate::error::{run, Code, LoyaltyError, Result};
 use crate::ledger::{self, Entry, Posted};
 use crate::log::{self, Event};
 use crate::points::{self, Decimal, GameSettings};
+use crate::spi;
 use crate::subxact::{self, Failure};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
@@ -52,17 +53,34 @@ impl Slip {
     }
 }
 
-const SLIP_COLUMNS: &str = "id, player_id, visit_id, session_id, game_type, house_edge::text, decisions_per_hour,
-     points_conversion_rate::text, point_multiplier::text, average_bet, start_time, end_time, status,
-     duration_seconds, accrued_ledger_id";
+macro_rules! select_slip {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, player_id, visit_id, session_id, game_type, house_edge::text, decisions_per_hour,
+                    points_conversion_rate::text, point_multiplier::text, average_bet, start_time, end_time,
+                    status, duration_seconds, accrued_ledger_id
+               FROM loyalty.rating_slip WHERE id = $1",
+            $tail
+        )
+    };
+}
 
 /// Load a slip, optionally locking it; SLIP_NOT_FOUND if there is none.
-pub fn load(client: &mut SpiClient<'_>, id: pgrx::Uuid, lock: bool) -> Result<Slip> {
-    let q = format!(
-        "SELECT {SLIP_COLUMNS} FROM loyalty.rating_slip WHERE id = $1{}",
-        if lock { " FOR UPDATE" } else { "" }
-    );
-    let rows = client.update(q.as_str(), Some(1), &[id.into()])?;
+pub fn load(client: &SpiClient<'_>, id: pgrx::Uuid, lock: bool) -> Result<Slip> {
+    let rows = if lock {
+        spi::write(client, select_slip!(" FOR UPDATE"), &[id.into()])?
+    } else {
+        spi::write(client, select_slip!(""), &[id.into()])?
+    };
+    decode(rows, id)
+}
+
+/// Load a slip from a STABLE (parallel-safe) function.
+pub fn load_read_only(client: &SpiClient<'_>, id: pgrx::Uuid) -> Result<Slip> {
+    decode(spi::read(client, select_slip!(""), &[id.into()])?, id)
+}
+
+fn decode(rows: pgrx::spi::SpiTupleTable<'_>, id: pgrx::Uuid) -> Result<Slip> {
     if rows.is_empty() {
         return Err(LoyaltyError::new(
             Code::SlipNotFound,
@@ -212,9 +230,9 @@ fn open_rating_slip(
         }
         crate::api::game_settings(game_type)?; // unknown game → VALIDATION_ERROR
         let opened_by = crate::auth::caller_uid();
-        let slip = Spi::connect_mut(|client| -> Result<Slip> {
-            let id = client
-                .update(
+        let slip = Spi::connect(|client| -> Result<Slip> {
+            let id = spi::write(
+                    client,
                     "INSERT INTO loyalty.rating_slip
                         (player_id, visit_id, session_id, game_type, house_edge, decisions_per_hour,
                          points_conversion_rate, point_multiplier, average_bet, start_time, opened_by,
@@ -223,7 +241,6 @@ fn open_rating_slip(
                             g.points_conversion_rate, g.point_multiplier, $5, $6, $7, $8
                        FROM loyalty.game_settings g WHERE g.game_type = $4
                      RETURNING id",
-                    Some(1),
                     &[
                         player_id.into(),
                         p_visit_id.into(),
@@ -300,7 +317,7 @@ fn update_rating_slip_bet(
 fn slip_points(p_slip_id: Option<pgrx::Uuid>) -> Option<i64> {
     run(|| {
         let id = required(p_slip_id, "p_slip_id")?;
-        let slip = Spi::connect_mut(|client| load(client, id, false))?;
+        let slip = Spi::connect(|client| load_read_only(client, id))?;
         if !slip.is_closed() {
             return Ok(None);
         }
@@ -308,23 +325,21 @@ fn slip_points(p_slip_id: Option<pgrx::Uuid>) -> Option<i64> {
     })
 }
 
-/// Post a CLOSED slip's gameplay points (key `gameplay:<slip id>`), mark the
-/// slip accrued and resolve its pending_accrual row. The slip must already
-/// be locked by the caller.
-pub fn accrue(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Posted> {
+/// Post a CLOSED slip's gameplay points under key `gameplay:<slip id>`,
+/// computed from its snapshot. Does not touch the slip's row.
+fn post_gameplay(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Posted> {
     if !slip.is_closed() {
         return Err(LoyaltyError::new(
             Code::SlipNotClosed,
             "the slip is still open; complete it first",
         ));
     }
-    let points = slip.points()?;
     let posted = ledger::post(&Entry {
         player_id: slip.player_id,
         idempotency_key: crate::keys::gameplay_key(&slip.id.to_string()),
         transaction_type: "GAMEPLAY",
         event_type: "RATING_SLIP_COMPLETED",
-        points,
+        points: slip.points()?,
         rating_slip_id: Some(slip.id),
         visit_id: slip.visit_id,
         session_id: slip.session_id,
@@ -333,21 +348,6 @@ pub fn accrue(slip: &Slip, source: &'static str, correlation_id: &str) -> Result
         staff_id: None,
         reward_id: None,
         correlation_id,
-    })?;
-    Spi::connect_mut(|client| -> Result<()> {
-        if slip.accrued_ledger_id.is_none() {
-            client.update(
-                "UPDATE loyalty.rating_slip SET accrued_ledger_id = $2, updated_at = now() WHERE id = $1",
-                None,
-                &[slip.id.into(), posted.entry_id.into()],
-            )?;
-        }
-        client.update(
-            "UPDATE loyalty.pending_accrual SET resolved_at = now() WHERE rating_slip_id = $1 AND resolved_at IS NULL",
-            None,
-            &[slip.id.into()],
-        )?;
-        Ok(())
     })?;
     if !posted.idempotent_hit {
         log::emit(
@@ -363,6 +363,29 @@ pub fn accrue(slip: &Slip, source: &'static str, correlation_id: &str) -> Result
             },
         );
     }
+    Ok(posted)
+}
+
+/// Post a CLOSED, locked slip's points, mark the slip accrued and resolve
+/// its pending_accrual row (accrual and recovery of a closed slip).
+pub fn accrue(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Posted> {
+    let posted = post_gameplay(slip, source, correlation_id)?;
+    Spi::connect(|client| -> Result<()> {
+        if slip.accrued_ledger_id.is_none() {
+            spi::write(
+                client,
+                "UPDATE loyalty.rating_slip SET accrued_ledger_id = $2, updated_at = now() WHERE id = $1",
+                &[slip.id.into(), posted.entry_id.into()],
+            )?;
+            spi::write(
+                client,
+                "UPDATE loyalty.pending_accrual SET resolved_at = now()
+                  WHERE rating_slip_id = $1 AND resolved_at IS NULL",
+                &[slip.id.into()],
+            )?;
+        }
+        Ok(())
+    })?;
     Ok(posted)
 }
 
@@ -417,7 +440,7 @@ fn accrue_points_from_slip(
         let slip_id = required(p_slip_id, "p_slip_id")?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
         crate::auth::require_floor_staff(None)?;
-        let slip = Spi::connect_mut(|client| load(client, slip_id, true))?;
+        let slip = Spi::connect(|client| load(client, slip_id, true))?;
         let posted = accrue(&slip, "accrue_points_from_slip", &correlation_id)?;
         Ok(accrual_row(posted, slip_id, correlation_id))
     });
@@ -456,15 +479,16 @@ fn recover_slip_loyalty(
 }
 
 pub fn recover_one(slip_id: pgrx::Uuid, correlation_id: &str) -> Result<Posted> {
-    let slip = Spi::connect_mut(|client| load(client, slip_id, true))?;
+    let slip = Spi::connect(|client| load(client, slip_id, true))?;
     accrue(&slip, "recover_slip_loyalty", correlation_id)
 }
 
 /// Record (or count again) a failed accrual for later recovery.
 pub fn record_pending(slip: &Slip, failure: &Failure, correlation_id: &str) -> Result<()> {
     let message: String = failure.message().chars().take(2000).collect();
-    Spi::connect_mut(|client| -> Result<()> {
-        client.update(
+    Spi::connect(|client| -> Result<()> {
+        spi::write(
+            client,
             "INSERT INTO loyalty.pending_accrual AS p
                  (rating_slip_id, player_id, error_code, error_message, correlation_id)
              VALUES ($1, $2, $3, $4, $5)
@@ -472,7 +496,6 @@ pub fn record_pending(slip: &Slip, failure: &Failure, correlation_id: &str) -> R
                 SET error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
                     correlation_id = EXCLUDED.correlation_id, attempts = p.attempts + 1,
                     failed_at = now(), resolved_at = NULL",
-            None,
             &[
                 slip.id.into(),
                 slip.player_id.into(),
@@ -578,36 +601,8 @@ fn complete(
     end_time: Option<TimestampWithTimeZone>,
     correlation_id: String,
 ) -> Result<CompleteRow> {
-    let closed_by = crate::auth::caller_uid();
-    let (slip, already) = Spi::connect_mut(|client| -> Result<(Slip, bool)> {
-        let slip = load(client, slip_id, true)?;
-        if slip.is_closed() {
-            return Ok((slip, true));
-        }
-        let now = context::now();
-        let end = end_time.unwrap_or(now);
-        if micros(end) > micros(now) {
-            return Err(LoyaltyError::validation("a slip cannot end in the future"));
-        }
-        let duration = points::duration_seconds(micros(slip.start_time), micros(end))?;
-        client.update(
-            "UPDATE loyalty.rating_slip
-                SET status = 'CLOSED', end_time = $2, duration_seconds = $3, closed_by = $4,
-                    correlation_id = $5, updated_at = now()
-              WHERE id = $1",
-            None,
-            &[
-                slip_id.into(),
-                end.into(),
-                (duration as i32).into(),
-                closed_by.into(),
-                correlation_id.as_str().into(),
-            ],
-        )?;
-        Ok((load(client, slip_id, false)?, false))
-    })?;
-
-    if already {
+    let slip = Spi::connect(|client| load(client, slip_id, true))?;
+    if slip.is_closed() {
         // Writes nothing; reports the slip's accrual as it stands.
         let first = match slip.accrued_ledger_id {
             Some(_) => Spi::connect(|c| {
@@ -629,32 +624,67 @@ fn complete(
             recovery_needed,
         ));
     }
-
-    if atomic {
-        let posted = accrue(&slip, "complete_rating_slip", &correlation_id)?;
-        return Ok(complete_row(
-            "COMPLETED",
-            slip,
-            Some(posted),
-            None,
-            correlation_id,
-            false,
-        ));
+    let now = context::now();
+    let end = end_time.unwrap_or(now);
+    if micros(end) > micros(now) {
+        return Err(LoyaltyError::validation("a slip cannot end in the future"));
     }
-    match subxact::run(|| accrue(&slip, "complete_rating_slip", &correlation_id)) {
+    let duration = points::duration_seconds(micros(slip.start_time), micros(end))? as i32;
+    let closed = Slip {
+        end_time: Some(end),
+        status: "CLOSED".to_string(),
+        duration_seconds: Some(duration),
+        ..slip
+    };
+
+    // The accrual runs first, against the slip as it will be stored; the one
+    // UPDATE below then closes the slip and records the entry together.
+    let outcome = if atomic {
+        Ok(post_gameplay(
+            &closed,
+            "complete_rating_slip",
+            &correlation_id,
+        )?)
+    } else {
+        subxact::run(|| post_gameplay(&closed, "complete_rating_slip", &correlation_id))
+    };
+    let accrued = outcome.as_ref().ok().map(|p| p.entry_id);
+    Spi::connect(|client| {
+        spi::write(
+            client,
+            "UPDATE loyalty.rating_slip
+                SET status = 'CLOSED', end_time = $2, duration_seconds = $3, closed_by = $4,
+                    correlation_id = $5, accrued_ledger_id = $6, updated_at = now()
+              WHERE id = $1",
+            &[
+                slip_id.into(),
+                end.into(),
+                duration.into(),
+                crate::auth::caller_uid().into(),
+                correlation_id.as_str().into(),
+                accrued.into(),
+            ],
+        )
+        .map(|_| ())
+    })?;
+    let closed = Slip {
+        accrued_ledger_id: accrued,
+        ..closed
+    };
+    match outcome {
         Ok(posted) => Ok(complete_row(
             "COMPLETED",
-            slip,
+            closed,
             Some(posted),
             None,
             correlation_id,
             false,
         )),
         Err(failure) => {
-            record_pending(&slip, &failure, &correlation_id)?;
+            record_pending(&closed, &failure, &correlation_id)?;
             Ok(complete_row(
                 "PARTIAL_COMPLETION",
-                slip,
+                closed,
                 None,
                 Some(failure),
                 correlation_id,

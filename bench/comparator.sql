@@ -1,0 +1,147 @@
+-- The PL/pgSQL comparator: the same steps as casino_loyalty's hot paths,
+-- written the way a good Supabase engineer would write them by hand.
+-- Own copies of the tables (same columns, constraints and indexes) so both
+-- sides start from the same data.
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+CREATE SCHEMA cmp;
+CREATE TABLE cmp.tier (LIKE loyalty.tier INCLUDING ALL);
+INSERT INTO cmp.tier SELECT * FROM loyalty.tier;
+CREATE TABLE cmp.rating_slip (LIKE loyalty.rating_slip INCLUDING ALL);
+CREATE TABLE cmp.player_loyalty (LIKE loyalty.player_loyalty INCLUDING ALL);
+CREATE TABLE cmp.loyalty_ledger (LIKE loyalty.loyalty_ledger INCLUDING ALL);
+CREATE TABLE cmp.staff (LIKE loyalty.staff INCLUDING ALL);
+
+CREATE FUNCTION cmp.increment(p_player_id uuid, p_delta bigint,
+    OUT balance_before bigint, OUT balance_after bigint, OUT tier_before text, OUT tier_after text,
+    OUT tier_progress smallint, OUT lifetime_points bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cmp, pg_temp AS $$
+DECLARE
+    r cmp.player_loyalty;
+    t_name text; t_thr bigint; n_thr bigint;
+BEGIN
+    SELECT * INTO r FROM cmp.player_loyalty WHERE player_id = p_player_id FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO cmp.player_loyalty (player_id) VALUES (p_player_id) ON CONFLICT DO NOTHING;
+        SELECT * INTO r FROM cmp.player_loyalty WHERE player_id = p_player_id FOR UPDATE;
+    END IF;
+    balance_before := r.current_balance;
+    balance_after := r.current_balance + p_delta;
+    IF balance_after < 0 THEN
+        RAISE EXCEPTION USING MESSAGE = 'INSUFFICIENT_BALANCE', ERRCODE = 'PT409';
+    END IF;
+    lifetime_points := r.lifetime_points + greatest(p_delta, 0);
+    SELECT t.tier, t.threshold_points INTO t_name, t_thr FROM cmp.tier t
+     WHERE t.threshold_points <= lifetime_points ORDER BY t.threshold_points DESC LIMIT 1;
+    SELECT min(t.threshold_points) INTO n_thr FROM cmp.tier t WHERE t.threshold_points > t_thr;
+    tier_progress := CASE WHEN n_thr IS NULL THEN 100
+                          ELSE least(100, greatest(0, round(100.0 * (lifetime_points - t_thr) / (n_thr - t_thr)))) END;
+    tier_before := r.tier;
+    tier_after := t_name;
+    UPDATE cmp.player_loyalty SET current_balance = balance_after, lifetime_points = increment.lifetime_points,
+           tier = t_name, tier_progress = increment.tier_progress, updated_at = now()
+     WHERE player_id = p_player_id;
+END
+$$;
+
+CREATE FUNCTION cmp.complete_rating_slip(p_slip_id uuid, OUT status text, OUT points_earned bigint,
+                                         OUT balance_after bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cmp, pg_temp AS $$
+DECLARE
+    s cmp.rating_slip;
+    v_end timestamptz := now();
+    v_dur integer;
+    v_key text;
+    inc record;
+    v_id bigint;
+BEGIN
+    SELECT * INTO s FROM cmp.rating_slip WHERE id = p_slip_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING MESSAGE = 'SLIP_NOT_FOUND', ERRCODE = 'PT404';
+    END IF;
+    IF s.status = 'CLOSED' THEN
+        status := 'ALREADY_COMPLETED';
+        RETURN;
+    END IF;
+    v_dur := floor(extract(epoch FROM v_end - s.start_time));
+    IF v_dur < 0 OR v_dur > 86400 THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422';
+    END IF;
+    UPDATE cmp.rating_slip SET status = 'CLOSED', end_time = v_end, duration_seconds = v_dur, updated_at = now()
+     WHERE id = p_slip_id;
+    points_earned := floor(s.average_bet * s.house_edge * s.decisions_per_hour * v_dur
+                           * s.points_conversion_rate * s.point_multiplier / 360000);
+    v_key := 'gameplay:' || p_slip_id;
+    BEGIN
+        -- idempotency check, then lock and update the balance, then the ledger row
+        PERFORM 1 FROM cmp.loyalty_ledger WHERE player_id = s.player_id AND idempotency_key = v_key;
+        IF FOUND THEN
+            status := 'ALREADY_COMPLETED';
+            RETURN;
+        END IF;
+        SELECT * INTO inc FROM cmp.increment(s.player_id, points_earned);
+        INSERT INTO cmp.loyalty_ledger (player_id, rating_slip_id, visit_id, session_id, idempotency_key,
+               transaction_type, event_type, points_change, source, balance_before, balance_after,
+               tier_before, tier_after, correlation_id)
+        VALUES (s.player_id, s.id, s.visit_id, s.session_id, v_key, 'GAMEPLAY', 'RATING_SLIP_COMPLETED',
+                points_earned, 'complete_rating_slip', inc.balance_before, inc.balance_after,
+                inc.tier_before, inc.tier_after, coalesce(current_setting('loyalty.correlation_id', true), gen_random_uuid()::text))
+        RETURNING id INTO v_id;
+        UPDATE cmp.rating_slip SET accrued_ledger_id = v_id WHERE id = p_slip_id;
+        balance_after := inc.balance_after;
+        status := 'COMPLETED';
+    EXCEPTION WHEN OTHERS THEN
+        status := 'PARTIAL_COMPLETION';
+    END;
+END
+$$;
+
+CREATE FUNCTION cmp.manual_reward(p_player_id uuid, p_points bigint, p_reason text, p_staff_id uuid,
+                                  p_reward_id text DEFAULT NULL,
+                                  OUT ledger_entry_id bigint, OUT balance_after bigint, OUT idempotent_hit boolean)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cmp, pg_temp AS $$
+DECLARE
+    v_perms text[];
+    v_key text;
+    v_recent bigint;
+    inc record;
+BEGIN
+    SELECT permissions INTO v_perms FROM cmp.staff WHERE staff_id = p_staff_id AND active;
+    IF NOT FOUND OR NOT 'loyalty:award' = ANY (v_perms) THEN
+        RAISE EXCEPTION USING MESSAGE = 'FORBIDDEN', ERRCODE = 'PT403';
+    END IF;
+    IF abs(p_points) > 10000 THEN
+        RAISE EXCEPTION USING MESSAGE = 'REWARD_EXCEEDS_LIMIT', ERRCODE = 'PT422';
+    END IF;
+    IF p_points = 0 OR length(btrim(p_reason)) < 10 THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422';
+    END IF;
+    v_key := 'manual:' || encode(digest(
+        CASE WHEN p_reward_id IS NOT NULL THEN jsonb_build_object('reward_id', p_reward_id)::text
+             ELSE jsonb_build_object('player_id', p_player_id, 'staff_id', p_staff_id, 'points', p_points,
+                                     'reason', p_reason, 'gaming_day', (now() - interval '6 hours')::date)::text END,
+        'sha256'), 'hex');
+    PERFORM pg_advisory_xact_lock(1, hashtext(p_staff_id::text));
+    SELECT id, cmp.loyalty_ledger.balance_after INTO ledger_entry_id, balance_after
+      FROM cmp.loyalty_ledger WHERE player_id = p_player_id AND idempotency_key = v_key;
+    IF FOUND THEN
+        idempotent_hit := true;
+        RETURN;
+    END IF;
+    SELECT count(*) INTO v_recent FROM cmp.loyalty_ledger
+     WHERE staff_id = p_staff_id AND created_at > now() - interval '60 seconds';
+    IF v_recent >= 1000000000 THEN
+        RAISE EXCEPTION USING MESSAGE = 'RATE_LIMIT_EXCEEDED', ERRCODE = 'PT429';
+    END IF;
+    SELECT * INTO inc FROM cmp.increment(p_player_id, p_points);
+    INSERT INTO cmp.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type, points_change,
+           reason, source, staff_id, reward_id, balance_before, balance_after, tier_before, tier_after,
+           correlation_id)
+    VALUES (p_player_id, v_key, CASE WHEN p_points > 0 THEN 'MANUAL_BONUS' ELSE 'ADJUSTMENT' END,
+            'POINTS_UPDATE_REQUESTED', p_points, p_reason, 'manual_reward', p_staff_id, p_reward_id,
+            inc.balance_before, inc.balance_after, inc.tier_before, inc.tier_after,
+            coalesce(current_setting('loyalty.correlation_id', true), gen_random_uuid()::text))
+    RETURNING id INTO ledger_entry_id;
+    balance_after := inc.balance_after;
+    idempotent_hit := false;
+END
+$$;

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Benchmarks: casino_loyalty (release build) against the hand-written
+# PL/pgSQL comparator in bench/comparator.sql, on one throwaway cluster with
+# fixed settings, in one run. Writes bench/results/<stamp>/results.md and
+# the raw pgbench output beside it.
+#   bash bench/run.sh            # 20 s per workload
+#   BENCH_SECONDS=60 bash bench/run.sh
+source "$(dirname "$0")/../scripts/lib.sh"
+
+SECONDS_PER=${BENCH_SECONDS:-20}
+OUT="$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$OUT"
+W="$ROOT/bench/workloads"
+
+setup
+install_extension --release
+trap cluster_stop EXIT
+cluster_start "shared_buffers = '1GB'" "work_mem = '64MB'" "maintenance_work_mem = '512MB'" \
+    "synchronous_commit = off" "max_wal_size = '8GB'" "checkpoint_timeout = '30min'" \
+    "autovacuum = off" "jit = off"
+chmod 777 "$OUT"
+
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+say "loading data (10,000 players, 500,000 open slips)"
+createdb bench
+psql_q -d bench -c 'CREATE EXTENSION casino_loyalty' -f "$ROOT/bench/comparator.sql" -f "$ROOT/bench/load.sql"
+say "loading W4 data (100,000 players, 1,000,000 ledger rows, 1,000,000 closed slips)"
+createdb bench_w4
+psql_q -d bench_w4 -c 'CREATE EXTENSION casino_loyalty' -f "$ROOT/bench/load_w4.sql"
+
+# Both key functions must agree before we compare their speed.
+psql_q -d bench -tA -c "SELECT 'W3 keys agree: ' || (($(sed 's/;$//' "$W/w3_ext.sql")) = ($(sed 's/;$//' "$W/w3_pgcrypto.sql")))" | tee "$OUT/w3_agree.txt"
+grep -q 'agree: true' "$OUT/w3_agree.txt"
+
+# run NAME DB CLIENTS SCRIPT [extra pgbench args]
+run() {
+    local name=$1 db=$2 clients=$3 script=$4; shift 4
+    say "$name: $clients clients, $SECONDS_PER s"
+    (cd "$OUT" && pgbench -n -M prepared -c "$clients" -j "$clients" -T "$SECONDS_PER" \
+        -l --log-prefix="$name.log" -f "$script" "$@" "$db" >"$name.out" 2>&1) || true
+    grep -E "^tps|failed|aborted|actually processed" "$OUT/$name.out" || cat "$OUT/$name.out"
+}
+
+run w1_ext bench 4 "$W/w1_ext.sql"
+run w1_cmp bench 4 "$W/w1_cmp.sql"
+run w2_ext_reward bench 8 "$W/w2_ext_reward.sql"
+run w2_cmp_reward bench 8 "$W/w2_cmp_reward.sql"
+run w2_ext_inc bench 8 "$W/w2_ext_inc.sql"
+run w2_cmp_inc bench 8 "$W/w2_cmp_inc.sql"
+run w3_ext bench 2 "$W/w3_ext.sql"
+run w3_pgcrypto bench 2 "$W/w3_pgcrypto.sql"
+run w4_verify_ext bench_w4 1 "$W/w4_verify_ext.sql"
+run w4_verify_hand bench_w4 1 "$W/w4_verify_hand.sql"
+run w4_partial bench_w4 1 "$W/w4_partial.sql"
+
+say "invariants after the run"
+psql_q -d bench -c "SELECT 'extension mismatches' AS check, count(*) FROM loyalty.verify_all_balances()
+    UNION ALL SELECT 'comparator mismatches', count(*) FROM cmp.player_loyalty p
+      JOIN (SELECT player_id, sum(points_change) s FROM cmp.loyalty_ledger GROUP BY 1) l USING (player_id)
+     WHERE p.current_balance <> l.s" | tee "$OUT/invariants.txt"
+psql_q -d bench_w4 -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+    SELECT s.id FROM loyalty.rating_slip s
+     WHERE s.status = 'CLOSED' AND s.accrued_ledger_id IS NULL
+       AND NOT EXISTS (SELECT 1 FROM loyalty.loyalty_ledger l
+                        WHERE l.player_id = s.player_id AND l.idempotency_key = 'gameplay:' || s.id::text)
+     ORDER BY s.end_time, s.id LIMIT 100" | tee "$OUT/w4_partial_plan.txt"
+
+say "W5: one backend, 1,000,000 calls"
+psql -X -v ON_ERROR_STOP=1 -d bench -f "$ROOT/bench/w5_memory.sql" | tee "$OUT/w5_memory.txt"
+
+say "results"
+SPEC='[
+ {"title":"W1 complete slip","ext":"w1_ext","ext_label":"complete_rating_slip","cmp":"w1_cmp","cmp_label":"PL/pgSQL comparator","clients":4},
+ {"title":"W2 hot player reward","ext":"w2_ext_reward","ext_label":"manual_reward","cmp":"w2_cmp_reward","cmp_label":"PL/pgSQL comparator","clients":8},
+ {"title":"W2 hot player increment","ext":"w2_ext_inc","ext_label":"increment_player_loyalty","cmp":"w2_cmp_inc","cmp_label":"PL/pgSQL comparator","clients":8},
+ {"title":"W3 key hashing","ext":"w3_ext","ext_label":"hash_idempotency_key","cmp":"w3_pgcrypto","cmp_label":"pgcrypto digest(canonical text)","clients":2},
+ {"title":"W4 verify all (1M rows)","ext":"w4_verify_ext","ext_label":"verify_all_balances()","cmp":"w4_verify_hand","cmp_label":"hand-written GROUP BY","clients":1},
+ {"title":"W4 list partial completions (1M closed)","ext":"w4_partial","ext_label":"list_partial_completions(100)","clients":1}
+]'
+{
+    echo "# Benchmark run $(basename "$OUT")"
+    echo
+    echo "Command: \`bash bench/run.sh\` (BENCH_SECONDS=$SECONDS_PER), $(nproc) cores, PostgreSQL $PG_MAJOR, release build."
+    echo
+    python3 "$ROOT/bench/report.py" "$OUT" "$SPEC"
+    echo
+    echo '```'
+    cat "$OUT/invariants.txt" "$OUT/w4_partial_plan.txt" "$OUT/w5_memory.txt"
+    echo '```'
+} >"$OUT/results.md"
+rm -f "$OUT"/*.log*
+cat "$OUT/results.md"

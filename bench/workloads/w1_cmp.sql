@@ -1,0 +1,1 @@
+SELECT status FROM cmp.complete_rating_slip((SELECT id FROM bench.slip WHERE n = nextval('bench.w1_cmp')));

@@ -1,0 +1,1 @@
+SELECT count(*) FROM loyalty.list_partial_completions(100);

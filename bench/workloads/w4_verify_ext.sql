@@ -1,0 +1,1 @@
+SELECT count(*) FROM loyalty.verify_all_balances();
