@@ -103,22 +103,26 @@ DECLARE
     v_perms text[];
     v_key text;
     v_recent bigint;
+    cfg record;
     inc record;
 BEGIN
+    SELECT max_reward_points, rate_limit_count, rate_limit_window, casino_timezone, gaming_day_start
+      INTO cfg FROM loyalty.config;
     SELECT permissions INTO v_perms FROM cmp.staff WHERE staff_id = p_staff_id AND active;
     IF NOT FOUND OR NOT 'loyalty:award' = ANY (v_perms) THEN
         RAISE EXCEPTION USING MESSAGE = 'FORBIDDEN', ERRCODE = 'PT403';
     END IF;
-    IF abs(p_points) > 10000 THEN
+    IF abs(p_points) > cfg.max_reward_points THEN
         RAISE EXCEPTION USING MESSAGE = 'REWARD_EXCEEDS_LIMIT', ERRCODE = 'PT422';
     END IF;
     IF p_points = 0 OR length(btrim(p_reason)) < 10 THEN
         RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422';
     END IF;
-    v_key := 'manual:' || encode(digest(
+    v_key := 'manual:' || encode(public.digest(
         CASE WHEN p_reward_id IS NOT NULL THEN jsonb_build_object('reward_id', p_reward_id)::text
              ELSE jsonb_build_object('player_id', p_player_id, 'staff_id', p_staff_id, 'points', p_points,
-                                     'reason', p_reason, 'gaming_day', (now() - interval '6 hours')::date)::text END,
+                                     'reason', p_reason, 'gaming_day',
+                                     ((now() AT TIME ZONE cfg.casino_timezone) - (cfg.gaming_day_start - time '00:00'))::date)::text END,
         'sha256'), 'hex');
     PERFORM pg_advisory_xact_lock(1, hashtext(p_staff_id::text));
     SELECT id, cmp.loyalty_ledger.balance_after INTO ledger_entry_id, balance_after
@@ -127,9 +131,9 @@ BEGIN
         idempotent_hit := true;
         RETURN;
     END IF;
-    SELECT count(*) INTO v_recent FROM cmp.loyalty_ledger
-     WHERE staff_id = p_staff_id AND created_at > now() - interval '60 seconds';
-    IF v_recent >= 1000000000 THEN
+    SELECT count(*) INTO v_recent FROM (SELECT 1 FROM cmp.loyalty_ledger
+     WHERE staff_id = p_staff_id AND created_at > now() - cfg.rate_limit_window LIMIT cfg.rate_limit_count) r;
+    IF v_recent >= cfg.rate_limit_count THEN
         RAISE EXCEPTION USING MESSAGE = 'RATE_LIMIT_EXCEEDED', ERRCODE = 'PT429';
     END IF;
     SELECT * INTO inc FROM cmp.increment(p_player_id, p_points);

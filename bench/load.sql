@@ -23,11 +23,25 @@ INSERT INTO loyalty.rating_slip (id, player_id, game_type, house_edge, decisions
 SELECT s.id, p.id, 'ROULETTE', 5.26, 38, 10, 1.0, 10, now() - interval '45 minutes'
   FROM bench.slip5 s JOIN bench.player p ON p.n = 1 + s.n % 10000;
 
--- W2: one hot player, one staff member; limits raised so the rate limiter
--- admits the load (it still runs and counts on every call).
+-- W2: one hot player, one staff member. The rate limiter and the alert
+-- check still run and count on every call, over windows short enough that
+-- they count as few rows as production's 10-per-minute limit lets them.
 INSERT INTO loyalty.staff (staff_id, permissions) VALUES ('00000000-0000-4000-8000-00000000057a', '{loyalty:award}');
 INSERT INTO cmp.staff SELECT * FROM loyalty.staff;
-UPDATE loyalty.config SET rate_limit_count = 1000000000, alert_reward_count = 1000000000;
+UPDATE loyalty.config SET rate_limit_count = 1000000000, rate_limit_window = '1 millisecond',
+                          alert_reward_count = 1000000000, alert_window = '1 millisecond';
+
+-- W3: 1,000 realistic key payloads (read from a table so no plan can fold
+-- the immutable hash of a constant), with their canonical text for pgcrypto.
+CREATE TABLE bench.payload (n int PRIMARY KEY, doc jsonb NOT NULL, canonical text NOT NULL);
+INSERT INTO bench.payload
+SELECT g, d, '{"gaming_day":"2026-11-24","player_id":"' || (d->>'player_id') || '","points":' || (d->>'points')
+          || ',"reason":"birthday bonus for a loyal guest","reward_id":null,"source":{"app":"floor-ui","version":"4.2.1"},"staff_id":"5eaf0000-0000-4000-8000-000000000001"}'
+  FROM generate_series(1, 1000) g,
+       LATERAL (SELECT jsonb_build_object('staff_id', '5eaf0000-0000-4000-8000-000000000001',
+                   'player_id', gen_random_uuid(), 'points', g * 5, 'reason', 'birthday bonus for a loyal guest',
+                   'gaming_day', '2026-11-24', 'reward_id', NULL,
+                   'source', jsonb_build_object('version', '4.2.1', 'app', 'floor-ui')) AS d) x;
 CREATE SEQUENCE bench.w2;
 
 VACUUM ANALYZE;

@@ -92,7 +92,10 @@ pub fn parse_uuid(s: &str) -> Option<pgrx::Uuid> {
 }
 
 /// A staff member's row: active flag and permissions.
-pub fn staff(uid: pgrx::Uuid) -> Result<Option<(bool, Vec<String>)>> {
+pub type StaffRow = (bool, Vec<String>);
+
+/// The staff row of `uid`, if any.
+pub fn staff(uid: pgrx::Uuid) -> Result<Option<StaffRow>> {
     Spi::connect(|c| {
         let rows = crate::spi::read(
             c,

@@ -35,6 +35,8 @@ struct Locked {
     balance: i64,
     lifetime: i64,
     tier: String,
+    /// The tier ladder, read in the same statement that took the lock.
+    ladder: Vec<Tier>,
 }
 
 /// Lock the player's row (creating it at BRONZE/0 if missing) and apply
@@ -95,6 +97,12 @@ pub struct Posted {
 /// already posted (IDEMPOTENCY_CONFLICT if it carried other points), else
 /// change the balance and append the ledger row.
 pub fn post(e: &Entry) -> Result<Posted> {
+    post_checked(e, || Ok(()))
+}
+
+/// [`post`], running `before_change` under the player's lock once the key
+/// is known to be new (e.g. a rate limit that a retry must not consume).
+pub fn post_checked(e: &Entry, before_change: impl FnOnce() -> Result<()>) -> Result<Posted> {
     Spi::connect(|client| {
         let locked = lock_or_create(client, e.player_id)?;
         // Under the player's lock every poster of this key is serialized, so
@@ -121,6 +129,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
             );
             return Ok(first);
         }
+        before_change()?;
         let change = apply(client, e.player_id, locked, e.points, e.correlation_id)?;
         let entry_id = spi::write(
                 client,
@@ -215,8 +224,10 @@ fn lock_or_create(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Locke
 fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<Locked>> {
     let rows = spi::write(
         client,
-        "SELECT current_balance, lifetime_points, tier
-           FROM loyalty.player_loyalty WHERE player_id = $1 FOR UPDATE",
+        "SELECT p.current_balance, p.lifetime_points, p.tier,
+                (SELECT array_agg(t.tier || ':' || t.threshold_points ORDER BY t.threshold_points)
+                   FROM loyalty.tier t)
+           FROM loyalty.player_loyalty p WHERE p.player_id = $1 FOR UPDATE OF p",
         &[player_id.into()],
     )?;
     if rows.is_empty() {
@@ -227,6 +238,7 @@ fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<L
         balance: row.get::<i64>(1)?.unwrap_or(0),
         lifetime: row.get::<i64>(2)?.unwrap_or(0),
         tier: row.get::<String>(3)?.unwrap_or_default(),
+        ladder: parse_ladder(row.get::<Vec<String>>(4)?.unwrap_or_default()),
     }))
 }
 
@@ -257,7 +269,7 @@ fn apply(
             "a change of {delta} points would overflow lifetime points"
         ))
     })?;
-    let (tier_after, progress) = points::tier_for(lifetime, &ladder(client)?);
+    let (tier_after, progress) = points::tier_for(lifetime, &locked.ladder);
     let updated_at = set_balance(
         client,
         player_id,
@@ -359,6 +371,20 @@ pub fn tier_changed(
         &[TIER_CHANNEL.into(), payload.into()],
     )?;
     Ok(())
+}
+
+/// `TIER:threshold` pairs (tier names cannot contain ':'), lowest first.
+fn parse_ladder(pairs: Vec<String>) -> Vec<Tier> {
+    pairs
+        .iter()
+        .filter_map(|p| {
+            let (name, t) = p.split_once(':')?;
+            Some(Tier {
+                name: name.to_string(),
+                threshold: t.parse().ok()?,
+            })
+        })
+        .collect()
 }
 
 /// The tier ladder, lowest threshold first.

@@ -85,25 +85,30 @@ struct Request<'a> {
     reward_id: Option<&'a str>,
 }
 
-/// Every check of SPEC §3 in its order; returns the acting staff id.
-fn check(req: &Request, cfg: &Settings) -> Result<(pgrx::Uuid, pgrx::Uuid, i64, String)> {
-    let trusted = auth::caller_is_trusted();
-    let uid = auth::caller_uid();
-    // 1. authenticated: a JWT subject, or a trusted back end acting for p_staff_id
-    let caller = match (uid, trusted) {
-        (Some(u), _) => u,
+/// Check 1 of SPEC §3: who is acting. A JWT subject, or a trusted back end
+/// (service_role, the owner) acting for `p_staff_id`.
+fn acting_staff(req: &Request) -> Result<pgrx::Uuid> {
+    match (auth::caller_uid(), auth::caller_is_trusted()) {
+        (Some(u), _) => Ok(u),
         (None, true) => req
             .staff_id
-            .ok_or_else(|| LoyaltyError::new(Code::InvalidStaffId, "p_staff_id is required"))?,
-        (None, false) => {
-            return Err(LoyaltyError::new(
-                Code::Unauthorized,
-                "sign in to issue rewards",
-            ))
-        }
-    };
+            .ok_or_else(|| LoyaltyError::new(Code::InvalidStaffId, "p_staff_id is required")),
+        (None, false) => Err(LoyaltyError::new(
+            Code::Unauthorized,
+            "sign in to issue rewards",
+        )),
+    }
+}
+
+/// Checks 2 to 5 of SPEC §3, in order; returns player, points and reason.
+fn check(
+    req: &Request,
+    caller: pgrx::Uuid,
+    staff_row: Option<auth::StaffRow>,
+    cfg: &Settings,
+) -> Result<(pgrx::Uuid, i64, String)> {
     // 2. may award
-    match auth::staff(caller)? {
+    match staff_row {
         Some((true, perms)) if perms.iter().any(|p| p == PERM_AWARD) => {}
         _ => {
             return Err(LoyaltyError::new(
@@ -155,7 +160,7 @@ fn check(req: &Request, cfg: &Settings) -> Result<(pgrx::Uuid, pgrx::Uuid, i64, 
             )));
         }
     }
-    Ok((caller, player, points, reason.to_string()))
+    Ok((player, points, reason.to_string()))
 }
 
 /// Issue a manual reward (positive: MANUAL_BONUS) or adjustment (negative:
@@ -236,82 +241,76 @@ fn issue(
     req: &Request,
     correlation_id: &str,
 ) -> Result<(Posted, pgrx::Uuid, &'static str, String)> {
-    let cfg = Spi::connect(settings::load)?;
-    let (staff, player, points, reason) = check(req, &cfg)?;
-    let day = Spi::connect(|c| settings::gaming_day(c, context::now()))?;
+    let staff = acting_staff(req)?;
+    // Settings, the staff row and this staff member's lock in one statement.
+    let (cfg, staff_row) = Spi::connect(|c| settings::load_for_staff(c, staff, RATE_LOCK_CLASS))?;
+    let (player, points, reason) = check(req, staff, staff_row, &cfg)?;
     let key = reward_key(
         &player.to_string(),
         &staff.to_string(),
         points,
         &reason,
         req.reward_id,
-        &day,
+        &cfg.gaming_day,
     )?;
     let ttype = if points > 0 {
         "MANUAL_BONUS"
     } else {
         "ADJUSTMENT"
     };
-
-    Spi::connect_mut(|c| -> Result<()> {
-        if let Some(slip) = req.rating_slip_id {
-            let owner = c
-                .select(
-                    "SELECT player_id FROM loyalty.rating_slip WHERE id = $1",
-                    Some(1),
-                    &[slip.into()],
-                )?
-                .first()
-                .get_one::<pgrx::Uuid>()
-                .ok()
-                .flatten()
-                .ok_or_else(|| {
-                    LoyaltyError::new(Code::SlipNotFound, format!("no rating slip {slip}"))
-                })?;
-            if owner != player {
-                return Err(LoyaltyError::validation(
-                    "the rating slip belongs to another player",
-                ));
-            }
-        }
-        // Serialize this staff member's rewards, then count them: race-free
-        // across sessions and app servers, durable across restarts.
-        spi::write(
-            c,
-            "SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2::text))",
-            &[RATE_LOCK_CLASS.into(), staff.into()],
-        )?;
-        Ok(())
-    })?;
-    // A retry of an already-issued reward is answered before the rate limit.
-    let first = Spi::connect(|c| ledger::find_entry(c, player, &key))?;
-    if first.is_none() {
-        let recent = count_recent(staff, cfg.rate_limit_window_s, cfg.rate_limit_count)?;
-        if recent >= cfg.rate_limit_count {
-            return Err(LoyaltyError::new(
-                Code::RateLimitExceeded,
-                format!(
-                    "at most {} manual rewards per {} seconds per staff member",
-                    cfg.rate_limit_count, cfg.rate_limit_window_s
-                ),
+    if let Some(slip) = req.rating_slip_id {
+        let owner = Spi::connect(|c| -> Result<Option<pgrx::Uuid>> {
+            Ok(spi::read(
+                c,
+                "SELECT player_id FROM loyalty.rating_slip WHERE id = $1",
+                &[slip.into()],
+            )?
+            .first()
+            .get_one::<pgrx::Uuid>()
+            .ok()
+            .flatten())
+        })?
+        .ok_or_else(|| LoyaltyError::new(Code::SlipNotFound, format!("no rating slip {slip}")))?;
+        if owner != player {
+            return Err(LoyaltyError::validation(
+                "the rating slip belongs to another player",
             ));
         }
     }
-    let posted = ledger::post(&Entry {
-        player_id: player,
-        idempotency_key: key.clone(),
-        transaction_type: ttype,
-        event_type: "POINTS_UPDATE_REQUESTED",
-        points,
-        rating_slip_id: req.rating_slip_id,
-        visit_id: None,
-        session_id: None,
-        reason: Some(&reason),
-        source: "manual_reward",
-        staff_id: Some(staff),
-        reward_id: req.reward_id,
-        correlation_id,
-    })?;
+    // The rate limit is counted under the staff lock, and only for a new key:
+    // a retry of an issued reward is answered as an idempotent hit instead.
+    let mut earlier_in_alert_window = 0;
+    let posted = ledger::post_checked(
+        &Entry {
+            player_id: player,
+            idempotency_key: key.clone(),
+            transaction_type: ttype,
+            event_type: "POINTS_UPDATE_REQUESTED",
+            points,
+            rating_slip_id: req.rating_slip_id,
+            visit_id: None,
+            session_id: None,
+            reason: Some(&reason),
+            source: "manual_reward",
+            staff_id: Some(staff),
+            reward_id: req.reward_id,
+            correlation_id,
+        },
+        || {
+            let (recent, in_alert_window) = count_recent(staff, &cfg)?;
+            if recent >= cfg.rate_limit_count {
+                return Err(LoyaltyError::new(
+                    Code::RateLimitExceeded,
+                    format!(
+                        "at most {} manual rewards per {} seconds per staff member",
+                        cfg.rate_limit_count, cfg.rate_limit_window_s
+                    ),
+                ));
+            }
+            earlier_in_alert_window = in_alert_window;
+            Ok(())
+        },
+    )?;
     if !posted.idempotent_hit {
         log::emit(
             Event::ManualRewardIssued,
@@ -326,44 +325,55 @@ fn issue(
                 "balance_after" => posted.balance_after,
             },
         );
-        alert_if_frequent(staff, player, &cfg, correlation_id)?;
+        // This reward is the (earlier + 1)th in the window.
+        if earlier_in_alert_window == cfg.alert_reward_count {
+            raise_alert(
+                staff,
+                player,
+                &cfg,
+                earlier_in_alert_window + 1,
+                correlation_id,
+            )?;
+        }
     }
     Ok((posted, player, ttype, key))
 }
 
-/// This staff member's rewards within the window, counted up to `cap`
-/// (all the checks need), so the cost stays bounded however busy they are.
-fn count_recent(staff: pgrx::Uuid, window_s: f64, cap: i64) -> Result<i64> {
-    let n = Spi::connect(|c| -> Result<Option<i64>> {
-        Ok(spi::write(
+/// This staff member's earlier rewards within the rate-limit window and
+/// within the alert window, each counted only as far as its check needs, so
+/// the cost stays bounded however busy they are.
+fn count_recent(staff: pgrx::Uuid, cfg: &Settings) -> Result<(i64, i64)> {
+    Spi::connect(|c| -> Result<(i64, i64)> {
+        let rows = spi::write(
             c,
-            "SELECT count(*) FROM (SELECT 1 FROM loyalty.loyalty_ledger
-                                    WHERE staff_id = $1 AND created_at > now() - make_interval(secs => $2)
-                                    LIMIT $3) recent",
-            &[staff.into(), window_s.into(), cap.into()],
-        )?
-        .first()
-        .get_one::<i64>()?)
-    })?;
-    Ok(n.unwrap_or(0))
+            "SELECT (SELECT count(*) FROM (SELECT 1 FROM loyalty.loyalty_ledger
+                                            WHERE staff_id = $1 AND created_at > now() - make_interval(secs => $2)
+                                            LIMIT $3) r),
+                    (SELECT count(*) FROM (SELECT 1 FROM loyalty.loyalty_ledger
+                                            WHERE staff_id = $1 AND created_at > now() - make_interval(secs => $4)
+                                            LIMIT $5) a)",
+            &[
+                staff.into(),
+                cfg.rate_limit_window_s.into(),
+                cfg.rate_limit_count.into(),
+                cfg.alert_window_s.into(),
+                cfg.alert_reward_count.saturating_add(1).into(),
+            ],
+        )?;
+        let r = rows.first();
+        Ok((r.get::<i64>(1)?.unwrap_or(0), r.get::<i64>(2)?.unwrap_or(0)))
+    })
 }
 
 /// The reward that takes a staff member past the alert threshold within the
 /// window raises one alert row and one notification (on commit).
-fn alert_if_frequent(
+fn raise_alert(
     staff: pgrx::Uuid,
     player: pgrx::Uuid,
     cfg: &Settings,
+    count: i64,
     correlation_id: &str,
 ) -> Result<()> {
-    let count = count_recent(
-        staff,
-        cfg.alert_window_s,
-        cfg.alert_reward_count.saturating_add(2),
-    )?;
-    if count != cfg.alert_reward_count + 1 {
-        return Ok(());
-    }
     let details = json!({
         "rewards_in_window": count,
         "threshold": cfg.alert_reward_count,

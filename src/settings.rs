@@ -26,16 +26,24 @@ pub struct Settings {
     pub gaming_day: String,
 }
 
-/// The settings, and today's gaming day, in one query.
-pub fn load(client: &SpiClient<'_>) -> Result<Settings> {
+/// The settings, today's gaming day and `staff`'s row (active,
+/// permissions), in one query that also takes the per-staff advisory lock
+/// serializing that staff member's rewards (class `lock_class`).
+pub fn load_for_staff(
+    client: &SpiClient<'_>,
+    staff: pgrx::Uuid,
+    lock_class: i32,
+) -> Result<(Settings, Option<crate::auth::StaffRow>)> {
     let rows = spi::write(
         client,
-        "SELECT max_reward_points, rate_limit_count::bigint, extract(epoch FROM rate_limit_window)::float8,
-                alert_reward_count::bigint, extract(epoch FROM alert_window)::float8,
-                to_char(((now() AT TIME ZONE casino_timezone) - (gaming_day_start - time '00:00'))::date,
-                        'YYYY-MM-DD')
-           FROM loyalty.config",
-        &[],
+        "SELECT c.max_reward_points, c.rate_limit_count::bigint, extract(epoch FROM c.rate_limit_window)::float8,
+                c.alert_reward_count::bigint, extract(epoch FROM c.alert_window)::float8,
+                to_char(((now() AT TIME ZONE c.casino_timezone) - (c.gaming_day_start - time '00:00'))::date,
+                        'YYYY-MM-DD'),
+                s.active, s.permissions,
+                pg_catalog.pg_advisory_xact_lock($2, pg_catalog.hashtext($1::text)) IS NULL
+           FROM loyalty.config c LEFT JOIN loyalty.staff s ON s.staff_id = $1",
+        &[staff.into(), lock_class.into()],
     )?;
     if rows.is_empty() {
         return Err(LoyaltyError::validation(
@@ -43,14 +51,19 @@ pub fn load(client: &SpiClient<'_>) -> Result<Settings> {
         ));
     }
     let r = rows.first();
-    Ok(Settings {
+    let settings = Settings {
         max_reward_points: r.get(1)?.unwrap_or(10_000),
         rate_limit_count: r.get(2)?.unwrap_or(10),
         rate_limit_window_s: r.get(3)?.unwrap_or(60.0),
         alert_reward_count: r.get(4)?.unwrap_or(20),
         alert_window_s: r.get(5)?.unwrap_or(3600.0),
         gaming_day: r.get(6)?.unwrap_or_default(),
-    })
+    };
+    let staff_row = match r.get::<bool>(7)? {
+        Some(active) => Some((active, r.get::<Vec<String>>(8)?.unwrap_or_default())),
+        None => None,
+    };
+    Ok((settings, staff_row))
 }
 
 /// The gaming day (YYYY-MM-DD) of `at`: the casino's local date, where a

@@ -1,1 +1,2 @@
-SELECT loyalty.hash_idempotency_key('{"staff_id": "5eaf0000-0000-4000-8000-000000000001", "player_id": "7d3f7a52-0000-4000-8000-000000000002", "points": 500, "reason": "birthday bonus for a loyal guest", "gaming_day": "2026-11-24", "reward_id": null, "source": {"app": "floor-ui", "version": "4.2.1"}}');
+\set n random(1, 1000)
+SELECT loyalty.hash_idempotency_key(doc) FROM bench.payload WHERE n = :n;
