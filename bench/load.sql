@@ -4,6 +4,19 @@ CREATE SCHEMA bench;
 CREATE TABLE bench.player (n int PRIMARY KEY, id uuid NOT NULL);
 INSERT INTO bench.player SELECT g, gen_random_uuid() FROM generate_series(1, 10000) g;
 
+-- A floor with history: every player has 20 earlier ledger entries and a
+-- balance that matches them (both sides), so plans are made for tables of
+-- a real size, as they are in production.
+INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type, points_change,
+       balance_before, balance_after, tier_before, tier_after, correlation_id, source, created_at)
+SELECT p.id, 'history:' || g, 'GAMEPLAY', 'RATING_SLIP_COMPLETED', 50,
+       50 * (g - 1), 50 * g, 'BRONZE', 'BRONZE', 'history', 'bench', now() - interval '30 days' + g * interval '1 hour'
+  FROM bench.player p, generate_series(1, 20) g;
+INSERT INTO loyalty.player_loyalty (player_id, current_balance, lifetime_points, tier, tier_progress)
+SELECT id, 1000, 1000, 'BRONZE', 10 FROM bench.player;
+INSERT INTO cmp.loyalty_ledger SELECT * FROM loyalty.loyalty_ledger;
+INSERT INTO cmp.player_loyalty SELECT * FROM loyalty.player_loyalty;
+
 -- W1: 300,000 open slips over 10,000 players, identical on both sides.
 CREATE TABLE bench.slip (n int PRIMARY KEY, id uuid NOT NULL);
 INSERT INTO bench.slip SELECT g, gen_random_uuid() FROM generate_series(1, 300000) g;

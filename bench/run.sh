@@ -17,7 +17,7 @@ install_extension --release
 trap cluster_stop EXIT
 cluster_start "shared_buffers = '1GB'" "work_mem = '64MB'" "maintenance_work_mem = '512MB'" \
     "synchronous_commit = off" "max_wal_size = '8GB'" "checkpoint_timeout = '30min'" \
-    "autovacuum = off" "jit = off"
+    "jit = off"
 chmod 777 "$OUT"
 
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
