@@ -4,15 +4,11 @@
 //! VALIDATION_ERROR instead of a silent NULL result.
 
 use crate::context;
-use crate::error::{run, LoyaltyError, Result};
+use crate::error::{required, run, LoyaltyError, Result};
 use crate::keys;
 use crate::ledger;
 use crate::points::{self, Decimal, GameSettings};
 use pgrx::prelude::*;
-
-fn required<T>(v: Option<T>, name: &str) -> Result<T> {
-    v.ok_or_else(|| LoyaltyError::validation(format!("{name} is required")))
-}
 
 #[allow(clippy::type_complexity)]
 #[pg_extern(security_definer, volatile, parallel_unsafe)]

@@ -74,7 +74,15 @@ impl LoyaltyError {
     pub fn validation(detail: impl Into<String>) -> Self {
         Self::new(Code::ValidationError, detail)
     }
+}
 
+/// A required argument: NULL is VALIDATION_ERROR (functions are not STRICT,
+/// so NULL gets the spec's code instead of a silent NULL result).
+pub fn required<T>(v: Option<T>, name: &str) -> Result<T> {
+    v.ok_or_else(|| LoyaltyError::validation(format!("{name} is required")))
+}
+
+impl LoyaltyError {
     /// Raise as a PostgreSQL ERROR. Call only from the outermost frame of a
     /// SQL-callable function (see [`run`]): the ERROR longjmps out of it, so
     /// nothing with a destructor may be alive here. pgrx's own error path

@@ -4,7 +4,7 @@
 
 use crate::auth::{self, PERM_AWARD};
 use crate::context;
-use crate::error::{run, Code, LoyaltyError, Result};
+use crate::error::{required, run, Code, LoyaltyError, Result};
 use crate::keys;
 use crate::ledger::{self, Entry, Posted};
 use crate::log::{self, Event};
@@ -58,12 +58,11 @@ fn manual_reward_key(
     p_at: default!(Option<TimestampWithTimeZone>, "now()"),
 ) -> String {
     run(|| {
-        let req = |n: &str| LoyaltyError::validation(format!("{n} is required"));
-        let player = p_player_id.ok_or_else(|| req("p_player_id"))?;
-        let staff = p_staff_id.ok_or_else(|| req("p_staff_id"))?;
-        let points = p_points.ok_or_else(|| req("p_points"))?;
-        let reason = p_reason.ok_or_else(|| req("p_reason"))?;
-        let at = p_at.ok_or_else(|| req("p_at"))?;
+        let player = required(p_player_id, "p_player_id")?;
+        let staff = required(p_staff_id, "p_staff_id")?;
+        let points = required(p_points, "p_points")?;
+        let reason = required(p_reason, "p_reason")?;
+        let at = required(p_at, "p_at")?;
         let day = Spi::connect(|c| settings::gaming_day(c, at))?;
         reward_key(
             &player.to_string(),
@@ -125,9 +124,7 @@ fn check(
         ));
     }
     // 4. within the limit
-    let points = req
-        .points
-        .ok_or_else(|| LoyaltyError::validation("p_points is required"))?;
+    let points = required(req.points, "p_points")?;
     if points.unsigned_abs() > cfg.max_reward_points.unsigned_abs() {
         return Err(LoyaltyError::new(
             Code::RewardExceedsLimit,
@@ -138,9 +135,7 @@ fn check(
     if points == 0 {
         return Err(LoyaltyError::validation("points must not be 0"));
     }
-    let player = req
-        .player_id
-        .ok_or_else(|| LoyaltyError::validation("p_player_id is required"))?;
+    let player = required(req.player_id, "p_player_id")?;
     let reason = req.reason.map(str::trim).unwrap_or_default();
     let chars = reason.chars().count();
     if chars < MIN_REASON_CHARS {

@@ -61,7 +61,8 @@ fn recover_partial_completions(
         })?;
         let (mut recovered, mut failed, mut points) = (0, 0, 0i64);
         for id in &ids {
-            match subxact::run(|| slip::recover_one(*id, &correlation_id)) {
+            match subxact::run(|| slip::accrue_by_id(*id, "recover_slip_loyalty", &correlation_id))
+            {
                 Ok(p) => {
                     recovered += 1;
                     if !p.idempotent_hit {
@@ -101,8 +102,7 @@ fn rebuild_player_balance(
     ),
 > {
     let row = run(|| {
-        let player_id =
-            p_player_id.ok_or_else(|| LoyaltyError::validation("p_player_id is required"))?;
+        let player_id = crate::error::required(p_player_id, "p_player_id")?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
         if !crate::auth::caller_is_trusted() {
             return Err(LoyaltyError::new(

@@ -9,7 +9,7 @@
 #![allow(clippy::type_complexity)]
 
 use crate::context;
-use crate::error::{run, Code, LoyaltyError, Result};
+use crate::error::{required, run, Code, LoyaltyError, Result};
 use crate::ledger::{self, Entry, Posted};
 use crate::log::{self, Event};
 use crate::points::{self, Decimal, GameSettings};
@@ -110,10 +110,6 @@ fn decode(rows: pgrx::spi::SpiTupleTable<'_>, id: pgrx::Uuid) -> Result<Slip> {
         duration_seconds: r.get(14)?,
         accrued_ledger_id: r.get(15)?,
     })
-}
-
-fn required<T>(v: Option<T>, name: &str) -> Result<T> {
-    v.ok_or_else(|| LoyaltyError::validation(format!("{name} is required")))
 }
 
 /// A positive, sane average bet with at most 4 decimal places.
@@ -440,8 +436,7 @@ fn accrue_points_from_slip(
         let slip_id = required(p_slip_id, "p_slip_id")?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
         crate::auth::require_floor_staff(None)?;
-        let slip = Spi::connect(|client| load(client, slip_id, true))?;
-        let posted = accrue(&slip, "accrue_points_from_slip", &correlation_id)?;
+        let posted = accrue_by_id(slip_id, "accrue_points_from_slip", &correlation_id)?;
         Ok(accrual_row(posted, slip_id, correlation_id))
     });
     TableIterator::once(row)
@@ -472,15 +467,20 @@ fn recover_slip_loyalty(
         let slip_id = required(p_slip_id, "p_slip_id")?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
         crate::auth::require_floor_staff(Some(crate::auth::PERM_RECOVER))?;
-        let posted = recover_one(slip_id, &correlation_id)?;
+        let posted = accrue_by_id(slip_id, "recover_slip_loyalty", &correlation_id)?;
         Ok(accrual_row(posted, slip_id, correlation_id))
     });
     TableIterator::once(row)
 }
 
-pub fn recover_one(slip_id: pgrx::Uuid, correlation_id: &str) -> Result<Posted> {
+/// Lock a slip by id and [`accrue`] it.
+pub fn accrue_by_id(
+    slip_id: pgrx::Uuid,
+    source: &'static str,
+    correlation_id: &str,
+) -> Result<Posted> {
     let slip = Spi::connect(|client| load(client, slip_id, true))?;
-    accrue(&slip, "recover_slip_loyalty", correlation_id)
+    accrue(&slip, source, correlation_id)
 }
 
 /// Record (or count again) a failed accrual for later recovery.

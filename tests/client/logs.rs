@@ -1,27 +1,7 @@
 //! Canonical log lines land in the server log as JSON with the request's
 //! correlation id.
 
-use casino_loyalty_client_tests::{new_uuid, shared_db, unique};
-use serde_json::Value;
-use std::time::{Duration, Instant};
-
-/// The first JSON log line in the server log that mentions `needle`.
-fn log_line_with(needle: &str) -> Value {
-    let path = std::env::var("PGLOG").expect("PGLOG");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let log = std::fs::read_to_string(&path).expect("read server log");
-        if let Some(line) = log
-            .lines()
-            .find(|l| l.contains(needle) && l.contains("\"event\""))
-        {
-            let json = &line[line.find('{').expect("JSON object on the line")..];
-            return serde_json::from_str(json).expect("log line parses as JSON");
-        }
-        assert!(Instant::now() < deadline, "no log line mentioning {needle}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use casino_loyalty_client_tests::{new_uuid, shared_db, unique, wait_for_log_line};
 
 #[test]
 fn increment_logs_the_argument_correlation_id() {
@@ -33,7 +13,7 @@ fn increment_logs_the_argument_correlation_id() {
             &[&player, &corr],
         )
         .unwrap();
-    let v = log_line_with(&corr);
+    let v = wait_for_log_line(&[&corr, "loyalty_balance_incremented"]);
     assert_eq!(v["event"], "loyalty_balance_incremented");
     assert_eq!(v["correlation_id"], corr.as_str());
     assert_eq!(v["player_id"], player.as_str());
@@ -63,16 +43,12 @@ fn increment_logs_the_postgrest_header_correlation_id() {
         .get(0);
     tx.commit().unwrap();
     assert_eq!(returned, corr);
-    let v = log_line_with(&corr);
+    let v = wait_for_log_line(&[&corr, "loyalty_balance_incremented"]);
     assert_eq!(v["event"], "loyalty_balance_incremented");
     assert_eq!(v["correlation_id"], corr.as_str());
     // crossing SILVER also logs the tier change with the same id
-    let log = std::fs::read_to_string(std::env::var("PGLOG").unwrap()).unwrap();
-    let tier_line = log
-        .lines()
-        .find(|l| l.contains(&corr) && l.contains("loyalty_tier_changed"))
-        .expect("tier change logged");
-    let t: Value = serde_json::from_str(&tier_line[tier_line.find('{').unwrap()..]).unwrap();
+    let t = wait_for_log_line(&[&corr, "loyalty_tier_changed"]);
+    assert_eq!(t["event"], "loyalty_tier_changed");
     assert_eq!(
         (t["tier_before"].as_str(), t["tier_after"].as_str()),
         (Some("BRONZE"), Some("SILVER"))

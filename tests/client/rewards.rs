@@ -293,7 +293,7 @@ fn rewards_each_rejection_writes_nothing_and_is_logged() {
     ];
     for (got, state, code, tag) in cases {
         assert_eq!(got, Err((state.to_string(), code.to_string())), "{tag}");
-        let line = wait_for_log_line(&format!("{corr}-{tag}\""));
+        let line = wait_for_log_line(&[&format!("{corr}-{tag}\"")]);
         assert_eq!(line["event"], "manual_reward_rejected", "{tag}");
         assert_eq!(line["error_code"], code, "{tag}");
     }

@@ -173,22 +173,23 @@ pub const REWARD: &str = "SELECT ledger_entry_id, balance_after, idempotent_hit,
                             FROM loyalty.manual_reward($1::text::uuid, $2::bigint, $3::text, $4::text::uuid,
                                                        NULL, $5::text)";
 
-/// The first canonical JSON log line in the server log containing `needle`.
-pub fn wait_for_log_line(needle: &str) -> serde_json::Value {
+/// The first canonical JSON log line in the server log containing every one
+/// of `needles`, waiting up to 10 s for it to be written.
+pub fn wait_for_log_line(needles: &[&str]) -> serde_json::Value {
     let path = std::env::var("PGLOG").expect("PGLOG");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let log = std::fs::read_to_string(&path).expect("read server log");
         if let Some(line) = log
             .lines()
-            .find(|l| l.contains(needle) && l.contains("\"event\""))
+            .find(|l| l.contains("\"event\"") && needles.iter().all(|n| l.contains(n)))
         {
             let json = &line[line.find('{').expect("JSON object on the line")..];
             return serde_json::from_str(json).expect("log line parses as JSON");
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "no log line mentioning {needle}"
+            "no log line mentioning {needles:?}"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
