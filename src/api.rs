@@ -5,6 +5,7 @@
 
 use crate::context;
 use crate::error::{required, run, LoyaltyError, Result};
+use crate::jsonb::{self, RawJsonb};
 use crate::keys;
 use crate::ledger;
 use crate::points::{self, Decimal, GameSettings};
@@ -55,11 +56,12 @@ fn increment_player_loyalty(
     ))
 }
 
-/// SHA-256 hex of the RFC 8785 canonical form of the payload.
+/// SHA-256 hex of the RFC 8785 canonical form of the payload. It runs no
+/// SQL, so it pins no `search_path`: a function-level `SET` would cost a GUC
+/// save and restore on every call.
 #[pg_extern(immutable, parallel_safe)]
-#[search_path(pg_catalog, loyalty, pg_temp)]
-fn hash_idempotency_key(p_payload: Option<pgrx::JsonB>) -> String {
-    run(|| keys::hash_payload(&required(p_payload, "p_payload")?.0))
+fn hash_idempotency_key(p_payload: Option<RawJsonb>) -> String {
+    run(|| keys::hash_canonical(&jsonb::canonical(&required(p_payload, "p_payload")?)?))
 }
 
 /// Points a slip of this game, bet and duration earns under the current

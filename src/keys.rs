@@ -18,7 +18,11 @@ pub fn gameplay_key(slip_id: &str) -> String {
 
 /// SHA-256 hex of the canonical form of `payload`.
 pub fn hash_payload(payload: &Value) -> Result<String> {
-    let canonical = canonical_json(payload)?;
+    hash_canonical(&canonical_json(payload)?)
+}
+
+/// SHA-256 hex of canonical JSON text, refusing an oversized payload.
+pub fn hash_canonical(canonical: &str) -> Result<String> {
     if canonical.len() > MAX_PAYLOAD_BYTES {
         return Err(LoyaltyError::validation(format!(
             "payload is {} bytes of canonical JSON; the limit is {MAX_PAYLOAD_BYTES}",
@@ -29,10 +33,12 @@ pub fn hash_payload(payload: &Value) -> Result<String> {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(64);
     for b in digest {
-        let _ = write!(out, "{b:02x}");
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
     }
     out
 }
@@ -63,40 +69,77 @@ fn write_value(out: &mut String, v: &Value) -> Result<()> {
             out.push(']');
         }
         Value::Object(map) => {
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-            out.push('{');
-            for (i, (k, item)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, k);
-                out.push(':');
-                write_value(out, item)?;
+            let mut members = Vec::with_capacity(map.len());
+            for (k, item) in map {
+                let mut text = String::new();
+                write_value(&mut text, item)?;
+                members.push((k.as_str(), text));
             }
-            out.push('}');
+            write_object(out, members);
         }
     }
     Ok(())
 }
 
-fn write_string(out: &mut String, s: &str) {
-    out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+/// An object from its members' keys and already-canonical values: members
+/// sorted by the UTF-16 code units of their keys.
+pub fn write_object<K: AsRef<str>>(out: &mut String, mut members: Vec<(K, String)>) {
+    sort_members(&mut members);
+    out.push('{');
+    for (i, (k, text)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
+        write_string(out, k.as_ref());
+        out.push(':');
+        out.push_str(text);
     }
+    out.push('}');
+}
+
+/// Sort object members into RFC 8785 order by their keys.
+pub fn sort_members<K: AsRef<str>, V>(members: &mut [(K, V)]) {
+    members.sort_by(|a, b| utf16_order(a.0.as_ref(), b.0.as_ref()));
+}
+
+/// RFC 8785 member order. UTF-8 byte order is code point order, which
+/// differs from UTF-16 order only past U+FFFF, so ASCII keys skip the
+/// re-encoding.
+fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.cmp(b)
+    } else {
+        a.encode_utf16().cmp(b.encode_utf16())
+    }
+}
+
+pub fn write_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    // Only ASCII needs escaping, and no byte of a multi-byte UTF-8 sequence
+    // is ASCII, so unescaped runs are copied whole.
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            b'\t' => "\\t",
+            b'\n' => "\\n",
+            0x0c => "\\f",
+            b'\r' => "\\r",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(esc);
+        }
+        run = i + 1;
+    }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 
@@ -112,6 +155,9 @@ pub fn canonical_number(text: &str) -> Result<String> {
             "number {text} cannot be represented exactly as an IEEE double; send it as a JSON string"
         ))
     };
+    if is_small_integer(text) {
+        return Ok(text.to_string());
+    }
     let value: f64 = text.parse().map_err(|_| refuse())?;
     if !value.is_finite() {
         return Err(refuse());
@@ -124,6 +170,15 @@ pub fn canonical_number(text: &str) -> Result<String> {
         return Err(refuse());
     }
     Ok(ecmascript_layout(neg, &digits, exp))
+}
+
+/// An integer of at most 15 digits, without leading zeros or "-0": exact as
+/// a double and already in ECMAScript form.
+fn is_small_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    (1..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (!digits.starts_with('0') || text == "0")
 }
 
 /// Sign, significant digits (no leading/trailing zeros) and the decimal
@@ -262,6 +317,9 @@ mod unit {
             ("2e-3", "0.002"),
             ("9007199254740992", "9007199254740992"),
             ("333333333.3333333", "333333333.3333333"),
+            ("-5", "-5"),
+            ("123456789012345", "123456789012345"),
+            ("1234567890123456", "1234567890123456"),
         ] {
             assert_eq!(canonical_number(input).unwrap(), want, "{input}");
         }
@@ -287,6 +345,18 @@ mod unit {
         assert_eq!(
             canonical_json(&v).unwrap(),
             r#"{"amount":500,"player_id":"p-1","reason":"birthday 🎂"}"#
+        );
+    }
+
+    #[test]
+    fn sha256_hex_vectors() {
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
 

@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod context;
 pub mod error;
+pub mod jsonb;
 pub mod keys;
 pub mod ledger;
 pub mod log;
