@@ -2,7 +2,8 @@
 //! each with `event`, `timestamp`, `correlation_id`, `player_id` and the
 //! event's own fields.
 
-use serde_json::{Map, Value};
+use crate::keys::write_string;
+use serde_json::Value;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Events this extension writes to the server log.
@@ -33,34 +34,46 @@ impl Event {
     }
 }
 
-/// Build the JSON line; `fields` may not override the common keys.
-pub fn line(
-    event: Event,
-    correlation_id: &str,
-    player_id: Option<&str>,
-    fields: Map<String, Value>,
-) -> String {
-    let mut obj = Map::new();
-    obj.insert("event".into(), event.name().into());
-    obj.insert("timestamp".into(), iso8601_now().into());
-    obj.insert("correlation_id".into(), correlation_id.into());
-    obj.insert(
-        "player_id".into(),
-        player_id.map_or(Value::Null, Value::from),
-    );
-    for (k, v) in fields {
-        obj.entry(k).or_insert(v);
+/// An event's own fields, in the order they are written.
+pub type Fields = Vec<(&'static str, Value)>;
+
+/// The keys every line starts with; an event's fields cannot override them.
+const COMMON: [&str; 4] = ["event", "timestamp", "correlation_id", "player_id"];
+
+/// Build the JSON line: the common keys first, then the event's fields.
+/// Written by hand: this runs on every balance change, some of them while
+/// a player's row is locked.
+pub fn line(event: Event, correlation_id: &str, player_id: Option<&str>, fields: Fields) -> String {
+    let mut out = String::with_capacity(320);
+    out.push_str("{\"event\":\"");
+    out.push_str(event.name());
+    out.push_str("\",\"timestamp\":\"");
+    out.push_str(&iso8601_now());
+    out.push_str("\",\"correlation_id\":");
+    write_string(&mut out, correlation_id);
+    out.push_str(",\"player_id\":");
+    match player_id {
+        Some(p) => write_string(&mut out, p),
+        None => out.push_str("null"),
     }
-    Value::Object(obj).to_string()
+    for (k, v) in fields {
+        if COMMON.contains(&k) {
+            continue;
+        }
+        out.push(',');
+        write_string(&mut out, k);
+        out.push(':');
+        match v {
+            Value::String(s) => write_string(&mut out, &s),
+            v => out.push_str(&v.to_string()),
+        }
+    }
+    out.push('}');
+    out
 }
 
 /// Write one canonical line to the server log (level LOG: not sent to clients).
-pub fn emit(
-    event: Event,
-    correlation_id: &str,
-    player_id: Option<&str>,
-    fields: Map<String, Value>,
-) {
+pub fn emit(event: Event, correlation_id: &str, player_id: Option<&str>, fields: Fields) {
     pgrx::log!("{}", line(event, correlation_id, player_id, fields));
 }
 
@@ -99,12 +112,9 @@ pub fn iso8601_utc(micros: i64) -> String {
 /// Shorthand for building event fields.
 #[macro_export]
 macro_rules! fields {
-    ($($k:literal => $v:expr),* $(,)?) => {{
-        #[allow(unused_mut)]
-        let mut m = ::serde_json::Map::new();
-        $( m.insert($k.to_string(), ::serde_json::json!($v)); )*
-        m
-    }};
+    ($($k:literal => $v:expr),* $(,)?) => {
+        vec![$(($k, ::serde_json::json!($v))),*]
+    };
 }
 
 #[cfg(test)]
@@ -138,5 +148,22 @@ mod unit {
         assert_eq!(v["player_id"], "p");
         assert_eq!(v["tier_after"], "GOLD");
         assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert!(l.starts_with(r#"{"event":"loyalty_tier_changed","timestamp":""#));
+    }
+
+    #[test]
+    fn line_escapes_and_allows_no_player() {
+        let l = line(
+            Event::ManualRewardRejected,
+            "c\"1\n",
+            None,
+            crate::fields! {"detail" => "é \"quoted\"", "points" => -5, "staff_id" => None::<String>},
+        );
+        let v: Value = serde_json::from_str(&l).unwrap();
+        assert_eq!(v["correlation_id"], "c\"1\n");
+        assert_eq!(v["player_id"], Value::Null);
+        assert_eq!(v["detail"], "é \"quoted\"");
+        assert_eq!(v["points"], -5);
+        assert_eq!(v["staff_id"], Value::Null);
     }
 }
