@@ -110,3 +110,11 @@ fn increment_returns_the_correlation_id() {
     assert_eq!(generated.len(), 36);
     assert_eq!(&generated[14..15], "4");
 }
+
+#[pg_test]
+fn increment_sees_a_tier_ladder_change_in_its_own_transaction() {
+    // the first call caches the ladder in this backend
+    assert_eq!(inc("5000"), "0->5000 BRONZE->BRONZE 50% life=5000 locked=t");
+    Spi::run("UPDATE loyalty.tier SET threshold_points = 4000 WHERE tier = 'SILVER'").unwrap();
+    assert_eq!(inc("1"), "5000->5001 BRONZE->SILVER 2% life=5001 locked=t");
+}

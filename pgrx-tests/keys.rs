@@ -37,3 +37,38 @@ fn keys_refuse_null_and_imprecise_numbers() {
         "PT422 VALIDATION_ERROR"
     );
 }
+
+/// The key is SHA-256 of exactly this canonical text, for each shape jsonb
+/// can hold: top-level scalars, nesting, numbers in ECMAScript form,
+/// escapes, non-ASCII keys in UTF-16 order.
+#[pg_test]
+fn keys_hash_the_rfc8785_text_of_every_shape() {
+    for (payload, canonical) in [
+        ("5", "5"),
+        ("-0.0", "0"),
+        (r#""x""#, r#""x""#),
+        ("null", "null"),
+        ("[]", "[]"),
+        ("{}", "{}"),
+        (
+            r#"{"b": 1.50, "a": [1e2, "é\n\u0001\"", null, true, {"z": {}, "y": []}]}"#,
+            r#"{"a":[100,"é\n\u0001\"",null,true,{"y":[],"z":{}}],"b":1.5}"#,
+        ),
+        ("{\"\u{FB01}\": 2, \"\u{1F600}\": 1, \"aa\": 0, \"b\": 0}", "{\"aa\":0,\"b\":0,\"\u{1F600}\":1,\"\u{FB01}\":2}"),
+    ] {
+        let sql = format!(
+            "SELECT loyalty.hash_idempotency_key($p${payload}$p$)
+                  = encode(sha256(convert_to($c${canonical}$c$, 'UTF8')), 'hex')"
+        );
+        assert!(one::<bool>(&sql), "{payload}");
+    }
+}
+
+#[pg_test]
+fn keys_refuse_nesting_deeper_than_128() {
+    assert!(one::<String>("SELECT loyalty.hash_idempotency_key((repeat('[', 128) || repeat(']', 128))::jsonb)").len() == 64);
+    assert_eq!(
+        outcome("SELECT loyalty.hash_idempotency_key((repeat('[', 129) || repeat(']', 129))::jsonb)"),
+        "PT422 VALIDATION_ERROR"
+    );
+}

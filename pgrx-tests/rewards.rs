@@ -193,3 +193,27 @@ fn reward_key_buckets_by_gaming_day() {
     Spi::run("UPDATE loyalty.config SET casino_timezone = 'America/Los_Angeles'").unwrap();
     assert_eq!(k("2026-11-25 13:00+00"), k("2026-11-24 15:00+00")); // 05:00 on the 25th and 07:00 on the 24th PST: both the 24th
 }
+
+#[pg_test]
+fn reward_replayed_adjustment_is_a_hit_after_the_balance_is_spent() {
+    let p = "5b000000-0000-4000-8000-0000000000a1";
+    staff(S1, "{loyalty:award}", true);
+    assert_eq!(reward(p, 300, "welcome back bonus", S1, None), "MANUAL_BONUS 300 0->300 f t");
+    assert_eq!(
+        reward(p, -300, "correction of a bad slip", S1, Some("ADJ-1")),
+        "ADJUSTMENT -300 300->0 f t"
+    );
+    // the balance no longer covers -300, but this is the same request again
+    assert_eq!(
+        reward(p, -300, "correction of a bad slip", S1, Some("ADJ-1")),
+        "ADJUSTMENT -300 300->0 t t"
+    );
+    assert_eq!(
+        one::<i64>(&format!("SELECT count(*) FROM loyalty.loyalty_ledger WHERE player_id = '{p}'")),
+        2
+    );
+    assert_eq!(
+        one::<i64>(&format!("SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = '{p}'")),
+        0
+    );
+}

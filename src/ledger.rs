@@ -7,11 +7,13 @@
 //! all in the caller's transaction.
 
 use crate::error::{Code, LoyaltyError, Result};
+use crate::ladder;
 use crate::log::{self, Event};
 use crate::points::{self, Tier};
 use crate::spi;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
+use std::rc::Rc;
 
 /// Channel for tier-change notifications (sent on commit only).
 pub const TIER_CHANNEL: &str = "loyalty_tier_changed";
@@ -35,12 +37,13 @@ struct Locked {
     balance: i64,
     lifetime: i64,
     tier: String,
-    /// The tier ladder, read in the same statement that took the lock.
-    ladder: Vec<Tier>,
+    ladder: Rc<[Tier]>,
 }
 
 /// Lock the player's row (creating it at BRONZE/0 if missing) and apply
-/// `delta`. Refuses a result below zero and any overflow.
+/// `delta`. Refuses a result below zero and any overflow. This primitive
+/// writes no ledger row, so its log line is its only trace; a [`post`]
+/// logs its own event (accrual, reward) instead.
 pub fn increment(player_id: pgrx::Uuid, delta: i64, correlation_id: &str) -> Result<BalanceChange> {
     let change = Spi::connect(|client| {
         let locked = lock_or_create(client, player_id)?;
@@ -93,86 +96,116 @@ pub struct Posted {
     pub idempotent_hit: bool,
 }
 
-/// Post `e`: lock the player, return the existing entry if the key is
-/// already posted (IDEMPOTENCY_CONFLICT if it carried other points), else
-/// change the balance and append the ledger row.
+/// Post `e`: lock the player, then append the ledger row and change the
+/// balance in one statement. The ledger's unique key is the idempotency
+/// gate: if the key is already posted, nothing changes and the first entry
+/// is returned (IDEMPOTENCY_CONFLICT if it carried other points).
 pub fn post(e: &Entry) -> Result<Posted> {
-    post_checked(e, || Ok(()))
-}
-
-/// [`post`], running `before_change` under the player's lock once the key
-/// is known to be new (e.g. a rate limit that a retry must not consume).
-pub fn post_checked(e: &Entry, before_change: impl FnOnce() -> Result<()>) -> Result<Posted> {
     Spi::connect(|client| {
         let locked = lock_or_create(client, e.player_id)?;
-        // Under the player's lock every poster of this key is serialized, so
-        // the check below cannot race with another insert of the same key.
-        if let Some(first) = find_entry(client, e.player_id, &e.idempotency_key)? {
-            if first.points_change != e.points {
-                return Err(LoyaltyError::new(
-                    Code::IdempotencyConflict,
-                    format!(
-                        "key {} was already used for {} points; this request asks for {}",
-                        e.idempotency_key, first.points_change, e.points
-                    ),
-                ));
-            }
-            log::emit(
-                Event::IdempotencyHit,
-                e.correlation_id,
-                Some(&e.player_id.to_string()),
-                crate::fields! {
-                    "idempotency_key" => e.idempotency_key,
-                    "ledger_entry_id" => first.entry_id,
-                    "source" => e.source,
-                },
-            );
-            return Ok(first);
-        }
-        before_change()?;
-        let change = apply(client, e.player_id, locked, e.points, e.correlation_id)?;
-        let entry_id = spi::write(
-                client,
-                "INSERT INTO loyalty.loyalty_ledger
+        let change = match compute(&locked, e.points) {
+            Ok(c) => c,
+            // A replay of an entry that was posted is answered as a replay
+            // even if the same change would no longer be allowed.
+            Err(err) => return replay(client, e)?.ok_or(err),
+        };
+        // Under the player's lock; ON CONFLICT also sees a concurrent
+        // poster's committed row, whatever this statement's snapshot.
+        let rows = spi::write(
+            client,
+            "WITH entry AS (
+                INSERT INTO loyalty.loyalty_ledger
                     (player_id, rating_slip_id, visit_id, session_id, idempotency_key, transaction_type,
                      event_type, points_change, reason, source, staff_id, reward_id, balance_before,
                      balance_after, tier_before, tier_after, correlation_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-                 RETURNING id",
-                &[
-                    e.player_id.into(),
-                    e.rating_slip_id.into(),
-                    e.visit_id.into(),
-                    e.session_id.into(),
-                    e.idempotency_key.as_str().into(),
-                    e.transaction_type.into(),
-                    e.event_type.into(),
-                    e.points.into(),
-                    e.reason.into(),
-                    e.source.into(),
-                    e.staff_id.into(),
-                    e.reward_id.into(),
-                    change.balance_before.into(),
-                    change.balance_after.into(),
-                    change.tier_before.as_str().into(),
-                    change.tier_after.as_str().into(),
-                    e.correlation_id.into(),
-                ],
-            )?
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                ON CONFLICT (player_id, idempotency_key) DO NOTHING
+                RETURNING id)
+             UPDATE loyalty.player_loyalty
+                SET current_balance = $14, lifetime_points = $18, tier = $16,
+                    tier_progress = $19, updated_at = now()
+              WHERE player_id = $1 AND EXISTS (SELECT FROM entry)
+             RETURNING (SELECT id FROM entry)",
+            &[
+                e.player_id.into(),
+                e.rating_slip_id.into(),
+                e.visit_id.into(),
+                e.session_id.into(),
+                e.idempotency_key.as_str().into(),
+                e.transaction_type.into(),
+                e.event_type.into(),
+                e.points.into(),
+                e.reason.into(),
+                e.source.into(),
+                e.staff_id.into(),
+                e.reward_id.into(),
+                locked.balance.into(),
+                change.balance_after.into(),
+                locked.tier.as_str().into(),
+                change.tier_after.as_str().into(),
+                e.correlation_id.into(),
+                change.lifetime.into(),
+                change.progress.into(),
+            ],
+        )?;
+        if rows.is_empty() {
+            return replay(client, e)?.ok_or_else(|| {
+                LoyaltyError::new(Code::PlayerNotFound, "player row vanished while posting")
+            });
+        }
+        let entry_id = rows
             .first()
             .get_one::<i64>()?
             .ok_or_else(|| LoyaltyError::validation("ledger insert returned no id"))?;
+        if locked.tier != change.tier_after {
+            tier_changed(
+                client,
+                &e.player_id.to_string(),
+                &locked.tier,
+                &change.tier_after,
+                change.lifetime,
+                e.correlation_id,
+            )?;
+        }
         Ok(Posted {
             entry_id,
             points_change: e.points,
-            balance_before: change.balance_before,
+            balance_before: locked.balance,
             balance_after: change.balance_after,
-            tier_before: change.tier_before,
+            tier_before: locked.tier,
             tier_after: change.tier_after,
-            tier_progress: change.tier_progress,
+            tier_progress: change.progress,
             idempotent_hit: false,
         })
     })
+}
+
+/// The entry already posted under `e`'s key, as an idempotent hit; an
+/// IDEMPOTENCY_CONFLICT if it carried other points.
+fn replay(client: &SpiClient<'_>, e: &Entry) -> Result<Option<Posted>> {
+    let Some(first) = find_entry(client, e.player_id, &e.idempotency_key)? else {
+        return Ok(None);
+    };
+    if first.points_change != e.points {
+        return Err(LoyaltyError::new(
+            Code::IdempotencyConflict,
+            format!(
+                "key {} was already used for {} points; this request asks for {}",
+                e.idempotency_key, first.points_change, e.points
+            ),
+        ));
+    }
+    log::emit(
+        Event::IdempotencyHit,
+        e.correlation_id,
+        Some(&e.player_id.to_string()),
+        crate::fields! {
+            "idempotency_key" => e.idempotency_key,
+            "ledger_entry_id" => first.entry_id,
+            "source" => e.source,
+        },
+    );
+    Ok(Some(first))
 }
 
 /// The ledger entry posted under `key` for this player, if any.
@@ -222,12 +255,11 @@ fn lock_or_create(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Locke
 }
 
 fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<Locked>> {
+    let ladder = ladder::get(client)?;
     let rows = spi::write(
         client,
-        "SELECT p.current_balance, p.lifetime_points, p.tier,
-                (SELECT array_agg(t.tier || ':' || t.threshold_points ORDER BY t.threshold_points)
-                   FROM loyalty.tier t)
-           FROM loyalty.player_loyalty p WHERE p.player_id = $1 FOR UPDATE OF p",
+        "SELECT current_balance, lifetime_points, tier
+           FROM loyalty.player_loyalty WHERE player_id = $1 FOR UPDATE",
         &[player_id.into()],
     )?;
     if rows.is_empty() {
@@ -238,18 +270,20 @@ fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<L
         balance: row.get::<i64>(1)?.unwrap_or(0),
         lifetime: row.get::<i64>(2)?.unwrap_or(0),
         tier: row.get::<String>(3)?.unwrap_or_default(),
-        ladder: parse_ladder(row.get::<Vec<String>>(4)?.unwrap_or_default()),
+        ladder,
     }))
 }
 
-/// Apply `delta` to a locked player row; on a tier change, log and notify.
-fn apply(
-    client: &SpiClient<'_>,
-    player_id: pgrx::Uuid,
-    locked: Locked,
-    delta: i64,
-    correlation_id: &str,
-) -> Result<BalanceChange> {
+/// A locked balance after `delta`.
+struct Computed {
+    balance_after: i64,
+    lifetime: i64,
+    tier_after: String,
+    progress: i16,
+}
+
+/// Refuses a result below zero and any overflow.
+fn compute(locked: &Locked, delta: i64) -> Result<Computed> {
     let balance_after = locked.balance.checked_add(delta).ok_or_else(|| {
         LoyaltyError::validation(format!(
             "a change of {delta} points would overflow the balance"
@@ -270,49 +304,52 @@ fn apply(
         ))
     })?;
     let (tier_after, progress) = points::tier_for(lifetime, &locked.ladder);
+    Ok(Computed {
+        balance_after,
+        lifetime,
+        tier_after,
+        progress,
+    })
+}
+
+/// Apply `delta` to a locked player row; on a tier change, log and notify.
+fn apply(
+    client: &SpiClient<'_>,
+    player_id: pgrx::Uuid,
+    locked: Locked,
+    delta: i64,
+    correlation_id: &str,
+) -> Result<BalanceChange> {
+    let c = compute(&locked, delta)?;
     let updated_at = set_balance(
         client,
         player_id,
-        balance_after,
-        lifetime,
-        &tier_after,
-        progress,
+        c.balance_after,
+        c.lifetime,
+        &c.tier_after,
+        c.progress,
     )?;
-
-    let change = BalanceChange {
-        player_id,
-        balance_before: locked.balance,
-        balance_after,
-        tier_before: locked.tier,
-        tier_after,
-        tier_progress: progress,
-        lifetime_points: lifetime,
-        updated_at,
-        row_locked: true,
-    };
-    let pid = player_id.to_string();
-    log::emit(
-        Event::BalanceIncremented,
-        correlation_id,
-        Some(&pid),
-        crate::fields! {
-            "points_change" => delta,
-            "balance_before" => change.balance_before,
-            "balance_after" => change.balance_after,
-            "lifetime_points" => lifetime,
-        },
-    );
-    if change.tier_before != change.tier_after {
+    if locked.tier != c.tier_after {
         tier_changed(
             client,
-            &pid,
-            &change.tier_before,
-            &change.tier_after,
-            lifetime,
+            &player_id.to_string(),
+            &locked.tier,
+            &c.tier_after,
+            c.lifetime,
             correlation_id,
         )?;
     }
-    Ok(change)
+    Ok(BalanceChange {
+        player_id,
+        balance_before: locked.balance,
+        balance_after: c.balance_after,
+        tier_before: locked.tier,
+        tier_after: c.tier_after,
+        tier_progress: c.progress,
+        lifetime_points: c.lifetime,
+        updated_at,
+        row_locked: true,
+    })
 }
 
 /// Write a locked player's balance, lifetime points and tier.
@@ -371,35 +408,4 @@ pub fn tier_changed(
         &[TIER_CHANNEL.into(), payload.into()],
     )?;
     Ok(())
-}
-
-/// `TIER:threshold` pairs (tier names cannot contain ':'), lowest first.
-fn parse_ladder(pairs: Vec<String>) -> Vec<Tier> {
-    pairs
-        .iter()
-        .filter_map(|p| {
-            let (name, t) = p.split_once(':')?;
-            Some(Tier {
-                name: name.to_string(),
-                threshold: t.parse().ok()?,
-            })
-        })
-        .collect()
-}
-
-/// The tier ladder, lowest threshold first.
-pub fn ladder(client: &SpiClient<'_>) -> Result<Vec<Tier>> {
-    let rows = spi::write(
-        client,
-        "SELECT tier, threshold_points FROM loyalty.tier ORDER BY threshold_points",
-        &[],
-    )?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        out.push(Tier {
-            name: row.get::<String>(1)?.unwrap_or_default(),
-            threshold: row.get::<i64>(2)?.unwrap_or(0),
-        });
-    }
-    Ok(out)
 }

@@ -9,6 +9,7 @@ pub mod context;
 pub mod error;
 pub mod jsonb;
 pub mod keys;
+pub mod ladder;
 pub mod ledger;
 pub mod log;
 pub mod points;

@@ -272,40 +272,37 @@ fn issue(
             ));
         }
     }
-    // The rate limit is counted under the staff lock, and only for a new key:
-    // a retry of an issued reward is answered as an idempotent hit instead.
-    let mut earlier_in_alert_window = 0;
-    let posted = ledger::post_checked(
-        &Entry {
-            player_id: player,
-            idempotency_key: key.clone(),
-            transaction_type: ttype,
-            event_type: "POINTS_UPDATE_REQUESTED",
-            points,
-            rating_slip_id: req.rating_slip_id,
-            visit_id: None,
-            session_id: None,
-            reason: Some(&reason),
-            source: "manual_reward",
-            staff_id: Some(staff),
-            reward_id: req.reward_id,
-            correlation_id,
-        },
-        || {
-            let (recent, in_alert_window) = count_recent(staff, &cfg)?;
-            if recent >= cfg.rate_limit_count {
-                return Err(LoyaltyError::new(
-                    Code::RateLimitExceeded,
-                    format!(
-                        "at most {} manual rewards per {} seconds per staff member",
-                        cfg.rate_limit_count, cfg.rate_limit_window_s
-                    ),
-                ));
-            }
-            earlier_in_alert_window = in_alert_window;
-            Ok(())
-        },
-    )?;
+    // Counted under the staff lock, which serializes this staff member's
+    // rewards, and before the player's row is locked, so the count adds
+    // nothing to a busy player's critical section. Over the limit, a retry
+    // of a reward already issued is still answered as an idempotent hit.
+    let (recent, earlier_in_alert_window) = count_recent(staff, &cfg)?;
+    if recent >= cfg.rate_limit_count
+        && Spi::connect(|c| ledger::find_entry(c, player, &key))?.is_none()
+    {
+        return Err(LoyaltyError::new(
+            Code::RateLimitExceeded,
+            format!(
+                "at most {} manual rewards per {} seconds per staff member",
+                cfg.rate_limit_count, cfg.rate_limit_window_s
+            ),
+        ));
+    }
+    let posted = ledger::post(&Entry {
+        player_id: player,
+        idempotency_key: key.clone(),
+        transaction_type: ttype,
+        event_type: "POINTS_UPDATE_REQUESTED",
+        points,
+        rating_slip_id: req.rating_slip_id,
+        visit_id: None,
+        session_id: None,
+        reason: Some(&reason),
+        source: "manual_reward",
+        staff_id: Some(staff),
+        reward_id: req.reward_id,
+        correlation_id,
+    })?;
     if !posted.idempotent_hit {
         log::emit(
             Event::ManualRewardIssued,

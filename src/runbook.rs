@@ -144,7 +144,7 @@ fn rebuild_player_balance(
                     "the ledger sums to a negative balance; investigate before rebuilding",
                 ));
             }
-            let (new_tier, progress) = points::tier_for(new_life, &ledger::ladder(c)?);
+            let (new_tier, progress) = points::tier_for(new_life, &crate::ladder::get(c)?);
             ledger::set_balance(c, player_id, new_bal, new_life, &new_tier, progress)?;
             let pid = player_id.to_string();
             log::emit(

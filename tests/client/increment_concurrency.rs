@@ -155,3 +155,53 @@ fn two_sessions_creating_the_same_player_both_succeed() {
         assert_eq!(balance, 2);
     }
 }
+
+/// Each backend caches the tier ladder; a committed change to
+/// `loyalty.tier` in another session must reach it before its next change.
+#[test]
+fn a_tier_ladder_change_reaches_a_backend_that_cached_the_old_one() {
+    let db = casino_loyalty_client_tests::fresh_db("ladder");
+    let mut a = casino_loyalty_client_tests::connect(&db);
+    let mut b = casino_loyalty_client_tests::connect(&db);
+    let player = new_uuid();
+    let tier = "SELECT tier_before, tier_after, tier_progress
+                  FROM loyalty.increment_player_loyalty($1::text::uuid, $2::bigint)";
+    // a caches the seeded ladder: 5,000 lifetime points is BRONZE, 50% to SILVER
+    let r = a.query_one(tier, &[&player, &5000i64]).unwrap();
+    assert_eq!(
+        (r.get::<_, String>(1), r.get::<_, i16>(2)),
+        ("BRONZE".into(), 50)
+    );
+    // b lowers SILVER to 4,000 and commits
+    let n = b
+        .execute(
+            "UPDATE loyalty.tier SET threshold_points = 4000 WHERE tier = 'SILVER'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    // a's next change uses the new ladder
+    let r = a.query_one(tier, &[&player, &1i64]).unwrap();
+    assert_eq!(
+        (r.get::<_, String>(0), r.get::<_, String>(1)),
+        ("BRONZE".into(), "SILVER".into())
+    );
+    // a rolled-back change is not seen: still SILVER at 4,000
+    let mut tx = b.transaction().unwrap();
+    tx.execute(
+        "UPDATE loyalty.tier SET threshold_points = 9000 WHERE tier = 'SILVER'",
+        &[],
+    )
+    .unwrap();
+    tx.rollback().unwrap();
+    let r = a.query_one(tier, &[&player, &1i64]).unwrap();
+    assert_eq!(r.get::<_, String>(1), "SILVER");
+    let balance: i64 = a
+        .query_one(
+            "SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = $1::text::uuid",
+            &[&player],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(balance, 5002);
+}
