@@ -3,11 +3,15 @@
 # PL/pgSQL comparator in bench/comparator.sql, on one throwaway cluster with
 # fixed settings, in one run. Writes bench/results/<stamp>/results.md and
 # the raw pgbench output beside it.
-#   bash bench/run.sh            # 20 s per workload
-#   BENCH_SECONDS=60 bash bench/run.sh
+# Each pair (extension, comparator) runs in alternation for BENCH_ROUNDS
+# rounds, so drift on a shared machine (autovacuum, checkpoints, the other
+# core) lands on both sides; the report takes each side's median TPS.
+#   bash bench/run.sh                                # 3 rounds of 10 s
+#   BENCH_ROUNDS=5 BENCH_SECONDS=20 bash bench/run.sh
 source "$(dirname "$0")/../scripts/lib.sh"
 
-SECONDS_PER=${BENCH_SECONDS:-20}
+SECONDS_PER=${BENCH_SECONDS:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
 OUT="$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$OUT"
 W="$ROOT/bench/workloads"
@@ -42,17 +46,20 @@ run() {
     grep -E "^tps|failed|aborted|actually processed" "$OUT/$name.out" || cat "$OUT/$name.out"
 }
 
-run w1_ext bench 4 "$W/w1_ext.sql"
-run w1_cmp bench 4 "$W/w1_cmp.sql"
-run w2_ext_reward bench 8 "$W/w2_ext_reward.sql"
-run w2_cmp_reward bench 8 "$W/w2_cmp_reward.sql"
-run w2_ext_inc bench 8 "$W/w2_ext_inc.sql"
-run w2_cmp_inc bench 8 "$W/w2_cmp_inc.sql"
-run w3_ext bench 2 "$W/w3_ext.sql"
-run w3_pgcrypto bench 2 "$W/w3_pgcrypto.sql"
-run w4_verify_ext bench_w4 1 "$W/w4_verify_ext.sql"
-run w4_verify_hand bench_w4 1 "$W/w4_verify_hand.sql"
-run w4_partial bench_w4 1 "$W/w4_partial.sql"
+# pair EXT CMP DB CLIENTS: the two sides in alternation, ROUNDS times
+pair() {
+    local ext=$1 cmp=$2 db=$3 clients=$4 r
+    for r in $(seq 1 "$ROUNDS"); do
+        run "$ext.r$r" "$db" "$clients" "$W/$ext.sql"
+        [ -z "$cmp" ] || run "$cmp.r$r" "$db" "$clients" "$W/$cmp.sql"
+    done
+}
+pair w1_ext w1_cmp bench 4
+pair w2_ext_reward w2_cmp_reward bench 8
+pair w2_ext_inc w2_cmp_inc bench 8
+pair w3_ext w3_pgcrypto bench 2
+pair w4_verify_ext w4_verify_hand bench_w4 1
+pair w4_partial "" bench_w4 1
 
 say "invariants after the run"
 # (the increment workload's player moves without ledger rows by design)
@@ -84,9 +91,9 @@ SPEC='[
 {
     echo "# Benchmark run $(basename "$OUT")"
     echo
-    echo "Command: \`bash bench/run.sh\` (BENCH_SECONDS=$SECONDS_PER), $(nproc) cores, PostgreSQL $PG_MAJOR, release build."
+    echo "Command: \`bash bench/run.sh\` (BENCH_ROUNDS=$ROUNDS, BENCH_SECONDS=$SECONDS_PER), $(nproc) cores, PostgreSQL $PG_MAJOR, release build."
     echo
-    python3 "$ROOT/bench/report.py" "$OUT" "$SPEC"
+    python3 "$ROOT/bench/report.py" "$OUT" "$ROUNDS" "$SPEC"
     echo
     echo '```'
     cat "$OUT/invariants.txt" "$OUT/w4_partial_plan.txt" "$OUT/w5_memory.txt"
