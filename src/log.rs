@@ -74,7 +74,39 @@ pub fn line(event: Event, correlation_id: &str, player_id: Option<&str>, fields:
 
 /// Write one canonical line to the server log (level LOG: not sent to clients).
 pub fn emit(event: Event, correlation_id: &str, player_id: Option<&str>, fields: Fields) {
-    pgrx::log!("{}", line(event, correlation_id, player_id, fields));
+    server_log(&line(event, correlation_id, player_id, fields));
+}
+
+/// One LOG entry holding just `message`. PostgreSQL would otherwise append
+/// the whole client statement (LOG ranks above log_min_error_statement) and
+/// run every error-context callback (formatting the statement's parameters)
+/// for each line: the line carries its own context, so both are skipped.
+fn server_log(message: &str) {
+    use std::ffi::{c_char, c_int, CString};
+    unsafe extern "C-unwind" {
+        fn errstart(elevel: c_int, domain: *const c_char) -> bool;
+        fn errmsg_internal(fmt: *const c_char, ...) -> c_int;
+        fn errhidestmt(hide_stmt: bool) -> c_int;
+        fn errhidecontext(hide_ctx: bool) -> c_int;
+        fn errfinish(filename: *const c_char, lineno: c_int, funcname: *const c_char);
+    }
+    // Lines are JSON, where NUL is always escaped, so this cannot fail.
+    let Ok(message) = CString::new(message) else {
+        return;
+    };
+    // SAFETY: main thread, inside a SQL function call. A LOG-level report
+    // returns from errfinish; the context stack is restored right after.
+    unsafe {
+        let saved = pgrx::pg_sys::error_context_stack;
+        pgrx::pg_sys::error_context_stack = std::ptr::null_mut();
+        if errstart(pgrx::pg_sys::LOG as c_int, std::ptr::null()) {
+            errmsg_internal(c"%s".as_ptr(), message.as_ptr());
+            errhidestmt(true);
+            errhidecontext(true);
+            errfinish(c"casino_loyalty".as_ptr(), 0, std::ptr::null());
+        }
+        pgrx::pg_sys::error_context_stack = saved;
+    }
 }
 
 pub fn iso8601_now() -> String {
