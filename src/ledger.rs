@@ -33,11 +33,17 @@ pub struct BalanceChange {
     pub row_locked: bool,
 }
 
-struct Locked {
-    balance: i64,
-    lifetime: i64,
-    tier: String,
-    ladder: Rc<[Tier]>,
+/// A player's row as locked `FOR UPDATE`.
+pub struct Locked {
+    pub player_id: pgrx::Uuid,
+    /// Where the locked version lives. While we hold the lock nobody else
+    /// can update or move it, so the UPDATE finds it by TID instead of
+    /// descending the primary key again.
+    tid: pg_sys::ItemPointerData,
+    pub balance: i64,
+    pub lifetime: i64,
+    pub tier: String,
+    pub ladder: Rc<[Tier]>,
 }
 
 /// Lock the player's row (creating it at BRONZE/0 if missing) and apply
@@ -124,7 +130,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
              UPDATE loyalty.player_loyalty
                 SET current_balance = $14, lifetime_points = $18, tier = $16,
                     tier_progress = $19, updated_at = now()
-              WHERE player_id = $1 AND EXISTS (SELECT FROM entry)
+              WHERE ctid = $20 AND player_id = $1 AND EXISTS (SELECT FROM entry)
              RETURNING (SELECT id FROM entry)",
             &[
                 e.player_id.into(),
@@ -146,6 +152,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
                 e.correlation_id.into(),
                 change.lifetime.into(),
                 change.progress.into(),
+                locked.tid.into(),
             ],
         )?;
         if rows.is_empty() {
@@ -254,11 +261,11 @@ fn lock_or_create(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Locke
         .ok_or_else(|| LoyaltyError::new(Code::PlayerNotFound, "player row vanished while locking"))
 }
 
-fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<Locked>> {
+pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<Locked>> {
     let ladder = ladder::get(client)?;
     let rows = spi::write(
         client,
-        "SELECT current_balance, lifetime_points, tier
+        "SELECT ctid, current_balance, lifetime_points, tier
            FROM loyalty.player_loyalty WHERE player_id = $1 FOR UPDATE",
         &[player_id.into()],
     )?;
@@ -267,9 +274,13 @@ fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<L
     }
     let row = rows.first();
     Ok(Some(Locked {
-        balance: row.get::<i64>(1)?.unwrap_or(0),
-        lifetime: row.get::<i64>(2)?.unwrap_or(0),
-        tier: row.get::<String>(3)?.unwrap_or_default(),
+        player_id,
+        tid: row
+            .get::<pg_sys::ItemPointerData>(1)?
+            .ok_or_else(|| LoyaltyError::validation("locked row has no ctid"))?,
+        balance: row.get::<i64>(2)?.unwrap_or(0),
+        lifetime: row.get::<i64>(3)?.unwrap_or(0),
+        tier: row.get::<String>(4)?.unwrap_or_default(),
         ladder,
     }))
 }
@@ -323,7 +334,7 @@ fn apply(
     let c = compute(&locked, delta)?;
     let updated_at = set_balance(
         client,
-        player_id,
+        &locked,
         c.balance_after,
         c.lifetime,
         &c.tier_after,
@@ -355,7 +366,7 @@ fn apply(
 /// Write a locked player's balance, lifetime points and tier.
 pub fn set_balance(
     client: &SpiClient<'_>,
-    player_id: pgrx::Uuid,
+    locked: &Locked,
     balance: i64,
     lifetime: i64,
     tier: &str,
@@ -364,12 +375,13 @@ pub fn set_balance(
     spi::write(
         client,
         "UPDATE loyalty.player_loyalty
-            SET current_balance = $2, lifetime_points = $3, tier = $4,
-                tier_progress = $5, updated_at = now()
-          WHERE player_id = $1
+            SET current_balance = $3, lifetime_points = $4, tier = $5,
+                tier_progress = $6, updated_at = now()
+          WHERE ctid = $2 AND player_id = $1
       RETURNING updated_at",
         &[
-            player_id.into(),
+            locked.player_id.into(),
+            locked.tid.into(),
             balance.into(),
             lifetime.into(),
             tier.into(),

@@ -111,24 +111,13 @@ fn rebuild_player_balance(
             ));
         }
         Spi::connect_mut(|c| {
-            let cur = c.update(
-                "SELECT current_balance, lifetime_points, tier FROM loyalty.player_loyalty
-                  WHERE player_id = $1 FOR UPDATE",
-                Some(1),
-                &[player_id.into()],
-            )?;
-            if cur.is_empty() {
+            let Some(locked) = ledger::lock_player(c, player_id)? else {
                 return Err(LoyaltyError::new(
                     Code::PlayerNotFound,
                     format!("no balance row for player {player_id}"),
                 ));
-            }
-            let r = cur.first();
-            let (bal, life, tier) = (
-                r.get::<i64>(1)?.unwrap_or(0),
-                r.get::<i64>(2)?.unwrap_or(0),
-                r.get::<String>(3)?.unwrap_or_default(),
-            );
+            };
+            let (bal, life, tier) = (locked.balance, locked.lifetime, locked.tier.clone());
             let sums = c.select(
                 "SELECT coalesce(sum(points_change), 0)::bigint,
                         coalesce(sum(points_change) FILTER (WHERE points_change > 0), 0)::bigint
@@ -144,8 +133,8 @@ fn rebuild_player_balance(
                     "the ledger sums to a negative balance; investigate before rebuilding",
                 ));
             }
-            let (new_tier, progress) = points::tier_for(new_life, &crate::ladder::get(c)?);
-            ledger::set_balance(c, player_id, new_bal, new_life, &new_tier, progress)?;
+            let (new_tier, progress) = points::tier_for(new_life, &locked.ladder);
+            ledger::set_balance(c, &locked, new_bal, new_life, &new_tier, progress)?;
             let pid = player_id.to_string();
             log::emit(
                 Event::BalanceRebuilt,
