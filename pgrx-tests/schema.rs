@@ -83,3 +83,24 @@ fn schema_ledger_rows_must_chain() {
     )
     .starts_with("23514 "));
 }
+
+#[pg_test]
+fn schema_definer_functions_pin_search_path_and_write_paths_keep_generic_plans() {
+    assert_eq!(
+        one::<i64>(
+            "SELECT count(*) FROM pg_proc
+              WHERE pronamespace = 'loyalty'::regnamespace AND prosecdef
+                AND NOT EXISTS (SELECT FROM unnest(proconfig) c WHERE c LIKE 'search_path=%')"
+        ),
+        0
+    );
+    assert_eq!(
+        one::<String>(
+            "SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc
+              WHERE pronamespace = 'loyalty'::regnamespace
+                AND 'plan_cache_mode=force_generic_plan' = ANY (proconfig)"
+        ),
+        "accrue_points_from_slip,complete_rating_slip,increment_player_loyalty,manual_reward,\
+         open_rating_slip,recover_slip_loyalty,update_rating_slip_bet"
+    );
+}

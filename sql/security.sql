@@ -99,3 +99,17 @@ CREATE POLICY staff_service ON loyalty.staff FOR SELECT TO service_role USING (t
 GRANT SELECT ON loyalty.tier, loyalty.game_settings TO anon, authenticated, service_role;
 CREATE POLICY tier_read ON loyalty.tier FOR SELECT TO anon, authenticated, service_role USING (true);
 CREATE POLICY game_settings_read ON loyalty.game_settings FOR SELECT TO anon, authenticated, service_role USING (true);
+
+-- The write paths run only key lookups and single-row writes, so one
+-- generic plan per statement per connection is right for every argument.
+-- Left to the plan cache's heuristic, a statement whose generic cost
+-- estimate looks high (the rate-limit count: an open-ended time range under
+-- a LIMIT taken from settings) is re-planned on every call, which made
+-- manual_reward spend a fifth of its time in the planner.
+ALTER FUNCTION loyalty.increment_player_loyalty SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.manual_reward SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.open_rating_slip SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.update_rating_slip_bet SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.complete_rating_slip SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.accrue_points_from_slip SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.recover_slip_loyalty SET plan_cache_mode = force_generic_plan;
