@@ -4,8 +4,8 @@
 # fixed settings, in one run. Writes bench/results/<stamp>/results.md and
 # the raw pgbench output beside it.
 # Each pair (extension, comparator) runs in alternation for BENCH_ROUNDS
-# rounds, so drift on a shared machine (autovacuum, checkpoints, the other
-# core) lands on both sides; the report takes each side's median TPS.
+# rounds, so drift on a shared machine (the other core, the growing tables,
+# checkpoints) lands on both sides; the report takes each side's median TPS.
 #   bash bench/run.sh                                # 3 rounds of 10 s
 #   BENCH_ROUNDS=5 BENCH_SECONDS=20 bash bench/run.sh
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -21,7 +21,7 @@ install_extension --release
 trap cluster_stop EXIT
 cluster_start "shared_buffers = '1GB'" "work_mem = '64MB'" "maintenance_work_mem = '512MB'" \
     "synchronous_commit = off" "max_wal_size = '8GB'" "checkpoint_timeout = '30min'" \
-    "jit = off"
+    "jit = off" "autovacuum = off"
 chmod 777 "$OUT"
 
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
@@ -31,6 +31,10 @@ psql_q -d bench -c 'CREATE EXTENSION casino_loyalty' -f "$ROOT/bench/comparator.
 say "loading W4 data (100,000 players, 1,000,000 ledger rows, 1,000,000 closed slips)"
 createdb bench_w4
 psql_q -d bench_w4 -c 'CREATE EXTENSION casino_loyalty' -f "$ROOT/bench/load_w4.sql"
+
+# The loads end with VACUUM ANALYZE, so plans see real sizes; autovacuum is
+# off and the load is checkpointed so no background pass lands on one side.
+psql_q -d bench -c CHECKPOINT
 
 # Both key functions must agree, on every payload, before we time them.
 psql_q -d bench -tA -c "SELECT 'W3 keys agree: ' || bool_and(loyalty.hash_idempotency_key(doc)

@@ -13,7 +13,9 @@ INSERT INTO rss (label, kb) SELECT 'start', pg_temp.rss();
 SELECT format('SELECT count(*) FROM generate_series(1, 10000) g, LATERAL loyalty.hash_idempotency_key(jsonb_build_object(''player'', g, ''reason'', ''memory run'', ''nested'', jsonb_build_object(''b'', g, ''a'', ''é🎰''))) x') FROM generate_series(1, 20) \gexec
 SELECT format('SELECT count(*) FROM generate_series(1, 10000) g, LATERAL loyalty.calculate_points(''BLACKJACK'', 25 + g %% 50, g %% 86400) x') FROM generate_series(1, 20) \gexec
 SELECT format('SELECT count(*) FROM generate_series(1, 10000) g, LATERAL loyalty.increment_player_loyalty((SELECT id FROM bench.player WHERE n = 1 + g %% 10000), 1) x') FROM generate_series(1, 20) \gexec
-SELECT format('SELECT count(*) FROM generate_series(1, 10000) g, LATERAL loyalty.manual_reward((SELECT id FROM bench.player WHERE n = 1 + g %% 10000), 1, ''memory run reward'', ''00000000-0000-4000-8000-00000000057a'', NULL, ''M%s-'' || g) x', b) FROM generate_series(1, 20) b \gexec
+-- (rewards in batches of 1,000: in one transaction every reward has the same
+-- created_at, so each call's rate-limit count sees the whole batch)
+SELECT format('SELECT count(*) FROM generate_series(1, 1000) g, LATERAL loyalty.manual_reward((SELECT id FROM bench.player WHERE n = 1 + (g + %s) %% 10000), 1, ''memory run reward'', ''00000000-0000-4000-8000-00000000057a'', NULL, ''M%s-'' || g) x', b * 1000, b) FROM generate_series(1, 200) b \gexec
 SELECT format('SELECT count(*) FROM bench.slip5 s, LATERAL loyalty.complete_rating_slip(s.id) x WHERE s.n > %s AND s.n <= %s', (b - 1) * 10000, b * 10000) FROM generate_series(1, 20) b \gexec
 \o
 INSERT INTO rss (label, kb) SELECT 'end', pg_temp.rss();
