@@ -144,7 +144,7 @@ SELECT * FROM loyalty.verify_all_balances();
 SELECT player_id, current_balance, ledger_balance, entries, chain_breaks, ok
   FROM loyalty.verify_player_balance('7d3f7a52-0000-4000-8000-000000000002');
 
-\echo '## The ledger'
+\echo '## The ledger (ids skip the numbers the idempotent replays above used up; the balance chain shows nothing is missing)'
 SELECT id, player_id, transaction_type, points_change, balance_before, balance_after, tier_after,
        idempotency_key, correlation_id
   FROM loyalty.loyalty_ledger ORDER BY id;

@@ -162,7 +162,7 @@ CREATE TABLE loyalty.loyalty_ledger (
     CHECK (balance_after = balance_before + points_change)
 );
 COMMENT ON TABLE loyalty.loyalty_ledger IS 'Append-only journal of every balance change. UPDATE, DELETE and TRUNCATE raise LEDGER_APPEND_ONLY.';
-COMMENT ON COLUMN loyalty.loyalty_ledger.id IS 'Entry id, increasing in commit-independent insertion order.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.id IS 'Entry id, increasing in insertion order (not commit order). Not gapless: a rolled-back post or an idempotent replay uses up a number; the per-player balance chain (balance_before = previous balance_after), not the ids, shows that no entry is missing.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.player_id IS 'The player whose balance changed.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.rating_slip_id IS 'The slip this entry pays out (GAMEPLAY) or refers to.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.visit_id IS 'Visit of the slip, copied for reporting.';
