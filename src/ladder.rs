@@ -30,17 +30,22 @@ pub fn get(client: &SpiClient<'_>) -> crate::error::Result<Rc<[Tier]>> {
     }
     if !REGISTERED.get() {
         // SAFETY: registers a callback for this backend's lifetime; the
-        // callback only sets a flag.
+        // callback only sets two flags.
         unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache), pg_sys::Datum::from(0)) };
         REGISTERED.set(true);
+    }
+    if TIER_OID.get() == pg_sys::InvalidOid {
+        let oid = spi::read(client, "SELECT 'loyalty.tier'::regclass::oid", &[])?
+            .first()
+            .get_one::<pg_sys::Oid>()?;
+        TIER_OID.set(oid.unwrap_or(pg_sys::InvalidOid));
     }
     // Marked fresh before reading: an invalidation that arrives during the
     // read marks it stale again, so the next call reads once more.
     STALE.set(false);
     let rows = spi::write(
         client,
-        "SELECT tier, threshold_points, 'loyalty.tier'::regclass::oid
-           FROM loyalty.tier ORDER BY threshold_points",
+        "SELECT tier, threshold_points FROM loyalty.tier ORDER BY threshold_points",
         &[],
     )?;
     let mut tiers = Vec::with_capacity(rows.len());
@@ -49,17 +54,19 @@ pub fn get(client: &SpiClient<'_>) -> crate::error::Result<Rc<[Tier]>> {
             name: row.get::<String>(1)?.unwrap_or_default(),
             threshold: row.get::<i64>(2)?.unwrap_or(0),
         });
-        TIER_OID.set(row.get::<pg_sys::Oid>(3)?.unwrap_or(pg_sys::InvalidOid));
     }
     let ladder: Rc<[Tier]> = tiers.into();
     LADDER.with(|l| *l.borrow_mut() = Some(ladder.clone()));
     Ok(ladder)
 }
 
-/// Relcache callback: relid 0 means "all relations" (cache reset).
+/// Relcache callback: relid 0 means "all relations" (cache reset). The
+/// table's OID is looked up again too: after a DROP and CREATE EXTENSION in
+/// a long-lived backend, the table is a new one.
 unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     if relid == pg_sys::InvalidOid || relid == TIER_OID.get() {
         STALE.set(true);
+        TIER_OID.set(pg_sys::InvalidOid);
     }
 }
 
