@@ -205,3 +205,30 @@ fn a_tier_ladder_change_reaches_a_backend_that_cached_the_old_one() {
         .get(0);
     assert_eq!(balance, 5002);
 }
+
+/// A backend that cached the ladder of a dropped and re-created extension
+/// follows the new `loyalty.tier` table, not the old one.
+#[test]
+fn the_ladder_cache_follows_a_recreated_extension() {
+    let db = casino_loyalty_client_tests::fresh_db("ladder_recreate");
+    let mut a = casino_loyalty_client_tests::connect(&db);
+    let mut b = casino_loyalty_client_tests::connect(&db);
+    let tier =
+        "SELECT tier_after FROM loyalty.increment_player_loyalty($1::text::uuid, $2::bigint)";
+    let first = new_uuid();
+    let r = a.query_one(tier, &[&first, &5000i64]).unwrap();
+    assert_eq!(r.get::<_, String>(0), "BRONZE");
+    a.batch_execute("DROP EXTENSION casino_loyalty CASCADE; CREATE EXTENSION casino_loyalty")
+        .unwrap();
+    let second = new_uuid();
+    let r = a.query_one(tier, &[&second, &5000i64]).unwrap();
+    assert_eq!(r.get::<_, String>(0), "BRONZE");
+    // another session lowers SILVER on the new table
+    b.execute(
+        "UPDATE loyalty.tier SET threshold_points = 4000 WHERE tier = 'SILVER'",
+        &[],
+    )
+    .unwrap();
+    let r = a.query_one(tier, &[&second, &1i64]).unwrap();
+    assert_eq!(r.get::<_, String>(0), "SILVER");
+}
