@@ -164,16 +164,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
             .first()
             .get_one::<i64>()?
             .ok_or_else(|| LoyaltyError::validation("ledger insert returned no id"))?;
-        if locked.tier != change.tier_after {
-            tier_changed(
-                client,
-                &e.player_id.to_string(),
-                &locked.tier,
-                &change.tier_after,
-                change.lifetime,
-                e.correlation_id,
-            )?;
-        }
+        announce_tier_change(client, &locked, &change, e.correlation_id)?;
         Ok(Posted {
             entry_id,
             points_change: e.points,
@@ -323,6 +314,26 @@ fn compute(locked: &Locked, delta: i64) -> Result<Computed> {
     })
 }
 
+/// Log and notify a tier change, if the change computed for `locked` makes one.
+fn announce_tier_change(
+    client: &SpiClient<'_>,
+    locked: &Locked,
+    c: &Computed,
+    correlation_id: &str,
+) -> Result<()> {
+    if locked.tier == c.tier_after {
+        return Ok(());
+    }
+    tier_changed(
+        client,
+        &locked.player_id.to_string(),
+        &locked.tier,
+        &c.tier_after,
+        c.lifetime,
+        correlation_id,
+    )
+}
+
 /// Apply `delta` to a locked player row; on a tier change, log and notify.
 fn apply(
     client: &SpiClient<'_>,
@@ -340,16 +351,7 @@ fn apply(
         &c.tier_after,
         c.progress,
     )?;
-    if locked.tier != c.tier_after {
-        tier_changed(
-            client,
-            &player_id.to_string(),
-            &locked.tier,
-            &c.tier_after,
-            c.lifetime,
-            correlation_id,
-        )?;
-    }
+    announce_tier_change(client, &locked, &c, correlation_id)?;
     Ok(BalanceChange {
         player_id,
         balance_before: locked.balance,

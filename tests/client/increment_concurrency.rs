@@ -156,13 +156,22 @@ fn two_sessions_creating_the_same_player_both_succeed() {
     }
 }
 
+/// Two sessions on a database of their own (the tests change its tiers).
+fn two_sessions(prefix: &str) -> (postgres::Client, postgres::Client) {
+    let db = casino_loyalty_client_tests::fresh_db(prefix);
+    (
+        casino_loyalty_client_tests::connect(&db),
+        casino_loyalty_client_tests::connect(&db),
+    )
+}
+
+const LOWER_SILVER: &str = "UPDATE loyalty.tier SET threshold_points = 4000 WHERE tier = 'SILVER'";
+
 /// Each backend caches the tier ladder; a committed change to
 /// `loyalty.tier` in another session must reach it before its next change.
 #[test]
 fn a_tier_ladder_change_reaches_a_backend_that_cached_the_old_one() {
-    let db = casino_loyalty_client_tests::fresh_db("ladder");
-    let mut a = casino_loyalty_client_tests::connect(&db);
-    let mut b = casino_loyalty_client_tests::connect(&db);
+    let (mut a, mut b) = two_sessions("ladder");
     let player = new_uuid();
     let tier = "SELECT tier_before, tier_after, tier_progress
                   FROM loyalty.increment_player_loyalty($1::text::uuid, $2::bigint)";
@@ -173,12 +182,7 @@ fn a_tier_ladder_change_reaches_a_backend_that_cached_the_old_one() {
         ("BRONZE".into(), 50)
     );
     // b lowers SILVER to 4,000 and commits
-    let n = b
-        .execute(
-            "UPDATE loyalty.tier SET threshold_points = 4000 WHERE tier = 'SILVER'",
-            &[],
-        )
-        .unwrap();
+    let n = b.execute(LOWER_SILVER, &[]).unwrap();
     assert_eq!(n, 1);
     // a's next change uses the new ladder
     let r = a.query_one(tier, &[&player, &1i64]).unwrap();
@@ -210,9 +214,7 @@ fn a_tier_ladder_change_reaches_a_backend_that_cached_the_old_one() {
 /// follows the new `loyalty.tier` table, not the old one.
 #[test]
 fn the_ladder_cache_follows_a_recreated_extension() {
-    let db = casino_loyalty_client_tests::fresh_db("ladder_recreate");
-    let mut a = casino_loyalty_client_tests::connect(&db);
-    let mut b = casino_loyalty_client_tests::connect(&db);
+    let (mut a, mut b) = two_sessions("ladder_recreate");
     let tier =
         "SELECT tier_after FROM loyalty.increment_player_loyalty($1::text::uuid, $2::bigint)";
     let first = new_uuid();
@@ -224,11 +226,7 @@ fn the_ladder_cache_follows_a_recreated_extension() {
     let r = a.query_one(tier, &[&second, &5000i64]).unwrap();
     assert_eq!(r.get::<_, String>(0), "BRONZE");
     // another session lowers SILVER on the new table
-    b.execute(
-        "UPDATE loyalty.tier SET threshold_points = 4000 WHERE tier = 'SILVER'",
-        &[],
-    )
-    .unwrap();
+    b.execute(LOWER_SILVER, &[]).unwrap();
     let r = a.query_one(tier, &[&second, &1i64]).unwrap();
     assert_eq!(r.get::<_, String>(0), "SILVER");
 }
