@@ -2,20 +2,41 @@
 
 #[pg_test]
 fn points_spec_example_and_each_game() {
-    assert_eq!(one::<i64>("SELECT loyalty.calculate_points('BLACKJACK', 25, 7200)"), 700);
+    assert_eq!(
+        one::<i64>("SELECT loyalty.calculate_points('BLACKJACK', 25, 7200)"),
+        700
+    );
     // 100 × 1.2% × 72 × 1 h × 10 = 864
-    assert_eq!(one::<i64>("SELECT loyalty.calculate_points('BACCARAT', 100, 3600)"), 864);
+    assert_eq!(
+        one::<i64>("SELECT loyalty.calculate_points('BACCARAT', 100, 3600)"),
+        864
+    );
     // 10 × 5.26% × 38 × 0.5 h × 10 = 99.94 → 99
-    assert_eq!(one::<i64>("SELECT loyalty.calculate_points('ROULETTE', 10, 1800)"), 99);
+    assert_eq!(
+        one::<i64>("SELECT loyalty.calculate_points('ROULETTE', 10, 1800)"),
+        99
+    );
     // 50.50 × 1.4% × 48 × 1 h × 10 = 339.36 → 339
-    assert_eq!(one::<i64>("SELECT loyalty.calculate_points('CRAPS', 50.50, 3600)"), 339);
-    assert_eq!(one::<i64>("SELECT loyalty.calculate_points('BLACKJACK', 25, 0)"), 0);
+    assert_eq!(
+        one::<i64>("SELECT loyalty.calculate_points('CRAPS', 50.50, 3600)"),
+        339
+    );
+    assert_eq!(
+        one::<i64>("SELECT loyalty.calculate_points('BLACKJACK', 25, 0)"),
+        0
+    );
 }
 
 #[pg_test]
 fn points_follow_edited_settings() {
-    Spi::run("UPDATE loyalty.game_settings SET point_multiplier = 2.5 WHERE game_type = 'BLACKJACK'").unwrap();
-    assert_eq!(one::<i64>("SELECT loyalty.calculate_points('BLACKJACK', 25, 7200)"), 1750);
+    Spi::run(
+        "UPDATE loyalty.game_settings SET point_multiplier = 2.5 WHERE game_type = 'BLACKJACK'",
+    )
+    .unwrap();
+    assert_eq!(
+        one::<i64>("SELECT loyalty.calculate_points('BLACKJACK', 25, 7200)"),
+        1750
+    );
 }
 
 #[pg_test]

@@ -8,7 +8,13 @@ fn staff(id: &str, perms: &str, active: bool) {
     .unwrap();
 }
 
-fn reward(player: &str, points: i64, reason: &str, staff_id: &str, reward_id: Option<&str>) -> String {
+fn reward(
+    player: &str,
+    points: i64,
+    reason: &str,
+    staff_id: &str,
+    reward_id: Option<&str>,
+) -> String {
     let rid = reward_id.map_or("NULL".to_string(), |r| format!("'{r}'"));
     one::<String>(&format!(
         "SELECT format('%s %s %s->%s %s %s', transaction_type, points_change, balance_before, balance_after,
@@ -23,8 +29,14 @@ const S1: &str = "5a000000-0000-4000-8000-000000000001";
 fn reward_bonus_and_adjustment_are_ledgered() {
     let p = "5b000000-0000-4000-8000-000000000001";
     staff(S1, "{loyalty:award}", true);
-    assert_eq!(reward(p, 500, "welcome back bonus", S1, None), "MANUAL_BONUS 500 0->500 f t");
-    assert_eq!(reward(p, -200, "correction of a bad slip", S1, None), "ADJUSTMENT -200 500->300 f t");
+    assert_eq!(
+        reward(p, 500, "welcome back bonus", S1, None),
+        "MANUAL_BONUS 500 0->500 f t"
+    );
+    assert_eq!(
+        reward(p, -200, "correction of a bad slip", S1, None),
+        "ADJUSTMENT -200 500->300 f t"
+    );
     assert_eq!(
         one::<String>(&format!(
             "SELECT string_agg(format('%s %s %s %s %s', transaction_type, event_type, staff_id, source, reason), '; ' ORDER BY id)
@@ -37,10 +49,15 @@ fn reward_bonus_and_adjustment_are_ledgered() {
     );
     // an adjustment below zero
     assert_eq!(
-        outcome(&format!("SELECT loyalty.manual_reward('{p}', -301, 'too big a correction', '{S1}')")),
+        outcome(&format!(
+            "SELECT loyalty.manual_reward('{p}', -301, 'too big a correction', '{S1}')"
+        )),
         "PT409 INSUFFICIENT_BALANCE"
     );
-    assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.verify_all_balances()"), 0);
+    assert_eq!(
+        one::<i64>("SELECT count(*) FROM loyalty.verify_all_balances()"),
+        0
+    );
 }
 
 #[pg_test]
@@ -51,34 +68,74 @@ fn reward_same_inputs_same_gaming_day_once_next_day_twice() {
     // (the owner moves the day start past the current local time)...
     Spi::run("UPDATE loyalty.config SET gaming_day_start = ((now() AT TIME ZONE 'UTC')::time + interval '1 hour')::time WHERE (now() AT TIME ZONE 'UTC')::time < '22:00'").unwrap();
     Spi::run("UPDATE loyalty.config SET gaming_day_start = '23:59:59' WHERE (now() AT TIME ZONE 'UTC')::time >= '22:00'").unwrap();
-    assert_eq!(reward(p, 100, "birthday bonus!", S1, None), "MANUAL_BONUS 100 0->100 f t");
-    assert_eq!(reward(p, 100, "birthday bonus!", S1, None), "MANUAL_BONUS 100 0->100 t t");
-    assert_eq!(one::<i64>(&format!("SELECT count(*) FROM loyalty.loyalty_ledger WHERE player_id = '{p}'")), 1);
+    assert_eq!(
+        reward(p, 100, "birthday bonus!", S1, None),
+        "MANUAL_BONUS 100 0->100 f t"
+    );
+    assert_eq!(
+        reward(p, 100, "birthday bonus!", S1, None),
+        "MANUAL_BONUS 100 0->100 t t"
+    );
+    assert_eq!(
+        one::<i64>(&format!(
+            "SELECT count(*) FROM loyalty.loyalty_ledger WHERE player_id = '{p}'"
+        )),
+        1
+    );
     // ...then to midnight: the same instant now belongs to the next gaming day
     Spi::run("UPDATE loyalty.config SET gaming_day_start = '00:00'").unwrap();
-    assert_eq!(reward(p, 100, "birthday bonus!", S1, None), "MANUAL_BONUS 100 100->200 f t");
-    assert_eq!(one::<i64>(&format!("SELECT count(*) FROM loyalty.loyalty_ledger WHERE player_id = '{p}'")), 2);
+    assert_eq!(
+        reward(p, 100, "birthday bonus!", S1, None),
+        "MANUAL_BONUS 100 100->200 f t"
+    );
+    assert_eq!(
+        one::<i64>(&format!(
+            "SELECT count(*) FROM loyalty.loyalty_ledger WHERE player_id = '{p}'"
+        )),
+        2
+    );
 }
 
 #[pg_test]
 fn reward_external_id_conflicts_on_other_points() {
     let p = "5b000000-0000-4000-8000-000000000003";
     staff(S1, "{loyalty:award}", true);
-    assert_eq!(reward(p, 250, "promo redemption", S1, Some("R-77")), "MANUAL_BONUS 250 0->250 f t");
-    assert_eq!(reward(p, 250, "a different reason", S1, Some("R-77")), "MANUAL_BONUS 250 0->250 t t");
     assert_eq!(
-        outcome(&format!("SELECT loyalty.manual_reward('{p}', 300, 'promo redemption', '{S1}', NULL, 'R-77')")),
+        reward(p, 250, "promo redemption", S1, Some("R-77")),
+        "MANUAL_BONUS 250 0->250 f t"
+    );
+    assert_eq!(
+        reward(p, 250, "a different reason", S1, Some("R-77")),
+        "MANUAL_BONUS 250 0->250 t t"
+    );
+    assert_eq!(
+        outcome(&format!(
+            "SELECT loyalty.manual_reward('{p}', 300, 'promo redemption', '{S1}', NULL, 'R-77')"
+        )),
         "PT409 IDEMPOTENCY_CONFLICT"
     );
-    assert_eq!(one::<i64>(&format!("SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = '{p}'")), 250);
+    assert_eq!(
+        one::<i64>(&format!(
+            "SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = '{p}'"
+        )),
+        250
+    );
 }
 
 #[pg_test]
 fn reward_rejections_in_spec_order() {
     let p = "5b000000-0000-4000-8000-000000000004";
     staff(S1, "{loyalty:award}", true);
-    staff("5a000000-0000-4000-8000-000000000002", "{loyalty:view_all}", true);
-    staff("5a000000-0000-4000-8000-000000000003", "{loyalty:award}", false);
+    staff(
+        "5a000000-0000-4000-8000-000000000002",
+        "{loyalty:view_all}",
+        true,
+    );
+    staff(
+        "5a000000-0000-4000-8000-000000000003",
+        "{loyalty:award}",
+        false,
+    );
     for (sql, want) in [
         (format!("SELECT loyalty.manual_reward('{p}', 10, 'long enough reason', NULL)"), "PT403 INVALID_STAFF_ID"),
         (
@@ -127,7 +184,10 @@ fn reward_rate_limit_eleventh_in_a_minute() {
     staff(S1, "{loyalty:award}", true);
     for i in 0..10 {
         let p = format!("5b000000-0000-4000-8000-0000000001{i:02}");
-        assert_eq!(reward(&p, 5, "table games comp", S1, None), "MANUAL_BONUS 5 0->5 f t");
+        assert_eq!(
+            reward(&p, 5, "table games comp", S1, None),
+            "MANUAL_BONUS 5 0->5 f t"
+        );
     }
     assert_eq!(
         outcome(&format!(
@@ -137,10 +197,19 @@ fn reward_rate_limit_eleventh_in_a_minute() {
     );
     // a retry of an issued reward is still answered (idempotent), not limited
     assert_eq!(
-        reward("5b000000-0000-4000-8000-000000000100", 5, "table games comp", S1, None),
+        reward(
+            "5b000000-0000-4000-8000-000000000100",
+            5,
+            "table games comp",
+            S1,
+            None
+        ),
         "MANUAL_BONUS 5 0->5 t t"
     );
-    assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.loyalty_ledger"), 10);
+    assert_eq!(
+        one::<i64>("SELECT count(*) FROM loyalty.loyalty_ledger"),
+        10
+    );
 }
 
 #[pg_test]
@@ -155,12 +224,24 @@ fn reward_alert_on_the_twenty_first_in_an_hour() {
            FROM generate_series(1, 20) g"
     ))
     .unwrap();
-    reward("5b000000-0000-4000-8000-000000000201", 5, "table games comp", S1, None);
+    reward(
+        "5b000000-0000-4000-8000-000000000201",
+        5,
+        "table games comp",
+        S1,
+        None,
+    );
     assert_eq!(
         one::<String>("SELECT format('%s %s %s', kind, staff_id, details->>'rewards_in_window') FROM loyalty.alert"),
         format!("MANUAL_REWARD_FREQUENCY {S1} 21")
     );
-    reward("5b000000-0000-4000-8000-000000000202", 5, "table games comp", S1, None);
+    reward(
+        "5b000000-0000-4000-8000-000000000202",
+        5,
+        "table games comp",
+        S1,
+        None,
+    );
     assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.alert"), 1);
     assert_eq!(
         one::<String>(&format!(
@@ -198,7 +279,10 @@ fn reward_key_buckets_by_gaming_day() {
 fn reward_replayed_adjustment_is_a_hit_after_the_balance_is_spent() {
     let p = "5b000000-0000-4000-8000-0000000000a1";
     staff(S1, "{loyalty:award}", true);
-    assert_eq!(reward(p, 300, "welcome back bonus", S1, None), "MANUAL_BONUS 300 0->300 f t");
+    assert_eq!(
+        reward(p, 300, "welcome back bonus", S1, None),
+        "MANUAL_BONUS 300 0->300 f t"
+    );
     assert_eq!(
         reward(p, -300, "correction of a bad slip", S1, Some("ADJ-1")),
         "ADJUSTMENT -300 300->0 f t"
@@ -209,11 +293,15 @@ fn reward_replayed_adjustment_is_a_hit_after_the_balance_is_spent() {
         "ADJUSTMENT -300 300->0 t t"
     );
     assert_eq!(
-        one::<i64>(&format!("SELECT count(*) FROM loyalty.loyalty_ledger WHERE player_id = '{p}'")),
+        one::<i64>(&format!(
+            "SELECT count(*) FROM loyalty.loyalty_ledger WHERE player_id = '{p}'"
+        )),
         2
     );
     assert_eq!(
-        one::<i64>(&format!("SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = '{p}'")),
+        one::<i64>(&format!(
+            "SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = '{p}'"
+        )),
         0
     );
 }

@@ -65,11 +65,26 @@ fn schema_ledger_refuses_update_delete_truncate() {
                  5, 0, 5, 'BRONZE', 'BRONZE', 'c')",
     )
     .unwrap();
-    assert_eq!(outcome("UPDATE loyalty.loyalty_ledger SET points_change = 6"), "PT405 LEDGER_APPEND_ONLY");
-    assert_eq!(outcome("UPDATE loyalty.loyalty_ledger SET reason = 'x' WHERE false"), "PT405 LEDGER_APPEND_ONLY");
-    assert_eq!(outcome("DELETE FROM loyalty.loyalty_ledger"), "PT405 LEDGER_APPEND_ONLY");
-    assert_eq!(outcome("TRUNCATE loyalty.loyalty_ledger"), "PT405 LEDGER_APPEND_ONLY");
-    assert_eq!(one::<i64>("SELECT sum(points_change)::bigint FROM loyalty.loyalty_ledger"), 5);
+    assert_eq!(
+        outcome("UPDATE loyalty.loyalty_ledger SET points_change = 6"),
+        "PT405 LEDGER_APPEND_ONLY"
+    );
+    assert_eq!(
+        outcome("UPDATE loyalty.loyalty_ledger SET reason = 'x' WHERE false"),
+        "PT405 LEDGER_APPEND_ONLY"
+    );
+    assert_eq!(
+        outcome("DELETE FROM loyalty.loyalty_ledger"),
+        "PT405 LEDGER_APPEND_ONLY"
+    );
+    assert_eq!(
+        outcome("TRUNCATE loyalty.loyalty_ledger"),
+        "PT405 LEDGER_APPEND_ONLY"
+    );
+    assert_eq!(
+        one::<i64>("SELECT sum(points_change)::bigint FROM loyalty.loyalty_ledger"),
+        5
+    );
 }
 
 #[pg_test]

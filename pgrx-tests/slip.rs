@@ -14,14 +14,19 @@ fn open_two_hour_slip(player: &str) -> String {
 }
 
 fn ledger_rows(player: &str) -> i64 {
-    one::<i64>(&format!("SELECT count(*) FROM loyalty.loyalty_ledger WHERE player_id = {player}"))
+    one::<i64>(&format!(
+        "SELECT count(*) FROM loyalty.loyalty_ledger WHERE player_id = {player}"
+    ))
 }
 
 /// Make the player's next accrual fail for real, without DDL (tests run
 /// concurrently, and a trigger on the shared ledger would lock out the
 /// others): a balance so large that any award overflows it.
 fn fill_balance(player: &str) {
-    Spi::run(&format!("SELECT loyalty.increment_player_loyalty({player}, 9223372036854775500)")).unwrap();
+    Spi::run(&format!(
+        "SELECT loyalty.increment_player_loyalty({player}, 9223372036854775500)"
+    ))
+    .unwrap();
 }
 
 /// The operator's repair of that (lifetime points never go down through
@@ -38,7 +43,8 @@ fn slip_complete_posts_snapshot_points_once() {
     let player = "'33333333-3333-4333-8333-000000000001'::uuid";
     let id = open_two_hour_slip(player);
     // settings change after open must not change this slip's award
-    Spi::run("UPDATE loyalty.game_settings SET point_multiplier = 3 WHERE game_type = 'BLACKJACK'").unwrap();
+    Spi::run("UPDATE loyalty.game_settings SET point_multiplier = 3 WHERE game_type = 'BLACKJACK'")
+        .unwrap();
     assert_eq!(
         one::<String>(&format!(
             "SELECT format('%s %s %s %s %s->%s %s %s %s', status, duration_seconds, points_earned, idempotent_hit,
@@ -74,7 +80,9 @@ fn slip_complete_posts_snapshot_points_once() {
     );
     assert_eq!(ledger_rows(player), 1);
     assert_eq!(
-        one::<i64>(&format!("SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = {player}")),
+        one::<i64>(&format!(
+            "SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = {player}"
+        )),
         700
     );
 }
@@ -91,11 +99,18 @@ fn slip_accrual_failure_is_a_partial_completion_then_recovers_once() {
         )),
         "PARTIAL_COMPLETION VALIDATION_ERROR a change of 700 points would overflow the balance t t"
     );
-    assert_eq!(one::<String>(&format!("SELECT status FROM loyalty.rating_slip WHERE id = '{id}'")), "CLOSED");
+    assert_eq!(
+        one::<String>(&format!(
+            "SELECT status FROM loyalty.rating_slip WHERE id = '{id}'"
+        )),
+        "CLOSED"
+    );
     assert_eq!(ledger_rows(player), 0);
     // the savepoint rolled back the accrual's work: the balance is untouched
     assert_eq!(
-        one::<i64>(&format!("SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = {player}")),
+        one::<i64>(&format!(
+            "SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = {player}"
+        )),
         9223372036854775500
     );
     assert_eq!(
@@ -115,7 +130,10 @@ fn slip_accrual_failure_is_a_partial_completion_then_recovers_once() {
         "ALREADY_COMPLETED t"
     );
     // recovery while the failure persists raises and leaves the record
-    assert_eq!(outcome(&format!("SELECT loyalty.recover_slip_loyalty('{id}')")), "PT422 VALIDATION_ERROR");
+    assert_eq!(
+        outcome(&format!("SELECT loyalty.recover_slip_loyalty('{id}')")),
+        "PT422 VALIDATION_ERROR"
+    );
     repair_balance(player);
     assert_eq!(
         one::<String>(&format!(
@@ -133,7 +151,10 @@ fn slip_accrual_failure_is_a_partial_completion_then_recovers_once() {
     assert!(one::<bool>(&format!(
         "SELECT resolved_at IS NOT NULL FROM loyalty.pending_accrual WHERE rating_slip_id = '{id}'"
     )));
-    assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.list_partial_completions()"), 0);
+    assert_eq!(
+        one::<i64>("SELECT count(*) FROM loyalty.list_partial_completions()"),
+        0
+    );
 }
 
 #[pg_test]
@@ -142,11 +163,21 @@ fn slip_atomic_failure_changes_nothing() {
     let id = open_two_hour_slip(player);
     fill_balance(player);
     assert_eq!(
-        outcome(&format!("SELECT loyalty.complete_rating_slip('{id}', NULL, true)")),
+        outcome(&format!(
+            "SELECT loyalty.complete_rating_slip('{id}', NULL, true)"
+        )),
         "PT422 VALIDATION_ERROR"
     );
-    assert_eq!(one::<String>(&format!("SELECT status FROM loyalty.rating_slip WHERE id = '{id}'")), "OPEN");
-    assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.pending_accrual"), 0);
+    assert_eq!(
+        one::<String>(&format!(
+            "SELECT status FROM loyalty.rating_slip WHERE id = '{id}'"
+        )),
+        "OPEN"
+    );
+    assert_eq!(
+        one::<i64>("SELECT count(*) FROM loyalty.pending_accrual"),
+        0
+    );
     assert_eq!(ledger_rows(player), 0);
 }
 
@@ -194,7 +225,12 @@ fn slip_bad_input() {
     ] {
         assert_eq!(outcome(&sql), want, "{sql}");
     }
-    assert_eq!(one::<String>(&format!("SELECT status FROM loyalty.rating_slip WHERE id = '{id}'")), "OPEN");
+    assert_eq!(
+        one::<String>(&format!(
+            "SELECT status FROM loyalty.rating_slip WHERE id = '{id}'"
+        )),
+        "OPEN"
+    );
     assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.rating_slip"), 1);
     assert_eq!(ledger_rows(player), 0);
 }
@@ -204,15 +240,21 @@ fn slip_bet_changes_only_while_open() {
     let player = "'33333333-3333-4333-8333-000000000005'::uuid";
     let id = open_two_hour_slip(player);
     assert_eq!(
-        one::<String>(&format!("SELECT average_bet::text FROM loyalty.update_rating_slip_bet('{id}', 50)")),
+        one::<String>(&format!(
+            "SELECT average_bet::text FROM loyalty.update_rating_slip_bet('{id}', 50)"
+        )),
         "50"
     );
     assert_eq!(
-        one::<i64>(&format!("SELECT points_earned FROM loyalty.complete_rating_slip('{id}')")),
+        one::<i64>(&format!(
+            "SELECT points_earned FROM loyalty.complete_rating_slip('{id}')"
+        )),
         1400
     );
     assert_eq!(
-        outcome(&format!("SELECT loyalty.update_rating_slip_bet('{id}', 75)")),
+        outcome(&format!(
+            "SELECT loyalty.update_rating_slip_bet('{id}', 75)"
+        )),
         "PT422 VALIDATION_ERROR"
     );
 }
@@ -222,14 +264,24 @@ fn runbook_verify_finds_corruption_and_rebuild_repairs_it() {
     let player = "'33333333-3333-4333-8333-000000000006'::uuid";
     let id = open_two_hour_slip(player);
     Spi::run(&format!("SELECT loyalty.complete_rating_slip('{id}')")).unwrap();
-    assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.verify_all_balances()"), 0);
-    assert!(one::<bool>(&format!("SELECT ok FROM loyalty.verify_player_balance({player})")));
-    Spi::run(&format!("UPDATE loyalty.player_loyalty SET current_balance = 5 WHERE player_id = {player}")).unwrap();
+    assert_eq!(
+        one::<i64>("SELECT count(*) FROM loyalty.verify_all_balances()"),
+        0
+    );
+    assert!(one::<bool>(&format!(
+        "SELECT ok FROM loyalty.verify_player_balance({player})"
+    )));
+    Spi::run(&format!(
+        "UPDATE loyalty.player_loyalty SET current_balance = 5 WHERE player_id = {player}"
+    ))
+    .unwrap();
     assert_eq!(
         one::<String>("SELECT format('%s %s', current_balance, ledger_balance) FROM loyalty.verify_all_balances()"),
         "5 700"
     );
-    assert!(!one::<bool>(&format!("SELECT ok FROM loyalty.verify_player_balance({player})")));
+    assert!(!one::<bool>(&format!(
+        "SELECT ok FROM loyalty.verify_player_balance({player})"
+    )));
     assert_eq!(
         one::<String>(&format!(
             "SELECT format('%s->%s %s->%s', balance_before, balance_after, tier_before, tier_after)
@@ -237,7 +289,10 @@ fn runbook_verify_finds_corruption_and_rebuild_repairs_it() {
         )),
         "5->700 BRONZE->BRONZE"
     );
-    assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.verify_all_balances()"), 0);
+    assert_eq!(
+        one::<i64>("SELECT count(*) FROM loyalty.verify_all_balances()"),
+        0
+    );
     assert_eq!(
         outcome("SELECT loyalty.verify_player_balance('00000000-0000-4000-8000-000000000000')"),
         "PT404 PLAYER_NOT_FOUND"
@@ -252,15 +307,23 @@ fn runbook_verify_finds_corruption_and_rebuild_repairs_it() {
 fn runbook_export_and_lookup() {
     let player = "'33333333-3333-4333-8333-000000000007'::uuid";
     let id = open_two_hour_slip(player);
-    Spi::run(&format!("SELECT loyalty.complete_rating_slip('{id}', 'c-look')")).unwrap();
+    Spi::run(&format!(
+        "SELECT loyalty.complete_rating_slip('{id}', 'c-look')"
+    ))
+    .unwrap();
     assert_eq!(
         one::<i64>("SELECT count(*) FROM loyalty.export_ledger(now() - interval '1 minute', now() + interval '1 minute')"),
         1
     );
     assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.export_ledger(now() + interval '1 minute', now() + interval '2 minutes')"), 0);
-    assert_eq!(outcome("SELECT loyalty.export_ledger(NULL, now())"), "PT422 VALIDATION_ERROR");
     assert_eq!(
-        one::<String>("SELECT string_agg(kind, ',' ORDER BY kind) FROM loyalty.lookup_correlation('c-look')"),
+        outcome("SELECT loyalty.export_ledger(NULL, now())"),
+        "PT422 VALIDATION_ERROR"
+    );
+    assert_eq!(
+        one::<String>(
+            "SELECT string_agg(kind, ',' ORDER BY kind) FROM loyalty.lookup_correlation('c-look')"
+        ),
         "ledger,rating_slip"
     );
 }
