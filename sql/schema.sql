@@ -6,16 +6,17 @@ COMMENT ON SCHEMA loyalty IS 'casino_loyalty: player-loyalty balances, rating sl
 -- Owner-only settings. One row; ordinary roles cannot read or write it, and a
 -- SET of any session variable cannot override it.
 CREATE TABLE loyalty.config (
-    singleton            boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    singleton            boolean  DEFAULT true CONSTRAINT config_singleton_check CHECK (singleton),
     casino_timezone      text     NOT NULL DEFAULT 'UTC'
-                         CHECK (casino_timezone <> '' AND now() AT TIME ZONE casino_timezone IS NOT NULL),
+                         CONSTRAINT config_casino_timezone_check CHECK (casino_timezone <> '' AND now() AT TIME ZONE casino_timezone IS NOT NULL),
     gaming_day_start     time     NOT NULL DEFAULT '06:00',
-    max_reward_points    bigint   NOT NULL DEFAULT 10000 CHECK (max_reward_points > 0),
-    rate_limit_count     integer  NOT NULL DEFAULT 10    CHECK (rate_limit_count > 0),
-    rate_limit_window    interval NOT NULL DEFAULT '60 seconds' CHECK (rate_limit_window > '0'::interval),
-    alert_reward_count   integer  NOT NULL DEFAULT 20    CHECK (alert_reward_count > 0),
-    alert_window         interval NOT NULL DEFAULT '1 hour' CHECK (alert_window > '0'::interval),
-    updated_at           timestamptz NOT NULL DEFAULT now()
+    max_reward_points    bigint   NOT NULL DEFAULT 10000 CONSTRAINT config_max_reward_points_check CHECK (max_reward_points > 0),
+    rate_limit_count     integer  NOT NULL DEFAULT 10    CONSTRAINT config_rate_limit_count_check CHECK (rate_limit_count > 0),
+    rate_limit_window    interval NOT NULL DEFAULT '60 seconds' CONSTRAINT config_rate_limit_window_check CHECK (rate_limit_window > '0'::interval),
+    alert_reward_count   integer  NOT NULL DEFAULT 20    CONSTRAINT config_alert_reward_count_check CHECK (alert_reward_count > 0),
+    alert_window         interval NOT NULL DEFAULT '1 hour' CONSTRAINT config_alert_window_check CHECK (alert_window > '0'::interval),
+    updated_at           timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT config_pkey PRIMARY KEY (singleton)
 );
 COMMENT ON TABLE loyalty.config IS 'Owner-only settings (one row): casino time zone, gaming-day start, security limits. Not writable by ordinary roles.';
 COMMENT ON COLUMN loyalty.config.singleton IS 'Always true: the table holds exactly one row.';
@@ -29,20 +30,23 @@ COMMENT ON COLUMN loyalty.config.alert_window IS 'Window of the manual-reward al
 COMMENT ON COLUMN loyalty.config.updated_at IS 'Audit: when the settings last changed.';
 
 CREATE TABLE loyalty.tier (
-    tier             text   PRIMARY KEY CHECK (tier ~ '^[A-Z][A-Z0-9_]{0,31}$'),
-    threshold_points bigint NOT NULL UNIQUE CHECK (threshold_points >= 0)
+    tier             text   NOT NULL CONSTRAINT tier_tier_check CHECK (tier ~ '^[A-Z][A-Z0-9_]{0,31}$'),
+    threshold_points bigint NOT NULL CONSTRAINT tier_threshold_points_check CHECK (threshold_points >= 0),
+    CONSTRAINT tier_pkey PRIMARY KEY (tier),
+    CONSTRAINT tier_threshold_points_key UNIQUE (threshold_points)
 );
 COMMENT ON TABLE loyalty.tier IS 'Tier ladder: a player holds the highest tier whose threshold their lifetime points reach.';
 COMMENT ON COLUMN loyalty.tier.tier IS 'Tier name (BRONZE, SILVER, GOLD, PLATINUM).';
 COMMENT ON COLUMN loyalty.tier.threshold_points IS 'Lifetime points at which this tier starts; the lowest tier starts at 0.';
 
 CREATE TABLE loyalty.game_settings (
-    game_type              text    PRIMARY KEY CHECK (game_type ~ '^[A-Z][A-Z0-9_]{0,31}$'),
-    house_edge             numeric(7,4)  NOT NULL CHECK (house_edge > 0 AND house_edge < 100),
-    decisions_per_hour     integer       NOT NULL CHECK (decisions_per_hour > 0 AND decisions_per_hour <= 10000),
-    points_conversion_rate numeric(12,4) NOT NULL CHECK (points_conversion_rate >= 0 AND points_conversion_rate <= 10000),
-    point_multiplier       numeric(8,4)  NOT NULL CHECK (point_multiplier >= 0 AND point_multiplier <= 100),
-    updated_at             timestamptz   NOT NULL DEFAULT now()
+    game_type              text    NOT NULL CONSTRAINT game_settings_game_type_check CHECK (game_type ~ '^[A-Z][A-Z0-9_]{0,31}$'),
+    house_edge             numeric(7,4)  NOT NULL CONSTRAINT game_settings_house_edge_check CHECK (house_edge > 0 AND house_edge < 100),
+    decisions_per_hour     integer       NOT NULL CONSTRAINT game_settings_decisions_per_hour_check CHECK (decisions_per_hour > 0 AND decisions_per_hour <= 10000),
+    points_conversion_rate numeric(12,4) NOT NULL CONSTRAINT game_settings_points_conversion_rate_check CHECK (points_conversion_rate >= 0 AND points_conversion_rate <= 10000),
+    point_multiplier       numeric(8,4)  NOT NULL CONSTRAINT game_settings_point_multiplier_check CHECK (point_multiplier >= 0 AND point_multiplier <= 100),
+    updated_at             timestamptz   NOT NULL DEFAULT now(),
+    CONSTRAINT game_settings_pkey PRIMARY KEY (game_type)
 );
 COMMENT ON TABLE loyalty.game_settings IS 'Per game type: the figures a slip''s theoretical win and points are computed from. Snapshotted onto each slip when it opens. Owner-only.';
 COMMENT ON COLUMN loyalty.game_settings.game_type IS 'Game type code (BLACKJACK, BACCARAT, ROULETTE, CRAPS).';
@@ -53,12 +57,13 @@ COMMENT ON COLUMN loyalty.game_settings.point_multiplier IS 'Promotional multipl
 COMMENT ON COLUMN loyalty.game_settings.updated_at IS 'Audit: when these settings last changed.';
 
 CREATE TABLE loyalty.staff (
-    staff_id    uuid    PRIMARY KEY,
+    staff_id    uuid    NOT NULL,
     permissions text[]  NOT NULL DEFAULT '{}'
-                CHECK (permissions <@ ARRAY['loyalty:award', 'loyalty:view_all', 'loyalty:recover']::text[]),
+                CONSTRAINT staff_permissions_check CHECK (permissions <@ ARRAY['loyalty:award', 'loyalty:view_all', 'loyalty:recover']::text[]),
     active      boolean NOT NULL DEFAULT true,
     created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now()
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT staff_pkey PRIMARY KEY (staff_id)
 );
 COMMENT ON TABLE loyalty.staff IS 'Staff members and what they may do. staff_id is the staff member''s auth user id.';
 COMMENT ON COLUMN loyalty.staff.staff_id IS 'The staff member''s auth user id (auth.uid() / JWT sub).';
@@ -68,7 +73,7 @@ COMMENT ON COLUMN loyalty.staff.created_at IS 'Audit: when the staff member was 
 COMMENT ON COLUMN loyalty.staff.updated_at IS 'Audit: when the staff row last changed.';
 
 CREATE TABLE loyalty.rating_slip (
-    id                     uuid    PRIMARY KEY DEFAULT gen_random_uuid(),
+    id                     uuid    NOT NULL DEFAULT gen_random_uuid(),
     player_id              uuid    NOT NULL,
     visit_id               uuid,
     session_id             uuid,
@@ -77,19 +82,21 @@ CREATE TABLE loyalty.rating_slip (
     decisions_per_hour     integer       NOT NULL,
     points_conversion_rate numeric(12,4) NOT NULL,
     point_multiplier       numeric(8,4)  NOT NULL,
-    average_bet            numeric NOT NULL CHECK (average_bet > 0),
+    average_bet            numeric NOT NULL CONSTRAINT rating_slip_average_bet_check CHECK (average_bet > 0),
     start_time             timestamptz NOT NULL,
     end_time               timestamptz,
-    status                 text    NOT NULL DEFAULT 'OPEN' CHECK (status IN ('OPEN', 'CLOSED')),
-    duration_seconds       integer CHECK (duration_seconds BETWEEN 0 AND 86400),
+    status                 text    NOT NULL DEFAULT 'OPEN' CONSTRAINT rating_slip_status_check CHECK (status IN ('OPEN', 'CLOSED')),
+    duration_seconds       integer CONSTRAINT rating_slip_duration_seconds_check CHECK (duration_seconds BETWEEN 0 AND 86400),
     opened_by              uuid,
     closed_by              uuid,
     accrued_ledger_id      bigint,
     correlation_id         text,
     created_at             timestamptz NOT NULL DEFAULT now(),
     updated_at             timestamptz NOT NULL DEFAULT now(),
-    CHECK ((status = 'OPEN') = (end_time IS NULL)),
-    CHECK ((status = 'OPEN') = (duration_seconds IS NULL))
+    CONSTRAINT rating_slip_pkey PRIMARY KEY (id),
+    -- an OPEN slip has neither an end time nor a duration; a CLOSED one has both
+    CONSTRAINT rating_slip_end_time_when_closed_check CHECK ((status = 'OPEN') = (end_time IS NULL)),
+    CONSTRAINT rating_slip_duration_when_closed_check CHECK ((status = 'OPEN') = (duration_seconds IS NULL))
 );
 COMMENT ON TABLE loyalty.rating_slip IS 'One stint of one player''s play at one table. Game settings are snapshotted at open; points are computed from the snapshot only.';
 COMMENT ON COLUMN loyalty.rating_slip.id IS 'Slip id; the gameplay idempotency key is gameplay:<id>.';
@@ -120,13 +127,14 @@ CREATE INDEX rating_slip_unaccrued_idx ON loyalty.rating_slip (end_time)
     WHERE status = 'CLOSED' AND accrued_ledger_id IS NULL;
 
 CREATE TABLE loyalty.player_loyalty (
-    player_id       uuid     PRIMARY KEY,
-    current_balance bigint   NOT NULL DEFAULT 0 CHECK (current_balance >= 0),
-    lifetime_points bigint   NOT NULL DEFAULT 0 CHECK (lifetime_points >= 0),
+    player_id       uuid     NOT NULL,
+    current_balance bigint   NOT NULL DEFAULT 0 CONSTRAINT player_loyalty_current_balance_check CHECK (current_balance >= 0),
+    lifetime_points bigint   NOT NULL DEFAULT 0 CONSTRAINT player_loyalty_lifetime_points_check CHECK (lifetime_points >= 0),
     tier            text     NOT NULL DEFAULT 'BRONZE',
-    tier_progress   smallint NOT NULL DEFAULT 0 CHECK (tier_progress BETWEEN 0 AND 100),
+    tier_progress   smallint NOT NULL DEFAULT 0 CONSTRAINT player_loyalty_tier_progress_check CHECK (tier_progress BETWEEN 0 AND 100),
     created_at      timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now()
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT player_loyalty_pkey PRIMARY KEY (player_id)
 );
 COMMENT ON TABLE loyalty.player_loyalty IS 'Balance per player. Invariant: current_balance = sum(ledger.points_change), lifetime_points = sum of the positive changes.';
 COMMENT ON COLUMN loyalty.player_loyalty.player_id IS 'The player (their auth user id).';
@@ -143,23 +151,23 @@ CREATE TABLE loyalty.loyalty_ledger (
     rating_slip_id   uuid,
     visit_id         uuid,
     session_id       uuid,
-    idempotency_key  text   NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 200),
-    transaction_type text   NOT NULL CHECK (transaction_type IN ('GAMEPLAY', 'MANUAL_BONUS', 'ADJUSTMENT')),
-    event_type       text   NOT NULL CHECK (event_type IN ('RATING_SLIP_COMPLETED', 'POINTS_UPDATE_REQUESTED')),
+    idempotency_key  text   NOT NULL CONSTRAINT loyalty_ledger_idempotency_key_check CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+    transaction_type text   NOT NULL CONSTRAINT loyalty_ledger_transaction_type_check CHECK (transaction_type IN ('GAMEPLAY', 'MANUAL_BONUS', 'ADJUSTMENT')),
+    event_type       text   NOT NULL CONSTRAINT loyalty_ledger_event_type_check CHECK (event_type IN ('RATING_SLIP_COMPLETED', 'POINTS_UPDATE_REQUESTED')),
     points_change    bigint NOT NULL,
     reason           text,
     source           text,
     staff_id         uuid,
     reward_id        text,
-    balance_before   bigint NOT NULL CHECK (balance_before >= 0),
-    balance_after    bigint NOT NULL CHECK (balance_after >= 0),
+    balance_before   bigint NOT NULL CONSTRAINT loyalty_ledger_balance_before_check CHECK (balance_before >= 0),
+    balance_after    bigint NOT NULL CONSTRAINT loyalty_ledger_balance_after_check CHECK (balance_after >= 0),
     tier_before      text   NOT NULL,
     tier_after       text   NOT NULL,
     correlation_id   text   NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (player_id, id),
-    UNIQUE (player_id, idempotency_key),
-    CHECK (balance_after = balance_before + points_change)
+    CONSTRAINT loyalty_ledger_pkey PRIMARY KEY (player_id, id),
+    CONSTRAINT loyalty_ledger_player_id_idempotency_key_key UNIQUE (player_id, idempotency_key),
+    CONSTRAINT loyalty_ledger_balance_arithmetic_check CHECK (balance_after = balance_before + points_change)
 );
 COMMENT ON TABLE loyalty.loyalty_ledger IS 'Append-only journal of every balance change. UPDATE, DELETE and TRUNCATE raise LEDGER_APPEND_ONLY.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.id IS 'Entry id, increasing in insertion order (not commit order). Not gapless: a rolled-back post or an idempotent replay uses up a number; the per-player balance chain (balance_before = previous balance_after), not the ids, shows that no entry is missing.';
@@ -187,14 +195,15 @@ CREATE INDEX loyalty_ledger_slip_idx ON loyalty.loyalty_ledger (rating_slip_id);
 CREATE INDEX loyalty_ledger_created_idx ON loyalty.loyalty_ledger (created_at);
 
 CREATE TABLE loyalty.pending_accrual (
-    rating_slip_id uuid PRIMARY KEY,
+    rating_slip_id uuid NOT NULL,
     player_id      uuid NOT NULL,
     error_code     text NOT NULL,
     error_message  text,
     correlation_id text NOT NULL,
-    attempts       integer NOT NULL DEFAULT 1 CHECK (attempts >= 1),
+    attempts       integer NOT NULL DEFAULT 1 CONSTRAINT pending_accrual_attempts_check CHECK (attempts >= 1),
     failed_at      timestamptz NOT NULL DEFAULT now(),
-    resolved_at    timestamptz
+    resolved_at    timestamptz,
+    CONSTRAINT pending_accrual_pkey PRIMARY KEY (rating_slip_id)
 );
 COMMENT ON TABLE loyalty.pending_accrual IS 'Durable record of slips closed without their points posted (PARTIAL_COMPLETION), until recovery resolves them.';
 COMMENT ON COLUMN loyalty.pending_accrual.rating_slip_id IS 'The closed slip whose points are still owed.';
@@ -209,12 +218,13 @@ CREATE INDEX pending_accrual_open_idx ON loyalty.pending_accrual (failed_at) WHE
 CREATE INDEX pending_accrual_correlation_idx ON loyalty.pending_accrual (correlation_id);
 
 CREATE TABLE loyalty.alert (
-    id         bigserial PRIMARY KEY,
+    id         bigserial NOT NULL,
     kind       text  NOT NULL,
     staff_id   uuid,
     player_id  uuid,
     details    jsonb NOT NULL DEFAULT '{}',
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT alert_pkey PRIMARY KEY (id)
 );
 COMMENT ON TABLE loyalty.alert IS 'Raised alerts (e.g. a staff member issuing more manual rewards than the alert threshold in an hour).';
 COMMENT ON COLUMN loyalty.alert.id IS 'Alert id.';
