@@ -39,10 +39,21 @@ setup() {
 
 # Build the extension and install it into the system PostgreSQL.
 install_extension() {
-    say "building and installing casino_loyalty into PostgreSQL $PG_MAJOR"
+    install_extension_from "$ROOT" "$@"
+}
+
+# Build and install the extension from a source tree (the upgrade suite builds
+# a released version from git history into its own target dir: a cdylib's
+# file name carries no hash, so two versions built in one target dir
+# overwrite each other's library while cargo still calls both fresh).
+install_extension_from() {
+    local src="$1" target="$ROOT/target"
+    shift
+    [ "$src" = "$ROOT" ] || target="$ROOT/target/releases"
+    say "building and installing casino_loyalty $(sed -n 's/^version = "\(.*\)"/\1/p' "$src/Cargo.toml") into PostgreSQL $PG_MAJOR"
     local flags=(--pg-config "$PG_CONFIG")
     [ "$(id -u)" -eq 0 ] || flags+=(--sudo)
-    (cd "$ROOT" && cargo pgrx install "${flags[@]}" "$@" >/dev/null)
+    (cd "$src" && CARGO_TARGET_DIR="$target" cargo pgrx install "${flags[@]}" "$@" >/dev/null)
 }
 
 # Run a command as the cluster's OS user: `postgres` when we are root
@@ -58,7 +69,7 @@ cluster_start() {
     CLUSTER_DIR="$(mktemp -d /tmp/casino_loyalty.XXXXXX)"
     chmod 755 "$CLUSTER_DIR"
     [ "$(id -u)" -ne 0 ] || chown postgres: "$CLUSTER_DIR"
-    export PGDATA="$CLUSTER_DIR/data" PGHOST="$CLUSTER_DIR" PGLOG="$CLUSTER_DIR/server.log"
+    export CLUSTER_DIR PGDATA="$CLUSTER_DIR/data" PGHOST="$CLUSTER_DIR" PGLOG="$CLUSTER_DIR/server.log"
     PGPORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
     export PGPORT
     if [ "$(id -u)" -eq 0 ]; then export PGUSER=postgres; else export PGUSER="$(id -un)"; fi

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Every test, against real PostgreSQL 15 servers:
+#   lint      cargo fmt --check and clippy -D warnings over every Rust file
+#   frozen    released upgrade scripts are unchanged (sql/RELEASED), and the
+#             check itself refuses an edited release
 #   unit      pure Rust core, no database      (cargo test --lib)
 #   pgrx      #[pg_test] suites in pgrx-tests/  (cargo pgrx test, its own cluster)
 #   regress   pg_regress files in tests/pg_regress/ (throwaway cluster)
 #   client    multi-session tests in tests/client/  (same throwaway cluster)
+#   upgrade   every released version installed from git history, given data,
+#             upgraded with ALTER EXTENSION UPDATE, compared with a fresh
+#             install; then regress and client again on the upgraded database
 # Ends with one summary line per suite and "suites: N passed, N failed".
 source "$(dirname "$0")/lib.sh"
 set +e  # run every suite, then report
@@ -13,18 +19,38 @@ cd "$ROOT"
 declare -a NAMES=() RESULTS=()
 record() { NAMES+=("$1"); RESULTS+=("$2"); }
 
+say "lint (rustfmt, clippy -D warnings)"
+lint() {
+    # pgrx-tests/ files are include!d into src/lib.rs, which cargo fmt does
+    # not follow: rustfmt checks them one by one.
+    cargo fmt --all -- --check \
+        && rustfmt --edition 2021 --check pgrx-tests/*.rs \
+        && (cd tests && cargo fmt --all -- --check) \
+        && cargo clippy --quiet --all-targets -- -D warnings \
+        && (cd tests && cargo clippy --quiet --all-targets -- -D warnings)
+}
+lint && record lint pass || record lint FAIL
+
+say "frozen releases (sql/RELEASED)"
+bash scripts/check_released.sh && bash tests/upgrade/check_released_test.sh \
+    && record frozen pass || record frozen FAIL
+
 say "unit tests (pure core)"
 cargo test --lib --quiet -- ::unit:: && record unit pass || record unit FAIL
 
 say "pgrx tests (#[pg_test], in-database)"
 PGRX_DATA="$(mktemp -d /tmp/casino_loyalty_pgrx.XXXXXX)"
 chmod 755 "$PGRX_DATA"
+# Its own target dir: the test build (features pg15 pg_test) writes the same
+# unhashed libcasino_loyalty.so as the install build, and cargo would then
+# take either for the other.
 if [ "$(id -u)" -eq 0 ]; then
     chown postgres: "$PGRX_DATA"
-    cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DATA" && record pgrx pass || record pgrx FAIL
+    CARGO_TARGET_DIR="$ROOT/target/pgrx-test" \
+        cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DATA" && record pgrx pass || record pgrx FAIL
 else
-    # installing into the system PostgreSQL needs root; keep root's build
-    # output out of the user's target dir
+    # installing into the system PostgreSQL needs root, whose build output
+    # must stay out of the user's target dir
     sudo chown postgres: "$PGRX_DATA"
     sudo --preserve-env=PATH,HOME,CARGO_HOME,RUSTUP_HOME,PGRX_HOME env CARGO_TARGET_DIR="$ROOT/target/root" \
         cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DATA" && record pgrx pass || record pgrx FAIL
@@ -34,22 +60,45 @@ fi
 install_extension || exit 1
 trap cluster_stop EXIT
 cluster_start || exit 1
+
+# pg_regress over tests/pg_regress; on a database that already has the
+# extension (an upgraded one), without the file that creates it.
+regress() {
+    local db="$1" out="$CLUSTER_DIR/regress-$1" tests
+    mkdir -p "$out"
+    tests=$(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | sort)
+    [ "$2" = with-setup ] || tests=$(grep -v '^00_setup$' <<<"$tests")
+    # shellcheck disable=SC2086
+    "$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress" \
+        --use-existing --dbname="$db" --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
+        --bindir="$PG_BIN" --inputdir=tests/pg_regress --outputdir="$out" $tests \
+        || { cat "$out/regression.diffs" 2>/dev/null; return 1; }
+}
+
+client() {
+    (cd tests && LOYALTY_TEST_DB="$1" PG_BIN="$PG_BIN" cargo test --quiet --no-fail-fast)
+}
+
 createdb loyalty_regress && createdb loyalty_client \
     && psql -X -q -d loyalty_client -c 'CREATE EXTENSION casino_loyalty' || exit 1
 
 say "pg_regress (tests/pg_regress)"
-REGRESS_OUT="$CLUSTER_DIR/regress"
-mkdir -p "$REGRESS_OUT"
-TESTS=$(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | sort)
-# shellcheck disable=SC2086
-"$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress" \
-    --use-existing --dbname=loyalty_regress --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
-    --bindir="$PG_BIN" --inputdir=tests/pg_regress --outputdir="$REGRESS_OUT" $TESTS \
-    && record regress pass || { record regress FAIL; cat "$REGRESS_OUT/regression.diffs" 2>/dev/null; }
+regress loyalty_regress with-setup && record regress pass || record regress FAIL
 
 say "client tests (tests/client, real connections)"
-(cd tests && LOYALTY_TEST_DB=loyalty_client PG_BIN="$PG_BIN" cargo test --quiet --no-fail-fast) \
-    && record client pass || record client FAIL
+client loyalty_client && record client pass || record client FAIL
+
+say "upgrade (tests/upgrade: released versions -> this build)"
+UPGRADE_LOG="$CLUSTER_DIR/upgrade.log"
+bash tests/upgrade/run.sh | tee "$UPGRADE_LOG"
+if [ "${PIPESTATUS[0]}" -eq 0 ]; then
+    upgraded_db=$(tail -1 "$UPGRADE_LOG")
+    say "pg_regress and client tests on the upgraded database $upgraded_db"
+    regress "$upgraded_db" without-setup && client "$upgraded_db" \
+        && record upgrade pass || record upgrade FAIL
+else
+    record upgrade FAIL
+fi
 
 say "summary"
 passed=0; failed=0

@@ -37,5 +37,6 @@ ROLLBACK TO s;
 SELECT * FROM loyalty.increment_player_loyalty('aaaaaaaa-0000-4000-8000-000000000001', 1.5);
 ROLLBACK TO s;
 -- the refusals changed nothing: still the balance after "spending keeps the tier"
-SELECT current_balance, lifetime_points, tier, tier_progress FROM loyalty.player_loyalty;
+SELECT current_balance, lifetime_points, tier, tier_progress FROM loyalty.player_loyalty
+ WHERE player_id = 'aaaaaaaa-0000-4000-8000-000000000001';
 ROLLBACK;

@@ -2,6 +2,8 @@
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 BEGIN;
+-- (on an upgraded database the ledger already holds other players' rows)
+SELECT count(*) AS rows_before FROM loyalty.loyalty_ledger \gset
 INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
         points_change, balance_before, balance_after, tier_before, tier_after, correlation_id)
 VALUES ('bbbbbbbb-0000-4000-8000-000000000001', 'regress:1', 'ADJUSTMENT', 'POINTS_UPDATE_REQUESTED',
@@ -16,5 +18,7 @@ ROLLBACK TO s;
 TRUNCATE loyalty.loyalty_ledger;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
-SELECT count(*), sum(points_change) FROM loyalty.loyalty_ledger;
+-- every row is still there, this one included
+SELECT count(*) - :rows_before AS rows_added FROM loyalty.loyalty_ledger;
+SELECT count(*), sum(points_change) FROM loyalty.loyalty_ledger WHERE player_id = 'bbbbbbbb-0000-4000-8000-000000000001';
 ROLLBACK;

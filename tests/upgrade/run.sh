@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# The upgrade suite: for every released version, install it from git history,
+# give it real data, install the current build, ALTER EXTENSION ... UPDATE, and
+# prove that
+#   1. every row of every 0.x table (and both id sequences) is unchanged,
+#      and verify_all_balances() finds nothing;
+#   2. the pg_regress files and the client tests pass on the upgraded
+#      database (the caller, scripts/test.sh, runs them on it afterwards:
+#      this script prints the upgraded database's name on its last line);
+#   3. the upgraded schema equals a fresh install's, object by object.
+#
+# Runs against the throwaway cluster that scripts/test.sh started (PGHOST,
+# PGPORT, PGUSER, CLUSTER_DIR). Leaves the current build installed.
+source "$(dirname "$0")/../../scripts/lib.sh"
+cd "$ROOT"
+
+fail() { echo "upgrade suite: $*" >&2; exit 1; }
+psql_q() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+
+CURRENT=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)
+WORK="$CLUSTER_DIR/upgrade"
+mkdir -p "$WORK"
+FRESH_DB=loyalty_upgrade_fresh
+
+# The released versions, oldest first (sql/RELEASED: "version commit").
+mapfile -t RELEASES < <(grep -v '^#' sql/RELEASED | awk 'NF == 2')
+[ ${#RELEASES[@]} -gt 0 ] || fail "sql/RELEASED lists no released version"
+
+# A source tree of a released version, from this repository's own history.
+checkout_release() {
+    local version="$1" commit="$2" dir="$3"
+    git cat-file -e "$commit^{commit}" 2>/dev/null \
+        || fail "release $version is commit $commit (sql/RELEASED), which this clone does not have; the upgrade suite builds every release from git history, so it needs a full clone (git fetch --unshallow)"
+    rm -rf "$dir" && mkdir -p "$dir"
+    git archive "$commit" | tar -x -C "$dir"
+    [ "$(sed -n 's/^version = "\(.*\)"/\1/p' "$dir/Cargo.toml")" = "$version" ] \
+        || fail "commit $commit does not hold version $version in its Cargo.toml"
+}
+
+# Partial completions need a second session: it holds the player's row lock
+# while the floor's completion times out on it, so the accrual fails for real
+# (55P03) and 0.x writes its pending_accrual row. One of the two slips is then
+# recovered, so both a resolved and an owed pending row cross the upgrade.
+make_partials() {
+    local db="$1" player='00000000-0000-4000-8000-0000000000a5'
+    PGAPPNAME=upgrade-locker psql -X -q -d "$db" -c "BEGIN;
+        SELECT 1 FROM loyalty.player_loyalty WHERE player_id = '$player' FOR UPDATE;
+        SELECT pg_sleep(120); COMMIT" >/dev/null 2>&1 &
+    local locker=$!
+    for _ in $(seq 200); do
+        [ "$(psql_q -d "$db" -c "SELECT count(*) FROM pg_stat_activity
+              WHERE application_name = 'upgrade-locker' AND wait_event = 'PgSleep'")" = 1 ] && break
+        sleep 0.05
+    done
+    local slips
+    slips=$(psql_q -d "$db" <<SQL
+SET lock_timeout = '200ms';
+SELECT o.id || ' ' || c.status || ' ' || coalesce(c.error_code, '-')
+  FROM generate_series(1, 2) AS n,
+       LATERAL loyalty.open_rating_slip('$player', 'BLACKJACK', 50, p_start_time => now() - make_interval(hours => n)) AS o,
+       LATERAL loyalty.complete_rating_slip(o.id, 'upgrade-seed-partial-' || n) AS c;
+SQL
+    )
+    psql_q -d "$db" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                        WHERE application_name = 'upgrade-locker'" >/dev/null
+    wait "$locker" || true
+    echo "$slips"
+    [ "$(grep -c ' PARTIAL_COMPLETION 55P03$' <<<"$slips")" = 2 ] \
+        || fail "expected two partial completions (lock timeout), got: $slips"
+    psql_q -d "$db" -c "SELECT points_earned FROM loyalty.recover_slip_loyalty('$(head -1 <<<"$slips" | cut -d' ' -f1)', 'upgrade-seed-recover')" >/dev/null
+}
+
+# Every row of every table the old version has, in those columns and a stable
+# order, plus the id sequences: what the upgrade must keep.
+snapshot() {
+    local db="$1" out="$2" columns="$3"
+    : >"$out"
+    while IFS='|' read -r table cols; do
+        {
+            echo "## $table"
+            psql_q -d "$db" -F '|' -c "SELECT $cols FROM loyalty.$table ORDER BY $cols"
+        } >>"$out"
+    done <"$columns"
+    for seq in loyalty_ledger_id_seq alert_id_seq; do
+        echo "## $seq $(psql_q -d "$db" -c "SELECT last_value || ' ' || is_called FROM loyalty.$seq")" >>"$out"
+    done
+}
+
+# The extension's whole schema as pg_dump writes it. A plain --schema-only
+# dump writes only "CREATE EXTENSION" for an extension's objects; in
+# --binary-upgrade mode it writes every member object (table, function,
+# policy, grant, comment) as pg_upgrade needs them. The object ids it pins are
+# dropped, and the entries are sorted, so the dumps of two databases compare
+# object by object: column order, constraint names, defaults, function
+# bodies, ACLs and comments all count.
+schema_of() {
+    local db="$1"
+    "$PG_BIN/pg_dump" --schema-only --binary-upgrade "$db"
+    psql_q -d "$db" -c "SELECT '-- extension ' || extversion || ' config ' || extconfig::regclass[]::text
+                               || ' ' || coalesce(extcondition::text, '') FROM pg_extension
+                         WHERE extname = 'casino_loyalty'"
+}
+
+normalize_schema() {
+    python3 - "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+# object ids pinned for pg_upgrade differ between any two databases; the
+# extension's creation line carries them too (its version and config tables
+# are compared through the "-- extension" line instead)
+text = "\n".join(l for l in text.splitlines()
+                 if "binary_upgrade_set_next_" not in l
+                 and not l.startswith("-- For binary upgrade")
+                 and "binary_upgrade_create_empty_extension" not in l
+                 and not l.startswith(("\\restrict ", "\\unrestrict ")))  # a random key per dump
+# so do the frozen transaction ids pg_upgrade restores per table
+text = re.sub(r"UPDATE pg_catalog\.pg_class\nSET relfrozenxid = '\d+', relminmxid = '\d+'\nWHERE oid = [^;]*;\n", "", text)
+entries = re.split(r"\n--\n-- (?=Name: |TOC entry )", text)
+# a sequence's position is data, compared by the snapshot, not schema
+entries = [e.strip() for e in entries if e.strip() and "; Type: SEQUENCE SET;" not in e.split("\n", 1)[0]]
+print("\n=====\n".join(sorted(entries)))
+PY
+}
+
+upgraded=""
+for release in "${RELEASES[@]}"; do
+    read -r version commit <<<"$release"
+    [ "$version" != "$CURRENT" ] || continue
+    say "upgrade from $version (commit ${commit:0:12}) to $CURRENT"
+    db="loyalty_upgrade_${version//./_}"
+    src="$ROOT/target/release-src/$version"
+    checkout_release "$version" "$commit" "$src"
+    install_extension_from "$src" || fail "building $version failed"
+
+    psql_q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+    psql_q -d "$db" -c "CREATE EXTENSION casino_loyalty VERSION '$version'" >/dev/null
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f tests/upgrade/seed_0.1.0.sql >"$WORK/seed-$version.out" \
+        || { cat "$WORK/seed-$version.out"; fail "seeding $version failed"; }
+    make_partials "$db" >"$WORK/partials-$version.out"
+    psql_q -d "$db" -c "SELECT table_name || '|' || string_agg(column_name, ', ' ORDER BY ordinal_position)
+                          FROM information_schema.columns WHERE table_schema = 'loyalty'
+                           AND table_name IN (SELECT tablename FROM pg_tables WHERE schemaname = 'loyalty')
+                         GROUP BY table_name ORDER BY table_name" >"$WORK/columns-$version"
+    snapshot "$db" "$WORK/before-$version" "$WORK/columns-$version"
+    grep -q "^## pending_accrual" "$WORK/before-$version" || fail "snapshot has no pending_accrual"
+
+    install_extension || fail "building $CURRENT failed"
+    psql_q -d "$db" -c "ALTER EXTENSION casino_loyalty UPDATE" >/dev/null || fail "ALTER EXTENSION UPDATE from $version failed"
+    [ "$(psql_q -d "$db" -c "SELECT extversion FROM pg_extension WHERE extname = 'casino_loyalty'")" = "$CURRENT" ] \
+        || fail "after the update the extension is not at $CURRENT"
+
+    # 1. the data is all there, and the balances still agree with the ledger
+    snapshot "$db" "$WORK/after-$version" "$WORK/columns-$version"
+    if ! diff -u "$WORK/before-$version" "$WORK/after-$version"; then
+        fail "rows changed in the upgrade from $version (diff above: - before, + after)"
+    fi
+    mismatches=$(psql_q -d "$db" -c "SELECT count(*) FROM loyalty.verify_all_balances()")
+    [ "$mismatches" = 0 ] || fail "verify_all_balances() reports $mismatches players after the upgrade from $version"
+    echo "data: $(grep -c -v '^##' "$WORK/after-$version") rows unchanged, balances verified"
+
+    # 3. the same schema as a fresh install
+    psql_q -d postgres -c "DROP DATABASE IF EXISTS $FRESH_DB" -c "CREATE DATABASE $FRESH_DB" >/dev/null
+    psql_q -d "$FRESH_DB" -c "CREATE EXTENSION casino_loyalty" >/dev/null
+    schema_of "$FRESH_DB" >"$WORK/schema-fresh.sql"
+    schema_of "$db" >"$WORK/schema-upgraded-$version.sql"
+    normalize_schema "$WORK/schema-fresh.sql" >"$WORK/schema-fresh.norm"
+    normalize_schema "$WORK/schema-upgraded-$version.sql" >"$WORK/schema-upgraded-$version.norm"
+    # the dump must show every member object, or the comparison proves nothing
+    members=$(psql_q -d "$FRESH_DB" -c "SELECT count(*) FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid
+                                         WHERE e.extname = 'casino_loyalty' AND d.deptype = 'e'")
+    [ "$(grep -c '^ALTER EXTENSION casino_loyalty ADD' "$WORK/schema-fresh.norm")" = "$members" ] \
+        || fail "the fresh install's dump does not list all $members extension members"
+    if ! diff -u "$WORK/schema-fresh.norm" "$WORK/schema-upgraded-$version.norm"; then
+        fail "the schema upgraded from $version differs from a fresh $CURRENT install (diff above: - fresh, + upgraded)"
+    fi
+    echo "schema: equal to a fresh $CURRENT install ($members member objects, $(grep -c '^=====$' "$WORK/schema-fresh.norm") dump entries)"
+    psql_q -d postgres -c "DROP DATABASE $FRESH_DB" >/dev/null
+
+    # 2. is the caller's: the suites assume the seeded settings, so the
+    # owner's edits (proven kept above) go back to the seeds first
+    psql_q -d "$db" -f tests/upgrade/reset_settings.sql >/dev/null || fail "resetting the settings failed"
+    upgraded="$db"
+done
+[ -n "$upgraded" ] || fail "no released version older than $CURRENT to upgrade from"
+echo "$upgraded"
