@@ -1,4 +1,4 @@
-// calculate_points: the SPEC §4 formula against the seeded game settings.
+// calculate_points: the docs/reference.md §4 formula against the seeded game settings.
 
 #[pg_test]
 fn points_spec_example_and_each_game() {

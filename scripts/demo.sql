@@ -11,7 +11,7 @@ CREATE EXTENSION casino_loyalty;
 SELECT tier, threshold_points FROM loyalty.tier ORDER BY threshold_points;
 SELECT * FROM loyalty.game_settings ORDER BY game_type;
 
-\echo '## Points: BLACKJACK, average bet 25, two hours (SPEC example: 700)'
+\echo '## Points: BLACKJACK, average bet 25, two hours (docs/reference.md example: 700)'
 SELECT loyalty.calculate_points('BLACKJACK', 25, 7200) AS points;
 
 \echo '## A deterministic idempotency key: key order does not matter'

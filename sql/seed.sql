@@ -1,4 +1,4 @@
--- Seed data (SPEC §4). Owners edit these rows; restores merge over them.
+-- Seed data (docs/reference.md §4). Owners edit these rows; restores merge over them.
 INSERT INTO loyalty.config DEFAULT VALUES;
 
 INSERT INTO loyalty.tier (tier, threshold_points) VALUES

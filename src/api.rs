@@ -1,4 +1,4 @@
-//! The SQL surface (SPEC §3). Each function validates its arguments, does its
+//! The SQL surface (docs/reference.md §3). Each function validates its arguments, does its
 //! work through the modules, and turns a spec error into a PostgreSQL ERROR
 //! with [`crate::error::run`]. Arguments are all `Option` so that NULL gets
 //! VALIDATION_ERROR instead of a silent NULL result.

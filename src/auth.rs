@@ -1,4 +1,4 @@
-//! Caller identity and permissions (SPEC §6).
+//! Caller identity and permissions (docs/reference.md §6).
 //!
 //! Identity: `auth.uid()` where the `auth` schema has it (Supabase), else
 //! the `sub` of the `request.jwt.claims` setting (what PostgREST sets per

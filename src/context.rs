@@ -1,4 +1,4 @@
-//! Request context: the correlation id (SPEC §7).
+//! Request context: the correlation id (docs/reference.md §7).
 //!
 //! Resolution order: the function's argument, else the session setting
 //! `loyalty.correlation_id`, else PostgREST's `x-correlation-id` request

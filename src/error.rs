@@ -1,4 +1,4 @@
-//! One error type for the whole extension, mapped to SPEC §5: the stable code
+//! One error type for the whole extension, mapped to docs/reference.md §5: the stable code
 //! is the message, a human sentence is the DETAIL, and the SQLSTATE is
 //! `PTnnn` so PostgREST answers with HTTP status nnn.
 

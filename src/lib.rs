@@ -1,5 +1,5 @@
 //! casino_loyalty: player-loyalty points kept correct inside PostgreSQL.
-//! This file only wires modules and SQL; see SPEC.md for the contract.
+//! This file only wires modules and SQL; docs/reference.md is the contract.
 
 use pgrx::prelude::*;
 

@@ -1,4 +1,4 @@
-//! Canonical log lines (SPEC §7): one JSON object per line in the server log,
+//! Canonical log lines (docs/reference.md §7): one JSON object per line in the server log,
 //! each with `event`, `timestamp`, `correlation_id`, `player_id` and the
 //! event's own fields.
 

@@ -1,4 +1,4 @@
-//! Points, tiers and progress (pure, SPEC §4).
+//! Points, tiers and progress (pure, reference §4).
 //!
 //! Theoretical win and points are computed exactly: every factor is a
 //! decimal held as an integer mantissa and a scale, the product is exact, and
@@ -7,7 +7,7 @@
 
 use crate::error::{LoyaltyError, Result};
 
-/// Longest slip (SPEC §4): more than 24 hours is a VALIDATION_ERROR.
+/// Longest slip (docs/reference.md §4): more than 24 hours is a VALIDATION_ERROR.
 pub const MAX_DURATION_SECONDS: i64 = 24 * 3600;
 
 /// A non-negative decimal: `mantissa × 10^-scale`.

@@ -1,4 +1,4 @@
-//! Manual rewards (SPEC §3): checked against the caller's identity and
+//! Manual rewards (docs/reference.md §3): checked against the caller's identity and
 //! permissions, exactly-once per gaming day, rate-limited in the database,
 //! audited, and alerted on when one staff member issues too many.
 
@@ -84,7 +84,7 @@ struct Request<'a> {
     reward_id: Option<&'a str>,
 }
 
-/// Check 1 of SPEC §3: who is acting. A JWT subject, or a trusted back end
+/// Check 1 of docs/reference.md §3: who is acting. A JWT subject, or a trusted back end
 /// (service_role, the owner) acting for `p_staff_id`.
 fn acting_staff(req: &Request) -> Result<pgrx::Uuid> {
     match (auth::caller_uid(), auth::caller_is_trusted()) {
@@ -99,7 +99,7 @@ fn acting_staff(req: &Request) -> Result<pgrx::Uuid> {
     }
 }
 
-/// Checks 2 to 5 of SPEC §3, in order; returns player, points and reason.
+/// Checks 2 to 5 of docs/reference.md §3, in order; returns player, points and reason.
 fn check(
     req: &Request,
     caller: pgrx::Uuid,

@@ -544,7 +544,7 @@ type CompleteRow = (
     name!(recovery_needed, bool),
 );
 
-/// Close a slip and accrue its points in one call (SPEC §3). If the accrual
+/// Close a slip and accrue its points in one call (docs/reference.md §3). If the accrual
 /// fails, its work is rolled back to a savepoint, the slip stays CLOSED, a
 /// pending_accrual row is written and the status is PARTIAL_COMPLETION;
 /// with `p_atomic` the whole call fails instead and nothing changes.
