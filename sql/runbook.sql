@@ -1,5 +1,8 @@
 -- Read-only operator runbooks (see docs/runbook.md). Each is a plain query
 -- an operator can read with \sf; the data-changing runbooks are in Rust.
+-- Each first asks loyalty.require_caller() whether its caller may run it, so
+-- a blanket GRANT EXECUTE opens none of them: trusted back ends only, but
+-- for the partial-completion list, which staff recovering slips need too.
 
 CREATE FUNCTION loyalty.list_partial_completions(p_limit integer DEFAULT 100)
 RETURNS TABLE (rating_slip_id uuid, player_id uuid, game_type text, end_time timestamptz,
@@ -7,15 +10,17 @@ RETURNS TABLE (rating_slip_id uuid, player_id uuid, game_type text, end_time tim
                attempts integer, failed_at timestamptz, correlation_id text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
+    SELECT loyalty.require_caller(ARRAY['loyalty:recover', 'loyalty:view_all']);
     -- CLOSED slips with no GAMEPLAY ledger row, whether or not a
-    -- pending_accrual row exists. The partial index keeps this an index scan;
-    -- the NOT EXISTS makes the ledger, not the flag, the judge.
+    -- pending_accrual row exists, except those held for or refused approval
+    -- (only approve_slip pays those). The partial index keeps this an index
+    -- scan; the NOT EXISTS makes the ledger, not the flag, the judge.
     SELECT s.id, s.player_id, s.game_type, s.end_time, loyalty.slip_points(s.id),
            p.rating_slip_id IS NOT NULL, p.error_code, p.error_message, p.attempts, p.failed_at,
            coalesce(p.correlation_id, s.correlation_id)
       FROM loyalty.rating_slip s
       LEFT JOIN loyalty.pending_accrual p ON p.rating_slip_id = s.id
-     WHERE s.status = 'CLOSED' AND s.accrued_ledger_id IS NULL
+     WHERE s.status = 'CLOSED' AND s.accrued_ledger_id IS NULL AND s.approval_status IS NULL
        AND NOT EXISTS (SELECT 1 FROM loyalty.loyalty_ledger l
                         WHERE l.player_id = s.player_id AND l.idempotency_key = 'gameplay:' || s.id::text)
      ORDER BY s.end_time, s.id
@@ -30,6 +35,7 @@ RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint, li
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 BEGIN
+    PERFORM loyalty.require_caller();
     IF p_player_id IS NULL THEN
         RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_player_id is required', ERRCODE = 'PT422';
     END IF;
@@ -62,6 +68,7 @@ RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint,
                lifetime_points bigint, ledger_lifetime bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
+    SELECT loyalty.require_caller();
     -- Only mismatches; an empty result is a clean bill of health.
     SELECT coalesce(p.player_id, l.player_id), p.current_balance, coalesce(l.bal, 0),
            p.lifetime_points, coalesce(l.life, 0)
@@ -80,6 +87,7 @@ RETURNS SETOF loyalty.loyalty_ledger
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 BEGIN
+    PERFORM loyalty.require_caller();
     IF p_from IS NULL OR p_to IS NULL OR p_from > p_to THEN
         RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
             DETAIL = 'p_from and p_to are required and p_from must not be after p_to', ERRCODE = 'PT422';
@@ -95,6 +103,7 @@ CREATE FUNCTION loyalty.lookup_correlation(p_correlation_id text)
 RETURNS TABLE (kind text, id text, player_id uuid, at timestamptz, details jsonb)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
+    SELECT loyalty.require_caller();
     SELECT 'ledger', l.id::text, l.player_id, l.created_at,
            jsonb_build_object('transaction_type', l.transaction_type, 'points_change', l.points_change,
                               'balance_before', l.balance_before, 'balance_after', l.balance_after,
@@ -123,6 +132,7 @@ RETURNS TABLE (staff_id uuid, bucket_start timestamptz, rewards bigint, bonuses 
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 BEGIN
+    PERFORM loyalty.require_caller();
     IF p_from IS NULL OR p_to IS NULL OR p_from > p_to OR p_bucket IS NULL
        OR p_bucket < interval '1 minute' OR extract(month FROM p_bucket) <> 0 OR extract(year FROM p_bucket) <> 0 THEN
         RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
@@ -135,7 +145,9 @@ BEGIN
            count(*) FILTER (WHERE l.transaction_type = 'ADJUSTMENT'),
            sum(l.points_change)::bigint
       FROM loyalty.loyalty_ledger l
-     WHERE l.staff_id IS NOT NULL AND l.created_at >= p_from AND l.created_at < p_to
+     -- manual rewards are these two kinds (src/kinds.rs), whoever else
+     -- appears in staff_id on other kinds
+     WHERE l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT') AND l.created_at >= p_from AND l.created_at < p_to
      GROUP BY 1, 2 ORDER BY 2, 1;
 END
 $$;

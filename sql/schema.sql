@@ -46,7 +46,13 @@ CREATE TABLE loyalty.game_settings (
     points_conversion_rate numeric(12,4) NOT NULL CONSTRAINT game_settings_points_conversion_rate_check CHECK (points_conversion_rate >= 0 AND points_conversion_rate <= 10000),
     point_multiplier       numeric(8,4)  NOT NULL CONSTRAINT game_settings_point_multiplier_check CHECK (point_multiplier >= 0 AND point_multiplier <= 100),
     updated_at             timestamptz   NOT NULL DEFAULT now(),
-    CONSTRAINT game_settings_pkey PRIMARY KEY (game_type)
+    min_average_bet        numeric(14,4) NOT NULL DEFAULT 1,
+    max_average_bet        numeric(14,4) NOT NULL DEFAULT 100000,
+    approval_threshold_points bigint     NOT NULL DEFAULT 25000
+                           CONSTRAINT game_settings_approval_threshold_points_check CHECK (approval_threshold_points >= 0),
+    CONSTRAINT game_settings_pkey PRIMARY KEY (game_type),
+    CONSTRAINT game_settings_bet_range_check
+        CHECK (min_average_bet > 0 AND min_average_bet <= max_average_bet AND max_average_bet < 1000000000)
 );
 COMMENT ON TABLE loyalty.game_settings IS 'Per game type: the figures a slip''s theoretical win and points are computed from. Snapshotted onto each slip when it opens. Owner-only.';
 COMMENT ON COLUMN loyalty.game_settings.game_type IS 'Game type code (BLACKJACK, BACCARAT, ROULETTE, CRAPS).';
@@ -55,11 +61,15 @@ COMMENT ON COLUMN loyalty.game_settings.decisions_per_hour IS 'Average decisions
 COMMENT ON COLUMN loyalty.game_settings.points_conversion_rate IS 'Points per unit of theoretical win.';
 COMMENT ON COLUMN loyalty.game_settings.point_multiplier IS 'Promotional multiplier applied on top of the conversion rate.';
 COMMENT ON COLUMN loyalty.game_settings.updated_at IS 'Audit: when these settings last changed.';
+COMMENT ON COLUMN loyalty.game_settings.min_average_bet IS 'Table limit: the smallest average bet a slip may be opened or re-rated with.';
+COMMENT ON COLUMN loyalty.game_settings.max_average_bet IS 'Table limit: the largest average bet a slip may be opened or re-rated with.';
+COMMENT ON COLUMN loyalty.game_settings.approval_threshold_points IS 'Four-eyes rule: a completed slip earning more points than this is HELD_FOR_APPROVAL until a second staff member approves it. Snapshotted onto each slip at open.';
 
 CREATE TABLE loyalty.staff (
     staff_id    uuid    NOT NULL,
     permissions text[]  NOT NULL DEFAULT '{}'
-                CONSTRAINT staff_permissions_check CHECK (permissions <@ ARRAY['loyalty:award', 'loyalty:view_all', 'loyalty:recover']::text[]),
+                CONSTRAINT staff_permissions_check CHECK (permissions <@ ARRAY['loyalty:award', 'loyalty:rate', 'loyalty:approve',
+                                                                               'loyalty:recover', 'loyalty:view_all']::text[]),
     active      boolean NOT NULL DEFAULT true,
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
@@ -67,7 +77,7 @@ CREATE TABLE loyalty.staff (
 );
 COMMENT ON TABLE loyalty.staff IS 'Staff members and what they may do. staff_id is the staff member''s auth user id.';
 COMMENT ON COLUMN loyalty.staff.staff_id IS 'The staff member''s auth user id (auth.uid() / JWT sub).';
-COMMENT ON COLUMN loyalty.staff.permissions IS 'Granted permissions: loyalty:award, loyalty:view_all, loyalty:recover.';
+COMMENT ON COLUMN loyalty.staff.permissions IS 'Granted permissions: loyalty:award (manual rewards), loyalty:rate (open, re-rate, complete slips), loyalty:approve (approve or reject held slips), loyalty:recover (recovery of partial completions), loyalty:view_all (read everything).';
 COMMENT ON COLUMN loyalty.staff.active IS 'Inactive staff may do nothing.';
 COMMENT ON COLUMN loyalty.staff.created_at IS 'Audit: when the staff member was added.';
 COMMENT ON COLUMN loyalty.staff.updated_at IS 'Audit: when the staff row last changed.';
@@ -93,7 +103,16 @@ CREATE TABLE loyalty.rating_slip (
     correlation_id         text,
     created_at             timestamptz NOT NULL DEFAULT now(),
     updated_at             timestamptz NOT NULL DEFAULT now(),
+    approval_threshold_points bigint   NOT NULL,
+    rerated_by             uuid[]  NOT NULL DEFAULT '{}',
+    approval_status        text    CONSTRAINT rating_slip_approval_status_check
+                                   CHECK (approval_status IN ('HELD', 'APPROVED', 'REJECTED')),
+    decided_by             uuid,
+    decided_at             timestamptz,
+    decision_reason        text,
     CONSTRAINT rating_slip_pkey PRIMARY KEY (id),
+    -- only a closed slip waits for, or has had, an approval decision
+    CONSTRAINT rating_slip_approval_when_closed_check CHECK (approval_status IS NULL OR status = 'CLOSED'),
     -- an OPEN slip has neither an end time nor a duration; a CLOSED one has both
     CONSTRAINT rating_slip_end_time_when_closed_check CHECK ((status = 'OPEN') = (end_time IS NULL)),
     CONSTRAINT rating_slip_duration_when_closed_check CHECK ((status = 'OPEN') = (duration_seconds IS NULL))
@@ -119,7 +138,17 @@ COMMENT ON COLUMN loyalty.rating_slip.accrued_ledger_id IS 'Ledger entry that pa
 COMMENT ON COLUMN loyalty.rating_slip.correlation_id IS 'Audit: correlation id of the request that last changed the slip.';
 COMMENT ON COLUMN loyalty.rating_slip.created_at IS 'Audit: when the slip row was created.';
 COMMENT ON COLUMN loyalty.rating_slip.updated_at IS 'Audit: when the slip row last changed.';
+COMMENT ON COLUMN loyalty.rating_slip.approval_threshold_points IS 'Snapshot of game_settings.approval_threshold_points at open: more points than this are held for approval.';
+COMMENT ON COLUMN loyalty.rating_slip.rerated_by IS 'Audit: every staff member who re-rated the slip (none of them may approve it).';
+COMMENT ON COLUMN loyalty.rating_slip.approval_status IS 'NULL: no approval needed. HELD: closed above the threshold, points not posted. APPROVED: a second staff member approved, points posted. REJECTED: no points, ever.';
+COMMENT ON COLUMN loyalty.rating_slip.decided_by IS 'Audit: staff member who approved or rejected the held slip (NULL for a trusted back end).';
+COMMENT ON COLUMN loyalty.rating_slip.decided_at IS 'Audit: when the held slip was approved or rejected.';
+COMMENT ON COLUMN loyalty.rating_slip.decision_reason IS 'Audit: why the held slip was rejected.';
 CREATE INDEX rating_slip_player_idx ON loyalty.rating_slip (player_id);
+-- One seat: at most one OPEN slip per player (SLIP_ALREADY_OPEN).
+CREATE UNIQUE INDEX rating_slip_one_open_per_player ON loyalty.rating_slip (player_id) WHERE status = 'OPEN';
+-- Held slips, oldest first, for list_held_slips.
+CREATE INDEX rating_slip_held_idx ON loyalty.rating_slip (end_time) WHERE approval_status = 'HELD';
 CREATE INDEX rating_slip_correlation_idx ON loyalty.rating_slip (correlation_id) WHERE correlation_id IS NOT NULL;
 -- Partial completions: closed slips still owed their points. Small by design,
 -- so listing them stays an index scan however many slips are closed.
@@ -164,7 +193,7 @@ CREATE TABLE loyalty.loyalty_ledger (
     tier_before      text   NOT NULL,
     tier_after       text   NOT NULL,
     correlation_id   text   NOT NULL,
-    created_at       timestamptz NOT NULL DEFAULT now(),
+    created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
     CONSTRAINT loyalty_ledger_pkey PRIMARY KEY (player_id, id),
     CONSTRAINT loyalty_ledger_player_id_idempotency_key_key UNIQUE (player_id, idempotency_key),
     CONSTRAINT loyalty_ledger_balance_arithmetic_check CHECK (balance_after = balance_before + points_change)
@@ -188,7 +217,7 @@ COMMENT ON COLUMN loyalty.loyalty_ledger.balance_after IS 'Audit: balance after 
 COMMENT ON COLUMN loyalty.loyalty_ledger.tier_before IS 'Audit: tier before this entry.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.tier_after IS 'Audit: tier after this entry.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.correlation_id IS 'Audit: correlation id of the request; joins log lines, pending_accrual and the caller''s logs.';
-COMMENT ON COLUMN loyalty.loyalty_ledger.created_at IS 'Audit: transaction time of the entry.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.created_at IS 'Audit: when the entry was written (the clock at the write, not the start of its transaction, so the manual-reward rate limit counts what really happened in each window).';
 CREATE INDEX loyalty_ledger_correlation_idx ON loyalty.loyalty_ledger (correlation_id) WHERE correlation_id IS NOT NULL;
 CREATE INDEX loyalty_ledger_staff_idx ON loyalty.loyalty_ledger (staff_id, created_at) WHERE staff_id IS NOT NULL;
 CREATE INDEX loyalty_ledger_slip_idx ON loyalty.loyalty_ledger (rating_slip_id);
@@ -235,6 +264,32 @@ COMMENT ON COLUMN loyalty.alert.details IS 'Alert specifics as JSON.';
 COMMENT ON COLUMN loyalty.alert.created_at IS 'Audit: when the alert was raised.';
 CREATE INDEX alert_staff_idx ON loyalty.alert (staff_id, created_at);
 
+-- Manual rewards per staff member in the two sliding windows (rate limit,
+-- frequency alert), kept up to date under this row's lock so that a reward
+-- costs the same whatever the configured limits: each reward is counted in
+-- when posted and counted out once when it leaves a window, instead of
+-- counting the whole window again on every call. Derived from the ledger:
+-- a row whose windows differ from loyalty.config, or a missing row, is
+-- recounted from the ledger.
+CREATE TABLE loyalty.reward_window (
+    staff_id      uuid        NOT NULL,
+    rate_window   interval    NOT NULL,
+    rate_since    timestamptz NOT NULL CONSTRAINT reward_window_rate_since_check CHECK (isfinite(rate_since)),
+    rate_count    bigint      NOT NULL CONSTRAINT reward_window_rate_count_check CHECK (rate_count >= 0),
+    alert_window  interval    NOT NULL,
+    alert_since   timestamptz NOT NULL CONSTRAINT reward_window_alert_since_check CHECK (isfinite(alert_since)),
+    alert_count   bigint      NOT NULL CONSTRAINT reward_window_alert_count_check CHECK (alert_count >= 0),
+    CONSTRAINT reward_window_pkey PRIMARY KEY (staff_id)
+);
+COMMENT ON TABLE loyalty.reward_window IS 'Manual rewards per staff member in the rate-limit and alert windows, maintained under this row''s lock. Derived from the ledger; recounted from it when missing or when the windows change.';
+COMMENT ON COLUMN loyalty.reward_window.staff_id IS 'The staff member issuing manual rewards.';
+COMMENT ON COLUMN loyalty.reward_window.rate_window IS 'loyalty.config.rate_limit_window when rate_count was computed.';
+COMMENT ON COLUMN loyalty.reward_window.rate_since IS 'rate_count counts this staff member''s manual rewards created after this time.';
+COMMENT ON COLUMN loyalty.reward_window.rate_count IS 'Manual rewards created after rate_since.';
+COMMENT ON COLUMN loyalty.reward_window.alert_window IS 'loyalty.config.alert_window when alert_count was computed.';
+COMMENT ON COLUMN loyalty.reward_window.alert_since IS 'alert_count counts this staff member''s manual rewards created after this time.';
+COMMENT ON COLUMN loyalty.reward_window.alert_count IS 'Manual rewards created after alert_since.';
+
 -- The ledger is append-only, for everyone including the owner: a statement
 -- trigger also fires for UPDATE/DELETE that match no rows.
 CREATE FUNCTION loyalty.ledger_append_only() RETURNS trigger
@@ -263,7 +318,9 @@ BEGIN
         UPDATE loyalty.game_settings
            SET house_edge = NEW.house_edge, decisions_per_hour = NEW.decisions_per_hour,
                points_conversion_rate = NEW.points_conversion_rate,
-               point_multiplier = NEW.point_multiplier, updated_at = NEW.updated_at
+               point_multiplier = NEW.point_multiplier, updated_at = NEW.updated_at,
+               min_average_bet = NEW.min_average_bet, max_average_bet = NEW.max_average_bet,
+               approval_threshold_points = NEW.approval_threshold_points
          WHERE game_type = NEW.game_type;
     ELSIF TG_TABLE_NAME = 'config' THEN
         UPDATE loyalty.config
@@ -298,3 +355,4 @@ SELECT pg_catalog.pg_extension_config_dump('loyalty.loyalty_ledger_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.pending_accrual', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.alert', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.reward_window', '');

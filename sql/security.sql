@@ -27,11 +27,12 @@ GRANT EXECUTE ON FUNCTION loyalty.increment_player_loyalty TO service_role;
 -- Pure functions: no data, no side effects.
 GRANT EXECUTE ON FUNCTION loyalty.hash_idempotency_key, loyalty.calculate_points
     TO authenticated, service_role;
--- Floor operations: authenticated callers must be active staff (checked
--- inside each function; recovery also needs loyalty:recover).
+-- Floor operations. Each function checks its caller itself (src/auth.rs):
+-- rating needs loyalty:rate, accrual and recovery loyalty:recover, approval
+-- loyalty:approve, and nobody acts on their own play.
 GRANT EXECUTE ON FUNCTION loyalty.open_rating_slip, loyalty.update_rating_slip_bet,
     loyalty.complete_rating_slip, loyalty.accrue_points_from_slip, loyalty.recover_slip_loyalty,
-    loyalty.slip_points
+    loyalty.slip_points, loyalty.approve_slip, loyalty.reject_slip, loyalty.list_held_slips
     TO authenticated, service_role;
 -- Manual rewards: callable by anyone so that every rejection (anon
 -- included) is answered with its spec code and logged; the checks are inside.
@@ -40,7 +41,8 @@ GRANT EXECUTE ON FUNCTION loyalty.manual_reward_key TO authenticated, service_ro
 -- Identity helpers the RLS policies call as the querying role.
 GRANT EXECUTE ON FUNCTION loyalty.caller_uid, loyalty.caller_has_permission
     TO anon, authenticated, service_role;
--- Operator runbooks and the dashboard: owner (psql) and service_role only.
+-- Operator runbooks and the dashboard: owner (psql) and service_role only
+-- (each also refuses any other caller itself).
 GRANT EXECUTE ON FUNCTION loyalty.list_partial_completions, loyalty.recover_partial_completions,
     loyalty.verify_player_balance, loyalty.verify_all_balances, loyalty.rebuild_player_balance,
     loyalty.export_ledger, loyalty.lookup_correlation, loyalty.manual_reward_frequency
@@ -57,6 +59,7 @@ ALTER TABLE loyalty.player_loyalty  ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.loyalty_ledger  ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.pending_accrual ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.alert           ENABLE ROW LEVEL SECURITY;
+ALTER TABLE loyalty.reward_window   ENABLE ROW LEVEL SECURITY;
 
 -- Reads. Nobody but the owner writes any table directly: every write goes
 -- through the functions above (no INSERT/UPDATE/DELETE grants, no write

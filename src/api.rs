@@ -34,6 +34,8 @@ fn increment_player_loyalty(
     ),
 > {
     let (c, correlation_id) = run(|| {
+        // Writes no ledger row: trusted back ends only, whatever the grants.
+        crate::auth::require_trusted()?;
         let player_id = required(p_player_id, "p_player_id")?;
         let delta = required(p_delta_points, "p_delta_points")?;
         let correlation_id = context::correlation_id(p_correlation_id)?;

@@ -1,10 +1,18 @@
-//! Caller identity and permissions (docs/reference.md §6).
+//! Caller identity, trust and permissions (docs/reference.md §6).
 //!
-//! Identity: `auth.uid()` where the `auth` schema has it (Supabase), else
-//! the `sub` of the `request.jwt.claims` setting (what PostgREST sets per
-//! request). Trust: the role that called us (the *outer* role, not the
-//! SECURITY DEFINER owner) is trusted when it is a superuser, has the
-//! owner's privileges, or has `service_role`'s.
+//! Every SQL function asks here who is calling, so a blanket
+//! `GRANT EXECUTE ... TO anon, authenticated` opens nothing: grants are a
+//! second guard, never the only one.
+//!
+//! - **Identity** exists only when the current role (what `SET ROLE` or
+//!   PostgREST's `SET LOCAL role` chose) *is* `authenticated`: then it is
+//!   `auth.uid()` where the `auth` schema has it (Supabase), else the `sub` of
+//!   `request.jwt.claims`. Under `anon` or any other role nobody is signed
+//!   in, whatever claims a session left behind.
+//! - **Trusted back ends** are the current role being `service_role`, the
+//!   extension's owner, or a superuser. Membership does not count: a login
+//!   role that merely inherits `service_role` is not trusted until it
+//!   `SET ROLE service_role`.
 
 use crate::context;
 use crate::error::{Code, LoyaltyError, Result};
@@ -13,25 +21,62 @@ use std::cell::Cell;
 use std::ffi::CStr;
 
 pub const PERM_AWARD: &str = "loyalty:award";
-pub const PERM_VIEW_ALL: &str = "loyalty:view_all";
+pub const PERM_RATE: &str = "loyalty:rate";
+pub const PERM_APPROVE: &str = "loyalty:approve";
 pub const PERM_RECOVER: &str = "loyalty:recover";
+pub const PERM_VIEW_ALL: &str = "loyalty:view_all";
 
 thread_local! {
     /// Whether `auth.uid()` exists, looked up once per backend.
     static HAS_AUTH_UID: Cell<Option<bool>> = const { Cell::new(None) };
 }
 
-/// The role that called the current function from outside (what `SET ROLE`
-/// or PostgREST's `SET LOCAL role` chose).
-fn outer_role() -> pg_sys::Oid {
+/// Who is calling a function, once the checks passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// service_role, the owner or a superuser: acts without a JWT.
+    Trusted,
+    /// A signed-in, active staff member holding the permission asked for.
+    Staff(pgrx::Uuid),
+}
+
+impl Caller {
+    /// The staff member's id (None for a trusted back end).
+    pub fn uid(self) -> Option<pgrx::Uuid> {
+        match self {
+            Caller::Trusted => None,
+            Caller::Staff(u) => Some(u),
+        }
+    }
+
+    /// No self-dealing: FORBIDDEN when the caller is `player`.
+    pub fn not_for_self(self, player: pgrx::Uuid, what: &str) -> Result<()> {
+        if self.uid() == Some(player) {
+            return Err(LoyaltyError::new(
+                Code::Forbidden,
+                format!("nobody may {what} for themselves"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The current role: what `SET ROLE` (or PostgREST's `SET LOCAL role`)
+/// chose, unchanged inside SECURITY DEFINER functions.
+fn current_role() -> pg_sys::Oid {
     // SAFETY: plain read of backend state.
     unsafe { pg_sys::GetOuterUserId() }
 }
 
-pub fn outer_role_name() -> String {
+fn role_oid(name: &CStr) -> pg_sys::Oid {
+    // SAFETY: syscache lookup; missing_ok returns InvalidOid.
+    unsafe { pg_sys::get_role_oid(name.as_ptr(), true) }
+}
+
+pub fn current_role_name() -> String {
     // SAFETY: GetUserNameFromId returns a palloc'd copy (or NULL with noerr).
     unsafe {
-        let p = pg_sys::GetUserNameFromId(outer_role(), true);
+        let p = pg_sys::GetUserNameFromId(current_role(), true);
         if p.is_null() {
             String::new()
         } else {
@@ -40,24 +85,44 @@ pub fn outer_role_name() -> String {
     }
 }
 
-/// Superuser, the extension's owner, or service_role: trusted back ends and
-/// operators, who act without a JWT.
+/// Whether the current role is a trusted back end. Call only from a
+/// SECURITY DEFINER function: there `GetUserId()` is the extension's owner.
 pub fn caller_is_trusted() -> bool {
-    let outer = outer_role();
-    // SAFETY: catalog lookups on valid role OIDs; inside a SECURITY DEFINER
-    // function GetUserId() is the owner.
-    unsafe {
-        if pg_sys::superuser_arg(outer) || pg_sys::has_privs_of_role(outer, pg_sys::GetUserId()) {
-            return true;
-        }
-        let service = pg_sys::get_role_oid(c"service_role".as_ptr(), true);
-        service != pg_sys::InvalidOid && pg_sys::has_privs_of_role(outer, service)
+    let role = current_role();
+    // SAFETY: catalog lookup on a valid role OID; GetUserId reads backend state.
+    let (superuser, owner) = unsafe { (pg_sys::superuser_arg(role), pg_sys::GetUserId()) };
+    if superuser || role == owner {
+        return true;
     }
+    let service = role_oid(c"service_role");
+    service != pg_sys::InvalidOid && role == service
 }
 
-/// The caller's auth user id, if the request carries one.
+/// The signed-in user's id: only under the `authenticated` role, and only
+/// when the JWT's `sub` is a UUID (a third-party `sub` is nobody here).
 pub fn caller_uid() -> Option<pgrx::Uuid> {
-    let has_auth = HAS_AUTH_UID.with(|c| match c.get() {
+    let authenticated = role_oid(c"authenticated");
+    if authenticated == pg_sys::InvalidOid || current_role() != authenticated {
+        return None;
+    }
+    // Read the sub the way Supabase's auth.uid() does, so that a non-UUID
+    // sub is refused here instead of failing inside auth.uid()'s cast.
+    let sub = context::setting("request.jwt.claim.sub").or_else(|| {
+        let claims = context::setting("request.jwt.claims")?;
+        let v: serde_json::Value = serde_json::from_str(&claims).ok()?;
+        Some(v.get("sub")?.as_str()?.to_string())
+    })?;
+    let uid = parse_uuid(&sub)?;
+    if has_auth_uid() {
+        return Spi::get_one::<pgrx::Uuid>("SELECT auth.uid()")
+            .ok()
+            .flatten();
+    }
+    Some(uid)
+}
+
+fn has_auth_uid() -> bool {
+    HAS_AUTH_UID.with(|c| match c.get() {
         Some(b) => b,
         None => {
             let b =
@@ -68,20 +133,15 @@ pub fn caller_uid() -> Option<pgrx::Uuid> {
             c.set(Some(b));
             b
         }
-    });
-    if has_auth {
-        return Spi::get_one::<pgrx::Uuid>("SELECT auth.uid()")
-            .ok()
-            .flatten();
-    }
-    let claims = context::setting("request.jwt.claims")?;
-    let v: serde_json::Value = serde_json::from_str(&claims).ok()?;
-    parse_uuid(v.get("sub")?.as_str()?)
+    })
 }
 
 pub fn parse_uuid(s: &str) -> Option<pgrx::Uuid> {
+    if s.len() != 36 {
+        return None;
+    }
     let hex: String = s.chars().filter(|c| *c != '-').collect();
-    if hex.len() != 32 || s.len() != 36 {
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let mut bytes = [0u8; 16];
@@ -113,22 +173,49 @@ pub fn staff(uid: pgrx::Uuid) -> Result<Option<StaffRow>> {
     })
 }
 
-/// Floor operations (slips, recovery): trusted roles pass; anyone else must
-/// be signed in as active staff, holding `permission` if one is named.
-pub fn require_floor_staff(permission: Option<&str>) -> Result<()> {
+/// Whether a staff row is active and holds any of `permissions`.
+pub fn holds_any(row: &Option<StaffRow>, permissions: &[&str]) -> bool {
+    matches!(row, Some((true, perms)) if perms.iter().any(|p| permissions.contains(&p.as_str())))
+}
+
+fn unauthorized() -> LoyaltyError {
+    LoyaltyError::new(Code::Unauthorized, "sign in first")
+}
+
+/// A trusted back end, or a signed-in active staff member holding one of
+/// `permissions`. UNAUTHORIZED for nobody, FORBIDDEN for anyone else.
+pub fn require_any(permissions: &[&str]) -> Result<Caller> {
+    if caller_is_trusted() {
+        return Ok(Caller::Trusted);
+    }
+    let uid = caller_uid().ok_or_else(unauthorized)?;
+    if holds_any(&staff(uid)?, permissions) {
+        return Ok(Caller::Staff(uid));
+    }
+    Err(LoyaltyError::new(
+        Code::Forbidden,
+        format!(
+            "only active staff with {} may do this",
+            permissions.join(" or ")
+        ),
+    ))
+}
+
+/// See [`require_any`].
+pub fn require(permission: &str) -> Result<Caller> {
+    require_any(&[permission])
+}
+
+/// Trusted back ends only (the balance primitive, the runbooks).
+pub fn require_trusted() -> Result<()> {
     if caller_is_trusted() {
         return Ok(());
     }
-    let uid = caller_uid().ok_or_else(|| LoyaltyError::new(Code::Unauthorized, "sign in first"))?;
-    match staff(uid)? {
-        Some((true, perms)) if permission.is_none_or(|p| perms.iter().any(|x| x == p)) => Ok(()),
-        Some((true, _)) => Err(LoyaltyError::new(
+    match caller_uid() {
+        None => Err(unauthorized()),
+        Some(_) => Err(LoyaltyError::new(
             Code::Forbidden,
-            format!("staff member lacks {}", permission.unwrap_or_default()),
-        )),
-        _ => Err(LoyaltyError::new(
-            Code::Forbidden,
-            "only active staff may do this",
+            "only trusted back ends (service_role, the owner) may do this",
         )),
     }
 }
@@ -141,6 +228,8 @@ mod unit {
         assert!(super::parse_uuid("not-a-uuid").is_none());
         assert!(super::parse_uuid("11111111222243338444555555555555").is_none());
         assert!(super::parse_uuid("1111111g-2222-4333-8444-555555555555").is_none());
+        assert!(super::parse_uuid("+1111111-2222-4333-8444-555555555555").is_none());
+        assert!(super::parse_uuid("google-oauth2|1234567890123456789012").is_none());
     }
 }
 
@@ -159,5 +248,22 @@ fn caller_has_permission(p_permission: Option<&str>) -> bool {
     let (Some(uid), Some(perm)) = (caller_uid(), p_permission) else {
         return false;
     };
-    matches!(staff(uid), Ok(Some((true, perms))) if perms.iter().any(|p| p == perm))
+    matches!(staff(uid), Ok(row) if holds_any(&row, &[perm]))
+}
+
+/// `loyalty.require_caller(p_permissions)`: raises UNAUTHORIZED or
+/// FORBIDDEN unless a trusted back end is calling or, when permissions are
+/// named, an active staff member holding one of them. The SQL runbooks call
+/// it first, so they check their caller themselves, whatever the grants.
+#[pg_extern(security_definer, stable, parallel_safe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn require_caller(p_permissions: default!(Option<Vec<String>>, "NULL")) {
+    crate::error::run(|| {
+        let perms: Vec<&str> = p_permissions.iter().flatten().map(String::as_str).collect();
+        if perms.is_empty() {
+            require_trusted()
+        } else {
+            require_any(&perms).map(|_| ())
+        }
+    })
 }

@@ -13,6 +13,8 @@ pub enum Code {
     SlipNotFound,
     PlayerNotFound,
     SlipNotClosed,
+    SlipAlreadyOpen,
+    SlipNotApproved,
     IdempotencyConflict,
     InsufficientBalance,
     ValidationError,
@@ -29,6 +31,8 @@ impl Code {
             Code::SlipNotFound => "SLIP_NOT_FOUND",
             Code::PlayerNotFound => "PLAYER_NOT_FOUND",
             Code::SlipNotClosed => "SLIP_NOT_CLOSED",
+            Code::SlipAlreadyOpen => "SLIP_ALREADY_OPEN",
+            Code::SlipNotApproved => "SLIP_NOT_APPROVED",
             Code::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Code::InsufficientBalance => "INSUFFICIENT_BALANCE",
             Code::ValidationError => "VALIDATION_ERROR",
@@ -43,7 +47,11 @@ impl Code {
             Code::Unauthorized => 401,
             Code::Forbidden | Code::InvalidStaffId => 403,
             Code::SlipNotFound | Code::PlayerNotFound => 404,
-            Code::SlipNotClosed | Code::IdempotencyConflict | Code::InsufficientBalance => 409,
+            Code::SlipNotClosed
+            | Code::SlipAlreadyOpen
+            | Code::SlipNotApproved
+            | Code::IdempotencyConflict
+            | Code::InsufficientBalance => 409,
             Code::ValidationError | Code::RewardExceedsLimit => 422,
             Code::RateLimitExceeded => 429,
         }

@@ -7,6 +7,7 @@
 //! all in the caller's transaction.
 
 use crate::error::{Code, LoyaltyError, Result};
+use crate::kinds::Kind;
 use crate::ladder;
 use crate::log::{self, Event};
 use crate::points::{self, Tier};
@@ -15,7 +16,10 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use std::rc::Rc;
 
-/// Channel for tier-change notifications (sent on commit only).
+/// Channel for tier-change notifications (sent on commit only). The payload
+/// is `{"ledger_entry_id": n}` and nothing else: any role may LISTEN (and
+/// any role may NOTIFY), so a listener reads the entry through RLS, and a
+/// notification by itself proves nothing.
 pub const TIER_CHANNEL: &str = "loyalty_tier_changed";
 
 /// The outcome of one balance change, as `increment_player_loyalty` returns it.
@@ -74,7 +78,7 @@ pub fn increment(player_id: pgrx::Uuid, delta: i64, correlation_id: &str) -> Res
 pub struct Entry<'a> {
     pub player_id: pgrx::Uuid,
     pub idempotency_key: String,
-    pub transaction_type: &'static str,
+    pub kind: Kind,
     pub event_type: &'static str,
     pub points: i64,
     pub rating_slip_id: Option<pgrx::Uuid>,
@@ -138,7 +142,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
                 e.visit_id.into(),
                 e.session_id.into(),
                 e.idempotency_key.as_str().into(),
-                e.transaction_type.into(),
+                e.kind.as_str().into(),
                 e.event_type.into(),
                 e.points.into(),
                 e.reason.into(),
@@ -164,7 +168,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
             .first()
             .get_one::<i64>()?
             .ok_or_else(|| LoyaltyError::validation("ledger insert returned no id"))?;
-        announce_tier_change(client, &locked, &change, e.correlation_id)?;
+        announce_tier_change(client, &locked, &change, Some(entry_id), e.correlation_id)?;
         Ok(Posted {
             entry_id,
             points_change: e.points,
@@ -314,11 +318,13 @@ fn compute(locked: &Locked, delta: i64) -> Result<Computed> {
     })
 }
 
-/// Log and notify a tier change, if the change computed for `locked` makes one.
+/// Log and notify a tier change, if the change computed for `locked` makes
+/// one (notify only when a ledger entry records it).
 fn announce_tier_change(
     client: &SpiClient<'_>,
     locked: &Locked,
     c: &Computed,
+    entry_id: Option<i64>,
     correlation_id: &str,
 ) -> Result<()> {
     if locked.tier == c.tier_after {
@@ -330,6 +336,7 @@ fn announce_tier_change(
         &locked.tier,
         &c.tier_after,
         c.lifetime,
+        entry_id,
         correlation_id,
     )
 }
@@ -351,7 +358,7 @@ fn apply(
         &c.tier_after,
         c.progress,
     )?;
-    announce_tier_change(client, &locked, &c, correlation_id)?;
+    announce_tier_change(client, &locked, &c, None, correlation_id)?;
     Ok(BalanceChange {
         player_id,
         balance_before: locked.balance,
@@ -395,31 +402,33 @@ pub fn set_balance(
     .ok_or_else(|| LoyaltyError::new(Code::PlayerNotFound, "player row vanished while updating"))
 }
 
-/// Log `loyalty_tier_changed` and notify listeners on commit.
+/// Log `loyalty_tier_changed`; when a ledger entry records the change,
+/// notify listeners of its id on commit.
 pub fn tier_changed(
     client: &SpiClient<'_>,
     player_id: &str,
     before: &str,
     after: &str,
     lifetime: i64,
+    entry_id: Option<i64>,
     correlation_id: &str,
 ) -> Result<()> {
     let fields = crate::fields! {
         "tier_before" => before,
         "tier_after" => after,
         "lifetime_points" => lifetime,
+        "ledger_entry_id" => entry_id,
     };
-    let payload = log::line(
-        Event::TierChanged,
-        correlation_id,
-        Some(player_id),
-        fields.clone(),
-    );
     log::emit(Event::TierChanged, correlation_id, Some(player_id), fields);
-    spi::write(
-        client,
-        "SELECT pg_catalog.pg_notify($1, $2)",
-        &[TIER_CHANNEL.into(), payload.into()],
-    )?;
+    if let Some(id) = entry_id {
+        spi::write(
+            client,
+            "SELECT pg_catalog.pg_notify($1, $2)",
+            &[
+                TIER_CHANNEL.into(),
+                format!(r#"{{"ledger_entry_id":{id}}}"#).into(),
+            ],
+        )?;
+    }
     Ok(())
 }

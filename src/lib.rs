@@ -3,16 +3,21 @@
 
 use pgrx::prelude::*;
 
+pub mod alert;
 pub mod api;
+pub mod approval;
 pub mod auth;
 pub mod context;
 pub mod error;
 pub mod jsonb;
 pub mod keys;
+pub mod kinds;
 pub mod ladder;
 pub mod ledger;
 pub mod log;
 pub mod points;
+pub mod rate_limit;
+pub mod reason;
 pub mod rewards;
 pub mod runbook;
 pub mod settings;
@@ -27,7 +32,7 @@ extension_sql_file!("../sql/seed.sql", name = "seed", requires = ["schema"]);
 extension_sql_file!(
     "../sql/runbook.sql",
     name = "runbook",
-    requires = ["schema", slip::slip_points]
+    requires = ["schema", slip::slip_points, auth::require_caller]
 );
 extension_sql_file!("../sql/security.sql", name = "security", finalize);
 

@@ -17,6 +17,8 @@ pub enum Event {
     TierChanged,
     ManualRewardRejected,
     BalanceRebuilt,
+    SlipHeld,
+    SlipRejected,
 }
 
 impl Event {
@@ -30,6 +32,8 @@ impl Event {
             Event::TierChanged => "loyalty_tier_changed",
             Event::ManualRewardRejected => "manual_reward_rejected",
             Event::BalanceRebuilt => "loyalty_balance_rebuilt",
+            Event::SlipHeld => "loyalty_slip_held",
+            Event::SlipRejected => "loyalty_slip_rejected",
         }
     }
 }

@@ -2,26 +2,22 @@
 //! permissions, exactly-once per gaming day, rate-limited in the database,
 //! audited, and alerted on when one staff member issues too many.
 
+use crate::alert::{self, AlertKind};
 use crate::auth::{self, PERM_AWARD};
 use crate::context;
 use crate::error::{required, run, Code, LoyaltyError, Result};
 use crate::keys;
+use crate::kinds::Kind;
 use crate::ledger::{self, Entry, Posted};
 use crate::log::{self, Event};
+use crate::rate_limit;
 use crate::settings::{self, Settings};
 use crate::spi;
 use pgrx::prelude::*;
 use serde_json::json;
 
-/// Shortest and longest reason (characters).
-pub const MIN_REASON_CHARS: usize = 10;
-pub const MAX_REASON_CHARS: usize = 1000;
 /// Longest external reward id (bytes).
 pub const MAX_REWARD_ID_BYTES: usize = 200;
-/// Channel for alerts (sent on commit only).
-pub const ALERT_CHANNEL: &str = "loyalty_alert";
-/// Advisory-lock class for the per-staff rate limit ("LOYA").
-const RATE_LOCK_CLASS: i32 = 0x4C4F_5941;
 
 /// The idempotency key of a manual reward: from the external reward id
 /// alone when there is one, else from the request and its gaming day.
@@ -99,7 +95,8 @@ fn acting_staff(req: &Request) -> Result<pgrx::Uuid> {
     }
 }
 
-/// Checks 2 to 5 of docs/reference.md §3, in order; returns player, points and reason.
+/// Checks 2 to 5 of docs/reference.md §3, in order (with no self-rewards
+/// after check 3); returns player, points and reason.
 fn check(
     req: &Request,
     caller: pgrx::Uuid,
@@ -123,6 +120,13 @@ fn check(
             "p_staff_id must be the caller's own id",
         ));
     }
+    // 3b. nobody rewards themselves
+    if req.player_id == Some(caller) {
+        return Err(LoyaltyError::new(
+            Code::Forbidden,
+            "nobody may reward themselves",
+        ));
+    }
     // 4. within the limit
     let points = required(req.points, "p_points")?;
     if points.unsigned_abs() > cfg.max_reward_points.unsigned_abs() {
@@ -136,18 +140,7 @@ fn check(
         return Err(LoyaltyError::validation("points must not be 0"));
     }
     let player = required(req.player_id, "p_player_id")?;
-    let reason = req.reason.map(str::trim).unwrap_or_default();
-    let chars = reason.chars().count();
-    if chars < MIN_REASON_CHARS {
-        return Err(LoyaltyError::validation(format!(
-            "reason must be at least {MIN_REASON_CHARS} characters"
-        )));
-    }
-    if chars > MAX_REASON_CHARS {
-        return Err(LoyaltyError::validation(format!(
-            "reason must be at most {MAX_REASON_CHARS} characters"
-        )));
-    }
+    let reason = crate::reason::check(req.reason)?;
     if let Some(r) = req.reward_id {
         if r.trim().is_empty() || r.len() > MAX_REWARD_ID_BYTES || r.chars().any(char::is_control) {
             return Err(LoyaltyError::validation(format!(
@@ -155,7 +148,7 @@ fn check(
             )));
         }
     }
-    Ok((player, points, reason.to_string()))
+    Ok((player, points, reason))
 }
 
 /// Issue a manual reward (positive: MANUAL_BONUS) or adjustment (negative:
@@ -237,8 +230,7 @@ fn issue(
     correlation_id: &str,
 ) -> Result<(Posted, pgrx::Uuid, &'static str, String)> {
     let staff = acting_staff(req)?;
-    // Settings, the staff row and this staff member's lock in one statement.
-    let (cfg, staff_row) = Spi::connect(|c| settings::load_for_staff(c, staff, RATE_LOCK_CLASS))?;
+    let (cfg, staff_row) = Spi::connect(|c| settings::load_for_staff(c, staff))?;
     let (player, points, reason) = check(req, staff, staff_row, &cfg)?;
     let key = reward_key(
         &player.to_string(),
@@ -248,11 +240,7 @@ fn issue(
         req.reward_id,
         &cfg.gaming_day,
     )?;
-    let ttype = if points > 0 {
-        "MANUAL_BONUS"
-    } else {
-        "ADJUSTMENT"
-    };
+    let kind = Kind::manual(points);
     if let Some(slip) = req.rating_slip_id {
         let owner = Spi::connect(|c| -> Result<Option<pgrx::Uuid>> {
             Ok(spi::read(
@@ -272,12 +260,13 @@ fn issue(
             ));
         }
     }
-    // Counted under the staff lock, which serializes this staff member's
-    // rewards, and before the player's row is locked, so the count adds
-    // nothing to a busy player's critical section. Over the limit, a retry
-    // of a reward already issued is still answered as an idempotent hit.
-    let (recent, earlier_in_alert_window) = count_recent(staff, &cfg)?;
-    if recent >= cfg.rate_limit_count
+    // Counted under this staff member's window row lock, which serializes
+    // their rewards at every isolation level, and before the player's row is
+    // locked, so the count adds nothing to a busy player's critical section.
+    // Over the limit, a retry of a reward already issued is still answered
+    // as an idempotent hit.
+    let windows = Spi::connect(|c| rate_limit::lock_and_count(c, staff, &cfg))?;
+    if windows.in_rate_window >= cfg.rate_limit_count
         && Spi::connect(|c| ledger::find_entry(c, player, &key))?.is_none()
     {
         return Err(LoyaltyError::new(
@@ -291,7 +280,7 @@ fn issue(
     let posted = ledger::post(&Entry {
         player_id: player,
         idempotency_key: key.clone(),
-        transaction_type: ttype,
+        kind,
         event_type: "POINTS_UPDATE_REQUESTED",
         points,
         rating_slip_id: req.rating_slip_id,
@@ -304,6 +293,7 @@ fn issue(
         correlation_id,
     })?;
     if !posted.idempotent_hit {
+        Spi::connect(|c| rate_limit::record(c, staff, &cfg, &windows))?;
         log::emit(
             Event::ManualRewardIssued,
             correlation_id,
@@ -312,89 +302,28 @@ fn issue(
                 "ledger_entry_id" => posted.entry_id,
                 "staff_id" => staff.to_string(),
                 "points" => points,
-                "transaction_type" => ttype,
+                "transaction_type" => kind.as_str(),
                 "reward_id" => req.reward_id,
                 "balance_after" => posted.balance_after,
             },
         );
-        // This reward is the (earlier + 1)th in the window.
-        if earlier_in_alert_window == cfg.alert_reward_count {
-            raise_alert(
-                staff,
-                player,
-                &cfg,
-                earlier_in_alert_window + 1,
-                correlation_id,
+        // This reward is the (earlier + 1)th in the alert window.
+        if windows.in_alert_window == cfg.alert_reward_count {
+            alert::raise(
+                AlertKind::ManualRewardFrequency,
+                Some(staff),
+                Some(player),
+                &json!({
+                    "rewards_in_window": windows.in_alert_window + 1,
+                    "threshold": cfg.alert_reward_count,
+                    "window_seconds": cfg.alert_window_s,
+                    "ledger_entry_id": posted.entry_id,
+                    "correlation_id": correlation_id,
+                }),
             )?;
         }
     }
-    Ok((posted, player, ttype, key))
-}
-
-/// This staff member's earlier rewards within the rate-limit window and
-/// within the alert window, each counted only as far as its check needs, so
-/// the cost stays bounded however busy they are.
-fn count_recent(staff: pgrx::Uuid, cfg: &Settings) -> Result<(i64, i64)> {
-    Spi::connect(|c| -> Result<(i64, i64)> {
-        let rows = spi::write(
-            c,
-            "SELECT (SELECT count(*) FROM (SELECT 1 FROM loyalty.loyalty_ledger
-                                            WHERE staff_id = $1 AND created_at > now() - make_interval(secs => $2)
-                                            LIMIT $3) r),
-                    (SELECT count(*) FROM (SELECT 1 FROM loyalty.loyalty_ledger
-                                            WHERE staff_id = $1 AND created_at > now() - make_interval(secs => $4)
-                                            LIMIT $5) a)",
-            &[
-                staff.into(),
-                cfg.rate_limit_window_s.into(),
-                cfg.rate_limit_count.into(),
-                cfg.alert_window_s.into(),
-                cfg.alert_reward_count.saturating_add(1).into(),
-            ],
-        )?;
-        let r = rows.first();
-        Ok((r.get::<i64>(1)?.unwrap_or(0), r.get::<i64>(2)?.unwrap_or(0)))
-    })
-}
-
-/// The reward that takes a staff member past the alert threshold within the
-/// window raises one alert row and one notification (on commit).
-fn raise_alert(
-    staff: pgrx::Uuid,
-    player: pgrx::Uuid,
-    cfg: &Settings,
-    count: i64,
-    correlation_id: &str,
-) -> Result<()> {
-    let details = json!({
-        "rewards_in_window": count,
-        "threshold": cfg.alert_reward_count,
-        "window_seconds": cfg.alert_window_s,
-        "correlation_id": correlation_id,
-    });
-    Spi::connect(|c| -> Result<()> {
-        let id = spi::write(
-            c,
-            "INSERT INTO loyalty.alert (kind, staff_id, player_id, details)
-             VALUES ('MANUAL_REWARD_FREQUENCY', $1, $2, $3::text::jsonb) RETURNING id",
-            &[staff.into(), player.into(), details.to_string().into()],
-        )?
-        .first()
-        .get_one::<i64>()?;
-        let payload = json!({
-            "alert_id": id,
-            "kind": "MANUAL_REWARD_FREQUENCY",
-            "staff_id": staff.to_string(),
-            "player_id": player.to_string(),
-            "details": details,
-        });
-        spi::write(
-            c,
-            "SELECT pg_catalog.pg_notify($1, $2)",
-            &[ALERT_CHANNEL.into(), payload.to_string().into()],
-        )?;
-        Ok(())
-    })
+    Ok((posted, player, kind.as_str(), key))
 }
 
 #[cfg(test)]

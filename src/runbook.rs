@@ -37,6 +37,7 @@ fn recover_partial_completions(
     ),
 > {
     let row = run(|| {
+        let caller = crate::auth::require(crate::auth::PERM_RECOVER)?;
         let limit = p_limit.unwrap_or(100);
         if !(1..=MAX_BULK_RECOVERY).contains(&limit) {
             return Err(LoyaltyError::validation(format!(
@@ -44,7 +45,6 @@ fn recover_partial_completions(
             )));
         }
         let correlation_id = context::correlation_id(p_correlation_id)?;
-        crate::auth::require_floor_staff(Some(crate::auth::PERM_RECOVER))?;
         let ids: Vec<pgrx::Uuid> = Spi::connect(|c| -> Result<Vec<pgrx::Uuid>> {
             let rows = c.select(
                 "SELECT rating_slip_id FROM loyalty.list_partial_completions($1)",
@@ -61,8 +61,9 @@ fn recover_partial_completions(
         })?;
         let (mut recovered, mut failed, mut points) = (0, 0, 0i64);
         for id in &ids {
-            match subxact::run(|| slip::accrue_by_id(*id, "recover_slip_loyalty", &correlation_id))
-            {
+            match subxact::run(|| {
+                slip::accrue_by_id(*id, caller, "recover_slip_loyalty", &correlation_id)
+            }) {
                 Ok(p) => {
                     recovered += 1;
                     if !p.idempotent_hit {
@@ -102,14 +103,9 @@ fn rebuild_player_balance(
     ),
 > {
     let row = run(|| {
+        crate::auth::require_trusted()?;
         let player_id = crate::error::required(p_player_id, "p_player_id")?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
-        if !crate::auth::caller_is_trusted() {
-            return Err(LoyaltyError::new(
-                Code::Forbidden,
-                "only operators may rebuild balances",
-            ));
-        }
         Spi::connect_mut(|c| {
             let Some(locked) = ledger::lock_player(c, player_id)? else {
                 return Err(LoyaltyError::new(
@@ -147,7 +143,7 @@ fn rebuild_player_balance(
                 },
             );
             if tier != new_tier {
-                ledger::tier_changed(c, &pid, &tier, &new_tier, new_life, &correlation_id)?;
+                ledger::tier_changed(c, &pid, &tier, &new_tier, new_life, None, &correlation_id)?;
             }
             Ok((
                 player_id,

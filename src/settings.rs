@@ -27,12 +27,10 @@ pub struct Settings {
 }
 
 /// The settings, today's gaming day and `staff`'s row (active,
-/// permissions), in one query that also takes the per-staff advisory lock
-/// serializing that staff member's rewards (class `lock_class`).
+/// permissions), in one query.
 pub fn load_for_staff(
     client: &SpiClient<'_>,
     staff: pgrx::Uuid,
-    lock_class: i32,
 ) -> Result<(Settings, Option<crate::auth::StaffRow>)> {
     let rows = spi::write(
         client,
@@ -40,10 +38,9 @@ pub fn load_for_staff(
                 c.alert_reward_count::bigint, extract(epoch FROM c.alert_window)::float8,
                 to_char(((now() AT TIME ZONE c.casino_timezone) - (c.gaming_day_start - time '00:00'))::date,
                         'YYYY-MM-DD'),
-                s.active, s.permissions,
-                pg_catalog.pg_advisory_xact_lock($2, pg_catalog.hashtext($1::text)) IS NULL
+                s.active, s.permissions
            FROM loyalty.config c LEFT JOIN loyalty.staff s ON s.staff_id = $1",
-        &[staff.into(), lock_class.into()],
+        &[staff.into()],
     )?;
     if rows.is_empty() {
         return Err(LoyaltyError::validation(

@@ -3,13 +3,19 @@
 //! Lock order everywhere: the slip's row, then the player's row. Every
 //! function here takes them in that order, and the balance functions take
 //! only the player's, so no two of our calls can deadlock.
+//!
+//! Rating (open, re-rate, complete) needs `loyalty:rate`, accrual and
+//! recovery `loyalty:recover`; nobody rates or recovers their own play. A
+//! completion above the slip's approval threshold is held (approval.rs).
 
 // pgrx reads a TableIterator's columns from the signature itself, so the
 // row tuples must be spelled out there rather than named with `type`.
 #![allow(clippy::type_complexity)]
 
+use crate::auth::{self, Caller, PERM_RATE, PERM_RECOVER};
 use crate::context;
 use crate::error::{required, run, Code, LoyaltyError, Result};
+use crate::kinds::Kind;
 use crate::ledger::{self, Entry, Posted};
 use crate::log::{self, Event};
 use crate::points::{self, Decimal, GameSettings};
@@ -36,11 +42,33 @@ pub struct Slip {
     pub status: String,
     pub duration_seconds: Option<i32>,
     pub accrued_ledger_id: Option<i64>,
+    pub approval_threshold_points: i64,
+    /// None, HELD, APPROVED or REJECTED.
+    pub approval_status: Option<String>,
+    pub opened_by: Option<pgrx::Uuid>,
+    pub closed_by: Option<pgrx::Uuid>,
+    pub rerated_by: Vec<pgrx::Uuid>,
 }
 
 impl Slip {
     pub fn is_closed(&self) -> bool {
         self.status == "CLOSED"
+    }
+
+    /// Whether the slip waits for, or was refused, approval: then no
+    /// accrual or recovery posts it (only approve_slip does).
+    pub fn refuse_unapproved(&self) -> Result<()> {
+        match self.approval_status.as_deref() {
+            Some("HELD") => Err(LoyaltyError::new(
+                Code::SlipNotApproved,
+                "the slip is held for approval; approve_slip posts its points",
+            )),
+            Some("REJECTED") => Err(LoyaltyError::new(
+                Code::SlipNotApproved,
+                "the slip was rejected; it earns no points",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Points this slip earns, from its snapshot only.
@@ -58,7 +86,8 @@ macro_rules! select_slip {
         concat!(
             "SELECT id, player_id, visit_id, session_id, game_type, house_edge::text, decisions_per_hour,
                     points_conversion_rate::text, point_multiplier::text, average_bet, start_time, end_time,
-                    status, duration_seconds, accrued_ledger_id
+                    status, duration_seconds, accrued_ledger_id, approval_threshold_points, approval_status,
+                    opened_by, closed_by, rerated_by
                FROM loyalty.rating_slip WHERE id = $1",
             $tail
         )
@@ -109,6 +138,11 @@ fn decode(rows: pgrx::spi::SpiTupleTable<'_>, id: pgrx::Uuid) -> Result<Slip> {
         status: text(13)?,
         duration_seconds: r.get(14)?,
         accrued_ledger_id: r.get(15)?,
+        approval_threshold_points: r.get(16)?.unwrap_or(0),
+        approval_status: r.get(17)?,
+        opened_by: r.get(18)?,
+        closed_by: r.get(19)?,
+        rerated_by: r.get::<Vec<pgrx::Uuid>>(20)?.unwrap_or_default(),
     })
 }
 
@@ -134,8 +168,44 @@ fn check_bet(bet: Option<AnyNumeric>) -> Result<AnyNumeric> {
     Ok(bet)
 }
 
+/// The game's table limits: VALIDATION_ERROR for a bet outside them (or
+/// an unknown game).
+fn check_table_limits(client: &SpiClient<'_>, game_type: &str, bet: &AnyNumeric) -> Result<()> {
+    let rows = spi::read(
+        client,
+        "SELECT $2 BETWEEN min_average_bet AND max_average_bet, min_average_bet::text, max_average_bet::text
+           FROM loyalty.game_settings WHERE game_type = $1",
+        &[game_type.into(), bet.clone().into()],
+    )?;
+    if rows.is_empty() {
+        let shown: String = game_type.chars().take(64).collect();
+        return Err(LoyaltyError::validation(format!(
+            "unknown game type {shown:?}"
+        )));
+    }
+    let r = rows.first();
+    if r.get::<bool>(1)? != Some(true) {
+        return Err(LoyaltyError::validation(format!(
+            "average bet must be between {} and {} at {game_type}",
+            r.get::<String>(2)?.unwrap_or_default(),
+            r.get::<String>(3)?.unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
 fn micros(t: TimestampWithTimeZone) -> i64 {
     pg_sys::TimestampTz::from(t)
+}
+
+/// `infinity` and `-infinity` are no times for a slip.
+fn finite(t: TimestampWithTimeZone, name: &str) -> Result<TimestampWithTimeZone> {
+    if t.is_infinity() || t.is_neg_infinity() {
+        return Err(LoyaltyError::validation(format!(
+            "{name} must be a finite time"
+        )));
+    }
+    Ok(t)
 }
 
 type SlipRow = (
@@ -207,12 +277,13 @@ fn open_rating_slip(
     ),
 > {
     let row = run(|| {
+        let caller = auth::require(PERM_RATE)?;
         let player_id = required(p_player_id, "p_player_id")?;
+        caller.not_for_self(player_id, "rate play")?;
         let game_type = required(p_game_type, "p_game_type")?;
         let bet = check_bet(p_average_bet)?;
-        let start = required(p_start_time, "p_start_time")?;
+        let start = finite(required(p_start_time, "p_start_time")?, "p_start_time")?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
-        crate::auth::require_floor_staff(None)?;
         let now = context::now();
         if micros(start) > micros(now) {
             return Err(LoyaltyError::validation(
@@ -224,18 +295,21 @@ fn open_rating_slip(
                 "a slip cannot start more than 24 hours ago",
             ));
         }
-        crate::api::game_settings(game_type)?; // unknown game → VALIDATION_ERROR
-        let opened_by = crate::auth::caller_uid();
         let slip = Spi::connect(|client| -> Result<Slip> {
-            let id = spi::write(
+            check_table_limits(client, game_type, &bet)?;
+            // One seat: the partial unique index on OPEN slips decides, so two
+            // racing opens for one player cannot both succeed.
+            let rows = spi::write(
                     client,
                     "INSERT INTO loyalty.rating_slip
                         (player_id, visit_id, session_id, game_type, house_edge, decisions_per_hour,
-                         points_conversion_rate, point_multiplier, average_bet, start_time, opened_by,
-                         correlation_id)
+                         points_conversion_rate, point_multiplier, approval_threshold_points, average_bet,
+                         start_time, opened_by, correlation_id)
                      SELECT $1, $2, $3, g.game_type, g.house_edge, g.decisions_per_hour,
-                            g.points_conversion_rate, g.point_multiplier, $5, $6, $7, $8
+                            g.points_conversion_rate, g.point_multiplier, g.approval_threshold_points, $5,
+                            $6, $7, $8
                        FROM loyalty.game_settings g WHERE g.game_type = $4
+                     ON CONFLICT (player_id) WHERE status = 'OPEN' DO NOTHING
                      RETURNING id",
                     &[
                         player_id.into(),
@@ -244,13 +318,21 @@ fn open_rating_slip(
                         game_type.into(),
                         bet.into(),
                         start.into(),
-                        opened_by.into(),
+                        caller.uid().into(),
                         correlation_id.as_str().into(),
                     ],
-                )?
-                .first()
-                .get_one::<pgrx::Uuid>()?
-                .ok_or_else(|| LoyaltyError::validation("unknown game type"))?;
+                )?;
+            let id = if rows.is_empty() {
+                None
+            } else {
+                rows.first().get_one::<pgrx::Uuid>()?
+            };
+            let Some(id) = id else {
+                return Err(LoyaltyError::new(
+                    Code::SlipAlreadyOpen,
+                    format!("player {player_id} already has an OPEN slip; complete it first"),
+                ));
+            };
             load(client, id, false)
         })?;
         Ok(slip_row(slip, correlation_id))
@@ -284,21 +366,32 @@ fn update_rating_slip_bet(
     ),
 > {
     let row = run(|| {
+        let caller = auth::require(PERM_RATE)?;
         let slip_id = required(p_slip_id, "p_slip_id")?;
         let bet = check_bet(p_average_bet)?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
-        crate::auth::require_floor_staff(None)?;
         let slip = Spi::connect_mut(|client| -> Result<Slip> {
             let slip = load(client, slip_id, true)?;
+            caller.not_for_self(slip.player_id, "rate play")?;
             if slip.is_closed() {
                 return Err(LoyaltyError::validation(
                     "the slip is closed; its average bet can no longer change",
                 ));
             }
+            check_table_limits(client, &slip.game_type, &bet)?;
             client.update(
-                "UPDATE loyalty.rating_slip SET average_bet = $2, correlation_id = $3, updated_at = now() WHERE id = $1",
+                "UPDATE loyalty.rating_slip
+                    SET average_bet = $2, correlation_id = $3, updated_at = now(),
+                        rerated_by = CASE WHEN $4::uuid IS NULL OR $4 = ANY (rerated_by) THEN rerated_by
+                                          ELSE array_append(rerated_by, $4) END
+                  WHERE id = $1",
                 None,
-                &[slip_id.into(), bet.into(), correlation_id.as_str().into()],
+                &[
+                    slip_id.into(),
+                    bet.into(),
+                    correlation_id.as_str().into(),
+                    caller.uid().into(),
+                ],
             )?;
             load(client, slip_id, false)
         })?;
@@ -307,13 +400,27 @@ fn update_rating_slip_bet(
     TableIterator::once(row)
 }
 
-/// Points a slip earns (or earned), from its snapshot.
+/// Points a slip earns (or earned), from its snapshot. Answers trusted back
+/// ends, staff with loyalty:rate or loyalty:view_all, and the slip's player.
 #[pg_extern(security_definer, stable, parallel_safe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn slip_points(p_slip_id: Option<pgrx::Uuid>) -> Option<i64> {
     run(|| {
+        let trusted = auth::caller_is_trusted();
+        let uid = auth::caller_uid();
+        if !trusted && uid.is_none() {
+            return Err(LoyaltyError::new(Code::Unauthorized, "sign in first"));
+        }
         let id = required(p_slip_id, "p_slip_id")?;
         let slip = Spi::connect(|client| load_read_only(client, id))?;
+        if let Some(uid) = uid.filter(|u| !trusted && *u != slip.player_id) {
+            if !auth::holds_any(&auth::staff(uid)?, &[PERM_RATE, auth::PERM_VIEW_ALL]) {
+                return Err(LoyaltyError::new(
+                    Code::Forbidden,
+                    "only the slip's player and staff with loyalty:rate or loyalty:view_all may see its points",
+                ));
+            }
+        }
         if !slip.is_closed() {
             return Ok(None);
         }
@@ -333,7 +440,7 @@ fn post_gameplay(slip: &Slip, source: &'static str, correlation_id: &str) -> Res
     let posted = ledger::post(&Entry {
         player_id: slip.player_id,
         idempotency_key: crate::keys::gameplay_key(&slip.id.to_string()),
-        transaction_type: "GAMEPLAY",
+        kind: Kind::Gameplay,
         event_type: "RATING_SLIP_COMPLETED",
         points: slip.points()?,
         rating_slip_id: Some(slip.id),
@@ -362,9 +469,16 @@ fn post_gameplay(slip: &Slip, source: &'static str, correlation_id: &str) -> Res
     Ok(posted)
 }
 
-/// Post a CLOSED, locked slip's points, mark the slip accrued and resolve
-/// its pending_accrual row (accrual and recovery of a closed slip).
+/// Accrual and recovery of a CLOSED, locked slip: never of one held for,
+/// or refused, approval. See [`pay`].
 pub fn accrue(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Posted> {
+    slip.refuse_unapproved()?;
+    pay(slip, source, correlation_id)
+}
+
+/// Post a CLOSED, locked slip's points, mark the slip accrued and resolve
+/// its pending_accrual row.
+pub fn pay(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Posted> {
     let posted = post_gameplay(slip, source, correlation_id)?;
     Spi::connect(|client| -> Result<()> {
         if slip.accrued_ledger_id.is_none() {
@@ -385,7 +499,7 @@ pub fn accrue(slip: &Slip, source: &'static str, correlation_id: &str) -> Result
     Ok(posted)
 }
 
-type AccrualRow = (
+pub(crate) type AccrualRow = (
     name!(ledger_entry_id, i64),
     name!(points_earned, i64),
     name!(balance_before, i64),
@@ -397,7 +511,7 @@ type AccrualRow = (
     name!(correlation_id, String),
 );
 
-fn accrual_row(p: Posted, slip_id: pgrx::Uuid, correlation_id: String) -> AccrualRow {
+pub(crate) fn accrual_row(p: Posted, slip_id: pgrx::Uuid, correlation_id: String) -> AccrualRow {
     (
         p.entry_id,
         p.points_change,
@@ -411,8 +525,8 @@ fn accrual_row(p: Posted, slip_id: pgrx::Uuid, correlation_id: String) -> Accrua
     )
 }
 
-/// Accrue a closed slip's points; a replay returns the first entry with
-/// `idempotent_hit = true`.
+/// Accrue a closed slip's points (needs loyalty:recover: it is recovery by
+/// another name); a replay returns the first entry with `idempotent_hit = true`.
 #[pg_extern(security_definer, volatile, parallel_unsafe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn accrue_points_from_slip(
@@ -433,10 +547,10 @@ fn accrue_points_from_slip(
     ),
 > {
     let row = run(|| {
+        let caller = auth::require(PERM_RECOVER)?;
         let slip_id = required(p_slip_id, "p_slip_id")?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
-        crate::auth::require_floor_staff(None)?;
-        let posted = accrue_by_id(slip_id, "accrue_points_from_slip", &correlation_id)?;
+        let posted = accrue_by_id(slip_id, caller, "accrue_points_from_slip", &correlation_id)?;
         Ok(accrual_row(posted, slip_id, correlation_id))
     });
     TableIterator::once(row)
@@ -464,22 +578,24 @@ fn recover_slip_loyalty(
     ),
 > {
     let row = run(|| {
+        let caller = auth::require(PERM_RECOVER)?;
         let slip_id = required(p_slip_id, "p_slip_id")?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
-        crate::auth::require_floor_staff(Some(crate::auth::PERM_RECOVER))?;
-        let posted = accrue_by_id(slip_id, "recover_slip_loyalty", &correlation_id)?;
+        let posted = accrue_by_id(slip_id, caller, "recover_slip_loyalty", &correlation_id)?;
         Ok(accrual_row(posted, slip_id, correlation_id))
     });
     TableIterator::once(row)
 }
 
-/// Lock a slip by id and [`accrue`] it.
+/// Lock a slip by id and [`accrue`] it, unless it is the caller's own play.
 pub fn accrue_by_id(
     slip_id: pgrx::Uuid,
+    caller: Caller,
     source: &'static str,
     correlation_id: &str,
 ) -> Result<Posted> {
     let slip = Spi::connect(|client| load(client, slip_id, true))?;
+    caller.not_for_self(slip.player_id, "recover points")?;
     accrue(&slip, source, correlation_id)
 }
 
@@ -582,11 +698,12 @@ fn complete_rating_slip(
     ),
 > {
     let row = run(|| {
+        let caller = auth::require(PERM_RATE)?;
         let slip_id = required(p_slip_id, "p_slip_id")?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
-        crate::auth::require_floor_staff(None)?;
         complete(
             slip_id,
+            caller,
             p_atomic.unwrap_or(false),
             p_end_time,
             correlation_id,
@@ -597,11 +714,24 @@ fn complete_rating_slip(
 
 fn complete(
     slip_id: pgrx::Uuid,
+    caller: Caller,
     atomic: bool,
     end_time: Option<TimestampWithTimeZone>,
     correlation_id: String,
 ) -> Result<CompleteRow> {
     let slip = Spi::connect(|client| load(client, slip_id, true))?;
+    caller.not_for_self(slip.player_id, "rate play")?;
+    if slip.approval_status.as_deref() == Some("HELD") {
+        // Writes nothing: it still waits for a second staff member.
+        return Ok(complete_row(
+            "HELD_FOR_APPROVAL",
+            slip,
+            None,
+            None,
+            correlation_id,
+            false,
+        ));
+    }
     if slip.is_closed() {
         // Writes nothing; reports the slip's accrual as it stands.
         let first = match slip.accrued_ledger_id {
@@ -614,7 +744,8 @@ fn complete(
             })?,
             None => None,
         };
-        let recovery_needed = first.is_none();
+        // A rejected slip is owed nothing.
+        let recovery_needed = first.is_none() && slip.approval_status.is_none();
         return Ok(complete_row(
             "ALREADY_COMPLETED",
             slip,
@@ -625,7 +756,7 @@ fn complete(
         ));
     }
     let now = context::now();
-    let end = end_time.unwrap_or(now);
+    let end = finite(end_time.unwrap_or(now), "p_end_time")?;
     if micros(end) > micros(now) {
         return Err(LoyaltyError::validation("a slip cannot end in the future"));
     }
@@ -634,8 +765,30 @@ fn complete(
         end_time: Some(end),
         status: "CLOSED".to_string(),
         duration_seconds: Some(duration),
+        closed_by: caller.uid(),
         ..slip
     };
+
+    // Four eyes: above the threshold the slip closes with no points posted
+    // and waits for approve_slip.
+    if let Ok(points) = closed.points() {
+        if points > closed.approval_threshold_points {
+            let held = Slip {
+                approval_status: Some("HELD".to_string()),
+                ..closed
+            };
+            store_closed(&held, None, &correlation_id)?;
+            crate::approval::announce_hold(&held, points, &correlation_id)?;
+            return Ok(complete_row(
+                "HELD_FOR_APPROVAL",
+                held,
+                None,
+                None,
+                correlation_id,
+                false,
+            ));
+        }
+    }
 
     // The accrual runs first, against the slip as it will be stored; the one
     // UPDATE below then closes the slip and records the entry together.
@@ -649,24 +802,7 @@ fn complete(
         subxact::run(|| post_gameplay(&closed, "complete_rating_slip", &correlation_id))
     };
     let accrued = outcome.as_ref().ok().map(|p| p.entry_id);
-    Spi::connect(|client| {
-        spi::write(
-            client,
-            "UPDATE loyalty.rating_slip
-                SET status = 'CLOSED', end_time = $2, duration_seconds = $3, closed_by = $4,
-                    correlation_id = $5, accrued_ledger_id = $6, updated_at = now()
-              WHERE id = $1",
-            &[
-                slip_id.into(),
-                end.into(),
-                duration.into(),
-                crate::auth::caller_uid().into(),
-                correlation_id.as_str().into(),
-                accrued.into(),
-            ],
-        )
-        .map(|_| ())
-    })?;
+    store_closed(&closed, accrued, &correlation_id)?;
     let closed = Slip {
         accrued_ledger_id: accrued,
         ..closed
@@ -692,6 +828,30 @@ fn complete(
             ))
         }
     }
+}
+
+/// Write a slip's closing: end, duration, who closed it, approval state
+/// and the entry that paid it (if one did).
+fn store_closed(s: &Slip, accrued: Option<i64>, correlation_id: &str) -> Result<()> {
+    Spi::connect(|client| {
+        spi::write(
+            client,
+            "UPDATE loyalty.rating_slip
+                SET status = 'CLOSED', end_time = $2, duration_seconds = $3, closed_by = $4,
+                    correlation_id = $5, accrued_ledger_id = $6, approval_status = $7, updated_at = now()
+              WHERE id = $1",
+            &[
+                s.id.into(),
+                s.end_time.into(),
+                s.duration_seconds.into(),
+                s.closed_by.into(),
+                correlation_id.into(),
+                accrued.into(),
+                s.approval_status.as_deref().into(),
+            ],
+        )
+        .map(|_| ())
+    })
 }
 
 fn complete_row(

@@ -569,10 +569,24 @@ fn alerts_once_on_the_twenty_first_and_only_on_commit() {
         .unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].channel(), "loyalty_alert");
+    // the wake-up carries the alert's id and nothing else; the row says the rest
     let payload: serde_json::Value = serde_json::from_str(got[0].payload()).unwrap();
-    assert_eq!(payload["kind"], "MANUAL_REWARD_FREQUENCY");
-    assert_eq!(payload["staff_id"], staff.as_str());
-    assert_eq!(payload["details"]["rewards_in_window"], 21);
+    let alert_id = payload["alert_id"].as_i64().expect("alert_id");
+    assert_eq!(payload.as_object().map(|o| o.len()), Some(1), "{payload}");
+    let row = owner
+        .query_one(
+            "SELECT kind, staff_id::text, (details->>'rewards_in_window')::int FROM loyalty.alert WHERE id = $1",
+            &[&alert_id],
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, String>(0),
+            row.get::<_, String>(1),
+            row.get::<_, i32>(2)
+        ),
+        ("MANUAL_REWARD_FREQUENCY".to_string(), staff.clone(), 21)
+    );
     // the 22nd: still one alert
     reward(&mut c, &staff, &new_uuid(), 5, "another comp", None).unwrap();
     let more: Vec<_> = listener
@@ -608,14 +622,31 @@ fn tier_change_notifies_the_player_on_commit() {
         .take(1)
         .collect::<Result<_, _>>()
         .unwrap();
+    // ids only: whoever is woken reads the entry through RLS
     let payload: serde_json::Value = serde_json::from_str(got[0].payload()).unwrap();
-    assert_eq!(payload["player_id"], player.as_str());
+    assert_eq!(payload.as_object().map(|o| o.len()), Some(1), "{payload}");
+    let entry = payload["ledger_entry_id"]
+        .as_i64()
+        .expect("ledger_entry_id");
+    let read_as = |c: &mut Client, who: &str| {
+        as_role(c, "authenticated", Some(who), |tx| {
+            tx.query(
+                "SELECT tier_before, tier_after FROM loyalty.loyalty_ledger WHERE id = $1",
+                &[&entry],
+            )
+        })
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+        .collect::<Vec<_>>()
+    };
     assert_eq!(
-        (
-            payload["tier_before"].as_str(),
-            payload["tier_after"].as_str()
-        ),
-        (Some("BRONZE"), Some("SILVER"))
+        read_as(&mut c, &player),
+        vec![("BRONZE".to_string(), "SILVER".to_string())]
+    );
+    assert!(
+        read_as(&mut c, &new_uuid()).is_empty(),
+        "another player reads nothing"
     );
 }
 
@@ -624,8 +655,15 @@ fn floor_operations_need_active_staff() {
     let db = fresh_db("floor");
     let mut owner = connect(&db);
     let (floor, retired, recoverer, player) = (new_uuid(), new_uuid(), new_uuid(), new_uuid());
-    add_staff(&mut owner, &floor, &[], true);
-    add_staff(&mut owner, &retired, &["loyalty:recover"], false);
+    let unrated = new_uuid();
+    add_staff(&mut owner, &floor, &["loyalty:rate"], true);
+    add_staff(&mut owner, &unrated, &[], true);
+    add_staff(
+        &mut owner,
+        &retired,
+        &["loyalty:rate", "loyalty:recover"],
+        false,
+    );
     add_staff(&mut owner, &recoverer, &["loyalty:recover"], true);
     let mut c = connect(&db);
     let open = |c: &mut Client, role: &str, sub: Option<&str>| {
@@ -649,6 +687,11 @@ fn floor_operations_need_active_staff() {
     );
     assert_eq!(
         open(&mut c, "authenticated", Some(&player)),
+        Err(("PT403".into(), "FORBIDDEN".into()))
+    );
+    // active staff, but rating needs loyalty:rate
+    assert_eq!(
+        open(&mut c, "authenticated", Some(&unrated)),
         Err(("PT403".into(), "FORBIDDEN".into()))
     );
     assert_eq!(

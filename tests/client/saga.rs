@@ -239,7 +239,10 @@ fn saga_killed_backend_leaves_nothing_then_completes() {
 #[test]
 fn saga_no_deadlocks_under_mixed_load() {
     let db = fresh_db("saga_stress");
-    let players: Vec<String> = (0..2).map(|_| new_uuid()).collect();
+    // Fewer players than threads: a seat taken (SLIP_ALREADY_OPEN, one OPEN
+    // slip per player) sends the thread to the next player, and completions,
+    // accruals and recoveries of different slips hit the same player rows.
+    let players: Vec<String> = (0..3).map(|_| new_uuid()).collect();
     let deadline = Instant::now() + Duration::from_secs(4);
     let hs: Vec<_> = (0..6)
         .map(|t| {
@@ -247,10 +250,22 @@ fn saga_no_deadlocks_under_mixed_load() {
             thread::spawn(move || {
                 let mut c = connect(&db);
                 let mut errors = Vec::new();
-                let mut done = 0;
+                let (mut done, mut attempt) = (0, t);
                 while Instant::now() < deadline {
-                    let player = &players[done % players.len()];
-                    let slip = open_slip(&mut c, player);
+                    attempt += 1;
+                    let player = &players[attempt % players.len()];
+                    let slip: String = match c.query_one(
+                        "SELECT id::text FROM loyalty.open_rating_slip($1::text::uuid, 'BLACKJACK', 25, NULL, NULL,
+                                now() - interval '1 hour')",
+                        &[player],
+                    ) {
+                        Ok(r) => r.get(0),
+                        Err(e) if sqlstate(&e).1 == "SLIP_ALREADY_OPEN" => continue,
+                        Err(e) => {
+                            errors.push(sqlstate(&e));
+                            continue;
+                        }
+                    };
                     let r = if t % 2 == 0 {
                         c.query_one(COMPLETE, &[&slip, &"stress"]).map(|_| ())
                     } else {
