@@ -119,3 +119,19 @@ fn schema_definer_functions_pin_search_path_and_write_paths_keep_generic_plans()
          open_rating_slip,recover_slip_loyalty,update_rating_slip_bet"
     );
 }
+
+#[pg_test]
+fn schema_ledger_check_names_exactly_the_transaction_kinds() {
+    let def = one::<String>(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+          WHERE conname = 'loyalty_ledger_transaction_type_check'",
+    );
+    for k in crate::kinds::Kind::ALL {
+        assert!(def.contains(&format!("'{}'", k.as_str())), "{def}");
+    }
+    assert_eq!(
+        def.matches("::text").count(),
+        crate::kinds::Kind::ALL.len(),
+        "{def}"
+    );
+}
