@@ -190,7 +190,12 @@ fn four_eyes_approval_and_rejection() {
     let mut owner = connect(&db);
     let (rater, approver, recoverer, player) = (new_uuid(), new_uuid(), new_uuid(), new_uuid());
     // the rater also holds loyalty:approve: still not for a slip they rated
-    add_staff(&mut owner, &rater, &["loyalty:rate", "loyalty:approve"], true);
+    add_staff(
+        &mut owner,
+        &rater,
+        &["loyalty:rate", "loyalty:approve"],
+        true,
+    );
     add_staff(&mut owner, &approver, &["loyalty:approve"], true);
     add_staff(&mut owner, &recoverer, &["loyalty:recover"], true);
     let mut c = connect(&db);
@@ -316,7 +321,10 @@ fn four_eyes_approval_and_rejection() {
         ("PT422".into(), "VALIDATION_ERROR".into())
     );
     assert_eq!(
-        reject(&mut c, "\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}no"),
+        reject(
+            &mut c,
+            "\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}no"
+        ),
         ("PT422".into(), "VALIDATION_ERROR".into()),
         "zero-width padding does not count"
     );
@@ -386,7 +394,11 @@ fn a_blanket_grant_opens_nothing() {
         for (role, sub, want) in [
             ("anon", None, ("PT401", "UNAUTHORIZED")),
             ("anon", Some(rater.as_str()), ("PT401", "UNAUTHORIZED")),
-            ("authenticated", Some(player.as_str()), ("PT403", "FORBIDDEN")),
+            (
+                "authenticated",
+                Some(player.as_str()),
+                ("PT403", "FORBIDDEN"),
+            ),
         ] {
             let got = err(as_role(&mut c, role, sub, |tx| tx.query(sql.as_str(), &[])));
             assert_eq!(
@@ -415,7 +427,13 @@ fn identity_and_trust_follow_the_current_role() {
         .unwrap();
         let r = tx.query_one(
             REWARD,
-            &[&player, &100i64, &"a long enough reason", &staff, &None::<String>],
+            &[
+                &player,
+                &100i64,
+                &"a long enough reason",
+                &staff,
+                &None::<String>,
+            ],
         );
         let out = err(r);
         let _ = tx.rollback();
@@ -430,7 +448,11 @@ fn identity_and_trust_follow_the_current_role() {
     );
     // a third-party (non-UUID) sub is nobody, not a cast error
     assert_eq!(
-        reward_as(&mut c, "authenticated", r#"{"sub":"google-oauth2|1234567890"}"#),
+        reward_as(
+            &mut c,
+            "authenticated",
+            r#"{"sub":"google-oauth2|1234567890"}"#
+        ),
         ("PT401".into(), "UNAUTHORIZED".into())
     );
     // transaction pooling: one client's session-level claims stay on the
@@ -443,7 +465,13 @@ fn identity_and_trust_follow_the_current_role() {
     tx.batch_execute("SET LOCAL ROLE anon").unwrap();
     let leaked = tx.query_one(
         REWARD,
-        &[&player, &100i64, &"a long enough reason", &staff, &None::<String>],
+        &[
+            &player,
+            &100i64,
+            &"a long enough reason",
+            &staff,
+            &None::<String>,
+        ],
     );
     assert_eq!(err(leaked), ("PT401".into(), "UNAUTHORIZED".into()));
     drop(tx);
@@ -492,7 +520,13 @@ fn no_self_rewards_no_recovery_without_permission_no_peeking() {
     let own = as_role(&mut c, "authenticated", Some(&awarder), |tx| {
         tx.query_one(
             REWARD,
-            &[&awarder, &500i64, &"a bonus for myself", &awarder, &None::<String>],
+            &[
+                &awarder,
+                &500i64,
+                &"a bonus for myself",
+                &awarder,
+                &None::<String>,
+            ],
         )
     });
     assert_eq!(err(own), ("PT403".into(), "FORBIDDEN".into()));
@@ -539,7 +573,11 @@ fn race_rewards(level: IsolationLevel, name: &str) {
             let (db, staff, barrier) = (db.clone(), staff.clone(), barrier.clone());
             thread::spawn(move || {
                 let mut c = connect(&db);
-                let mut tx = c.build_transaction().isolation_level(level).start().unwrap();
+                let mut tx = c
+                    .build_transaction()
+                    .isolation_level(level)
+                    .start()
+                    .unwrap();
                 tx.batch_execute("SET LOCAL ROLE authenticated").unwrap();
                 tx.execute(
                     "SELECT set_config('request.jwt.claims', $1, true)",
@@ -634,7 +672,11 @@ fn thirty_racing_rewards_raise_exactly_one_alert() {
         })
         .collect();
     let posted = hs.into_iter().map(|h| h.join().unwrap());
-    assert_eq!(posted.filter(|ok| *ok).count(), 30, "all under the raised limit");
+    assert_eq!(
+        posted.filter(|ok| *ok).count(),
+        30,
+        "all under the raised limit"
+    );
     let alerts: i64 = owner
         .query_one(
             "SELECT count(*) FROM loyalty.alert WHERE kind = 'MANUAL_REWARD_FREQUENCY' AND staff_id = $1::text::uuid",
