@@ -13,6 +13,9 @@
 # Ends with one summary line per suite and "suites: N passed, N failed".
 source "$(dirname "$0")/lib.sh"
 set +e  # run every suite, then report
+# Every server these tests start runs with Rust backtraces on, the hostile
+# case: no client may ever see one (pgrx-tests/robustness.rs checks).
+export RUST_BACKTRACE=1
 
 setup || exit 1
 cd "$ROOT"

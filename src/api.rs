@@ -108,9 +108,9 @@ pub fn game_settings(game_type: &str) -> Result<GameSettings> {
         )))
     })?;
     let Some((edge, dph, rate, mult)) = row else {
-        let shown: String = game_type.chars().take(64).collect();
         return Err(LoyaltyError::validation(format!(
-            "unknown game type {shown:?}"
+            "unknown game type {:?}",
+            crate::error::echo(game_type)
         )));
     };
     Ok(GameSettings {

@@ -84,6 +84,20 @@ impl LoyaltyError {
     }
 }
 
+/// Most characters of user input a DETAIL repeats.
+pub const ECHO_CHARS: usize = 64;
+
+/// User input as a DETAIL may show it: at most [`ECHO_CHARS`] characters,
+/// with an ellipsis when cut. An error must not carry (or copy) a caller's
+/// 100,000-digit argument.
+pub fn echo(input: &str) -> String {
+    let mut shown: String = input.chars().take(ECHO_CHARS).collect();
+    if shown.len() < input.len() {
+        shown.push('…');
+    }
+    shown
+}
+
 /// A required argument: NULL is VALIDATION_ERROR (functions are not STRICT,
 /// so NULL gets the spec's code instead of a silent NULL result).
 pub fn required<T>(v: Option<T>, name: &str) -> Result<T> {
@@ -107,7 +121,10 @@ impl LoyaltyError {
         let LoyaltyError { code, detail } = self;
         let sqlstate = make_sqlstate(code.sqlstate().as_bytes());
         let message = cstring(code.as_str());
-        let detail = cstring(&detail);
+        let detail_c = cstring(&detail);
+        // errfinish longjmps out of this frame: every owned value must be
+        // gone before it, the error's own String included.
+        drop(detail);
         // SAFETY: main thread (we are inside a SQL function call); errmsg and
         // errdetail copy their arguments, so the CStrings are dropped before
         // errfinish longjmps and nothing leaks.
@@ -115,9 +132,9 @@ impl LoyaltyError {
             if errstart(pgrx::pg_sys::PGERROR as c_int, std::ptr::null()) {
                 errcode(sqlstate);
                 errmsg(c"%s".as_ptr(), message.as_ptr());
-                errdetail(c"%s".as_ptr(), detail.as_ptr());
+                errdetail(c"%s".as_ptr(), detail_c.as_ptr());
                 drop(message);
-                drop(detail);
+                drop(detail_c);
                 errfinish(c"casino_loyalty".as_ptr(), 0, std::ptr::null());
             }
         }
@@ -172,6 +189,16 @@ mod unit {
         assert_eq!(Code::InsufficientBalance.sqlstate(), "PT409");
         assert_eq!(Code::RewardExceedsLimit.sqlstate(), "PT422");
         assert_eq!(Code::RateLimitExceeded.sqlstate(), "PT429");
+    }
+
+    #[test]
+    fn echo_keeps_a_short_prefix() {
+        assert_eq!(echo("BLACKJACK"), "BLACKJACK");
+        let long = "9".repeat(100_000);
+        let shown = echo(&long);
+        assert_eq!(shown.chars().count(), ECHO_CHARS + 1);
+        assert!(shown.ends_with('…'));
+        assert_eq!(echo(&"é".repeat(64)), "é".repeat(64));
     }
 
     #[test]

@@ -152,7 +152,8 @@ pub fn write_string(out: &mut String, s: &str) {
 pub fn canonical_number(text: &str) -> Result<String> {
     let refuse = || {
         LoyaltyError::validation(format!(
-            "number {text} cannot be represented exactly as an IEEE double; send it as a JSON string"
+            "number {} cannot be represented exactly as an IEEE double; send it as a JSON string",
+            crate::error::echo(text)
         ))
     };
     if is_small_integer(text) {
@@ -163,7 +164,12 @@ pub fn canonical_number(text: &str) -> Result<String> {
         return Err(refuse());
     }
     if value == 0.0 {
-        return Ok("0".to_string());
+        // 0, -0, 0.0e5: zero. 1e-400 underflows to zero and is refused,
+        // or it would share a key with {"a": 0}.
+        return match decimal_parts(text) {
+            Some((_, digits, _)) if digits.is_empty() => Ok("0".to_string()),
+            _ => Err(refuse()),
+        };
     }
     let (neg, digits, exp) = shortest_digits(value);
     if decimal_parts(text) != Some((neg, digits.clone(), exp)) {
@@ -332,10 +338,17 @@ mod unit {
             "0.10000000000000000001",
             "1e400",
             "12345678901234567890",
+            "1e-400",
+            "-4.9e-330",
         ] {
             let e = canonical_number(input).unwrap_err();
             assert_eq!(e.code, crate::error::Code::ValidationError, "{input}");
         }
+        for zero in ["0", "-0", "0.0", "0e10", "-0.000e-5"] {
+            assert_eq!(canonical_number(zero).unwrap(), "0", "{zero}");
+        }
+        // the smallest subnormal is exact enough to keep
+        assert_eq!(canonical_number("5e-324").unwrap(), "5e-324");
     }
 
     #[test]

@@ -27,6 +27,18 @@ pub mod subxact;
 
 ::pgrx::pg_module_magic!();
 
+/// Runs once in each backend when PostgreSQL loads the library.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    // No Rust backtrace may reach a client: pgrx appends whatever std
+    // captured at a panic to the error's DETAIL (which PostgREST hands to the
+    // browser), and RUST_BACKTRACE in the server's environment turns capture
+    // on. std reads RUST_LIB_BACKTRACE before RUST_BACKTRACE, once per
+    // process, at the first capture, which comes after this. A backend is
+    // single-threaded, so changing its environment here races nothing.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
+}
+
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/seed.sql", name = "seed", requires = ["schema"]);
 extension_sql_file!(
@@ -48,6 +60,7 @@ mod tests {
     include!("../pgrx-tests/points.rs");
     include!("../pgrx-tests/slip.rs");
     include!("../pgrx-tests/rewards.rs");
+    include!("../pgrx-tests/robustness.rs");
 }
 
 /// Required by `cargo pgrx test`.

@@ -21,7 +21,9 @@ impl Decimal {
     /// Parse PostgreSQL numeric output (`123.4500`, `0`, `1e3` never occurs).
     /// Refuses NaN, infinities, negatives and anything beyond 38 digits.
     pub fn parse(what: &str, text: &str) -> Result<Decimal> {
-        let bad = |why: &str| LoyaltyError::validation(format!("{what} {why} (got {text})"));
+        let bad = |why: &str| {
+            LoyaltyError::validation(format!("{what} {why} (got {})", crate::error::echo(text)))
+        };
         let t = text.trim();
         if t.starts_with('-') {
             return Err(bad("must not be negative"));

@@ -178,9 +178,9 @@ fn check_table_limits(client: &SpiClient<'_>, game_type: &str, bet: &AnyNumeric)
         &[game_type.into(), bet.clone().into()],
     )?;
     if rows.is_empty() {
-        let shown: String = game_type.chars().take(64).collect();
         return Err(LoyaltyError::validation(format!(
-            "unknown game type {shown:?}"
+            "unknown game type {:?}",
+            crate::error::echo(game_type)
         )));
     }
     let r = rows.first();

@@ -1,0 +1,40 @@
+// Robustness: what a client sees when the extension fails inside.
+
+/// Test build only: a Rust panic inside a SQL function (the installed
+/// extension has no such function).
+#[pg_extern]
+fn panic_probe() -> i32 {
+    let empty: Vec<i32> = Vec::new();
+    empty[std::hint::black_box(3)]
+}
+
+/// scripts/test.sh starts every server with RUST_BACKTRACE=1, the hostile
+/// case: pgrx would append the captured backtrace to the panic's DETAIL.
+#[pg_test]
+fn robustness_no_backtrace_reaches_the_client() {
+    assert_eq!(
+        std::env::var("RUST_BACKTRACE").as_deref(),
+        Ok("1"),
+        "the test server must run with RUST_BACKTRACE=1 (scripts/test.sh exports it)"
+    );
+    Spi::run(
+        "CREATE OR REPLACE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $f$
+         DECLARE d text; m text; s text;
+         BEGIN
+             EXECUTE q;
+             RETURN 'OK';
+         EXCEPTION WHEN OTHERS THEN
+             GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL;
+             RETURN s || ' ' || m || ' | ' || coalesce(d, '');
+         END $f$",
+    )
+    .unwrap();
+    let seen = one::<String>("SELECT pg_temp.error_of('SELECT tests.panic_probe()')");
+    assert!(seen.starts_with("XX000 "), "{seen}");
+    for trace in ["backtrace", "rust_begin_unwind", "panicking.rs", "  at "] {
+        assert!(
+            !seen.contains(trace),
+            "a backtrace reached the client: {seen}"
+        );
+    }
+}
