@@ -1,9 +1,16 @@
 //! Canonical log lines (docs/reference.md §7): one JSON object per line in the server log,
 //! each with `event`, `timestamp`, `correlation_id`, `player_id` and the
 //! event's own fields.
+//!
+//! A line that announces something done (a reward issued, points accrued, a
+//! tier changed) is written when its transaction commits, and never if it,
+//! or the savepoint it was made in, rolls back: the log must not claim what
+//! the ledger does not hold. Refusals and failures are written at once.
 
 use crate::keys::write_string;
+use pgrx::pg_sys;
 use serde_json::Value;
+use std::cell::{Cell, RefCell};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Events this extension writes to the server log.
@@ -22,6 +29,12 @@ pub enum Event {
 }
 
 impl Event {
+    /// Refusals and failures are facts the moment they happen; everything
+    /// else is a success that is true only once its transaction commits.
+    pub fn at_commit(self) -> bool {
+        !matches!(self, Event::AccrualFailed | Event::ManualRewardRejected)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Event::BalanceIncremented => "loyalty_balance_incremented",
@@ -76,9 +89,84 @@ pub fn line(event: Event, correlation_id: &str, player_id: Option<&str>, fields:
     out
 }
 
-/// Write one canonical line to the server log (level LOG: not sent to clients).
+/// Write one canonical line to the server log (level LOG: not sent to
+/// clients): now for a refusal or failure, at commit for a success.
 pub fn emit(event: Event, correlation_id: &str, player_id: Option<&str>, fields: Fields) {
-    server_log(&line(event, correlation_id, player_id, fields));
+    let line = line(event, correlation_id, player_id, fields);
+    if event.at_commit() {
+        at_commit(line);
+    } else {
+        server_log(&line);
+    }
+}
+
+thread_local! {
+    /// Success lines waiting for their transaction, with the subtransaction
+    /// that wrote each (so a rolled-back savepoint drops its own).
+    static AT_COMMIT: RefCell<Vec<(pg_sys::SubTransactionId, String)>> =
+        const { RefCell::new(Vec::new()) };
+    static HOOKED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn at_commit(line: String) {
+    if !HOOKED.with(Cell::get) {
+        // SAFETY: registered once per backend; the callbacks below never
+        // raise an error and never panic (no unwinding into PostgreSQL).
+        unsafe {
+            pg_sys::RegisterXactCallback(Some(xact_end), std::ptr::null_mut());
+            pg_sys::RegisterSubXactCallback(Some(subxact_end), std::ptr::null_mut());
+        }
+        HOOKED.with(|h| h.set(true));
+    }
+    // SAFETY: plain read of backend state.
+    let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    AT_COMMIT.with(|q| {
+        if let Ok(mut q) = q.try_borrow_mut() {
+            q.push((sub, line));
+        }
+    });
+}
+
+/// Commit writes the waiting lines; abort drops them. A prepared (two-phase)
+/// transaction is not committed yet and may still be rolled back, so its
+/// lines are dropped too: the log never claims more than happened.
+unsafe extern "C-unwind" fn xact_end(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+    use pg_sys::XactEvent::*;
+    let commit = match event {
+        XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT => true,
+        XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT | XACT_EVENT_PREPARE => false,
+        _ => return,
+    };
+    let lines = AT_COMMIT.with(|q| q.try_borrow_mut().map(|mut q| std::mem::take(&mut *q)));
+    if let (true, Ok(lines)) = (commit, lines) {
+        for (_, line) in lines {
+            server_log(&line);
+        }
+    }
+}
+
+/// A rolled-back subtransaction drops its lines and its children's (their
+/// ids are at least its own); a released one hands them to its parent.
+unsafe extern "C-unwind" fn subxact_end(
+    event: pg_sys::SubXactEvent::Type,
+    sub: pg_sys::SubTransactionId,
+    parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    use pg_sys::SubXactEvent::*;
+    AT_COMMIT.with(|q| {
+        let Ok(mut q) = q.try_borrow_mut() else {
+            return;
+        };
+        match event {
+            SUBXACT_EVENT_ABORT_SUB => q.retain(|(s, _)| *s < sub),
+            SUBXACT_EVENT_COMMIT_SUB => q
+                .iter_mut()
+                .filter(|(s, _)| *s >= sub)
+                .for_each(|(s, _)| *s = parent),
+            _ => {}
+        }
+    });
 }
 
 /// One LOG entry holding just `message`. PostgreSQL would otherwise append
