@@ -132,7 +132,8 @@ BEGIN
            SET casino_timezone = NEW.casino_timezone, gaming_day_start = NEW.gaming_day_start,
                max_reward_points = NEW.max_reward_points, rate_limit_count = NEW.rate_limit_count,
                rate_limit_window = NEW.rate_limit_window, alert_reward_count = NEW.alert_reward_count,
-               alert_window = NEW.alert_window, updated_at = NEW.updated_at
+               alert_window = NEW.alert_window, updated_at = NEW.updated_at,
+               accrual_lock_timeout = NEW.accrual_lock_timeout
          WHERE singleton = NEW.singleton;
     END IF;
     IF FOUND THEN
@@ -208,31 +209,6 @@ AS 'MODULE_PATHNAME', 'list_held_slips_wrapper';
 
 -- The runbooks, each guarded; partial completions leave out held and
 -- rejected slips; reward frequency counts manual-reward kinds only.
-CREATE OR REPLACE FUNCTION loyalty.list_partial_completions(p_limit integer DEFAULT 100)
-RETURNS TABLE (rating_slip_id uuid, player_id uuid, game_type text, end_time timestamptz,
-               points_owed bigint, pending boolean, error_code text, error_message text,
-               attempts integer, failed_at timestamptz, correlation_id text)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
-AS $$
-    SELECT loyalty.require_caller(ARRAY['loyalty:recover', 'loyalty:view_all']);
-    -- CLOSED slips with no GAMEPLAY ledger row, whether or not a
-    -- pending_accrual row exists, except those held for or refused approval
-    -- (only approve_slip pays those). The partial index keeps this an index
-    -- scan; the NOT EXISTS makes the ledger, not the flag, the judge.
-    SELECT s.id, s.player_id, s.game_type, s.end_time, loyalty.slip_points(s.id),
-           p.rating_slip_id IS NOT NULL, p.error_code, p.error_message, p.attempts, p.failed_at,
-           coalesce(p.correlation_id, s.correlation_id)
-      FROM loyalty.rating_slip s
-      LEFT JOIN loyalty.pending_accrual p ON p.rating_slip_id = s.id
-     WHERE s.status = 'CLOSED' AND s.accrued_ledger_id IS NULL AND s.approval_status IS NULL
-       AND NOT EXISTS (SELECT 1 FROM loyalty.loyalty_ledger l
-                        WHERE l.player_id = s.player_id AND l.idempotency_key = 'gameplay:' || s.id::text)
-     ORDER BY s.end_time, s.id
-     LIMIT greatest(coalesce(p_limit, 100), 0)
-$$;
-COMMENT ON FUNCTION loyalty.list_partial_completions(integer) IS
-    'Runbook: closed slips whose points were never posted, oldest first, with the last failure if recorded.';
-
 CREATE OR REPLACE FUNCTION loyalty.verify_player_balance(p_player_id uuid)
 RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint, lifetime_points bigint,
                ledger_lifetime bigint, entries bigint, chain_breaks bigint, ok boolean)
@@ -363,3 +339,113 @@ GRANT EXECUTE ON FUNCTION loyalty.approve_slip, loyalty.reject_slip, loyalty.lis
 REVOKE ALL ON FUNCTION loyalty.require_caller, loyalty.approve_slip, loyalty.reject_slip, loyalty.list_held_slips
     FROM PUBLIC;
 REVOKE ALL ON TABLE loyalty.reward_window FROM PUBLIC;
+
+-- Robustness: the error path, recovery, pending rows, timeouts, inputs.
+
+-- Accrual waits on a busy player at most this long, then the completion
+-- is a PARTIAL_COMPLETION (below API statement timeouts).
+ALTER TABLE loyalty.config ADD COLUMN accrual_lock_timeout interval NOT NULL DEFAULT '2 seconds'
+    CONSTRAINT config_accrual_lock_timeout_check
+    CHECK (accrual_lock_timeout >= '1 millisecond' AND accrual_lock_timeout <= '1 minute');
+COMMENT ON COLUMN loyalty.config.accrual_lock_timeout IS 'Longest an accrual waits for a busy player''s row before the completion becomes PARTIAL_COMPLETION (keep it below API statement timeouts).';
+
+-- pending_accrual is true: a slip whose gameplay entry exists is not owed.
+UPDATE loyalty.pending_accrual p SET resolved_at = now()
+ WHERE p.resolved_at IS NULL
+   AND EXISTS (SELECT 1 FROM loyalty.loyalty_ledger l
+                WHERE l.player_id = p.player_id AND l.idempotency_key = 'gameplay:' || p.rating_slip_id::text);
+
+-- The partial-completion listing and bulk recovery move to Rust: one slip
+-- whose points cannot be computed no longer stops either; bulk recovery
+-- locks its slips first (SKIP LOCKED), in batches of at most 1,000, and
+-- reports each failure with its own SQLSTATE (a new column: its return
+-- type changes, so it is dropped and created again).
+CREATE OR REPLACE FUNCTION loyalty.list_partial_completions(
+	"p_limit" INT DEFAULT 100
+) RETURNS TABLE (
+	"rating_slip_id" uuid, 
+	"player_id" uuid, 
+	"game_type" TEXT, 
+	"end_time" timestamp with time zone, 
+	"points_owed" bigint, 
+	"pending" bool, 
+	"error_code" TEXT, 
+	"error_message" TEXT, 
+	"attempts" INT, 
+	"failed_at" timestamp with time zone, 
+	"correlation_id" TEXT 
+)
+STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'list_partial_completions_wrapper';
+DROP FUNCTION loyalty.recover_partial_completions(integer, text);
+CREATE FUNCTION loyalty.recover_partial_completions(
+	"p_limit" INT DEFAULT 100,
+	"p_correlation_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"attempted" INT, 
+	"recovered" INT, 
+	"failed" INT, 
+	"points_posted" bigint, 
+	"correlation_id" TEXT, 
+	"failures" jsonb 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'recover_partial_completions_wrapper';
+REVOKE ALL ON FUNCTION loyalty.recover_partial_completions FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.recover_partial_completions TO service_role;
+
+-- Game settings are bounded so that any allowed slip's points fit in a
+-- bigint. A game a 0.1.0 owner set beyond that stops the upgrade: lowering
+-- its figures is the owner's decision, not the upgrade's.
+DO $$
+DECLARE
+    games text;
+BEGIN
+    SELECT string_agg(game_type, ', ' ORDER BY game_type) INTO games
+      FROM loyalty.game_settings
+     WHERE max_average_bet * house_edge / 100 * decisions_per_hour * 24 * points_conversion_rate
+           * point_multiplier >= 9223372036854775807;
+    IF games IS NOT NULL THEN
+        RAISE EXCEPTION USING
+            MESSAGE = 'casino_loyalty 0.2.0 bounds game settings so that every slip''s points fit in a bigint',
+            DETAIL = 'these games exceed it at their maximum bet for 24 hours: ' || games,
+            HINT = 'lower max_average_bet or the game''s figures in loyalty.game_settings, then run ALTER EXTENSION casino_loyalty UPDATE again';
+    END IF;
+END
+$$;
+ALTER TABLE loyalty.game_settings ADD CONSTRAINT game_settings_points_fit_check
+    CHECK (max_average_bet * house_edge / 100 * decisions_per_hour * 24 * points_conversion_rate
+           * point_multiplier < 9223372036854775807);
+
+-- Every timestamp is a real time: isfinite() on every timestamp column
+-- (NULL passes). 0.1.0 let a slip open at -infinity, which can never
+-- complete and now would hold its player's only seat: the upgrade stops
+-- and names such slips instead of guessing their times.
+DO $$
+DECLARE
+    slips text;
+BEGIN
+    SELECT string_agg(id::text, ', ') INTO slips
+      FROM (SELECT id FROM loyalty.rating_slip
+             WHERE NOT isfinite(start_time) OR NOT isfinite(end_time) ORDER BY id LIMIT 20) s;
+    IF slips IS NOT NULL THEN
+        RAISE EXCEPTION USING
+            MESSAGE = 'casino_loyalty 0.2.0 requires finite slip times',
+            DETAIL = 'these slips have an infinite start or end time: ' || slips,
+            HINT = 'such a slip never earned points; as the owner, delete it (DELETE FROM loyalty.rating_slip WHERE id = ...), then run ALTER EXTENSION casino_loyalty UPDATE again';
+    END IF;
+END
+$$;
+ALTER TABLE loyalty.config ADD CONSTRAINT config_times_finite_check CHECK (isfinite(updated_at));
+ALTER TABLE loyalty.game_settings ADD CONSTRAINT game_settings_times_finite_check CHECK (isfinite(updated_at));
+ALTER TABLE loyalty.staff ADD CONSTRAINT staff_times_finite_check CHECK (isfinite(created_at) AND isfinite(updated_at));
+ALTER TABLE loyalty.rating_slip ADD CONSTRAINT rating_slip_times_finite_check CHECK (isfinite(start_time) AND isfinite(end_time) AND isfinite(created_at)
+                                                        AND isfinite(updated_at) AND isfinite(decided_at));
+ALTER TABLE loyalty.player_loyalty ADD CONSTRAINT player_loyalty_times_finite_check CHECK (isfinite(created_at) AND isfinite(updated_at));
+ALTER TABLE loyalty.loyalty_ledger ADD CONSTRAINT loyalty_ledger_times_finite_check CHECK (isfinite(created_at));
+ALTER TABLE loyalty.pending_accrual ADD CONSTRAINT pending_accrual_times_finite_check CHECK (isfinite(failed_at) AND isfinite(resolved_at));
+ALTER TABLE loyalty.alert ADD CONSTRAINT alert_times_finite_check CHECK (isfinite(created_at));

@@ -1,31 +1,11 @@
 -- Read-only operator runbooks (see docs/runbook.md). Each is a plain query
 -- an operator can read with \sf; the data-changing runbooks are in Rust.
 -- Each first asks loyalty.require_caller() whether its caller may run it, so
--- a blanket GRANT EXECUTE opens none of them: trusted back ends only, but
--- for the partial-completion list, which staff recovering slips need too.
+-- a blanket GRANT EXECUTE opens none of them: trusted back ends only.
 
-CREATE FUNCTION loyalty.list_partial_completions(p_limit integer DEFAULT 100)
-RETURNS TABLE (rating_slip_id uuid, player_id uuid, game_type text, end_time timestamptz,
-               points_owed bigint, pending boolean, error_code text, error_message text,
-               attempts integer, failed_at timestamptz, correlation_id text)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
-AS $$
-    SELECT loyalty.require_caller(ARRAY['loyalty:recover', 'loyalty:view_all']);
-    -- CLOSED slips with no GAMEPLAY ledger row, whether or not a
-    -- pending_accrual row exists, except those held for or refused approval
-    -- (only approve_slip pays those). The partial index keeps this an index
-    -- scan; the NOT EXISTS makes the ledger, not the flag, the judge.
-    SELECT s.id, s.player_id, s.game_type, s.end_time, loyalty.slip_points(s.id),
-           p.rating_slip_id IS NOT NULL, p.error_code, p.error_message, p.attempts, p.failed_at,
-           coalesce(p.correlation_id, s.correlation_id)
-      FROM loyalty.rating_slip s
-      LEFT JOIN loyalty.pending_accrual p ON p.rating_slip_id = s.id
-     WHERE s.status = 'CLOSED' AND s.accrued_ledger_id IS NULL AND s.approval_status IS NULL
-       AND NOT EXISTS (SELECT 1 FROM loyalty.loyalty_ledger l
-                        WHERE l.player_id = s.player_id AND l.idempotency_key = 'gameplay:' || s.id::text)
-     ORDER BY s.end_time, s.id
-     LIMIT greatest(coalesce(p_limit, 100), 0)
-$$;
+-- list_partial_completions and recover_partial_completions are in Rust
+-- (src/runbook.rs): one slip whose points cannot be computed must not stop
+-- the listing or the recovery of the others.
 COMMENT ON FUNCTION loyalty.list_partial_completions(integer) IS
     'Runbook: closed slips whose points were never posted, oldest first, with the last failure if recorded.';
 

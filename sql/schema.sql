@@ -16,7 +16,11 @@ CREATE TABLE loyalty.config (
     alert_reward_count   integer  NOT NULL DEFAULT 20    CONSTRAINT config_alert_reward_count_check CHECK (alert_reward_count > 0),
     alert_window         interval NOT NULL DEFAULT '1 hour' CONSTRAINT config_alert_window_check CHECK (alert_window > '0'::interval),
     updated_at           timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT config_pkey PRIMARY KEY (singleton)
+    accrual_lock_timeout interval NOT NULL DEFAULT '2 seconds'
+                         CONSTRAINT config_accrual_lock_timeout_check
+                         CHECK (accrual_lock_timeout >= '1 millisecond' AND accrual_lock_timeout <= '1 minute'),
+    CONSTRAINT config_pkey PRIMARY KEY (singleton),
+    CONSTRAINT config_times_finite_check CHECK (isfinite(updated_at))
 );
 COMMENT ON TABLE loyalty.config IS 'Owner-only settings (one row): casino time zone, gaming-day start, security limits. Not writable by ordinary roles.';
 COMMENT ON COLUMN loyalty.config.singleton IS 'Always true: the table holds exactly one row.';
@@ -28,6 +32,7 @@ COMMENT ON COLUMN loyalty.config.rate_limit_window IS 'Sliding window of the man
 COMMENT ON COLUMN loyalty.config.alert_reward_count IS 'More manual rewards than this by one staff member within alert_window raise an alert.';
 COMMENT ON COLUMN loyalty.config.alert_window IS 'Window of the manual-reward alert.';
 COMMENT ON COLUMN loyalty.config.updated_at IS 'Audit: when the settings last changed.';
+COMMENT ON COLUMN loyalty.config.accrual_lock_timeout IS 'Longest an accrual waits for a busy player''s row before the completion becomes PARTIAL_COMPLETION (keep it below API statement timeouts).';
 
 CREATE TABLE loyalty.tier (
     tier             text   NOT NULL CONSTRAINT tier_tier_check CHECK (tier ~ '^[A-Z][A-Z0-9_]{0,31}$'),
@@ -51,8 +56,14 @@ CREATE TABLE loyalty.game_settings (
     approval_threshold_points bigint     NOT NULL DEFAULT 25000
                            CONSTRAINT game_settings_approval_threshold_points_check CHECK (approval_threshold_points >= 0),
     CONSTRAINT game_settings_pkey PRIMARY KEY (game_type),
+    CONSTRAINT game_settings_times_finite_check CHECK (isfinite(updated_at)),
     CONSTRAINT game_settings_bet_range_check
-        CHECK (min_average_bet > 0 AND min_average_bet <= max_average_bet AND max_average_bet < 1000000000)
+        CHECK (min_average_bet > 0 AND min_average_bet <= max_average_bet AND max_average_bet < 1000000000),
+    -- the points of any slip this game allows (the largest bet for the
+    -- longest slip, 24 hours) fit in a bigint
+    CONSTRAINT game_settings_points_fit_check
+        CHECK (max_average_bet * house_edge / 100 * decisions_per_hour * 24 * points_conversion_rate
+               * point_multiplier < 9223372036854775807)
 );
 COMMENT ON TABLE loyalty.game_settings IS 'Per game type: the figures a slip''s theoretical win and points are computed from. Snapshotted onto each slip when it opens. Owner-only.';
 COMMENT ON COLUMN loyalty.game_settings.game_type IS 'Game type code (BLACKJACK, BACCARAT, ROULETTE, CRAPS).';
@@ -73,7 +84,8 @@ CREATE TABLE loyalty.staff (
     active      boolean NOT NULL DEFAULT true,
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT staff_pkey PRIMARY KEY (staff_id)
+    CONSTRAINT staff_pkey PRIMARY KEY (staff_id),
+    CONSTRAINT staff_times_finite_check CHECK (isfinite(created_at) AND isfinite(updated_at))
 );
 COMMENT ON TABLE loyalty.staff IS 'Staff members and what they may do. staff_id is the staff member''s auth user id.';
 COMMENT ON COLUMN loyalty.staff.staff_id IS 'The staff member''s auth user id (auth.uid() / JWT sub).';
@@ -111,6 +123,8 @@ CREATE TABLE loyalty.rating_slip (
     decided_at             timestamptz,
     decision_reason        text,
     CONSTRAINT rating_slip_pkey PRIMARY KEY (id),
+    CONSTRAINT rating_slip_times_finite_check CHECK (isfinite(start_time) AND isfinite(end_time) AND isfinite(created_at)
+                                                        AND isfinite(updated_at) AND isfinite(decided_at)),
     -- only a closed slip waits for, or has had, an approval decision
     CONSTRAINT rating_slip_approval_when_closed_check CHECK (approval_status IS NULL OR status = 'CLOSED'),
     -- an OPEN slip has neither an end time nor a duration; a CLOSED one has both
@@ -163,7 +177,8 @@ CREATE TABLE loyalty.player_loyalty (
     tier_progress   smallint NOT NULL DEFAULT 0 CONSTRAINT player_loyalty_tier_progress_check CHECK (tier_progress BETWEEN 0 AND 100),
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT player_loyalty_pkey PRIMARY KEY (player_id)
+    CONSTRAINT player_loyalty_pkey PRIMARY KEY (player_id),
+    CONSTRAINT player_loyalty_times_finite_check CHECK (isfinite(created_at) AND isfinite(updated_at))
 );
 COMMENT ON TABLE loyalty.player_loyalty IS 'Balance per player. Invariant: current_balance = sum(ledger.points_change), lifetime_points = sum of the positive changes.';
 COMMENT ON COLUMN loyalty.player_loyalty.player_id IS 'The player (their auth user id).';
@@ -195,6 +210,7 @@ CREATE TABLE loyalty.loyalty_ledger (
     correlation_id   text   NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
     CONSTRAINT loyalty_ledger_pkey PRIMARY KEY (player_id, id),
+    CONSTRAINT loyalty_ledger_times_finite_check CHECK (isfinite(created_at)),
     CONSTRAINT loyalty_ledger_player_id_idempotency_key_key UNIQUE (player_id, idempotency_key),
     CONSTRAINT loyalty_ledger_balance_arithmetic_check CHECK (balance_after = balance_before + points_change)
 );
@@ -232,7 +248,8 @@ CREATE TABLE loyalty.pending_accrual (
     attempts       integer NOT NULL DEFAULT 1 CONSTRAINT pending_accrual_attempts_check CHECK (attempts >= 1),
     failed_at      timestamptz NOT NULL DEFAULT now(),
     resolved_at    timestamptz,
-    CONSTRAINT pending_accrual_pkey PRIMARY KEY (rating_slip_id)
+    CONSTRAINT pending_accrual_pkey PRIMARY KEY (rating_slip_id),
+    CONSTRAINT pending_accrual_times_finite_check CHECK (isfinite(failed_at) AND isfinite(resolved_at))
 );
 COMMENT ON TABLE loyalty.pending_accrual IS 'Durable record of slips closed without their points posted (PARTIAL_COMPLETION), until recovery resolves them.';
 COMMENT ON COLUMN loyalty.pending_accrual.rating_slip_id IS 'The closed slip whose points are still owed.';
@@ -253,7 +270,8 @@ CREATE TABLE loyalty.alert (
     player_id  uuid,
     details    jsonb NOT NULL DEFAULT '{}',
     created_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT alert_pkey PRIMARY KEY (id)
+    CONSTRAINT alert_pkey PRIMARY KEY (id),
+    CONSTRAINT alert_times_finite_check CHECK (isfinite(created_at))
 );
 COMMENT ON TABLE loyalty.alert IS 'Raised alerts (e.g. a staff member issuing more manual rewards than the alert threshold in an hour).';
 COMMENT ON COLUMN loyalty.alert.id IS 'Alert id.';
@@ -327,7 +345,8 @@ BEGIN
            SET casino_timezone = NEW.casino_timezone, gaming_day_start = NEW.gaming_day_start,
                max_reward_points = NEW.max_reward_points, rate_limit_count = NEW.rate_limit_count,
                rate_limit_window = NEW.rate_limit_window, alert_reward_count = NEW.alert_reward_count,
-               alert_window = NEW.alert_window, updated_at = NEW.updated_at
+               alert_window = NEW.alert_window, updated_at = NEW.updated_at,
+               accrual_lock_timeout = NEW.accrual_lock_timeout
          WHERE singleton = NEW.singleton;
     END IF;
     IF FOUND THEN

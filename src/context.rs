@@ -78,6 +78,20 @@ pub fn now() -> pgrx::datum::TimestampWithTimeZone {
         .unwrap_or_else(|_| pgrx::datum::TimestampWithTimeZone::positive_infinity())
 }
 
+/// `infinity` and `-infinity` are no times for a slip or a reward:
+/// VALIDATION_ERROR naming the argument.
+pub fn finite(
+    t: pgrx::datum::TimestampWithTimeZone,
+    name: &str,
+) -> Result<pgrx::datum::TimestampWithTimeZone> {
+    if t.is_infinity() || t.is_neg_infinity() {
+        return Err(LoyaltyError::validation(format!(
+            "{name} must be a finite time"
+        )));
+    }
+    Ok(t)
+}
+
 /// A random (version 4) UUID from PostgreSQL's strong random source.
 pub fn generate_uuid() -> String {
     let mut b = [0u8; 16];

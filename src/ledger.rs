@@ -112,7 +112,11 @@ pub struct Posted {
 /// is returned (IDEMPOTENCY_CONFLICT if it carried other points).
 pub fn post(e: &Entry) -> Result<Posted> {
     Spi::connect(|client| {
-        let locked = lock_or_create(client, e.player_id)?;
+        let locked = if e.kind == Kind::Gameplay {
+            with_accrual_lock_timeout(client, || lock_or_create(client, e.player_id))?
+        } else {
+            lock_or_create(client, e.player_id)?
+        };
         let change = match compute(&locked, e.points) {
             Ok(c) => c,
             // A replay of an entry that was posted is answered as a replay
@@ -184,7 +188,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
 
 /// The entry already posted under `e`'s key, as an idempotent hit; an
 /// IDEMPOTENCY_CONFLICT if it carried other points.
-fn replay(client: &SpiClient<'_>, e: &Entry) -> Result<Option<Posted>> {
+pub fn replay(client: &SpiClient<'_>, e: &Entry) -> Result<Option<Posted>> {
     let Some(first) = find_entry(client, e.player_id, &e.idempotency_key)? else {
         return Ok(None);
     };
@@ -238,6 +242,41 @@ pub fn find_entry(
         tier_progress: 0,
         idempotent_hit: true,
     }))
+}
+
+/// Run `lock` with `lock_timeout` at most `loyalty.config.accrual_lock_timeout`
+/// (the session's own, if shorter, still applies), then put the session's
+/// value back. An accrual that cannot get the player's row in time fails
+/// with 55P03, which the completion turns into PARTIAL_COMPLETION, instead
+/// of waiting until an API's statement timeout kills the whole call. If the
+/// wait fails, the aborting (sub)transaction restores the setting itself.
+fn with_accrual_lock_timeout<T>(
+    client: &SpiClient<'_>,
+    lock: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let previous = spi::write(
+        client,
+        "SELECT t.previous,
+                pg_catalog.set_config('lock_timeout',
+                    (extract(epoch FROM CASE WHEN t.cur = interval '0' OR t.cur > c.accrual_lock_timeout
+                                             THEN c.accrual_lock_timeout ELSE t.cur END) * 1000)::bigint || 'ms',
+                    true)
+           FROM loyalty.config c,
+                (SELECT pg_catalog.current_setting('lock_timeout') AS previous,
+                        pg_catalog.current_setting('lock_timeout')::interval AS cur) t",
+        &[],
+    )?
+    .first()
+    .get_one::<String>()?;
+    let locked = lock();
+    if let Some(previous) = previous {
+        spi::write(
+            client,
+            "SELECT pg_catalog.set_config('lock_timeout', $1, true)",
+            &[previous.into()],
+        )?;
+    }
+    locked
 }
 
 /// Lock the player's row `FOR UPDATE`, creating it at BRONZE/0 first if

@@ -44,7 +44,11 @@ extension_sql_file!("../sql/seed.sql", name = "seed", requires = ["schema"]);
 extension_sql_file!(
     "../sql/runbook.sql",
     name = "runbook",
-    requires = ["schema", slip::slip_points, auth::require_caller]
+    requires = [
+        "schema",
+        auth::require_caller,
+        runbook::list_partial_completions
+    ]
 );
 extension_sql_file!("../sql/security.sql", name = "security", finalize);
 

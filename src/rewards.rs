@@ -58,7 +58,7 @@ fn manual_reward_key(
         let staff = required(p_staff_id, "p_staff_id")?;
         let points = required(p_points, "p_points")?;
         let reason = required(p_reason, "p_reason")?;
-        let at = required(p_at, "p_at")?;
+        let at = context::finite(required(p_at, "p_at")?, "p_at")?;
         let day = Spi::connect(|c| settings::gaming_day(c, at))?;
         reward_key(
             &player.to_string(),

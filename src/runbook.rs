@@ -12,15 +12,139 @@ use crate::ledger;
 use crate::log::{self, Event};
 use crate::points;
 use crate::slip;
+use crate::spi;
 use crate::subxact;
 use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use serde_json::json;
 
-/// Most slips one bulk recovery call will attempt.
-pub const MAX_BULK_RECOVERY: i32 = 100_000;
+/// Most slips one bulk recovery call will attempt: every player it pays
+/// stays locked until the caller commits, so batches stay small; call again
+/// until `attempted` is 0.
+pub const MAX_BULK_RECOVERY: i32 = 1_000;
+/// Most rows one listing returns.
+pub const MAX_LIST: i32 = 100_000;
 
-/// Recover up to `p_limit` partial completions, oldest first, each in its
-/// own savepoint: one failing slip is recorded in pending_accrual (attempts
-/// + 1) and the rest go on.
+/// Partial completions, oldest first: CLOSED slips with no gameplay entry
+/// (the ledger, not a flag, is the judge), except slips held for or refused
+/// approval. With `lock`, the slips are locked in that order and slips a
+/// floor call is busy with are skipped, so bulk recovery never waits on a
+/// slip while it holds a player: the floor's order is slip, then player.
+fn owed_slips(client: &SpiClient<'_>, limit: i32, lock: bool) -> Result<Vec<pgrx::Uuid>> {
+    macro_rules! owed {
+        ($tail:literal) => {
+            concat!(
+                "SELECT s.id FROM loyalty.rating_slip s
+                  WHERE s.status = 'CLOSED' AND s.accrued_ledger_id IS NULL AND s.approval_status IS NULL
+                    AND NOT EXISTS (SELECT 1 FROM loyalty.loyalty_ledger l
+                                     WHERE l.player_id = s.player_id
+                                       AND l.idempotency_key = 'gameplay:' || s.id::text)
+                  ORDER BY s.end_time, s.id LIMIT $1",
+                $tail
+            )
+        };
+    }
+    let rows = if lock {
+        spi::write(
+            client,
+            owed!(" FOR UPDATE OF s SKIP LOCKED"),
+            &[limit.into()],
+        )?
+    } else {
+        spi::read(client, owed!(""), &[limit.into()])?
+    };
+    let mut ids = Vec::with_capacity(rows.len());
+    for r in rows {
+        if let Some(id) = r.get::<pgrx::Uuid>(1)? {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// Closed slips whose points were never posted, oldest first, with what
+/// each would post and its last recorded failure. A slip whose points
+/// cannot be computed is listed with `points_owed` NULL and the error it
+/// raises, never stopping the listing.
+#[pg_extern(security_definer, stable, parallel_safe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn list_partial_completions(
+    p_limit: default!(Option<i32>, "100"),
+) -> TableIterator<
+    'static,
+    (
+        name!(rating_slip_id, pgrx::Uuid),
+        name!(player_id, pgrx::Uuid),
+        name!(game_type, String),
+        name!(end_time, Option<TimestampWithTimeZone>),
+        name!(points_owed, Option<i64>),
+        name!(pending, bool),
+        name!(error_code, Option<String>),
+        name!(error_message, Option<String>),
+        name!(attempts, Option<i32>),
+        name!(failed_at, Option<TimestampWithTimeZone>),
+        name!(correlation_id, Option<String>),
+    ),
+> {
+    let rows = run(|| {
+        crate::auth::require_any(&[crate::auth::PERM_RECOVER, crate::auth::PERM_VIEW_ALL])?;
+        let limit = p_limit.unwrap_or(100);
+        if !(0..=MAX_LIST).contains(&limit) {
+            return Err(LoyaltyError::validation(format!(
+                "p_limit must be between 0 and {MAX_LIST}"
+            )));
+        }
+        Spi::connect(|c| -> Result<Vec<_>> {
+            let mut out = Vec::new();
+            for id in owed_slips(c, limit, false)? {
+                let s = slip::load_read_only(c, id)?;
+                let p = spi::read(
+                    c,
+                    "SELECT p.rating_slip_id IS NOT NULL, p.error_code, p.error_message, p.attempts, p.failed_at,
+                            coalesce(p.correlation_id, s.correlation_id)
+                       FROM loyalty.rating_slip s LEFT JOIN loyalty.pending_accrual p ON p.rating_slip_id = s.id
+                      WHERE s.id = $1",
+                    &[id.into()],
+                )?;
+                let r = p.first();
+                let pending = r.get::<bool>(1)?.unwrap_or(false);
+                let (mut code, mut message) = (r.get::<String>(2)?, r.get::<String>(3)?);
+                let (attempts, failed_at) = (r.get::<i32>(4)?, r.get::<TimestampWithTimeZone>(5)?);
+                let corr = r.get::<String>(6)?;
+                let owed = match s.points() {
+                    Ok(points) => Some(points),
+                    Err(e) => {
+                        code = Some(e.code.sqlstate());
+                        message = Some(e.detail);
+                        None
+                    }
+                };
+                out.push((
+                    s.id,
+                    s.player_id,
+                    s.game_type.clone(),
+                    s.end_time,
+                    owed,
+                    pending,
+                    code,
+                    message,
+                    attempts,
+                    failed_at,
+                    corr,
+                ));
+            }
+            Ok(out)
+        })
+    });
+    TableIterator::new(rows)
+}
+
+/// Recover up to `p_limit` partial completions, oldest first. The slips
+/// are locked first, in one statement, skipping any a floor call holds;
+/// then each is paid in its own savepoint under the accrual lock timeout.
+/// A slip that fails (a busy player, points that cannot be computed) is
+/// recorded in pending_accrual with its own SQLSTATE, reported in
+/// `failures`, and the rest go on.
 #[pg_extern(security_definer, volatile, parallel_unsafe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn recover_partial_completions(
@@ -34,6 +158,7 @@ fn recover_partial_completions(
         name!(failed, i32),
         name!(points_posted, i64),
         name!(correlation_id, String),
+        name!(failures, pgrx::JsonB),
     ),
 > {
     let row = run(|| {
@@ -41,25 +166,13 @@ fn recover_partial_completions(
         let limit = p_limit.unwrap_or(100);
         if !(1..=MAX_BULK_RECOVERY).contains(&limit) {
             return Err(LoyaltyError::validation(format!(
-                "p_limit must be between 1 and {MAX_BULK_RECOVERY}"
+                "p_limit must be between 1 and {MAX_BULK_RECOVERY}; call again for more"
             )));
         }
         let correlation_id = context::correlation_id(p_correlation_id)?;
-        let ids: Vec<pgrx::Uuid> = Spi::connect(|c| -> Result<Vec<pgrx::Uuid>> {
-            let rows = c.select(
-                "SELECT rating_slip_id FROM loyalty.list_partial_completions($1)",
-                None,
-                &[limit.into()],
-            )?;
-            let mut ids = Vec::with_capacity(rows.len());
-            for r in rows {
-                if let Some(id) = r.get::<pgrx::Uuid>(1)? {
-                    ids.push(id);
-                }
-            }
-            Ok(ids)
-        })?;
-        let (mut recovered, mut failed, mut points) = (0, 0, 0i64);
+        let ids = Spi::connect(|c| owed_slips(c, limit, true))?;
+        let (mut recovered, mut points) = (0, 0i64);
+        let mut failures = Vec::new();
         for id in &ids {
             match subxact::run(|| {
                 slip::accrue_by_id(*id, caller, "recover_slip_loyalty", &correlation_id)
@@ -71,13 +184,25 @@ fn recover_partial_completions(
                     }
                 }
                 Err(f) => {
-                    failed += 1;
-                    let s = Spi::connect_mut(|c| slip::load(c, *id, false))?;
+                    let s = Spi::connect(|c| slip::load(c, *id, false))?;
                     slip::record_pending(&s, &f, &correlation_id)?;
+                    failures.push(json!({
+                        "rating_slip_id": id.to_string(),
+                        "sqlstate": f.sqlstate(),
+                        "error_code": f.code(),
+                        "error_message": f.message(),
+                    }));
                 }
             }
         }
-        Ok((ids.len() as i32, recovered, failed, points, correlation_id))
+        Ok((
+            ids.len() as i32,
+            recovered,
+            failures.len() as i32,
+            points,
+            correlation_id,
+            pgrx::JsonB(serde_json::Value::Array(failures)),
+        ))
     });
     TableIterator::once(row)
 }

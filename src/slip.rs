@@ -198,16 +198,6 @@ fn micros(t: TimestampWithTimeZone) -> i64 {
     pg_sys::TimestampTz::from(t)
 }
 
-/// `infinity` and `-infinity` are no times for a slip.
-fn finite(t: TimestampWithTimeZone, name: &str) -> Result<TimestampWithTimeZone> {
-    if t.is_infinity() || t.is_neg_infinity() {
-        return Err(LoyaltyError::validation(format!(
-            "{name} must be a finite time"
-        )));
-    }
-    Ok(t)
-}
-
 type SlipRow = (
     name!(id, pgrx::Uuid),
     name!(player_id, pgrx::Uuid),
@@ -282,7 +272,7 @@ fn open_rating_slip(
         caller.not_for_self(player_id, "rate play")?;
         let game_type = required(p_game_type, "p_game_type")?;
         let bet = check_bet(p_average_bet)?;
-        let start = finite(required(p_start_time, "p_start_time")?, "p_start_time")?;
+        let start = context::finite(required(p_start_time, "p_start_time")?, "p_start_time")?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
         let now = context::now();
         if micros(start) > micros(now) {
@@ -428,16 +418,20 @@ fn slip_points(p_slip_id: Option<pgrx::Uuid>) -> Option<i64> {
     })
 }
 
-/// Post a CLOSED slip's gameplay points under key `gameplay:<slip id>`,
-/// computed from its snapshot. Does not touch the slip's row.
-fn post_gameplay(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Posted> {
+/// The ledger entry that pays a CLOSED slip: key `gameplay:<slip id>`,
+/// points from its snapshot.
+fn gameplay_entry<'a>(
+    slip: &Slip,
+    source: &'static str,
+    correlation_id: &'a str,
+) -> Result<Entry<'a>> {
     if !slip.is_closed() {
         return Err(LoyaltyError::new(
             Code::SlipNotClosed,
             "the slip is still open; complete it first",
         ));
     }
-    let posted = ledger::post(&Entry {
+    Ok(Entry {
         player_id: slip.player_id,
         idempotency_key: crate::keys::gameplay_key(&slip.id.to_string()),
         kind: Kind::Gameplay,
@@ -451,7 +445,12 @@ fn post_gameplay(slip: &Slip, source: &'static str, correlation_id: &str) -> Res
         staff_id: None,
         reward_id: None,
         correlation_id,
-    })?;
+    })
+}
+
+/// Post a CLOSED slip's gameplay points. Does not touch the slip's row.
+fn post_gameplay(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Posted> {
+    let posted = ledger::post(&gameplay_entry(slip, source, correlation_id)?)?;
     if !posted.idempotent_hit {
         log::emit(
             Event::AccrualCompleted,
@@ -477,24 +476,32 @@ pub fn accrue(slip: &Slip, source: &'static str, correlation_id: &str) -> Result
 }
 
 /// Post a CLOSED, locked slip's points, mark the slip accrued and resolve
-/// its pending_accrual row.
+/// its pending_accrual row. Whenever the gameplay entry exists, new or
+/// replayed, the pending row ends resolved.
 pub fn pay(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Posted> {
-    let posted = post_gameplay(slip, source, correlation_id)?;
-    Spi::connect(|client| -> Result<()> {
-        if slip.accrued_ledger_id.is_none() {
-            spi::write(
-                client,
-                "UPDATE loyalty.rating_slip SET accrued_ledger_id = $2, updated_at = now() WHERE id = $1",
-                &[slip.id.into(), posted.entry_id.into()],
-            )?;
-            spi::write(
-                client,
-                "UPDATE loyalty.pending_accrual SET resolved_at = now()
-                  WHERE rating_slip_id = $1 AND resolved_at IS NULL",
-                &[slip.id.into()],
-            )?;
-        }
-        Ok(())
+    let posted = match slip.accrued_ledger_id {
+        // Paid already: answered from the ledger without waiting on the
+        // player's row, so a recovery stuck behind a busy player cannot time
+        // out on, and mark owed, a slip that has its entry.
+        Some(id) => Spi::connect(|c| ledger::replay(c, &gameplay_entry(slip, source, correlation_id)?))?
+            .ok_or_else(|| {
+                LoyaltyError::validation(format!(
+                    "the slip is marked paid by ledger entry {id}, which the ledger does not hold; investigate"
+                ))
+            })?,
+        None => post_gameplay(slip, source, correlation_id)?,
+    };
+    Spi::connect(|client| {
+        spi::write(
+            client,
+            "WITH paid AS (
+                UPDATE loyalty.rating_slip SET accrued_ledger_id = $2, updated_at = now()
+                 WHERE id = $1 AND accrued_ledger_id IS NULL)
+             UPDATE loyalty.pending_accrual SET resolved_at = now()
+              WHERE rating_slip_id = $1 AND resolved_at IS NULL",
+            &[slip.id.into(), posted.entry_id.into()],
+        )
+        .map(|_| ())
     })?;
     Ok(posted)
 }
@@ -599,7 +606,10 @@ pub fn accrue_by_id(
     accrue(&slip, source, correlation_id)
 }
 
-/// Record (or count again) a failed accrual for later recovery.
+/// Record (or count again) a failed accrual for later recovery, unless the
+/// slip's gameplay entry exists: a paid slip is never marked owed again.
+/// Every caller holds the slip's row lock, so a payment of the same slip
+/// has committed before this statement's snapshot, or has not begun.
 pub fn record_pending(slip: &Slip, failure: &Failure, correlation_id: &str) -> Result<()> {
     let message: String = failure.message().chars().take(2000).collect();
     Spi::connect(|client| -> Result<()> {
@@ -607,7 +617,9 @@ pub fn record_pending(slip: &Slip, failure: &Failure, correlation_id: &str) -> R
             client,
             "INSERT INTO loyalty.pending_accrual AS p
                  (rating_slip_id, player_id, error_code, error_message, correlation_id)
-             VALUES ($1, $2, $3, $4, $5)
+             SELECT $1, $2, $3, $4, $5
+              WHERE NOT EXISTS (SELECT 1 FROM loyalty.loyalty_ledger l
+                                 WHERE l.player_id = $2 AND l.idempotency_key = 'gameplay:' || $1::text)
              ON CONFLICT (rating_slip_id) DO UPDATE
                 SET error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
                     correlation_id = EXCLUDED.correlation_id, attempts = p.attempts + 1,
@@ -756,7 +768,7 @@ fn complete(
         ));
     }
     let now = context::now();
-    let end = finite(end_time.unwrap_or(now), "p_end_time")?;
+    let end = context::finite(end_time.unwrap_or(now), "p_end_time")?;
     if micros(end) > micros(now) {
         return Err(LoyaltyError::validation("a slip cannot end in the future"));
     }

@@ -27,6 +27,14 @@ impl Failure {
         }
     }
 
+    /// The SQLSTATE a client would have seen: PTnnn for a spec error.
+    pub fn sqlstate(&self) -> String {
+        match self {
+            Failure::Spec(e) => e.code.sqlstate(),
+            Failure::Postgres { sqlstate, .. } => sqlstate.clone(),
+        }
+    }
+
     pub fn message(&self) -> String {
         match self {
             Failure::Spec(e) => e.detail.clone(),

@@ -390,9 +390,17 @@ fn runbook_verify_rebuild_and_bulk_recovery_of_a_thousand() {
         )
         .unwrap()
         .get(0);
-    let r = c
+    // batches are bounded: every player a call pays stays locked until commit
+    let e = c
         .query_one(
             "SELECT * FROM loyalty.recover_partial_completions(5000, 'bulk')",
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(sqlstate(&e).0, "PT422");
+    let r = c
+        .query_one(
+            "SELECT * FROM loyalty.recover_partial_completions(1000, 'bulk')",
             &[],
         )
         .unwrap();
@@ -403,7 +411,7 @@ fn runbook_verify_rebuild_and_bulk_recovery_of_a_thousand() {
     assert_eq!(r.get::<_, i64>(3), owed);
     let r = c
         .query_one(
-            "SELECT * FROM loyalty.recover_partial_completions(5000, 'bulk-again')",
+            "SELECT * FROM loyalty.recover_partial_completions(1000, 'bulk-again')",
             &[],
         )
         .unwrap();
