@@ -77,3 +77,316 @@ fn refused_calls_keep_no_memory() {
         "and 300 statements: backend grew by {grown} kB"
     );
 }
+
+/// A slip whose points cannot be computed (settings from before 0.2.0's
+/// bounds, written here by the owner) neither stops the listing nor bulk
+/// recovery: both handle every other slip and report it with its code.
+#[test]
+fn a_poisoned_slip_is_reported_and_skipped() {
+    let db = fresh_db("poison");
+    let mut c = connect(&db);
+    let (good_player, bad_player) = (new_uuid(), new_uuid());
+    c.batch_execute(&format!(
+        "CREATE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN RAISE EXCEPTION 'ledger is down'; END $$;
+         CREATE TRIGGER test_boom BEFORE INSERT ON loyalty.loyalty_ledger
+             FOR EACH ROW EXECUTE FUNCTION public.boom();
+         SELECT c.status FROM loyalty.open_rating_slip('{good_player}', 'BLACKJACK', 25, NULL, NULL,
+                now() - interval '1 hour') o, LATERAL loyalty.complete_rating_slip(o.id) c;
+         DROP TRIGGER test_boom ON loyalty.loyalty_ledger;
+         INSERT INTO loyalty.rating_slip
+             (player_id, game_type, house_edge, decisions_per_hour, points_conversion_rate, point_multiplier,
+              approval_threshold_points, average_bet, start_time, end_time, status, duration_seconds)
+         VALUES ('{bad_player}', 'LEGACY', 99.9999, 10000, 9999.9999, 99.9999, 25000, 999999999,
+                 now() - interval '2 hours', now() - interval '1 hour', 'CLOSED', 3600);"
+    ))
+    .unwrap();
+    let listed: Vec<(String, Option<i64>, Option<String>)> = c
+        .query(
+            "SELECT player_id::text, points_owed, error_code FROM loyalty.list_partial_completions()
+              ORDER BY player_id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let mut want = vec![
+        (good_player.clone(), Some(350), Some("P0001".to_string())),
+        (bad_player.clone(), None, Some("PT422".to_string())),
+    ];
+    want.sort();
+    assert_eq!(listed, want);
+    let r = c
+        .query_one(
+            "SELECT attempted, recovered, failed, points_posted, failures::text FROM loyalty.recover_partial_completions()",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            r.get::<_, i32>(0),
+            r.get::<_, i32>(1),
+            r.get::<_, i32>(2),
+            r.get::<_, i64>(3)
+        ),
+        (2, 1, 1, 350)
+    );
+    let failures: serde_json::Value = serde_json::from_str(r.get(4)).unwrap();
+    assert_eq!(failures.as_array().map(Vec::len), Some(1));
+    assert_eq!(failures[0]["sqlstate"], "PT422");
+    assert_eq!(failures[0]["error_code"], "VALIDATION_ERROR");
+    let mismatches: i64 = c
+        .query_one("SELECT count(*) FROM loyalty.verify_all_balances()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(mismatches, 0);
+}
+
+/// PostgREST's 8 s statement timeout, and another session holding the
+/// player's row: the completion is a PARTIAL_COMPLETION (the accrual gave up
+/// after config.accrual_lock_timeout), not a cancelled statement (57014).
+#[test]
+fn a_busy_player_is_a_partial_completion_within_the_statement_timeout() {
+    let db = fresh_db("busy");
+    let mut owner = connect(&db);
+    let player = new_uuid();
+    owner
+        .query_one(
+            "SELECT * FROM loyalty.increment_player_loyalty($1::text::uuid, 1)",
+            &[&player],
+        )
+        .unwrap();
+    let slip = open_slip(&mut owner, &player);
+    let mut holder = connect(&db);
+    let mut hold = holder.transaction().unwrap();
+    hold.query_one(
+        "SELECT 1 FROM loyalty.player_loyalty WHERE player_id = $1::text::uuid FOR UPDATE",
+        &[&player],
+    )
+    .unwrap();
+    let mut c = connect(&db);
+    c.batch_execute("SET statement_timeout = '8s'").unwrap();
+    let started = std::time::Instant::now();
+    let r = c
+        .query_one(
+            "SELECT status, error_code, recovery_needed FROM loyalty.complete_rating_slip($1::text::uuid)",
+            &[&slip],
+        )
+        .unwrap();
+    let waited = started.elapsed();
+    hold.rollback().unwrap();
+    assert_eq!(
+        (
+            r.get::<_, String>(0),
+            r.get::<_, Option<String>>(1),
+            r.get::<_, bool>(2)
+        ),
+        (
+            "PARTIAL_COMPLETION".to_string(),
+            Some("55P03".to_string()),
+            true
+        )
+    );
+    eprintln!("completion answered after {waited:?} (accrual_lock_timeout 2 s)");
+    assert_eq!(slip_status(&mut owner, &slip), "CLOSED");
+}
+
+/// Floor traffic (completions, accruals, recoveries, rewards) with bulk
+/// recovery running beside it for 30 s, and a session that keeps grabbing
+/// players so accruals time out into partial completions: no deadlock, and
+/// every invariant holds at the end.
+#[test]
+fn bulk_recovery_beside_floor_traffic_never_deadlocks() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    let db = fresh_db("bulkload");
+    let mut owner = connect(&db);
+    owner
+        .batch_execute("UPDATE loyalty.config SET accrual_lock_timeout = '20ms', rate_limit_count = 1000000, alert_reward_count = 1000000")
+        .unwrap();
+    let staff = new_uuid();
+    add_staff(&mut owner, &staff, &["loyalty:award"], true);
+    let players: Vec<String> = (0..12).map(|_| new_uuid()).collect();
+    // every player has a row to be held (a ledgered reward, not the primitive)
+    for p in &players {
+        owner
+            .query_one(
+                REWARD,
+                &[
+                    p,
+                    &1i64,
+                    &"opening balance for the test",
+                    &staff,
+                    &Some(format!("seed-{p}")),
+                ],
+            )
+            .unwrap();
+    }
+    let deadlocks_before: i64 = owner
+        .query_one(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let stop = Arc::new(AtomicBool::new(false));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut handles = Vec::new();
+    // floor: each thread owns a seat at three players' tables
+    for t in 0..4 {
+        let (db, mine, staff, everyone) = (
+            db.clone(),
+            players[t * 3..t * 3 + 3].to_vec(),
+            staff.clone(),
+            players.clone(),
+        );
+        handles.push(std::thread::spawn(move || {
+            let mut c = connect(&db);
+            let (mut calls, mut errors) = (0u64, Vec::new());
+            while Instant::now() < deadline {
+                let player = &mine[(calls as usize) % mine.len()];
+                let slip = open_slip(&mut c, player);
+                let mut step = |sql: &str| {
+                    if let Err(e) = c.query(sql, &[&slip]) {
+                        errors.push(sqlstate(&e));
+                    }
+                };
+                step("SELECT * FROM loyalty.complete_rating_slip($1::text::uuid)");
+                // the floor retries one slip in three; bulk recovery gets the rest
+                if calls % 3 == 0 {
+                    step("SELECT * FROM loyalty.recover_slip_loyalty($1::text::uuid)");
+                }
+                let reward = c.query_one(
+                    REWARD,
+                    &[
+                        &everyone[(calls as usize * 7) % 12],
+                        &5i64,
+                        &"comp during the load test",
+                        &staff,
+                        &Some(format!("load-{t}-{calls}")),
+                    ],
+                );
+                if let Err(e) = reward {
+                    errors.push(sqlstate(&e));
+                }
+                calls += 1;
+            }
+            (calls, errors)
+        }));
+    }
+    // bulk recovery, again and again
+    {
+        let db = db.clone();
+        handles.push(std::thread::spawn(move || {
+            let mut c = connect(&db);
+            let (mut calls, mut errors) = (0u64, Vec::new());
+            while Instant::now() < deadline {
+                if let Err(e) = c.query_one(
+                    "SELECT * FROM loyalty.recover_partial_completions(50, 'bulk')",
+                    &[],
+                ) {
+                    errors.push(sqlstate(&e));
+                }
+                calls += 1;
+            }
+            (calls, errors)
+        }));
+    }
+    // a session that holds random players for a moment: accruals time out
+    {
+        let (db, players, stop) = (db.clone(), players.clone(), stop.clone());
+        handles.push(std::thread::spawn(move || {
+            let mut c = connect(&db);
+            let mut n = 0usize;
+            while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+                let mut tx = c.transaction().unwrap();
+                let _ = tx.query(
+                    "SELECT 1 FROM loyalty.player_loyalty WHERE player_id = $1::text::uuid FOR UPDATE",
+                    &[&players[(n * 5) % 12]],
+                );
+                std::thread::sleep(Duration::from_millis(30));
+                let _ = tx.rollback();
+                n += 1;
+            }
+            (n as u64, Vec::new())
+        }));
+    }
+    let mut all_errors = Vec::new();
+    let mut total = 0;
+    for h in handles {
+        let (calls, errors) = h.join().unwrap();
+        total += calls;
+        all_errors.extend(errors);
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(total > 0);
+    // the only refusals a floor call may meet here: a recovery of a slip
+    // whose accrual is still owed behind a held player (55P03)
+    assert!(
+        all_errors.iter().all(|(state, _)| state == "55P03"),
+        "unexpected errors: {:?}",
+        all_errors
+            .iter()
+            .filter(|(s, _)| s != "55P03")
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    // drain what is still owed
+    for _ in 0..20 {
+        let r = owner
+            .query_one(
+                "SELECT attempted FROM loyalty.recover_partial_completions(1000, 'drain')",
+                &[],
+            )
+            .unwrap();
+        if r.get::<_, i32>(0) == 0 {
+            break;
+        }
+    }
+    let deadlocks_after: i64 = owner
+        .query_one(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let invariants = owner
+        .query_one(
+            "SELECT (SELECT count(*) FROM loyalty.verify_all_balances()),
+                    (SELECT count(*) FROM loyalty.pending_accrual p WHERE p.resolved_at IS NULL
+                        AND EXISTS (SELECT 1 FROM loyalty.loyalty_ledger l WHERE l.player_id = p.player_id
+                                       AND l.idempotency_key = 'gameplay:' || p.rating_slip_id::text)),
+                    (SELECT count(*) - count(DISTINCT (player_id, idempotency_key)) FROM loyalty.loyalty_ledger),
+                    (SELECT count(*) FROM loyalty.list_partial_completions(100000)),
+                    (SELECT count(*) FROM loyalty.rating_slip s WHERE s.status = 'CLOSED'
+                        AND (SELECT count(*) FROM loyalty.loyalty_ledger l WHERE l.rating_slip_id = s.id) <> 1)",
+            &[],
+        )
+        .unwrap();
+    let got: Vec<i64> = (0..5).map(|i| invariants.get(i)).collect();
+    assert_eq!(
+        (deadlocks_after - deadlocks_before, got),
+        (0, vec![0, 0, 0, 0, 0]),
+        "deadlocks; balances off; paid but owed; keys twice; still owed; slips not paid exactly once"
+    );
+    // the load really raced: accruals timed out into partial completions,
+    // and bulk recovery paid some of them while the floor was busy
+    let raced = owner
+        .query_one(
+            "SELECT (SELECT count(*) FROM loyalty.pending_accrual),
+                    (SELECT count(*) FROM loyalty.loyalty_ledger WHERE correlation_id = 'bulk')",
+            &[],
+        )
+        .unwrap();
+    let (partials, by_bulk): (i64, i64) = (raced.get(0), raced.get(1));
+    assert!(
+        partials > 0 && by_bulk > 0,
+        "partials {partials}, paid by bulk {by_bulk}"
+    );
+    eprintln!(
+        "{total} calls, {partials} partial completions, {by_bulk} paid by bulk recovery, {} lock timeouts met by floor recoveries",
+        all_errors.len()
+    );
+}
