@@ -6,6 +6,7 @@
 #   unit      pure Rust core, no database      (cargo test --lib)
 #   pgrx      #[pg_test] suites in pgrx-tests/  (cargo pgrx test, its own cluster)
 #   regress   pg_regress files in tests/pg_regress/ (throwaway cluster)
+#   isolation pg_isolation_regress specs in tests/isolation/ (exact interleavings)
 #   client    multi-session tests in tests/client/  (same throwaway cluster)
 #   upgrade   every released version installed from git history, given data,
 #             upgraded with ALTER EXTENSION UPDATE, compared with a fresh
@@ -82,11 +83,22 @@ client() {
     (cd tests && LOYALTY_TEST_DB="$1" PG_BIN="$PG_BIN" cargo test --quiet --no-fail-fast)
 }
 
-createdb loyalty_regress && createdb loyalty_client \
-    && psql -X -q -d loyalty_client -c 'CREATE EXTENSION casino_loyalty' || exit 1
+createdb loyalty_regress && createdb loyalty_client && createdb loyalty_isolation \
+    && psql -X -q -d loyalty_client -c 'CREATE EXTENSION casino_loyalty' \
+    && psql -X -q -d loyalty_isolation -c 'CREATE EXTENSION casino_loyalty' || exit 1
 
 say "pg_regress (tests/pg_regress)"
 regress loyalty_regress with-setup && record regress pass || record regress FAIL
+
+say "isolation specs (tests/isolation, exact interleavings)"
+ISOLATION_OUT="$CLUSTER_DIR/isolation"
+mkdir -p "$ISOLATION_OUT"
+# shellcheck disable=SC2046
+"$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/isolation/pg_isolation_regress" \
+    --use-existing --dbname=loyalty_isolation --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
+    --inputdir=tests/isolation --outputdir="$ISOLATION_OUT" \
+    $(cd tests/isolation/specs && ls *.spec | sed 's/\.spec$//' | sort) \
+    && record isolation pass || { record isolation FAIL; cat "$ISOLATION_OUT/regression.diffs" 2>/dev/null; }
 
 say "client tests (tests/client, real connections)"
 client loyalty_client && record client pass || record client FAIL
