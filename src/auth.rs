@@ -27,8 +27,11 @@ pub const PERM_RECOVER: &str = "loyalty:recover";
 pub const PERM_VIEW_ALL: &str = "loyalty:view_all";
 
 thread_local! {
-    /// Whether `auth.uid()` exists, looked up once per backend.
+    /// Whether `auth.uid()` exists, looked up once and again after any
+    /// function is created or dropped (a Supabase `auth` schema appearing
+    /// or going away on a pooled backend).
     static HAS_AUTH_UID: Cell<Option<bool>> = const { Cell::new(None) };
+    static WATCHING_PROCS: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Who is calling a function, once the checks passed.
@@ -122,6 +125,18 @@ pub fn caller_uid() -> Option<pgrx::Uuid> {
 }
 
 fn has_auth_uid() -> bool {
+    if !WATCHING_PROCS.with(Cell::get) {
+        // SAFETY: registered once per backend; the callback only resets a
+        // cell and can neither fail nor panic.
+        unsafe {
+            pg_sys::CacheRegisterSyscacheCallback(
+                pg_sys::SysCacheIdentifier::PROCOID as std::ffi::c_int,
+                Some(on_proc_change),
+                pg_sys::Datum::from(0),
+            )
+        };
+        WATCHING_PROCS.with(|w| w.set(true));
+    }
     HAS_AUTH_UID.with(|c| match c.get() {
         Some(b) => b,
         None => {
@@ -134,6 +149,16 @@ fn has_auth_uid() -> bool {
             b
         }
     })
+}
+
+/// A function was created, changed or dropped (pg_proc invalidation, this
+/// backend's or a committed one's): look `auth.uid()` up again next time.
+unsafe extern "C-unwind" fn on_proc_change(
+    _arg: pg_sys::Datum,
+    _cache: std::ffi::c_int,
+    _hash: u32,
+) {
+    HAS_AUTH_UID.with(|c| c.set(None));
 }
 
 pub fn parse_uuid(s: &str) -> Option<pgrx::Uuid> {

@@ -744,3 +744,35 @@ fn an_early_transaction_cannot_outpace_the_window() {
         .get(0);
     assert!(stamped, "the three rewards carry the clock of their calls");
 }
+
+/// One pooled backend, and a Supabase `auth` schema that appears and goes
+/// away: identity follows it at once, and nothing fails with 3F000.
+#[test]
+fn identity_follows_an_auth_schema_as_it_comes_and_goes() {
+    let db = fresh_db("authcache");
+    let mut owner = connect(&db);
+    let (sub, from_auth) = (new_uuid(), new_uuid());
+    let mut pooled = connect(&db);
+    let who = |c: &mut Client| {
+        as_role(c, "authenticated", Some(&sub), |tx| {
+            tx.query_one("SELECT loyalty.caller_uid()::text", &[])
+                .map(|r| r.get::<_, Option<String>>(0))
+        })
+        .map_err(|e| sqlstate(&e))
+    };
+    // no auth schema: the JWT's sub
+    assert_eq!(who(&mut pooled), Ok(Some(sub.clone())));
+    // an auth.uid() appears (here one that answers a fixed id, to tell
+    // which path answered): the same backend now asks it
+    owner
+        .batch_execute(&format!(
+            "CREATE SCHEMA auth;
+             CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT '{from_auth}'::uuid $$;
+             GRANT USAGE ON SCHEMA auth TO authenticated;"
+        ))
+        .unwrap();
+    assert_eq!(who(&mut pooled), Ok(Some(from_auth.clone())));
+    // and goes away: back to the sub, no 3F000
+    owner.batch_execute("DROP SCHEMA auth CASCADE").unwrap();
+    assert_eq!(who(&mut pooled), Ok(Some(sub.clone())));
+}
