@@ -113,35 +113,6 @@ COMMENT ON COLUMN loyalty.reward_window.alert_count IS 'Manual rewards created a
 SELECT pg_catalog.pg_extension_config_dump('loyalty.reward_window', '');
 ALTER TABLE loyalty.reward_window ENABLE ROW LEVEL SECURITY;
 
--- Restores merge the new game columns too.
-CREATE OR REPLACE FUNCTION loyalty.merge_seeded_row() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF TG_TABLE_NAME = 'tier' THEN
-        UPDATE loyalty.tier SET threshold_points = NEW.threshold_points WHERE tier = NEW.tier;
-    ELSIF TG_TABLE_NAME = 'game_settings' THEN
-        UPDATE loyalty.game_settings
-           SET house_edge = NEW.house_edge, decisions_per_hour = NEW.decisions_per_hour,
-               points_conversion_rate = NEW.points_conversion_rate,
-               point_multiplier = NEW.point_multiplier, updated_at = NEW.updated_at,
-               min_average_bet = NEW.min_average_bet, max_average_bet = NEW.max_average_bet,
-               approval_threshold_points = NEW.approval_threshold_points
-         WHERE game_type = NEW.game_type;
-    ELSIF TG_TABLE_NAME = 'config' THEN
-        UPDATE loyalty.config
-           SET casino_timezone = NEW.casino_timezone, gaming_day_start = NEW.gaming_day_start,
-               max_reward_points = NEW.max_reward_points, rate_limit_count = NEW.rate_limit_count,
-               rate_limit_window = NEW.rate_limit_window, alert_reward_count = NEW.alert_reward_count,
-               alert_window = NEW.alert_window, updated_at = NEW.updated_at,
-               accrual_lock_timeout = NEW.accrual_lock_timeout
-         WHERE singleton = NEW.singleton;
-    END IF;
-    IF FOUND THEN
-        RETURN NULL;  -- merged into the existing row
-    END IF;
-    RETURN NEW;
-END
-$$;
 
 -- Every function checks its caller itself (src/auth.rs): the SQL runbooks
 -- ask loyalty.require_caller() first.
@@ -449,3 +420,154 @@ ALTER TABLE loyalty.player_loyalty ADD CONSTRAINT player_loyalty_times_finite_ch
 ALTER TABLE loyalty.loyalty_ledger ADD CONSTRAINT loyalty_ledger_times_finite_check CHECK (isfinite(created_at));
 ALTER TABLE loyalty.pending_accrual ADD CONSTRAINT pending_accrual_times_finite_check CHECK (isfinite(failed_at) AND isfinite(resolved_at));
 ALTER TABLE loyalty.alert ADD CONSTRAINT alert_times_finite_check CHECK (isfinite(created_at));
+
+-- Restores keep the owner's configuration exactly (see the comment in
+-- sql/schema.sql). Rows that still hold 0.1.0's seed values are marked
+-- seeded; a 0.1.0 seed the owner deleted gets its tombstone.
+ALTER TABLE loyalty.config ADD COLUMN seeded boolean NOT NULL DEFAULT false;
+ALTER TABLE loyalty.tier ADD COLUMN seeded boolean NOT NULL DEFAULT false;
+ALTER TABLE loyalty.game_settings ADD COLUMN seeded boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN loyalty.config.seeded IS 'True while the row is as the install seeded it; an owner edit clears it. Deleting a seeded row leaves a tombstone in seed_removed, so a restore does not bring it back.';
+COMMENT ON COLUMN loyalty.tier.seeded IS 'True while the row is as the install seeded it; an owner edit clears it. Deleting a seeded row leaves a tombstone in seed_removed, so a restore does not bring it back.';
+COMMENT ON COLUMN loyalty.game_settings.seeded IS 'True while the row is as the install seeded it; an owner edit clears it. Deleting a seeded row leaves a tombstone in seed_removed, so a restore does not bring it back.';
+UPDATE loyalty.config SET seeded = true
+ WHERE casino_timezone = 'UTC' AND gaming_day_start = '06:00' AND max_reward_points = 10000
+   AND rate_limit_count = 10 AND rate_limit_window = '60 seconds' AND alert_reward_count = 20
+   AND alert_window = '1 hour';
+UPDATE loyalty.tier t SET seeded = true
+  FROM (VALUES ('BRONZE', 0), ('SILVER', 10000), ('GOLD', 50000), ('PLATINUM', 100000)) s (tier, threshold)
+ WHERE t.tier = s.tier AND t.threshold_points = s.threshold;
+UPDATE loyalty.game_settings g SET seeded = true
+  FROM (VALUES ('BLACKJACK', 2.0, 70, 10, 1.0), ('BACCARAT', 1.2, 72, 10, 1.0),
+               ('ROULETTE', 5.26, 38, 10, 1.0), ('CRAPS', 1.4, 48, 10, 1.0))
+       s (game_type, house_edge, decisions_per_hour, points_conversion_rate, point_multiplier)
+ WHERE g.game_type = s.game_type AND g.house_edge = s.house_edge AND g.decisions_per_hour = s.decisions_per_hour
+   AND g.points_conversion_rate = s.points_conversion_rate AND g.point_multiplier = s.point_multiplier;
+ALTER TABLE loyalty.tier DROP CONSTRAINT tier_threshold_points_key;
+ALTER TABLE loyalty.tier ADD CONSTRAINT tier_threshold_points_key UNIQUE (threshold_points) DEFERRABLE INITIALLY DEFERRED;
+-- The owner's configuration survives pg_dump / pg_restore exactly. During
+-- a restore CREATE EXTENSION seeds config, tier and game_settings again
+-- before the dumped rows arrive, so:
+--   * every row is dumped; a dumped row whose key exists merges over the
+--     seeded row (edits kept, untouched seeds unchanged);
+--   * seeded rows carry seeded = true until the owner changes them;
+--   * a seeded row the owner deleted leaves a tombstone in seed_removed
+--     (dumped), whose restore deletes the re-seeded row again;
+--   * the tier threshold key is deferred, so merges may pass through a
+--     moment where two tiers share a threshold.
+-- (pg_dump writes table data in name order: seed_removed before tier.)
+CREATE TABLE loyalty.seed_removed (
+    table_name text        NOT NULL CONSTRAINT seed_removed_table_name_check
+                           CHECK (table_name IN ('tier', 'game_settings')),
+    key        text        NOT NULL,
+    removed_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT seed_removed_pkey PRIMARY KEY (table_name, key),
+    CONSTRAINT seed_removed_times_finite_check CHECK (isfinite(removed_at))
+);
+COMMENT ON TABLE loyalty.seed_removed IS 'Seeded tiers and games the owner deleted, so a restore deletes them again after CREATE EXTENSION re-seeds them.';
+COMMENT ON COLUMN loyalty.seed_removed.table_name IS 'tier or game_settings.';
+COMMENT ON COLUMN loyalty.seed_removed.key IS 'The deleted row''s key (tier name or game type).';
+COMMENT ON COLUMN loyalty.seed_removed.removed_at IS 'Audit: when the owner deleted the seeded row.';
+
+CREATE OR REPLACE FUNCTION loyalty.merge_seeded_row() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'tier' THEN
+        UPDATE loyalty.tier SET threshold_points = NEW.threshold_points, seeded = NEW.seeded
+         WHERE tier = NEW.tier;
+    ELSIF TG_TABLE_NAME = 'game_settings' THEN
+        UPDATE loyalty.game_settings
+           SET house_edge = NEW.house_edge, decisions_per_hour = NEW.decisions_per_hour,
+               points_conversion_rate = NEW.points_conversion_rate,
+               point_multiplier = NEW.point_multiplier, updated_at = NEW.updated_at,
+               min_average_bet = NEW.min_average_bet, max_average_bet = NEW.max_average_bet,
+               approval_threshold_points = NEW.approval_threshold_points, seeded = NEW.seeded
+         WHERE game_type = NEW.game_type;
+    ELSIF TG_TABLE_NAME = 'config' THEN
+        UPDATE loyalty.config
+           SET casino_timezone = NEW.casino_timezone, gaming_day_start = NEW.gaming_day_start,
+               max_reward_points = NEW.max_reward_points, rate_limit_count = NEW.rate_limit_count,
+               rate_limit_window = NEW.rate_limit_window, alert_reward_count = NEW.alert_reward_count,
+               alert_window = NEW.alert_window, updated_at = NEW.updated_at,
+               accrual_lock_timeout = NEW.accrual_lock_timeout, seeded = NEW.seeded
+         WHERE singleton = NEW.singleton;
+    END IF;
+    IF FOUND THEN
+        RETURN NULL;  -- merged into the existing row
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- An owner's edit makes a seeded row the owner's. A restore's merge
+-- (an UPDATE from inside merge_seeded_row, trigger depth 2) keeps the
+-- flag the dump carried.
+CREATE FUNCTION loyalty.seeded_row_edited() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF pg_trigger_depth() = 1 AND NEW IS DISTINCT FROM OLD THEN
+        NEW.seeded := false;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER tier_seeded_row_edited BEFORE UPDATE ON loyalty.tier
+    FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_edited();
+CREATE TRIGGER game_settings_seeded_row_edited BEFORE UPDATE ON loyalty.game_settings
+    FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_edited();
+CREATE TRIGGER config_seeded_row_edited BEFORE UPDATE ON loyalty.config
+    FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_edited();
+
+-- Deleting a seeded row leaves a tombstone; adding the key back removes it.
+CREATE FUNCTION loyalty.seeded_row_removed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.seeded AND TG_TABLE_NAME = 'tier' THEN
+            INSERT INTO loyalty.seed_removed (table_name, key) VALUES ('tier', OLD.tier) ON CONFLICT DO NOTHING;
+        ELSIF OLD.seeded AND TG_TABLE_NAME = 'game_settings' THEN
+            INSERT INTO loyalty.seed_removed (table_name, key) VALUES ('game_settings', OLD.game_type)
+                ON CONFLICT DO NOTHING;
+        END IF;
+        RETURN OLD;
+    END IF;
+    IF TG_TABLE_NAME = 'tier' THEN
+        DELETE FROM loyalty.seed_removed WHERE table_name = 'tier' AND key = NEW.tier;
+    ELSE
+        DELETE FROM loyalty.seed_removed WHERE table_name = 'game_settings' AND key = NEW.game_type;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER tier_seeded_row_removed AFTER INSERT OR DELETE ON loyalty.tier
+    FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_removed();
+CREATE TRIGGER game_settings_seeded_row_removed AFTER INSERT OR DELETE ON loyalty.game_settings
+    FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_removed();
+
+-- A restored tombstone deletes the seed CREATE EXTENSION just wrote back
+-- (the deletion's own tombstone gives way to the restored one).
+CREATE FUNCTION loyalty.apply_seed_removal() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.table_name = 'tier' THEN
+        DELETE FROM loyalty.tier WHERE tier = NEW.key AND seeded;
+    ELSE
+        DELETE FROM loyalty.game_settings WHERE game_type = NEW.key AND seeded;
+    END IF;
+    DELETE FROM loyalty.seed_removed WHERE table_name = NEW.table_name AND key = NEW.key;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER seed_removed_apply BEFORE INSERT ON loyalty.seed_removed
+    FOR EACH ROW EXECUTE FUNCTION loyalty.apply_seed_removal();
+INSERT INTO loyalty.seed_removed (table_name, key)
+SELECT 'tier', k FROM unnest(ARRAY['BRONZE', 'SILVER', 'GOLD', 'PLATINUM']) k
+ WHERE NOT EXISTS (SELECT 1 FROM loyalty.tier t WHERE t.tier = k)
+UNION ALL
+SELECT 'game_settings', k FROM unnest(ARRAY['BLACKJACK', 'BACCARAT', 'ROULETTE', 'CRAPS']) k
+ WHERE NOT EXISTS (SELECT 1 FROM loyalty.game_settings g WHERE g.game_type = k);
+SELECT pg_catalog.pg_extension_config_dump('loyalty.seed_removed', '');
+ALTER TABLE loyalty.seed_removed ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON TABLE loyalty.seed_removed FROM PUBLIC;
+REVOKE ALL ON FUNCTION loyalty.seeded_row_edited(), loyalty.seeded_row_removed(), loyalty.apply_seed_removal()
+    FROM PUBLIC;

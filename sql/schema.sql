@@ -19,6 +19,7 @@ CREATE TABLE loyalty.config (
     accrual_lock_timeout interval NOT NULL DEFAULT '2 seconds'
                          CONSTRAINT config_accrual_lock_timeout_check
                          CHECK (accrual_lock_timeout >= '1 millisecond' AND accrual_lock_timeout <= '1 minute'),
+    seeded               boolean  NOT NULL DEFAULT false,
     CONSTRAINT config_pkey PRIMARY KEY (singleton),
     CONSTRAINT config_times_finite_check CHECK (isfinite(updated_at))
 );
@@ -32,17 +33,22 @@ COMMENT ON COLUMN loyalty.config.rate_limit_window IS 'Sliding window of the man
 COMMENT ON COLUMN loyalty.config.alert_reward_count IS 'More manual rewards than this by one staff member within alert_window raise an alert.';
 COMMENT ON COLUMN loyalty.config.alert_window IS 'Window of the manual-reward alert.';
 COMMENT ON COLUMN loyalty.config.updated_at IS 'Audit: when the settings last changed.';
+COMMENT ON COLUMN loyalty.config.seeded IS 'True while the row is as the install seeded it; an owner edit clears it. Deleting a seeded row leaves a tombstone in seed_removed, so a restore does not bring it back.';
 COMMENT ON COLUMN loyalty.config.accrual_lock_timeout IS 'Longest an accrual waits for a busy player''s row before the completion becomes PARTIAL_COMPLETION (keep it below API statement timeouts).';
 
 CREATE TABLE loyalty.tier (
     tier             text   NOT NULL CONSTRAINT tier_tier_check CHECK (tier ~ '^[A-Z][A-Z0-9_]{0,31}$'),
     threshold_points bigint NOT NULL CONSTRAINT tier_threshold_points_check CHECK (threshold_points >= 0),
+    seeded           boolean NOT NULL DEFAULT false,
     CONSTRAINT tier_pkey PRIMARY KEY (tier),
-    CONSTRAINT tier_threshold_points_key UNIQUE (threshold_points)
+    -- deferred: a restore (or an owner's reshuffle) moves thresholds one row
+    -- at a time; the ladder must be consistent when the transaction commits
+    CONSTRAINT tier_threshold_points_key UNIQUE (threshold_points) DEFERRABLE INITIALLY DEFERRED
 );
 COMMENT ON TABLE loyalty.tier IS 'Tier ladder: a player holds the highest tier whose threshold their lifetime points reach.';
 COMMENT ON COLUMN loyalty.tier.tier IS 'Tier name (BRONZE, SILVER, GOLD, PLATINUM).';
 COMMENT ON COLUMN loyalty.tier.threshold_points IS 'Lifetime points at which this tier starts; the lowest tier starts at 0.';
+COMMENT ON COLUMN loyalty.tier.seeded IS 'True while the row is as the install seeded it; an owner edit clears it. Deleting a seeded row leaves a tombstone in seed_removed, so a restore does not bring it back.';
 
 CREATE TABLE loyalty.game_settings (
     game_type              text    NOT NULL CONSTRAINT game_settings_game_type_check CHECK (game_type ~ '^[A-Z][A-Z0-9_]{0,31}$'),
@@ -55,6 +61,7 @@ CREATE TABLE loyalty.game_settings (
     max_average_bet        numeric(14,4) NOT NULL DEFAULT 100000,
     approval_threshold_points bigint     NOT NULL DEFAULT 25000
                            CONSTRAINT game_settings_approval_threshold_points_check CHECK (approval_threshold_points >= 0),
+    seeded                 boolean       NOT NULL DEFAULT false,
     CONSTRAINT game_settings_pkey PRIMARY KEY (game_type),
     CONSTRAINT game_settings_times_finite_check CHECK (isfinite(updated_at)),
     CONSTRAINT game_settings_bet_range_check
@@ -72,6 +79,7 @@ COMMENT ON COLUMN loyalty.game_settings.decisions_per_hour IS 'Average decisions
 COMMENT ON COLUMN loyalty.game_settings.points_conversion_rate IS 'Points per unit of theoretical win.';
 COMMENT ON COLUMN loyalty.game_settings.point_multiplier IS 'Promotional multiplier applied on top of the conversion rate.';
 COMMENT ON COLUMN loyalty.game_settings.updated_at IS 'Audit: when these settings last changed.';
+COMMENT ON COLUMN loyalty.game_settings.seeded IS 'True while the row is as the install seeded it; an owner edit clears it. Deleting a seeded row leaves a tombstone in seed_removed, so a restore does not bring it back.';
 COMMENT ON COLUMN loyalty.game_settings.min_average_bet IS 'Table limit: the smallest average bet a slip may be opened or re-rated with.';
 COMMENT ON COLUMN loyalty.game_settings.max_average_bet IS 'Table limit: the largest average bet a slip may be opened or re-rated with.';
 COMMENT ON COLUMN loyalty.game_settings.approval_threshold_points IS 'Four-eyes rule: a completed slip earning more points than this is HELD_FOR_APPROVAL until a second staff member approves it. Snapshotted onto each slip at open.';
@@ -323,22 +331,43 @@ CREATE TRIGGER loyalty_ledger_append_only
     BEFORE UPDATE OR DELETE OR TRUNCATE ON loyalty.loyalty_ledger
     FOR EACH STATEMENT EXECUTE FUNCTION loyalty.ledger_append_only();
 
--- Seeded tables are dumped in full, and CREATE EXTENSION seeds them again
--- before pg_restore copies the dump in. So an incoming row whose key already
--- exists replaces the seeded row instead of failing: restores keep the
--- owner's edits to the seeds.
+-- The owner's configuration survives pg_dump / pg_restore exactly. During
+-- a restore CREATE EXTENSION seeds config, tier and game_settings again
+-- before the dumped rows arrive, so:
+--   * every row is dumped; a dumped row whose key exists merges over the
+--     seeded row (edits kept, untouched seeds unchanged);
+--   * seeded rows carry seeded = true until the owner changes them;
+--   * a seeded row the owner deleted leaves a tombstone in seed_removed
+--     (dumped), whose restore deletes the re-seeded row again;
+--   * the tier threshold key is deferred, so merges may pass through a
+--     moment where two tiers share a threshold.
+-- (pg_dump writes table data in name order: seed_removed before tier.)
+CREATE TABLE loyalty.seed_removed (
+    table_name text        NOT NULL CONSTRAINT seed_removed_table_name_check
+                           CHECK (table_name IN ('tier', 'game_settings')),
+    key        text        NOT NULL,
+    removed_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT seed_removed_pkey PRIMARY KEY (table_name, key),
+    CONSTRAINT seed_removed_times_finite_check CHECK (isfinite(removed_at))
+);
+COMMENT ON TABLE loyalty.seed_removed IS 'Seeded tiers and games the owner deleted, so a restore deletes them again after CREATE EXTENSION re-seeds them.';
+COMMENT ON COLUMN loyalty.seed_removed.table_name IS 'tier or game_settings.';
+COMMENT ON COLUMN loyalty.seed_removed.key IS 'The deleted row''s key (tier name or game type).';
+COMMENT ON COLUMN loyalty.seed_removed.removed_at IS 'Audit: when the owner deleted the seeded row.';
+
 CREATE FUNCTION loyalty.merge_seeded_row() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_TABLE_NAME = 'tier' THEN
-        UPDATE loyalty.tier SET threshold_points = NEW.threshold_points WHERE tier = NEW.tier;
+        UPDATE loyalty.tier SET threshold_points = NEW.threshold_points, seeded = NEW.seeded
+         WHERE tier = NEW.tier;
     ELSIF TG_TABLE_NAME = 'game_settings' THEN
         UPDATE loyalty.game_settings
            SET house_edge = NEW.house_edge, decisions_per_hour = NEW.decisions_per_hour,
                points_conversion_rate = NEW.points_conversion_rate,
                point_multiplier = NEW.point_multiplier, updated_at = NEW.updated_at,
                min_average_bet = NEW.min_average_bet, max_average_bet = NEW.max_average_bet,
-               approval_threshold_points = NEW.approval_threshold_points
+               approval_threshold_points = NEW.approval_threshold_points, seeded = NEW.seeded
          WHERE game_type = NEW.game_type;
     ELSIF TG_TABLE_NAME = 'config' THEN
         UPDATE loyalty.config
@@ -346,7 +375,7 @@ BEGIN
                max_reward_points = NEW.max_reward_points, rate_limit_count = NEW.rate_limit_count,
                rate_limit_window = NEW.rate_limit_window, alert_reward_count = NEW.alert_reward_count,
                alert_window = NEW.alert_window, updated_at = NEW.updated_at,
-               accrual_lock_timeout = NEW.accrual_lock_timeout
+               accrual_lock_timeout = NEW.accrual_lock_timeout, seeded = NEW.seeded
          WHERE singleton = NEW.singleton;
     END IF;
     IF FOUND THEN
@@ -362,6 +391,68 @@ CREATE TRIGGER game_settings_merge_seeded BEFORE INSERT ON loyalty.game_settings
 CREATE TRIGGER config_merge_seeded BEFORE INSERT ON loyalty.config
     FOR EACH ROW EXECUTE FUNCTION loyalty.merge_seeded_row();
 
+-- An owner's edit makes a seeded row the owner's. A restore's merge
+-- (an UPDATE from inside merge_seeded_row, trigger depth 2) keeps the
+-- flag the dump carried.
+CREATE FUNCTION loyalty.seeded_row_edited() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF pg_trigger_depth() = 1 AND NEW IS DISTINCT FROM OLD THEN
+        NEW.seeded := false;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER tier_seeded_row_edited BEFORE UPDATE ON loyalty.tier
+    FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_edited();
+CREATE TRIGGER game_settings_seeded_row_edited BEFORE UPDATE ON loyalty.game_settings
+    FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_edited();
+CREATE TRIGGER config_seeded_row_edited BEFORE UPDATE ON loyalty.config
+    FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_edited();
+
+-- Deleting a seeded row leaves a tombstone; adding the key back removes it.
+CREATE FUNCTION loyalty.seeded_row_removed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.seeded AND TG_TABLE_NAME = 'tier' THEN
+            INSERT INTO loyalty.seed_removed (table_name, key) VALUES ('tier', OLD.tier) ON CONFLICT DO NOTHING;
+        ELSIF OLD.seeded AND TG_TABLE_NAME = 'game_settings' THEN
+            INSERT INTO loyalty.seed_removed (table_name, key) VALUES ('game_settings', OLD.game_type)
+                ON CONFLICT DO NOTHING;
+        END IF;
+        RETURN OLD;
+    END IF;
+    IF TG_TABLE_NAME = 'tier' THEN
+        DELETE FROM loyalty.seed_removed WHERE table_name = 'tier' AND key = NEW.tier;
+    ELSE
+        DELETE FROM loyalty.seed_removed WHERE table_name = 'game_settings' AND key = NEW.game_type;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER tier_seeded_row_removed AFTER INSERT OR DELETE ON loyalty.tier
+    FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_removed();
+CREATE TRIGGER game_settings_seeded_row_removed AFTER INSERT OR DELETE ON loyalty.game_settings
+    FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_removed();
+
+-- A restored tombstone deletes the seed CREATE EXTENSION just wrote back
+-- (the deletion's own tombstone gives way to the restored one).
+CREATE FUNCTION loyalty.apply_seed_removal() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.table_name = 'tier' THEN
+        DELETE FROM loyalty.tier WHERE tier = NEW.key AND seeded;
+    ELSE
+        DELETE FROM loyalty.game_settings WHERE game_type = NEW.key AND seeded;
+    END IF;
+    DELETE FROM loyalty.seed_removed WHERE table_name = NEW.table_name AND key = NEW.key;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER seed_removed_apply BEFORE INSERT ON loyalty.seed_removed
+    FOR EACH ROW EXECUTE FUNCTION loyalty.apply_seed_removal();
+
 -- Everything that holds data survives pg_dump / pg_restore.
 SELECT pg_catalog.pg_extension_config_dump('loyalty.config', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.tier', '');
@@ -375,3 +466,4 @@ SELECT pg_catalog.pg_extension_config_dump('loyalty.pending_accrual', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.alert', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.alert_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.reward_window', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.seed_removed', '');

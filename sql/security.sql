@@ -60,6 +60,7 @@ ALTER TABLE loyalty.loyalty_ledger  ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.pending_accrual ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.alert           ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.reward_window   ENABLE ROW LEVEL SECURITY;
+ALTER TABLE loyalty.seed_removed    ENABLE ROW LEVEL SECURITY;
 
 -- Reads. Nobody but the owner writes any table directly: every write goes
 -- through the functions above (no INSERT/UPDATE/DELETE grants, no write

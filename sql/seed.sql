@@ -1,15 +1,17 @@
--- Seed data (docs/reference.md §4). Owners edit these rows; restores merge over them.
-INSERT INTO loyalty.config DEFAULT VALUES;
+-- Seed data (docs/reference.md §4). Owners edit these rows; an edit clears
+-- `seeded`, and deleting a seeded row leaves a tombstone (sql/schema.sql
+-- says how restores keep the owner's configuration exactly).
+INSERT INTO loyalty.config (seeded) VALUES (true);
 
-INSERT INTO loyalty.tier (tier, threshold_points) VALUES
-    ('BRONZE', 0),
-    ('SILVER', 10000),
-    ('GOLD', 50000),
-    ('PLATINUM', 100000);
+INSERT INTO loyalty.tier (tier, threshold_points, seeded) VALUES
+    ('BRONZE', 0, true),
+    ('SILVER', 10000, true),
+    ('GOLD', 50000, true),
+    ('PLATINUM', 100000, true);
 
 INSERT INTO loyalty.game_settings
-    (game_type, house_edge, decisions_per_hour, points_conversion_rate, point_multiplier) VALUES
-    ('BLACKJACK', 2.0,  70, 10, 1.0),
-    ('BACCARAT',  1.2,  72, 10, 1.0),
-    ('ROULETTE',  5.26, 38, 10, 1.0),
-    ('CRAPS',     1.4,  48, 10, 1.0);
+    (game_type, house_edge, decisions_per_hour, points_conversion_rate, point_multiplier, seeded) VALUES
+    ('BLACKJACK', 2.0,  70, 10, 1.0, true),
+    ('BACCARAT',  1.2,  72, 10, 1.0, true),
+    ('ROULETTE',  5.26, 38, 10, 1.0, true),
+    ('CRAPS',     1.4,  48, 10, 1.0, true);

@@ -14,6 +14,33 @@ const SNAPSHOT: &str = "
       'ledger_seq', (SELECT last_value FROM loyalty.loyalty_ledger_id_seq)
     )::text";
 
+/// pg_dump -Fc of `src`, pg_restore --exit-on-error into `dst`.
+fn dump_and_restore(src: &str, dst: &str) {
+    let file = std::env::temp_dir().join(format!("casino_loyalty_{src}.dump"));
+    let c = config(src);
+    let host = std::env::var("PGHOST").unwrap();
+    let port = std::env::var("PGPORT").unwrap();
+    let user = c.get_user().unwrap().to_string();
+    run(Command::new(pg_bin("pg_dump"))
+        .args(["-Fc", "-h", &host, "-p", &port, "-U", &user, "-f"])
+        .arg(&file)
+        .arg(src));
+    run(Command::new(pg_bin("pg_restore"))
+        .args([
+            "--exit-on-error",
+            "-h",
+            &host,
+            "-p",
+            &port,
+            "-U",
+            &user,
+            "-d",
+            dst,
+        ])
+        .arg(&file));
+    let _ = std::fs::remove_file(&file);
+}
+
 fn run(cmd: &mut Command) {
     let out = cmd.output().expect("run tool");
     assert!(
@@ -56,29 +83,7 @@ fn dump_and_restore_keep_balances_and_ledger() {
     .unwrap();
     let before: String = s.query_one(SNAPSHOT, &[]).unwrap().get(0);
 
-    let file = std::env::temp_dir().join(format!("casino_loyalty_{n}.dump"));
-    let c = config(&src);
-    let host = std::env::var("PGHOST").unwrap();
-    let port = std::env::var("PGPORT").unwrap();
-    let user = c.get_user().unwrap().to_string();
-    run(Command::new(pg_bin("pg_dump"))
-        .args(["-Fc", "-h", &host, "-p", &port, "-U", &user, "-f"])
-        .arg(&file)
-        .arg(&src));
-    run(Command::new(pg_bin("pg_restore"))
-        .args([
-            "--exit-on-error",
-            "-h",
-            &host,
-            "-p",
-            &port,
-            "-U",
-            &user,
-            "-d",
-            &dst,
-        ])
-        .arg(&file));
-    let _ = std::fs::remove_file(&file);
+    dump_and_restore(&src, &dst);
 
     let mut d = connect(&dst);
     let after: String = d.query_one(SNAPSHOT, &[]).unwrap().get(0);
@@ -105,4 +110,72 @@ fn dump_and_restore_keep_balances_and_ledger() {
         .unwrap()
         .get(0);
     assert_eq!(next, 4);
+}
+
+/// The owner re-orders the ladder (GOLD to 100,000 where PLATINUM was, then
+/// PLATINUM to 150,000), adds DIAMOND, and deletes a seeded tier and a
+/// seeded game: the restore gives exactly that, and the deleted seeds stay
+/// deleted (CREATE EXTENSION re-seeds them during the restore).
+#[test]
+fn restore_keeps_an_edited_ladder_and_deleted_seeds() {
+    let n = unique();
+    let (src, dst) = (format!("ladder_src_{n}"), format!("ladder_dst_{n}"));
+    let mut admin = connect("postgres");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {src}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {dst}"))
+        .unwrap();
+    let mut s = connect(&src);
+    s.batch_execute(
+        "CREATE EXTENSION casino_loyalty;
+         UPDATE loyalty.tier SET threshold_points = 150000 WHERE tier = 'PLATINUM';
+         UPDATE loyalty.tier SET threshold_points = 100000 WHERE tier = 'GOLD';
+         INSERT INTO loyalty.tier (tier, threshold_points) VALUES ('DIAMOND', 200000);
+         DELETE FROM loyalty.tier WHERE tier = 'SILVER';
+         DELETE FROM loyalty.game_settings WHERE game_type = 'ROULETTE';
+         UPDATE loyalty.game_settings SET max_average_bet = 5000 WHERE game_type = 'BACCARAT';",
+    )
+    .unwrap();
+    let before: String = s.query_one(SNAPSHOT, &[]).unwrap().get(0);
+    dump_and_restore(&src, &dst);
+    let mut d = connect(&dst);
+    let after: String = d.query_one(SNAPSHOT, &[]).unwrap().get(0);
+    assert_eq!(after, before);
+    let ladder: Vec<(String, i64)> = d
+        .query(
+            "SELECT tier, threshold_points FROM loyalty.tier ORDER BY threshold_points",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        ladder,
+        [
+            ("BRONZE", 0),
+            ("GOLD", 100000),
+            ("PLATINUM", 150000),
+            ("DIAMOND", 200000)
+        ]
+        .map(|(t, p)| (t.to_string(), p))
+    );
+    let roulette: i64 = d
+        .query_one(
+            "SELECT count(*) FROM loyalty.game_settings WHERE game_type = 'ROULETTE'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(roulette, 0, "a deleted seed stays deleted");
+    // and a second restore of the restored database gives the same again
+    let again = format!("ladder_again_{n}");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {again}"))
+        .unwrap();
+    dump_and_restore(&dst, &again);
+    let third: String = connect(&again).query_one(SNAPSHOT, &[]).unwrap().get(0);
+    assert_eq!(third, before);
 }

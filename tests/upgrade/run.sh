@@ -163,6 +163,29 @@ for release in "${RELEASES[@]}"; do
     [ "$mismatches" = 0 ] || fail "verify_all_balances() reports $mismatches players after the upgrade from $version"
     echo "data: $(grep -c -v '^##' "$WORK/after-$version") rows unchanged, balances verified"
 
+    # the upgraded database survives pg_dump / pg_restore whole: every
+    # column of every table, the owner's edits and deleted seeds included
+    restored="${db}_restored"
+    psql_q -d postgres -c "DROP DATABASE IF EXISTS $restored" -c "CREATE DATABASE $restored" >/dev/null
+    "$PG_BIN/pg_dump" -Fc -f "$WORK/dump-$version" "$db" || fail "pg_dump of the upgraded database failed"
+    "$PG_BIN/pg_restore" --exit-on-error -d "$restored" "$WORK/dump-$version" \
+        || fail "pg_restore of the upgraded database failed"
+    psql_q -d "$db" -c "SELECT table_name || '|' || string_agg(column_name, ', ' ORDER BY ordinal_position)
+                          FROM information_schema.columns WHERE table_schema = 'loyalty'
+                           AND table_name IN (SELECT tablename FROM pg_tables WHERE schemaname = 'loyalty')
+                         GROUP BY table_name ORDER BY table_name" >"$WORK/columns-now"
+    snapshot "$db" "$WORK/upgraded-$version" "$WORK/columns-now"
+    snapshot "$restored" "$WORK/restored-$version" "$WORK/columns-now"
+    if ! diff -u "$WORK/upgraded-$version" "$WORK/restored-$version"; then
+        fail "a dump and restore of the database upgraded from $version changed rows (diff above)"
+    fi
+    awk '/^## /{section=$2} section=="game_settings" && /^CRAPS\|/' "$WORK/restored-$version" | grep -q . \
+        && fail "the restore brought back the seeded game the owner deleted on $version"
+    awk '/^## /{section=$2} section=="seed_removed" && /^game_settings\|CRAPS\|/' "$WORK/restored-$version" | grep -q . \
+        || fail "the upgrade from $version left no tombstone for the seeded game the owner deleted"
+    psql_q -d postgres -c "DROP DATABASE $restored" >/dev/null
+    echo "restore: the upgraded database dumps and restores unchanged"
+
     # 3. the same schema as a fresh install
     psql_q -d postgres -c "DROP DATABASE IF EXISTS $FRESH_DB" -c "CREATE DATABASE $FRESH_DB" >/dev/null
     psql_q -d "$FRESH_DB" -c "CREATE EXTENSION casino_loyalty" >/dev/null
