@@ -571,3 +571,75 @@ ALTER TABLE loyalty.seed_removed ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON TABLE loyalty.seed_removed FROM PUBLIC;
 REVOKE ALL ON FUNCTION loyalty.seeded_row_edited(), loyalty.seeded_row_removed(), loyalty.apply_seed_removal()
     FROM PUBLIC;
+
+-- Tamper evidence: a hash chain per player (src/chain.rs). The chain starts
+-- here: existing rows are sealed in id order per player, so an edit made
+-- before this upgrade is not detected; every later change is.
+ALTER TABLE loyalty.player_loyalty
+    ADD COLUMN chain_seq bigint NOT NULL DEFAULT 0 CONSTRAINT player_loyalty_chain_seq_check CHECK (chain_seq >= 0),
+    ADD COLUMN chain_head text NOT NULL DEFAULT '0000000000000000000000000000000000000000000000000000000000000000'
+        CONSTRAINT player_loyalty_chain_head_check CHECK (chain_head ~ '^[0-9a-f]{64}$');
+COMMENT ON COLUMN loyalty.player_loyalty.chain_seq IS 'Tamper evidence: seq of the player''s last ledger entry, as the write path set it.';
+COMMENT ON COLUMN loyalty.player_loyalty.chain_head IS 'Tamper evidence: row_hash of the player''s last ledger entry (64 zeros before the first).';
+ALTER TABLE loyalty.loyalty_ledger ADD COLUMN seq bigint, ADD COLUMN prev_hash text, ADD COLUMN row_hash text;
+CREATE FUNCTION loyalty.seal_ledger_chains() RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'seal_ledger_chains_wrapper';
+ALTER TABLE loyalty.loyalty_ledger DISABLE TRIGGER loyalty_ledger_append_only;
+SELECT loyalty.seal_ledger_chains();
+ALTER TABLE loyalty.loyalty_ledger ENABLE TRIGGER loyalty_ledger_append_only;
+DROP FUNCTION loyalty.seal_ledger_chains();
+ALTER TABLE loyalty.loyalty_ledger
+    ALTER COLUMN seq SET NOT NULL, ALTER COLUMN prev_hash SET NOT NULL, ALTER COLUMN row_hash SET NOT NULL,
+    ADD CONSTRAINT loyalty_ledger_seq_check CHECK (seq >= 1),
+    ADD CONSTRAINT loyalty_ledger_prev_hash_check CHECK (prev_hash ~ '^[0-9a-f]{64}$'),
+    ADD CONSTRAINT loyalty_ledger_row_hash_check CHECK (row_hash ~ '^[0-9a-f]{64}$'),
+    ADD CONSTRAINT loyalty_ledger_player_id_seq_key UNIQUE (player_id, seq);
+COMMENT ON COLUMN loyalty.loyalty_ledger.seq IS 'Position in the player''s hash chain: 1, 2, 3, ... with no gaps (an idempotent replay takes none).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.prev_hash IS 'Tamper evidence: the row_hash of the player''s previous entry (64 zeros for the first).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.row_hash IS 'Tamper evidence: SHA-256 of prev_hash followed by the RFC 8785 canonical JSON of this row''s immutable fields (docs/reference.md, "Tamper evidence").';
+CREATE FUNCTION loyalty.verify_ledger_chain(
+	"p_player_id" uuid
+) RETURNS TABLE (
+	"player_id" uuid, 
+	"entries" bigint, 
+	"ok" bool, 
+	"break_seq" bigint, 
+	"break_kind" TEXT, 
+	"detail" TEXT 
+)
+STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'verify_ledger_chain_wrapper';
+CREATE FUNCTION loyalty.verify_all_chains(
+	"p_limit" INT DEFAULT 10000,
+	"p_after" uuid DEFAULT NULL
+) RETURNS TABLE (
+	"player_id" uuid, 
+	"break_seq" bigint, 
+	"break_kind" TEXT, 
+	"detail" TEXT 
+)
+STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'verify_all_chains_wrapper';
+CREATE FUNCTION loyalty.ledger_chain_heads() RETURNS jsonb
+STRICT STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'ledger_chain_heads_wrapper';
+CREATE FUNCTION loyalty.verify_chain_heads(
+	"p_heads" jsonb
+) RETURNS TABLE (
+	"player_id" uuid, 
+	"seq" bigint, 
+	"problem" TEXT 
+)
+STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'verify_chain_heads_wrapper';
+REVOKE ALL ON FUNCTION loyalty.verify_ledger_chain, loyalty.verify_all_chains, loyalty.ledger_chain_heads,
+    loyalty.verify_chain_heads FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.verify_ledger_chain, loyalty.verify_all_chains, loyalty.ledger_chain_heads,
+    loyalty.verify_chain_heads TO service_role;

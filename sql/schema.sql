@@ -185,6 +185,9 @@ CREATE TABLE loyalty.player_loyalty (
     tier_progress   smallint NOT NULL DEFAULT 0 CONSTRAINT player_loyalty_tier_progress_check CHECK (tier_progress BETWEEN 0 AND 100),
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
+    chain_seq       bigint   NOT NULL DEFAULT 0 CONSTRAINT player_loyalty_chain_seq_check CHECK (chain_seq >= 0),
+    chain_head      text     NOT NULL DEFAULT '0000000000000000000000000000000000000000000000000000000000000000'
+                    CONSTRAINT player_loyalty_chain_head_check CHECK (chain_head ~ '^[0-9a-f]{64}$'),
     CONSTRAINT player_loyalty_pkey PRIMARY KEY (player_id),
     CONSTRAINT player_loyalty_times_finite_check CHECK (isfinite(created_at) AND isfinite(updated_at))
 );
@@ -196,6 +199,8 @@ COMMENT ON COLUMN loyalty.player_loyalty.tier IS 'Tier from lifetime_points and 
 COMMENT ON COLUMN loyalty.player_loyalty.tier_progress IS 'Percent of the way from this tier''s threshold to the next (100 at the top tier).';
 COMMENT ON COLUMN loyalty.player_loyalty.created_at IS 'Audit: when the player first received a balance row.';
 COMMENT ON COLUMN loyalty.player_loyalty.updated_at IS 'Audit: when the balance last changed.';
+COMMENT ON COLUMN loyalty.player_loyalty.chain_seq IS 'Tamper evidence: seq of the player''s last ledger entry, as the write path set it.';
+COMMENT ON COLUMN loyalty.player_loyalty.chain_head IS 'Tamper evidence: row_hash of the player''s last ledger entry (64 zeros before the first).';
 
 CREATE TABLE loyalty.loyalty_ledger (
     id               bigserial NOT NULL,
@@ -217,7 +222,11 @@ CREATE TABLE loyalty.loyalty_ledger (
     tier_after       text   NOT NULL,
     correlation_id   text   NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    seq              bigint NOT NULL CONSTRAINT loyalty_ledger_seq_check CHECK (seq >= 1),
+    prev_hash        text   NOT NULL CONSTRAINT loyalty_ledger_prev_hash_check CHECK (prev_hash ~ '^[0-9a-f]{64}$'),
+    row_hash         text   NOT NULL CONSTRAINT loyalty_ledger_row_hash_check CHECK (row_hash ~ '^[0-9a-f]{64}$'),
     CONSTRAINT loyalty_ledger_pkey PRIMARY KEY (player_id, id),
+    CONSTRAINT loyalty_ledger_player_id_seq_key UNIQUE (player_id, seq),
     CONSTRAINT loyalty_ledger_times_finite_check CHECK (isfinite(created_at)),
     CONSTRAINT loyalty_ledger_player_id_idempotency_key_key UNIQUE (player_id, idempotency_key),
     CONSTRAINT loyalty_ledger_balance_arithmetic_check CHECK (balance_after = balance_before + points_change)
@@ -241,6 +250,9 @@ COMMENT ON COLUMN loyalty.loyalty_ledger.balance_after IS 'Audit: balance after 
 COMMENT ON COLUMN loyalty.loyalty_ledger.tier_before IS 'Audit: tier before this entry.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.tier_after IS 'Audit: tier after this entry.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.correlation_id IS 'Audit: correlation id of the request; joins log lines, pending_accrual and the caller''s logs.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.seq IS 'Position in the player''s hash chain: 1, 2, 3, ... with no gaps (an idempotent replay takes none).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.prev_hash IS 'Tamper evidence: the row_hash of the player''s previous entry (64 zeros for the first).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.row_hash IS 'Tamper evidence: SHA-256 of prev_hash followed by the RFC 8785 canonical JSON of this row''s immutable fields (docs/reference.md, "Tamper evidence").';
 COMMENT ON COLUMN loyalty.loyalty_ledger.created_at IS 'Audit: when the entry was written (the clock at the write, not the start of its transaction, so the manual-reward rate limit counts what really happened in each window).';
 CREATE INDEX loyalty_ledger_correlation_idx ON loyalty.loyalty_ledger (correlation_id) WHERE correlation_id IS NOT NULL;
 CREATE INDEX loyalty_ledger_staff_idx ON loyalty.loyalty_ledger (staff_id, created_at) WHERE staff_id IS NOT NULL;

@@ -45,7 +45,9 @@ GRANT EXECUTE ON FUNCTION loyalty.caller_uid, loyalty.caller_has_permission
 -- (each also refuses any other caller itself).
 GRANT EXECUTE ON FUNCTION loyalty.list_partial_completions, loyalty.recover_partial_completions,
     loyalty.verify_player_balance, loyalty.verify_all_balances, loyalty.rebuild_player_balance,
-    loyalty.export_ledger, loyalty.lookup_correlation, loyalty.manual_reward_frequency
+    loyalty.export_ledger, loyalty.lookup_correlation, loyalty.manual_reward_frequency,
+    loyalty.verify_ledger_chain, loyalty.verify_all_chains, loyalty.ledger_chain_heads,
+    loyalty.verify_chain_heads
     TO service_role;
 
 -- Row-level security on every table. The functions run as the owner, who

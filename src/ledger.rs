@@ -48,6 +48,9 @@ pub struct Locked {
     pub lifetime: i64,
     pub tier: String,
     pub ladder: Rc<[Tier]>,
+    /// The player's chain head (chain.rs): the last row's seq and hash.
+    pub chain_seq: i64,
+    pub chain_head: String,
 }
 
 /// Lock the player's row (creating it at BRONZE/0 if missing) and apply
@@ -123,6 +126,43 @@ pub fn post(e: &Entry) -> Result<Posted> {
             // even if the same change would no longer be allowed.
             Err(err) => return replay(client, e)?.ok_or(err),
         };
+        // The row's id and time are taken first, so the hash can cover
+        // them; the next seq and the hash chain from the head read under
+        // the lock. A replay (ON CONFLICT) inserts nothing and leaves the
+        // head alone, so it consumes no seq (only an id).
+        let next = spi::write(
+            client,
+            "SELECT pg_catalog.nextval('loyalty.loyalty_ledger_id_seq'), pg_catalog.clock_timestamp()",
+            &[],
+        )?;
+        let next = next.first();
+        let id = next.get::<i64>(1)?.unwrap_or(0);
+        let created: TimestampWithTimeZone = next
+            .get(2)?
+            .ok_or_else(|| LoyaltyError::validation("clock_timestamp() returned NULL"))?;
+        let sealed = crate::chain::Sealed {
+            id,
+            player_id: e.player_id.to_string(),
+            seq: locked.chain_seq + 1,
+            transaction_type: e.kind.as_str().to_string(),
+            event_type: e.event_type.to_string(),
+            points_change: e.points,
+            balance_before: locked.balance,
+            balance_after: change.balance_after,
+            tier_before: locked.tier.clone(),
+            tier_after: change.tier_after.clone(),
+            idempotency_key: e.idempotency_key.clone(),
+            rating_slip_id: e.rating_slip_id.map(|u| u.to_string()),
+            visit_id: e.visit_id.map(|u| u.to_string()),
+            session_id: e.session_id.map(|u| u.to_string()),
+            staff_id: e.staff_id.map(|u| u.to_string()),
+            reason: e.reason.map(str::to_string),
+            reward_id: e.reward_id.map(str::to_string),
+            source: Some(e.source.to_string()),
+            correlation_id: e.correlation_id.to_string(),
+            created_at: pg_sys::TimestampTz::from(created),
+        };
+        let row_hash = sealed.hash(&locked.chain_head)?;
         // Under the player's lock; ON CONFLICT also sees a concurrent
         // poster's committed row, whatever this statement's snapshot.
         let rows = spi::write(
@@ -131,13 +171,15 @@ pub fn post(e: &Entry) -> Result<Posted> {
                 INSERT INTO loyalty.loyalty_ledger
                     (player_id, rating_slip_id, visit_id, session_id, idempotency_key, transaction_type,
                      event_type, points_change, reason, source, staff_id, reward_id, balance_before,
-                     balance_after, tier_before, tier_after, correlation_id)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                     balance_after, tier_before, tier_after, correlation_id, id, created_at, seq,
+                     prev_hash, row_hash)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                        $21, $22, $23, $24, $25)
                 ON CONFLICT (player_id, idempotency_key) DO NOTHING
                 RETURNING id)
              UPDATE loyalty.player_loyalty
                 SET current_balance = $14, lifetime_points = $18, tier = $16,
-                    tier_progress = $19, updated_at = now()
+                    tier_progress = $19, updated_at = now(), chain_seq = $23, chain_head = $25
               WHERE ctid = $20 AND player_id = $1 AND EXISTS (SELECT FROM entry)
              RETURNING (SELECT id FROM entry)",
             &[
@@ -161,6 +203,11 @@ pub fn post(e: &Entry) -> Result<Posted> {
                 change.lifetime.into(),
                 change.progress.into(),
                 locked.tid.into(),
+                id.into(),
+                created.into(),
+                sealed.seq.into(),
+                locked.chain_head.as_str().into(),
+                row_hash.as_str().into(),
             ],
         )?;
         if rows.is_empty() {
@@ -299,7 +346,7 @@ pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Opti
     let ladder = ladder::get(client)?;
     let rows = spi::write(
         client,
-        "SELECT ctid, current_balance, lifetime_points, tier
+        "SELECT ctid, current_balance, lifetime_points, tier, chain_seq, chain_head
            FROM loyalty.player_loyalty WHERE player_id = $1 FOR UPDATE",
         &[player_id.into()],
     )?;
@@ -316,6 +363,10 @@ pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Opti
         lifetime: row.get::<i64>(3)?.unwrap_or(0),
         tier: row.get::<String>(4)?.unwrap_or_default(),
         ladder,
+        chain_seq: row.get::<i64>(5)?.unwrap_or(0),
+        chain_head: row
+            .get::<String>(6)?
+            .unwrap_or_else(|| crate::chain::GENESIS.to_string()),
     }))
 }
 
