@@ -8,12 +8,14 @@ INSERT INTO bench.player SELECT g, gen_random_uuid() FROM generate_series(1, 100
 -- balance that matches them (both sides), so plans are made for tables of
 -- a real size, as they are in production.
 INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type, points_change,
-       balance_before, balance_after, tier_before, tier_after, correlation_id, source, created_at)
+       balance_before, balance_after, tier_before, tier_after, correlation_id, source, created_at,
+       seq, prev_hash, row_hash)
 SELECT p.id, 'history:' || g, 'GAMEPLAY', 'RATING_SLIP_COMPLETED', 50,
-       50 * (g - 1), 50 * g, 'BRONZE', 'BRONZE', 'history', 'bench', now() - interval '30 days' + g * interval '1 hour'
+       50 * (g - 1), 50 * g, 'BRONZE', 'BRONZE', 'history', 'bench', now() - interval '30 days' + g * interval '1 hour',
+       g, repeat('0', 64), repeat('0', 64)
   FROM bench.player p, generate_series(1, 20) g;
-INSERT INTO loyalty.player_loyalty (player_id, current_balance, lifetime_points, tier, tier_progress)
-SELECT id, 1000, 1000, 'BRONZE', 10 FROM bench.player;
+INSERT INTO loyalty.player_loyalty (player_id, current_balance, lifetime_points, tier, tier_progress, chain_seq)
+SELECT id, 1000, 1000, 'BRONZE', 10, 20 FROM bench.player;
 INSERT INTO cmp.loyalty_ledger SELECT * FROM loyalty.loyalty_ledger;
 INSERT INTO cmp.player_loyalty SELECT * FROM loyalty.player_loyalty;
 

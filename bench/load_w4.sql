@@ -4,10 +4,11 @@ CREATE TEMP TABLE e AS
 SELECT p, g, (1 + (g * 7919) % 500)::bigint AS pts
   FROM generate_series(1, 100000) p, generate_series(1, 10) g;
 INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type, points_change,
-       balance_before, balance_after, tier_before, tier_after, correlation_id, source)
+       balance_before, balance_after, tier_before, tier_after, correlation_id, source, seq, prev_hash, row_hash)
 SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(p), 12, '0'))::uuid, 'bench:' || g, 'MANUAL_BONUS',
        'POINTS_UPDATE_REQUESTED', pts,
-       sum(pts) OVER w - pts, sum(pts) OVER w, 'BRONZE', 'BRONZE', 'bench-w4', 'bench'
+       sum(pts) OVER w - pts, sum(pts) OVER w, 'BRONZE', 'BRONZE', 'bench-w4', 'bench', g, repeat('0', 64),
+       repeat('0', 64)
   FROM e WINDOW w AS (PARTITION BY p ORDER BY g);
 INSERT INTO loyalty.player_loyalty (player_id, current_balance, lifetime_points)
 SELECT player_id, sum(points_change), sum(points_change) FROM loyalty.loyalty_ledger GROUP BY player_id;

@@ -218,9 +218,10 @@ fn reward_alert_on_the_twenty_first_in_an_hour() {
     // 20 rewards earlier this hour (outside the 60 s rate-limit window)
     Spi::run(&format!(
         "INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type, points_change,
-                balance_before, balance_after, tier_before, tier_after, correlation_id, staff_id, created_at)
+                balance_before, balance_after, tier_before, tier_after, correlation_id, staff_id, created_at,
+                seq, prev_hash, row_hash)
          SELECT gen_random_uuid(), 'manual:old' || g, 'MANUAL_BONUS', 'POINTS_UPDATE_REQUESTED', 1, 0, 1,
-                'BRONZE', 'BRONZE', 'old', '{S1}', now() - interval '30 minutes'
+                'BRONZE', 'BRONZE', 'old', '{S1}', now() - interval '30 minutes', 1, repeat('0', 64), repeat('0', 64)
            FROM generate_series(1, 20) g"
     ))
     .unwrap();

@@ -38,3 +38,38 @@ fn robustness_no_backtrace_reaches_the_client() {
         );
     }
 }
+
+#[pg_test]
+fn robustness_infinite_times_are_refused_everywhere() {
+    assert_eq!(
+        outcome(
+            "SELECT loyalty.manual_reward_key(gen_random_uuid(), gen_random_uuid(), 5, 'a long enough reason',
+                    p_at => '-infinity')"
+        ),
+        "PT422 VALIDATION_ERROR"
+    );
+    assert_eq!(
+        outcome(
+            "SELECT loyalty.open_rating_slip(gen_random_uuid(), 'BLACKJACK', 25, p_start_time => '-infinity')"
+        ),
+        "PT422 VALIDATION_ERROR"
+    );
+    // and no write can store one: every timestamp column is CHECKed
+    assert!(outcome("UPDATE loyalty.config SET updated_at = 'infinity'").starts_with("23514 "));
+    assert!(
+        outcome("INSERT INTO loyalty.alert (kind, created_at) VALUES ('TEST', '-infinity')")
+            .starts_with("23514 ")
+    );
+    assert_eq!(
+        one::<i64>(
+            "SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'loyalty' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+                AND a.atttypid = 'timestamptz'::regtype
+                AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'c'
+                                   AND pg_get_constraintdef(k.oid) LIKE '%isfinite(' || a.attname || ')%')"
+        ),
+        0,
+        "a timestamp column without an isfinite CHECK"
+    );
+}

@@ -60,9 +60,10 @@ fn schema_rls_on_every_table_and_all_tables_dumped() {
 fn schema_ledger_refuses_update_delete_truncate() {
     Spi::run(
         "INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
-                points_change, balance_before, balance_after, tier_before, tier_after, correlation_id)
+                points_change, balance_before, balance_after, tier_before, tier_after, correlation_id,
+                seq, prev_hash, row_hash)
          VALUES ('00000000-0000-0000-0000-000000000001', 'test:1', 'ADJUSTMENT', 'POINTS_UPDATE_REQUESTED',
-                 5, 0, 5, 'BRONZE', 'BRONZE', 'c')",
+                 5, 0, 5, 'BRONZE', 'BRONZE', 'c', 1, repeat('0', 64), repeat('0', 64))",
     )
     .unwrap();
     assert_eq!(
@@ -92,9 +93,10 @@ fn schema_ledger_rows_must_chain() {
     // balance_after = balance_before + points_change is a constraint, not a hope
     assert!(outcome(
         "INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
-                points_change, balance_before, balance_after, tier_before, tier_after, correlation_id)
+                points_change, balance_before, balance_after, tier_before, tier_after, correlation_id,
+                seq, prev_hash, row_hash)
          VALUES ('00000000-0000-0000-0000-000000000001', 'test:2', 'ADJUSTMENT', 'POINTS_UPDATE_REQUESTED',
-                 5, 0, 6, 'BRONZE', 'BRONZE', 'c')"
+                 5, 0, 6, 'BRONZE', 'BRONZE', 'c', 2, repeat('0', 64), repeat('0', 64))"
     )
     .starts_with("23514 "));
 }

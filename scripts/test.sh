@@ -56,7 +56,7 @@ else
     # installing into the system PostgreSQL needs root, whose build output
     # must stay out of the user's target dir
     sudo chown postgres: "$PGRX_DATA"
-    sudo --preserve-env=PATH,HOME,CARGO_HOME,RUSTUP_HOME,PGRX_HOME env CARGO_TARGET_DIR="$ROOT/target/root" \
+    sudo --preserve-env=PATH,HOME,CARGO_HOME,RUSTUP_HOME,PGRX_HOME,RUST_BACKTRACE env CARGO_TARGET_DIR="$ROOT/target/root" \
         cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DATA" && record pgrx pass || record pgrx FAIL
 fi
 "${SUDO[@]}" rm -rf "$PGRX_DATA"

@@ -65,17 +65,16 @@ fn dump_and_restore_keep_balances_and_ledger() {
     let mut s = connect(&src);
     s.batch_execute(
         "CREATE EXTENSION casino_loyalty;
-         SELECT loyalty.increment_player_loyalty('cccccccc-0000-4000-8000-000000000001', 12000);
-         SELECT loyalty.increment_player_loyalty('cccccccc-0000-4000-8000-000000000002', 300);
-         SELECT loyalty.increment_player_loyalty('cccccccc-0000-4000-8000-000000000001', -500);
-         INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
-                points_change, balance_before, balance_after, tier_before, tier_after, correlation_id, reason)
-         VALUES ('cccccccc-0000-4000-8000-000000000001', 'dump:1', 'MANUAL_BONUS', 'POINTS_UPDATE_REQUESTED',
-                 12000, 0, 12000, 'BRONZE', 'SILVER', 'dump-test', 'résumé 🎰 \"quoted\"'),
-                ('cccccccc-0000-4000-8000-000000000001', 'dump:2', 'ADJUSTMENT', 'POINTS_UPDATE_REQUESTED',
-                 -500, 12000, 11500, 'SILVER', 'SILVER', 'dump-test', NULL),
-                ('cccccccc-0000-4000-8000-000000000002', 'dump:3', 'MANUAL_BONUS', 'POINTS_UPDATE_REQUESTED',
-                 300, 0, 300, 'BRONZE', 'BRONZE', 'dump-test', NULL);
+         INSERT INTO loyalty.staff (staff_id, permissions)
+         VALUES ('cccccccc-0000-4000-8000-0000000000ff', '{loyalty:award}');
+         SELECT loyalty.manual_reward('cccccccc-0000-4000-8000-000000000001', 10000, 'résumé 🎰 \"quoted\"',
+                                      'cccccccc-0000-4000-8000-0000000000ff', p_reward_id => 'dump:1');
+         SELECT loyalty.manual_reward('cccccccc-0000-4000-8000-000000000001', 2000, 'second part of the comp',
+                                      'cccccccc-0000-4000-8000-0000000000ff', p_reward_id => 'dump:2');
+         SELECT loyalty.manual_reward('cccccccc-0000-4000-8000-000000000001', -500, 'correction of the comp',
+                                      'cccccccc-0000-4000-8000-0000000000ff', p_reward_id => 'dump:3');
+         SELECT loyalty.manual_reward('cccccccc-0000-4000-8000-000000000002', 300, 'welcome at the cage',
+                                      'cccccccc-0000-4000-8000-0000000000ff', p_reward_id => 'dump:4');
          -- owner edits to seeded rows must survive too
          UPDATE loyalty.game_settings SET point_multiplier = 1.5 WHERE game_type = 'CRAPS';
          UPDATE loyalty.config SET casino_timezone = 'America/Los_Angeles';",
@@ -88,6 +87,11 @@ fn dump_and_restore_keep_balances_and_ledger() {
     let mut d = connect(&dst);
     let after: String = d.query_one(SNAPSHOT, &[]).unwrap().get(0);
     assert_eq!(after, before);
+    let broken: i64 = d
+        .query_one("SELECT count(*) FROM loyalty.verify_all_chains()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(broken, 0, "chains survive the restore");
     let counts: (i64, i64) = {
         let r = d
             .query_one(
@@ -97,19 +101,30 @@ fn dump_and_restore_keep_balances_and_ledger() {
             .unwrap();
         (r.get(0), r.get(1))
     };
-    assert_eq!(counts, (3, 11800));
-    // the ledger id sequence continues after the restored rows
-    let next: i64 = d
+    assert_eq!(counts, (4, 11800));
+    // the ledger id sequence and the chain continue after the restored rows
+    let entry: i64 = d
         .query_one(
-            "INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
-                    points_change, balance_before, balance_after, tier_before, tier_after, correlation_id)
-             VALUES ('cccccccc-0000-4000-8000-000000000002', 'dump:4', 'MANUAL_BONUS', 'POINTS_UPDATE_REQUESTED',
-                     1, 300, 301, 'BRONZE', 'BRONZE', 'dump-test') RETURNING id",
+            "SELECT ledger_entry_id FROM loyalty.manual_reward('cccccccc-0000-4000-8000-000000000002', 1,
+                    'after the restore', 'cccccccc-0000-4000-8000-0000000000ff', p_reward_id => 'dump:5')",
             &[],
         )
         .unwrap()
         .get(0);
-    assert_eq!(next, 4);
+    let seq: i64 = d
+        .query_one(
+            "SELECT seq FROM loyalty.loyalty_ledger WHERE id = $1",
+            &[&entry],
+        )
+        .unwrap()
+        .get(0);
+    let next = (entry, seq);
+    assert_eq!(next, (5, 2));
+    let broken: i64 = d
+        .query_one("SELECT count(*) FROM loyalty.verify_all_chains()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(broken, 0);
 }
 
 /// The owner re-orders the ladder (GOLD to 100,000 where PLATINUM was, then

@@ -525,9 +525,10 @@ fn alerts_once_on_the_twenty_first_and_only_on_commit() {
         .execute(
             "INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
                     points_change, balance_before, balance_after, tier_before, tier_after, correlation_id,
-                    staff_id, created_at)
+                    staff_id, created_at, seq, prev_hash, row_hash)
              SELECT gen_random_uuid(), 'manual:earlier' || g, 'MANUAL_BONUS', 'POINTS_UPDATE_REQUESTED', 1, 0, 1,
-                    'BRONZE', 'BRONZE', 'earlier', $1::text::uuid, now() - interval '20 minutes'
+                    'BRONZE', 'BRONZE', 'earlier', $1::text::uuid, now() - interval '20 minutes',
+                    1, repeat('0', 64), repeat('0', 64)
                FROM generate_series(1, 20) g",
             &[&staff],
         )

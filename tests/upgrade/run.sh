@@ -161,7 +161,12 @@ for release in "${RELEASES[@]}"; do
     fi
     mismatches=$(psql_q -d "$db" -c "SELECT count(*) FROM loyalty.verify_all_balances()")
     [ "$mismatches" = 0 ] || fail "verify_all_balances() reports $mismatches players after the upgrade from $version"
-    echo "data: $(grep -c -v '^##' "$WORK/after-$version") rows unchanged, balances verified"
+    # the upgrade sealed the old rows into valid chains
+    broken=$(psql_q -d "$db" -c "SELECT count(*) FROM loyalty.verify_all_chains()")
+    [ "$broken" = 0 ] || fail "verify_all_chains() reports $broken broken chains after the upgrade from $version"
+    sealed=$(psql_q -d "$db" -c "SELECT count(*) FROM loyalty.loyalty_ledger WHERE seq IS NOT NULL")
+    [ "$sealed" -gt 0 ] || fail "no sealed ledger rows after the upgrade from $version"
+    echo "data: $(grep -c -v '^##' "$WORK/after-$version") rows unchanged, balances verified, $sealed ledger rows sealed into valid chains"
 
     # the upgraded database survives pg_dump / pg_restore whole: every
     # column of every table, the owner's edits and deleted seeds included
@@ -183,8 +188,10 @@ for release in "${RELEASES[@]}"; do
         && fail "the restore brought back the seeded game the owner deleted on $version"
     awk '/^## /{section=$2} section=="seed_removed" && /^game_settings\|CRAPS\|/' "$WORK/restored-$version" | grep -q . \
         || fail "the upgrade from $version left no tombstone for the seeded game the owner deleted"
+    [ "$(psql_q -d "$restored" -c "SELECT count(*) FROM loyalty.verify_all_chains()")" = 0 ] \
+        || fail "chains broke in the dump and restore of the database upgraded from $version"
     psql_q -d postgres -c "DROP DATABASE $restored" >/dev/null
-    echo "restore: the upgraded database dumps and restores unchanged"
+    echo "restore: the upgraded database dumps and restores unchanged, chains valid"
 
     # 3. the same schema as a fresh install
     psql_q -d postgres -c "DROP DATABASE IF EXISTS $FRESH_DB" -c "CREATE DATABASE $FRESH_DB" >/dev/null

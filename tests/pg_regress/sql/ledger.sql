@@ -5,9 +5,10 @@ BEGIN;
 -- (on an upgraded database the ledger already holds other players' rows)
 SELECT count(*) AS rows_before FROM loyalty.loyalty_ledger \gset
 INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
-        points_change, balance_before, balance_after, tier_before, tier_after, correlation_id)
+        points_change, balance_before, balance_after, tier_before, tier_after, correlation_id,
+        seq, prev_hash, row_hash)
 VALUES ('bbbbbbbb-0000-4000-8000-000000000001', 'regress:1', 'ADJUSTMENT', 'POINTS_UPDATE_REQUESTED',
-        10, 0, 10, 'BRONZE', 'BRONZE', 'regress');
+        10, 0, 10, 'BRONZE', 'BRONZE', 'regress', 1, repeat('0', 64), repeat('0', 64));
 SAVEPOINT s;
 UPDATE loyalty.loyalty_ledger SET points_change = 11;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
