@@ -43,13 +43,13 @@ install_extension() {
 }
 
 # Build and install the extension from a source tree (the upgrade suite builds
-# a released version from git history into its own target dir: a cdylib's
-# file name carries no hash, so two versions built in one target dir
-# overwrite each other's library while cargo still calls both fresh).
+# each released version from git history). Every tree builds in a target dir
+# of its own: a cdylib's file name carries no hash, so two trees built in one
+# target dir overwrite each other's library while cargo calls both fresh.
 install_extension_from() {
     local src="$1" target="$ROOT/target"
     shift
-    [ "$src" = "$ROOT" ] || target="$ROOT/target/releases"
+    [ "$src" = "$ROOT" ] || target="$ROOT/target/releases/$(basename "$src")"
     say "building and installing casino_loyalty $(sed -n 's/^version = "\(.*\)"/\1/p' "$src/Cargo.toml") into PostgreSQL $PG_MAJOR"
     local flags=(--pg-config "$PG_CONFIG")
     [ "$(id -u)" -eq 0 ] || flags+=(--sudo)
