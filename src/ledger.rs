@@ -130,16 +130,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
         // them; the next seq and the hash chain from the head read under
         // the lock. A replay (ON CONFLICT) inserts nothing and leaves the
         // head alone, so it consumes no seq (only an id).
-        let next = spi::write(
-            client,
-            "SELECT pg_catalog.nextval('loyalty.loyalty_ledger_id_seq'), pg_catalog.clock_timestamp()",
-            &[],
-        )?;
-        let next = next.first();
-        let id = next.get::<i64>(1)?.unwrap_or(0);
-        let created: TimestampWithTimeZone = next
-            .get(2)?
-            .ok_or_else(|| LoyaltyError::validation("clock_timestamp() returned NULL"))?;
+        let (id, created) = next_id_and_clock()?;
         let sealed = crate::chain::Sealed {
             id,
             player_id: e.player_id.to_string(),
@@ -231,6 +222,32 @@ pub fn post(e: &Entry) -> Result<Posted> {
             idempotent_hit: false,
         })
     })
+}
+
+/// The next ledger id and the clock: what `nextval` on the ledger's id
+/// sequence and `clock_timestamp()` return, without a round trip through
+/// SQL on every post.
+fn next_id_and_clock() -> Result<(i64, TimestampWithTimeZone)> {
+    unsafe extern "C-unwind" {
+        // nextval(regclass) itself, as PostgreSQL's fmgr calls it
+        fn nextval_oid(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
+    }
+    // SAFETY: catalog lookups and a sequence call in this backend, through
+    // pgrx's guarded DirectFunctionCall1Coll, which turns a PostgreSQL ERROR
+    // (no such schema) into a normal error.
+    let (id, now) = unsafe {
+        let nsp = pg_sys::get_namespace_oid(c"loyalty".as_ptr(), false);
+        let seq = pg_sys::get_relname_relid(c"loyalty_ledger_id_seq".as_ptr(), nsp);
+        let id = pg_sys::DirectFunctionCall1Coll(
+            Some(nextval_oid),
+            pg_sys::InvalidOid,
+            pg_sys::Datum::from(seq),
+        );
+        (id.value() as i64, pg_sys::GetCurrentTimestamp())
+    };
+    let created = TimestampWithTimeZone::try_from(now)
+        .map_err(|_| LoyaltyError::validation("the clock is out of timestamp range"))?;
+    Ok((id, created))
 }
 
 /// The entry already posted under `e`'s key, as an idempotent hit; an
