@@ -151,12 +151,7 @@ fn one_open_slip_per_player_even_when_racing() {
             thread::spawn(move || {
                 let mut c = connect(&db);
                 let mut tx = c.transaction().unwrap();
-                tx.batch_execute("SET LOCAL ROLE authenticated").unwrap();
-                tx.execute(
-                    "SELECT set_config('request.jwt.claims', $1, true)",
-                    &[&format!(r#"{{"sub":"{rater}"}}"#)],
-                )
-                .unwrap();
+                sign_in(&mut tx, "authenticated", Some(&rater)).unwrap();
                 barrier.wait();
                 let r = tx.query_one(OPEN, &[&racer, &"BLACKJACK", &"25", &"1 hour"]);
                 let out = err(r).1;
@@ -578,12 +573,7 @@ fn race_rewards(level: IsolationLevel, name: &str) {
                     .isolation_level(level)
                     .start()
                     .unwrap();
-                tx.batch_execute("SET LOCAL ROLE authenticated").unwrap();
-                tx.execute(
-                    "SELECT set_config('request.jwt.claims', $1, true)",
-                    &[&format!(r#"{{"sub":"{staff}"}}"#)],
-                )
-                .unwrap();
+                sign_in(&mut tx, "authenticated", Some(&staff)).unwrap();
                 // take the snapshot before the race, as an early transaction would
                 tx.query_one("SELECT count(*) FROM loyalty.tier", &[])
                     .unwrap();
@@ -716,12 +706,7 @@ fn an_early_transaction_cannot_outpace_the_window() {
     };
     let mut early = connect(&db);
     let mut tx = early.transaction().unwrap();
-    tx.batch_execute("SET LOCAL ROLE authenticated").unwrap();
-    tx.execute(
-        "SELECT set_config('request.jwt.claims', $1, true)",
-        &[&format!(r#"{{"sub":"{staff}"}}"#)],
-    )
-    .unwrap();
+    sign_in(&mut tx, "authenticated", Some(&staff)).unwrap();
     tx.query_one("SELECT now()", &[]).unwrap();
     thread::sleep(Duration::from_millis(2500));
     let first: Vec<String> = (0..3).map(|n| reward_in(&mut tx, n)).collect();

@@ -138,15 +138,7 @@ pub fn as_role<T>(
     f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
 ) -> Result<T, postgres::Error> {
     let mut tx = c.transaction()?;
-    tx.batch_execute(&format!("SET LOCAL ROLE {role}"))?;
-    let claims = match sub {
-        Some(s) => format!(r#"{{"role":"{role}","sub":"{s}"}}"#),
-        None => format!(r#"{{"role":"{role}"}}"#),
-    };
-    tx.execute(
-        "SELECT set_config('request.jwt.claims', $1, true)",
-        &[&claims],
-    )?;
+    sign_in(&mut tx, role, sub)?;
     match f(&mut tx) {
         Ok(v) => {
             tx.commit()?;
@@ -157,6 +149,25 @@ pub fn as_role<T>(
             Err(e)
         }
     }
+}
+
+/// Inside `tx`, what PostgREST does at the start of a request: `SET LOCAL
+/// role` and the JWT claims for this transaction (with `sub` when given).
+pub fn sign_in(
+    tx: &mut postgres::Transaction<'_>,
+    role: &str,
+    sub: Option<&str>,
+) -> Result<(), postgres::Error> {
+    tx.batch_execute(&format!("SET LOCAL ROLE {role}"))?;
+    let claims = match sub {
+        Some(s) => format!(r#"{{"role":"{role}","sub":"{s}"}}"#),
+        None => format!(r#"{{"role":"{role}"}}"#),
+    };
+    tx.execute(
+        "SELECT set_config('request.jwt.claims', $1, true)",
+        &[&claims],
+    )?;
+    Ok(())
 }
 
 /// Add a staff member (as the owner).
