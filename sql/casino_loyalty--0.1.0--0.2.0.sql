@@ -577,8 +577,7 @@ REVOKE ALL ON FUNCTION loyalty.seeded_row_edited(), loyalty.seeded_row_removed()
 -- before this upgrade is not detected; every later change is.
 ALTER TABLE loyalty.player_loyalty
     ADD COLUMN chain_seq bigint NOT NULL DEFAULT 0 CONSTRAINT player_loyalty_chain_seq_check CHECK (chain_seq >= 0),
-    ADD COLUMN chain_head text NOT NULL DEFAULT '0000000000000000000000000000000000000000000000000000000000000000'
-        CONSTRAINT player_loyalty_chain_head_check CHECK (chain_head ~ '^[0-9a-f]{64}$');
+    ADD COLUMN chain_head text NOT NULL DEFAULT '0000000000000000000000000000000000000000000000000000000000000000';
 COMMENT ON COLUMN loyalty.player_loyalty.chain_seq IS 'Tamper evidence: seq of the player''s last ledger entry, as the write path set it.';
 COMMENT ON COLUMN loyalty.player_loyalty.chain_head IS 'Tamper evidence: row_hash of the player''s last ledger entry (64 zeros before the first).';
 ALTER TABLE loyalty.loyalty_ledger ADD COLUMN seq bigint, ADD COLUMN prev_hash text, ADD COLUMN row_hash text;
@@ -590,8 +589,6 @@ DROP FUNCTION loyalty.seal_ledger_chains();
 ALTER TABLE loyalty.loyalty_ledger
     ALTER COLUMN seq SET NOT NULL, ALTER COLUMN prev_hash SET NOT NULL, ALTER COLUMN row_hash SET NOT NULL,
     ADD CONSTRAINT loyalty_ledger_seq_check CHECK (seq >= 1),
-    ADD CONSTRAINT loyalty_ledger_prev_hash_check CHECK (prev_hash ~ '^[0-9a-f]{64}$'),
-    ADD CONSTRAINT loyalty_ledger_row_hash_check CHECK (row_hash ~ '^[0-9a-f]{64}$'),
     ADD CONSTRAINT loyalty_ledger_player_id_seq_key UNIQUE (player_id, seq);
 COMMENT ON COLUMN loyalty.loyalty_ledger.seq IS 'Position in the player''s hash chain: 1, 2, 3, ... with no gaps (an idempotent replay takes none).';
 COMMENT ON COLUMN loyalty.loyalty_ledger.prev_hash IS 'Tamper evidence: the row_hash of the player''s previous entry (64 zeros for the first).';
