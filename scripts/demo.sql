@@ -148,3 +148,20 @@ SELECT player_id, current_balance, ledger_balance, entries, chain_breaks, ok
 SELECT id, player_id, transaction_type, points_change, balance_before, balance_after, tier_after,
        idempotency_key, correlation_id
   FROM loyalty.loyalty_ledger ORDER BY id;
+
+\echo '## Four eyes: a big night at the tables (5,000 a hand for two hours = 140,000 points) is held, not paid'
+SELECT id AS big_slip FROM loyalty.open_rating_slip('7d3f7a52-0000-4000-8000-000000000003', 'BLACKJACK', 5000,
+       p_start_time => now() - interval '2 hours', p_correlation_id => 'demo-big') \gset
+SELECT status, points_earned, recovery_needed FROM loyalty.complete_rating_slip(:'big_slip');
+SELECT rating_slip_id, points, approval_threshold_points FROM loyalty.list_held_slips();
+\echo '## A second person approves it (here the operator; on the floor, staff with loyalty:approve who did not rate it)'
+SELECT points_earned, balance_after, idempotent_hit FROM loyalty.approve_slip(:'big_slip', 'demo-approve');
+
+\echo '## Tamper evidence: every ledger row is a link in its player''s hash chain'
+SELECT player_id, seq, left(prev_hash, 12) AS prev_hash, left(row_hash, 12) AS row_hash, points_change
+  FROM loyalty.loyalty_ledger ORDER BY player_id, seq;
+SELECT count(*) AS broken_chains FROM loyalty.verify_all_chains();
+\echo '## An anchor to keep outside the database (a regulator''s inbox), checked later: no rows means nothing changed'
+SELECT loyalty.ledger_chain_heads() AS heads \gset
+SELECT (:'heads'::jsonb)->>'digest' AS digest, (:'heads'::jsonb)->>'players' AS players;
+SELECT count(*) AS problems FROM loyalty.verify_chain_heads(:'heads'::jsonb);
