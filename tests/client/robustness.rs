@@ -86,15 +86,15 @@ fn a_poisoned_slip_is_reported_and_skipped() {
     let db = fresh_db("poison");
     let mut c = connect(&db);
     let (good_player, bad_player) = (new_uuid(), new_uuid());
+    ledger_down(&mut c);
+    open_slip(&mut c, &good_player);
+    c.batch_execute(
+        "SELECT * FROM loyalty.complete_rating_slip((SELECT id FROM loyalty.rating_slip))",
+    )
+    .unwrap();
+    ledger_up(&mut c);
     c.batch_execute(&format!(
-        "CREATE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS
-             $$ BEGIN RAISE EXCEPTION 'ledger is down'; END $$;
-         CREATE TRIGGER test_boom BEFORE INSERT ON loyalty.loyalty_ledger
-             FOR EACH ROW EXECUTE FUNCTION public.boom();
-         SELECT c.status FROM loyalty.open_rating_slip('{good_player}', 'BLACKJACK', 25, NULL, NULL,
-                now() - interval '1 hour') o, LATERAL loyalty.complete_rating_slip(o.id) c;
-         DROP TRIGGER test_boom ON loyalty.loyalty_ledger;
-         INSERT INTO loyalty.rating_slip
+        "INSERT INTO loyalty.rating_slip
              (player_id, game_type, house_edge, decisions_per_hour, points_conversion_rate, point_multiplier,
               approval_threshold_points, average_bet, start_time, end_time, status, duration_seconds)
          VALUES ('{bad_player}', 'LEGACY', 99.9999, 10000, 9999.9999, 99.9999, 25000, 999999999,
@@ -112,7 +112,7 @@ fn a_poisoned_slip_is_reported_and_skipped() {
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
     let mut want = vec![
-        (good_player.clone(), Some(350), Some("P0001".to_string())),
+        (good_player.clone(), Some(350), Some("XX001".to_string())),
         (bad_player.clone(), None, Some("PT422".to_string())),
     ];
     want.sort();

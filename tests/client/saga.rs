@@ -81,13 +81,7 @@ fn saga_trigger_failure_partial_and_atomic() {
     let db = fresh_db("saga_trigger");
     let mut c = connect(&db);
     let player = new_uuid();
-    c.batch_execute(
-        "CREATE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS
-             $$ BEGIN RAISE EXCEPTION USING MESSAGE = 'ledger is down', ERRCODE = 'XX001'; END $$;
-         CREATE TRIGGER test_boom BEFORE INSERT ON loyalty.loyalty_ledger
-             FOR EACH ROW EXECUTE FUNCTION public.boom();",
-    )
-    .unwrap();
+    ledger_down(&mut c);
     let slip = open_slip(&mut c, &player);
     let r = c.query_one(COMPLETE, &[&slip, &"trig"]).unwrap();
     assert_eq!(r.get::<_, String>(0), "PARTIAL_COMPLETION");
@@ -122,8 +116,7 @@ fn saga_trigger_failure_partial_and_atomic() {
         .get(0);
     assert_eq!(players, 0);
 
-    c.batch_execute("DROP TRIGGER test_boom ON loyalty.loyalty_ledger")
-        .unwrap();
+    ledger_up(&mut c);
     let r = c
         .query_one("SELECT * FROM loyalty.recover_partial_completions()", &[])
         .unwrap();
@@ -362,19 +355,16 @@ fn runbook_verify_rebuild_and_bulk_recovery_of_a_thousand() {
     assert_eq!(n, 0);
 
     // 1,000 partial completions, for 100 players
+    ledger_down(&mut c);
     c.batch_execute(
-        "CREATE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS
-             $$ BEGIN RAISE EXCEPTION 'ledger is down'; END $$;
-         CREATE TRIGGER test_boom BEFORE INSERT ON loyalty.loyalty_ledger
-             FOR EACH ROW EXECUTE FUNCTION public.boom();
-         CREATE TEMP TABLE s AS
+        "CREATE TEMP TABLE s AS
            SELECT (loyalty.open_rating_slip(gen_random_uuid(), 'CRAPS', 10 + g % 7, NULL, NULL,
                                             now() - interval '30 minutes')).id
              FROM generate_series(1, 1000) g;
-         SELECT count(*) FROM s, LATERAL loyalty.complete_rating_slip(s.id) x;
-         DROP TRIGGER test_boom ON loyalty.loyalty_ledger;",
+         SELECT count(*) FROM s, LATERAL loyalty.complete_rating_slip(s.id) x;",
     )
     .unwrap();
+    ledger_up(&mut c);
     let listed: i64 = c
         .query_one(
             "SELECT count(*) FROM loyalty.list_partial_completions(5000)",

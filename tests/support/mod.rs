@@ -170,6 +170,24 @@ pub fn sign_in(
     Ok(())
 }
 
+/// Make every ledger insert fail ("ledger is down", SQLSTATE XX001), so an
+/// accrual fails for real and a completion becomes a partial completion.
+/// [`ledger_up`] ends it. Owner only.
+pub fn ledger_down(c: &mut Client) {
+    c.batch_execute(
+        "CREATE OR REPLACE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN RAISE EXCEPTION USING MESSAGE = 'ledger is down', ERRCODE = 'XX001'; END $$;
+         CREATE TRIGGER test_boom BEFORE INSERT ON loyalty.loyalty_ledger
+             FOR EACH ROW EXECUTE FUNCTION public.boom();",
+    )
+    .expect("take the ledger down");
+}
+
+pub fn ledger_up(c: &mut Client) {
+    c.batch_execute("DROP TRIGGER test_boom ON loyalty.loyalty_ledger")
+        .expect("bring the ledger back");
+}
+
 /// Add a staff member (as the owner).
 pub fn add_staff(c: &mut Client, staff: &str, permissions: &[&str], active: bool) {
     let perms: Vec<String> = permissions.iter().map(|p| p.to_string()).collect();
