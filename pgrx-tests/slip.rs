@@ -285,7 +285,7 @@ fn runbook_verify_finds_corruption_and_rebuild_repairs_it() {
     assert_eq!(
         one::<String>(&format!(
             "SELECT format('%s->%s %s->%s', balance_before, balance_after, tier_before, tier_after)
-               FROM loyalty.rebuild_player_balance({player})"
+               FROM loyalty.rebuild_player_balance({player}, p_reason => 'a pgrx test drift')"
         )),
         "5->700 BRONZE->BRONZE"
     );
@@ -298,7 +298,10 @@ fn runbook_verify_finds_corruption_and_rebuild_repairs_it() {
         "PT404 PLAYER_NOT_FOUND"
     );
     assert_eq!(
-        outcome("SELECT loyalty.rebuild_player_balance('00000000-0000-4000-8000-000000000000')"),
+        outcome(
+            "SELECT loyalty.rebuild_player_balance('00000000-0000-4000-8000-000000000000',
+                                                   p_reason => 'a pgrx test drift')"
+        ),
         "PT404 PLAYER_NOT_FOUND"
     );
 }

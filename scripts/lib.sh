@@ -17,7 +17,8 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # Debian packages, cargo-pgrx and `cargo pgrx init`, each only if missing.
 setup() {
-    local pkgs=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib libclang-dev clang sudo)
+    local pkgs=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib postgresql-$PG_MAJOR-cron
+                libclang-dev clang sudo)
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -73,6 +74,9 @@ cluster_start() {
     PGPORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
     export PGPORT
     if [ "$(id -u)" -eq 0 ]; then export PGUSER=postgres; else export PGUSER="$(id -un)"; fi
+    # a cluster whose bootstrap superuser has another name (Supabase's
+    # supabase_admin: tests/supabase)
+    [ -z "${CLUSTER_SUPERUSER:-}" ] || export PGUSER="$CLUSTER_SUPERUSER"
     as_pg "$PG_BIN/initdb" -D "$PGDATA" -U "$PGUSER" -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
     cat >>"$PGDATA/postgresql.conf" <<CONF
 listen_addresses = ''

@@ -11,6 +11,9 @@
 #   upgrade   every released version installed from git history, given data,
 #             upgraded with ALTER EXTENSION UPDATE, compared with a fresh
 #             install; then regress and client again on the upgraded database
+#   supabase  a second cluster bootstrapped like self-hosted Supabase, README's
+#             Supabase steps run as the roles they name, then what a project
+#             relies on (tests/supabase/run.sh)
 # Ends with one summary line per suite and "suites: N passed, N failed".
 source "$(dirname "$0")/lib.sh"
 set +e  # run every suite, then report
@@ -63,7 +66,10 @@ fi
 
 install_extension || exit 1
 trap cluster_stop EXIT
-cluster_start || exit 1
+# pg_cron loaded as on Supabase: the health check runs on a schedule
+# (tests/client/operations.rs); its jobs run in background workers.
+cluster_start "shared_preload_libraries = 'pg_cron'" "cron.use_background_workers = on" \
+    "max_worker_processes = 20" || exit 1
 
 # pg_regress over tests/pg_regress; on a database that already has the
 # extension (an upgraded one), without the file that creates it.
@@ -114,6 +120,9 @@ if [ "${PIPESTATUS[0]}" -eq 0 ]; then
 else
     record upgrade FAIL
 fi
+
+say "supabase (tests/supabase: README's self-hosted steps on a Supabase-shaped cluster)"
+bash tests/supabase/run.sh && record supabase pass || record supabase FAIL
 
 say "summary"
 passed=0; failed=0

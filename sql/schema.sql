@@ -20,6 +20,16 @@ CREATE TABLE loyalty.config (
                          CONSTRAINT config_accrual_lock_timeout_check
                          CHECK (accrual_lock_timeout >= '1 millisecond' AND accrual_lock_timeout <= '1 minute'),
     seeded               boolean  NOT NULL DEFAULT false,
+    partial_stale_after  interval NOT NULL DEFAULT '15 minutes'
+                         CONSTRAINT config_partial_stale_after_check CHECK (partial_stale_after > '0'::interval),
+    approval_overdue_after interval NOT NULL DEFAULT '30 minutes'
+                         CONSTRAINT config_approval_overdue_after_check CHECK (approval_overdue_after > '0'::interval),
+    alert_ack_overdue_after interval NOT NULL DEFAULT '1 hour'
+                         CONSTRAINT config_alert_ack_overdue_after_check CHECK (alert_ack_overdue_after > '0'::interval),
+    health_sweep_players integer  NOT NULL DEFAULT 1000
+                         CONSTRAINT config_health_sweep_players_check CHECK (health_sweep_players BETWEEN 1 AND 1000000),
+    notification_claim_timeout interval NOT NULL DEFAULT '5 minutes'
+                         CONSTRAINT config_notification_claim_timeout_check CHECK (notification_claim_timeout > '0'::interval),
     CONSTRAINT config_pkey PRIMARY KEY (singleton),
     CONSTRAINT config_times_finite_check CHECK (isfinite(updated_at))
 );
@@ -34,18 +44,26 @@ COMMENT ON COLUMN loyalty.config.alert_reward_count IS 'More manual rewards than
 COMMENT ON COLUMN loyalty.config.alert_window IS 'Window of the manual-reward alert.';
 COMMENT ON COLUMN loyalty.config.updated_at IS 'Audit: when the settings last changed.';
 COMMENT ON COLUMN loyalty.config.seeded IS 'True while the row is as the install seeded it; an owner edit clears it. Deleting a seeded row leaves a tombstone in seed_removed, so a restore does not bring it back.';
+COMMENT ON COLUMN loyalty.config.partial_stale_after IS 'health_check: a partial completion older than this is PARTIAL_COMPLETION_STALE.';
+COMMENT ON COLUMN loyalty.config.approval_overdue_after IS 'health_check: a slip held for approval longer than this is APPROVAL_OVERDUE.';
+COMMENT ON COLUMN loyalty.config.alert_ack_overdue_after IS 'health_check: an open alert nobody acknowledged for this long is reported (ALERT_UNACKNOWLEDGED).';
+COMMENT ON COLUMN loyalty.config.health_sweep_players IS 'health_check: how many players'' balances and chains each run re-verifies besides the players changed since the last run (a rolling sweep over everyone).';
+COMMENT ON COLUMN loyalty.config.notification_claim_timeout IS 'A claimed notification not marked delivered within this time may be claimed again (its worker is presumed dead).';
 COMMENT ON COLUMN loyalty.config.accrual_lock_timeout IS 'Longest an accrual waits for a busy player''s row before the completion becomes PARTIAL_COMPLETION (keep it below API statement timeouts).';
 
 CREATE TABLE loyalty.tier (
     tier             text   NOT NULL CONSTRAINT tier_tier_check CHECK (tier ~ '^[A-Z][A-Z0-9_]{0,31}$'),
     threshold_points bigint NOT NULL CONSTRAINT tier_threshold_points_check CHECK (threshold_points >= 0),
     seeded           boolean NOT NULL DEFAULT false,
+    updated_at       timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT tier_pkey PRIMARY KEY (tier),
+    CONSTRAINT tier_times_finite_check CHECK (isfinite(updated_at)),
     -- deferred: a restore (or an owner's reshuffle) moves thresholds one row
     -- at a time; the ladder must be consistent when the transaction commits
     CONSTRAINT tier_threshold_points_key UNIQUE (threshold_points) DEFERRABLE INITIALLY DEFERRED
 );
 COMMENT ON TABLE loyalty.tier IS 'Tier ladder: a player holds the highest tier whose threshold their lifetime points reach.';
+COMMENT ON COLUMN loyalty.tier.updated_at IS 'Audit: when the tier was last added or moved (the admin API maintains it).';
 COMMENT ON COLUMN loyalty.tier.tier IS 'Tier name (BRONZE, SILVER, GOLD, PLATINUM).';
 COMMENT ON COLUMN loyalty.tier.threshold_points IS 'Lifetime points at which this tier starts; the lowest tier starts at 0.';
 COMMENT ON COLUMN loyalty.tier.seeded IS 'True while the row is as the install seeded it; an owner edit clears it. Deleting a seeded row leaves a tombstone in seed_removed, so a restore does not bring it back.';
@@ -201,6 +219,19 @@ COMMENT ON COLUMN loyalty.player_loyalty.updated_at IS 'Audit: when the balance 
 COMMENT ON COLUMN loyalty.player_loyalty.chain_seq IS 'Tamper evidence: seq of the player''s last ledger entry, as the write path set it.';
 COMMENT ON COLUMN loyalty.player_loyalty.chain_head IS 'Tamper evidence: row_hash of the player''s last ledger entry (64 zeros before the first).';
 
+-- The casino's gaming day of an instant: its local date in
+-- config.casino_timezone, where a day starts at config.gaming_day_start
+-- (06:00: 03:00 belongs to the day before). src/gaming_day.rs computes the
+-- same for the write path without a query.
+CREATE FUNCTION loyalty.gaming_day(p_at timestamptz) RETURNS date
+LANGUAGE sql STABLE SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+    SELECT ((p_at AT TIME ZONE c.casino_timezone) - (c.gaming_day_start - time '00:00'))::date
+      FROM loyalty.config c
+$$;
+COMMENT ON FUNCTION loyalty.gaming_day(timestamptz) IS
+    'The casino''s gaming day of p_at (config time zone and day start).';
+
 CREATE TABLE loyalty.loyalty_ledger (
     id               bigserial NOT NULL,
     player_id        uuid   NOT NULL,
@@ -208,8 +239,8 @@ CREATE TABLE loyalty.loyalty_ledger (
     visit_id         uuid,
     session_id       uuid,
     idempotency_key  text   NOT NULL CONSTRAINT loyalty_ledger_idempotency_key_check CHECK (length(idempotency_key) BETWEEN 1 AND 200),
-    transaction_type text   NOT NULL CONSTRAINT loyalty_ledger_transaction_type_check CHECK (transaction_type IN ('GAMEPLAY', 'MANUAL_BONUS', 'ADJUSTMENT')),
-    event_type       text   NOT NULL CONSTRAINT loyalty_ledger_event_type_check CHECK (event_type IN ('RATING_SLIP_COMPLETED', 'POINTS_UPDATE_REQUESTED')),
+    transaction_type text   NOT NULL CONSTRAINT loyalty_ledger_transaction_type_check CHECK (transaction_type IN ('GAMEPLAY', 'MANUAL_BONUS', 'ADJUSTMENT', 'RECONCILIATION')),
+    event_type       text   NOT NULL CONSTRAINT loyalty_ledger_event_type_check CHECK (event_type IN ('RATING_SLIP_COMPLETED', 'POINTS_UPDATE_REQUESTED', 'BALANCE_RECONCILED')),
     points_change    bigint NOT NULL,
     reason           text,
     source           text,
@@ -227,6 +258,9 @@ CREATE TABLE loyalty.loyalty_ledger (
     seq              bigint NOT NULL CONSTRAINT loyalty_ledger_seq_check CHECK (seq >= 1),
     prev_hash        text   NOT NULL,
     row_hash         text   NOT NULL,
+    -- the write path passes it (src/gaming_day.rs); the default serves rows
+    -- an owner writes by hand
+    gaming_day       date   NOT NULL DEFAULT loyalty.gaming_day(clock_timestamp()),
     CONSTRAINT loyalty_ledger_pkey PRIMARY KEY (player_id, id),
     CONSTRAINT loyalty_ledger_player_id_seq_key UNIQUE (player_id, seq),
     CONSTRAINT loyalty_ledger_times_finite_check CHECK (isfinite(created_at)),
@@ -240,8 +274,8 @@ COMMENT ON COLUMN loyalty.loyalty_ledger.rating_slip_id IS 'The slip this entry 
 COMMENT ON COLUMN loyalty.loyalty_ledger.visit_id IS 'Visit of the slip, copied for reporting.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.session_id IS 'Table session of the slip, copied for reporting.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.idempotency_key IS 'Deterministic key (gameplay:<slip>, manual:<hash>); unique per player, so a replay finds the first entry.';
-COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'GAMEPLAY, MANUAL_BONUS (positive manual) or ADJUSTMENT (negative manual).';
-COMMENT ON COLUMN loyalty.loyalty_ledger.event_type IS 'RATING_SLIP_COMPLETED or POINTS_UPDATE_REQUESTED.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'GAMEPLAY, MANUAL_BONUS (positive manual), ADJUSTMENT (negative manual) or RECONCILIATION (an operator''s repair of a drifted balance: moves the stored balance back to the ledger, so it is not counted in the ledger''s sum; src/kinds.rs).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.event_type IS 'RATING_SLIP_COMPLETED, POINTS_UPDATE_REQUESTED or BALANCE_RECONCILED.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.points_change IS 'Signed change of the balance.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.reason IS 'Audit: why (required for manual rewards).';
 COMMENT ON COLUMN loyalty.loyalty_ledger.source IS 'Audit: which function wrote the entry.';
@@ -255,6 +289,7 @@ COMMENT ON COLUMN loyalty.loyalty_ledger.correlation_id IS 'Audit: correlation i
 COMMENT ON COLUMN loyalty.loyalty_ledger.seq IS 'Position in the player''s hash chain: 1, 2, 3, ... with no gaps (an idempotent replay takes none).';
 COMMENT ON COLUMN loyalty.loyalty_ledger.prev_hash IS 'Tamper evidence: the row_hash of the player''s previous entry (64 zeros for the first).';
 COMMENT ON COLUMN loyalty.loyalty_ledger.row_hash IS 'Tamper evidence: SHA-256 of prev_hash followed by the RFC 8785 canonical JSON of this row''s immutable fields (docs/reference.md, "Tamper evidence").';
+COMMENT ON COLUMN loyalty.loyalty_ledger.gaming_day IS 'The casino''s gaming day (loyalty.config time zone and day start) when the entry was written.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.created_at IS 'Audit: when the entry was written (the clock at the write, not the start of its transaction, so the manual-reward rate limit counts what really happened in each window).';
 CREATE INDEX loyalty_ledger_correlation_idx ON loyalty.loyalty_ledger (correlation_id) WHERE correlation_id IS NOT NULL;
 CREATE INDEX loyalty_ledger_staff_idx ON loyalty.loyalty_ledger (staff_id, created_at) WHERE staff_id IS NOT NULL;
@@ -292,8 +327,17 @@ CREATE TABLE loyalty.alert (
     player_id  uuid,
     details    jsonb NOT NULL DEFAULT '{}',
     created_at timestamptz NOT NULL DEFAULT now(),
+    severity   text  NOT NULL DEFAULT 'WARNING'
+               CONSTRAINT alert_severity_check CHECK (severity IN ('INFO', 'WARNING', 'CRITICAL')),
+    fingerprint text,
+    acknowledged_at timestamptz,
+    acknowledged_by text,
+    note       text,
+    resolved_at timestamptz,
     CONSTRAINT alert_pkey PRIMARY KEY (id),
-    CONSTRAINT alert_times_finite_check CHECK (isfinite(created_at))
+    CONSTRAINT alert_times_finite_check
+        CHECK (isfinite(created_at) AND isfinite(acknowledged_at) AND isfinite(resolved_at)),
+    CONSTRAINT alert_acknowledged_check CHECK ((acknowledged_at IS NULL) = (acknowledged_by IS NULL))
 );
 COMMENT ON TABLE loyalty.alert IS 'Raised alerts (e.g. a staff member issuing more manual rewards than the alert threshold in an hour).';
 COMMENT ON COLUMN loyalty.alert.id IS 'Alert id.';
@@ -302,7 +346,18 @@ COMMENT ON COLUMN loyalty.alert.staff_id IS 'Staff member the alert is about, if
 COMMENT ON COLUMN loyalty.alert.player_id IS 'Player the alert is about, if any.';
 COMMENT ON COLUMN loyalty.alert.details IS 'Alert specifics as JSON.';
 COMMENT ON COLUMN loyalty.alert.created_at IS 'Audit: when the alert was raised.';
+COMMENT ON COLUMN loyalty.alert.severity IS 'INFO, WARNING or CRITICAL.';
+COMMENT ON COLUMN loyalty.alert.fingerprint IS 'What the alert is about, for health_check findings (kind and subject): one unresolved alert per fingerprint.';
+COMMENT ON COLUMN loyalty.alert.acknowledged_at IS 'Audit: when someone took the alert on (acknowledge_alert).';
+COMMENT ON COLUMN loyalty.alert.acknowledged_by IS 'Audit: who acknowledged it: a staff id, or the role of a trusted back end.';
+COMMENT ON COLUMN loyalty.alert.note IS 'Audit: the acknowledger''s note.';
+COMMENT ON COLUMN loyalty.alert.resolved_at IS 'When health_check last found the condition gone; a recurrence raises a new alert.';
 CREATE INDEX alert_staff_idx ON loyalty.alert (staff_id, created_at);
+-- One unresolved alert per finding (health_check inserts ON CONFLICT DO NOTHING).
+CREATE UNIQUE INDEX alert_open_fingerprint_key ON loyalty.alert (fingerprint)
+    WHERE resolved_at IS NULL AND fingerprint IS NOT NULL;
+-- Open alerts (metrics, the unacknowledged-alert finding).
+CREATE INDEX alert_open_idx ON loyalty.alert (created_at) WHERE acknowledged_at IS NULL AND resolved_at IS NULL;
 
 -- Manual rewards per staff member in the two sliding windows (rate limit,
 -- frequency alert), kept up to date under this row's lock so that a reward
@@ -330,6 +385,99 @@ COMMENT ON COLUMN loyalty.reward_window.alert_window IS 'loyalty.config.alert_wi
 COMMENT ON COLUMN loyalty.reward_window.alert_since IS 'alert_count counts this staff member''s manual rewards created after this time.';
 COMMENT ON COLUMN loyalty.reward_window.alert_count IS 'Manual rewards created after alert_since.';
 
+-- The durable outbox: one row per event a consumer must not miss, written
+-- in the event's own transaction (so a rolled-back event leaves none), read
+-- through RLS (a player their own tier changes; loyalty:view_all staff the
+-- alerts) or claimed by trusted workers (claim_notifications).
+CREATE TABLE loyalty.notification (
+    id              bigserial   NOT NULL,
+    kind            text        NOT NULL CONSTRAINT notification_kind_check CHECK (kind IN ('TIER_CHANGED', 'ALERT')),
+    player_id       uuid,
+    alert_id        bigint,
+    ledger_entry_id bigint,
+    payload         jsonb       NOT NULL DEFAULT '{}',
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    claimed_at      timestamptz,
+    claims          integer     NOT NULL DEFAULT 0 CONSTRAINT notification_claims_check CHECK (claims >= 0),
+    delivered_at    timestamptz,
+    CONSTRAINT notification_pkey PRIMARY KEY (id),
+    CONSTRAINT notification_times_finite_check
+        CHECK (isfinite(created_at) AND isfinite(claimed_at) AND isfinite(delivered_at))
+);
+COMMENT ON TABLE loyalty.notification IS 'Durable outbox of tier changes and alerts, written in the event''s transaction; pg_notify only wakes consumers up.';
+COMMENT ON COLUMN loyalty.notification.id IS 'Notification id, increasing in insertion order.';
+COMMENT ON COLUMN loyalty.notification.kind IS 'TIER_CHANGED (readable by that player) or ALERT (readable by staff with loyalty:view_all).';
+COMMENT ON COLUMN loyalty.notification.player_id IS 'The player concerned, if any.';
+COMMENT ON COLUMN loyalty.notification.alert_id IS 'The alert (kind ALERT).';
+COMMENT ON COLUMN loyalty.notification.ledger_entry_id IS 'The ledger entry that changed the tier, if one did.';
+COMMENT ON COLUMN loyalty.notification.payload IS 'What a consumer shows without another read (tiers, alert kind and severity).';
+COMMENT ON COLUMN loyalty.notification.created_at IS 'Audit: when the event happened.';
+COMMENT ON COLUMN loyalty.notification.claimed_at IS 'When a worker last claimed it (claim_notifications).';
+COMMENT ON COLUMN loyalty.notification.claims IS 'How many times it was claimed (more than one: a worker died or failed before marking it delivered).';
+COMMENT ON COLUMN loyalty.notification.delivered_at IS 'When a worker marked it delivered; delivered rows are never claimed again.';
+CREATE INDEX notification_pending_idx ON loyalty.notification (id) WHERE delivered_at IS NULL;
+CREATE INDEX notification_player_idx ON loyalty.notification (player_id, id) WHERE player_id IS NOT NULL;
+
+-- What health_check remembers between runs (one row).
+CREATE TABLE loyalty.health_state (
+    singleton      boolean     NOT NULL DEFAULT true CONSTRAINT health_state_singleton_check CHECK (singleton),
+    last_run_at    timestamptz,
+    sweep_after    uuid,
+    ladder_digest  text,
+    last_findings  integer,
+    CONSTRAINT health_state_pkey PRIMARY KEY (singleton),
+    CONSTRAINT health_state_times_finite_check CHECK (isfinite(last_run_at))
+);
+COMMENT ON TABLE loyalty.health_state IS 'health_check''s memory: when it last ran, where its rolling sweep over players stands, which ladder it last checked.';
+COMMENT ON COLUMN loyalty.health_state.singleton IS 'Always true: the table holds exactly one row.';
+COMMENT ON COLUMN loyalty.health_state.last_run_at IS 'When the last health_check run started: players with ledger entries written since then (less a margin) are re-verified next.';
+COMMENT ON COLUMN loyalty.health_state.sweep_after IS 'The rolling sweep re-verifies players after this id next (NULL: from the start).';
+COMMENT ON COLUMN loyalty.health_state.ladder_digest IS 'The tier ladder the last full tier check saw; a different ladder triggers a full check.';
+COMMENT ON COLUMN loyalty.health_state.last_findings IS 'How many findings the last run returned.';
+
+-- Every change made through the admin API: who, when, what before and after.
+CREATE TABLE loyalty.admin_audit (
+    id             bigserial   NOT NULL,
+    at             timestamptz NOT NULL DEFAULT clock_timestamp(),
+    actor          text        NOT NULL,
+    action         text        NOT NULL,
+    target         text        NOT NULL,
+    before         jsonb,
+    after          jsonb,
+    correlation_id text        NOT NULL,
+    CONSTRAINT admin_audit_pkey PRIMARY KEY (id),
+    CONSTRAINT admin_audit_times_finite_check CHECK (isfinite(at))
+);
+COMMENT ON TABLE loyalty.admin_audit IS 'Append-only audit of admin API changes (staff, game settings, tiers, config) and of retier_players.';
+COMMENT ON COLUMN loyalty.admin_audit.id IS 'Audit entry id.';
+COMMENT ON COLUMN loyalty.admin_audit.at IS 'When the change was made.';
+COMMENT ON COLUMN loyalty.admin_audit.actor IS 'Who made it: the current role (and the session user when they differ).';
+COMMENT ON COLUMN loyalty.admin_audit.action IS 'upsert_staff, deactivate_staff, upsert_game_settings, upsert_tier, delete_tier, configure or retier_players.';
+COMMENT ON COLUMN loyalty.admin_audit.target IS 'The row changed (staff id, game type, tier, config).';
+COMMENT ON COLUMN loyalty.admin_audit.before IS 'The row before the change (NULL when created).';
+COMMENT ON COLUMN loyalty.admin_audit.after IS 'The row after the change (NULL when deleted).';
+COMMENT ON COLUMN loyalty.admin_audit.correlation_id IS 'Correlation id of the request.';
+CREATE INDEX admin_audit_target_idx ON loyalty.admin_audit (target, at);
+
+-- Manual rewards answered as idempotent hits: a retry leaves no ledger row,
+-- so without this the duplicate-reward runbook could not tell a retried
+-- request from one sent once.
+CREATE TABLE loyalty.reward_replay (
+    ledger_entry_id bigint      NOT NULL,
+    player_id       uuid        NOT NULL,
+    staff_id        uuid,
+    at              timestamptz NOT NULL DEFAULT clock_timestamp(),
+    correlation_id  text        NOT NULL,
+    CONSTRAINT reward_replay_times_finite_check CHECK (isfinite(at))
+);
+COMMENT ON TABLE loyalty.reward_replay IS 'One row per manual reward retry answered as an idempotent hit (reward_history).';
+COMMENT ON COLUMN loyalty.reward_replay.ledger_entry_id IS 'The entry the retry was answered with.';
+COMMENT ON COLUMN loyalty.reward_replay.player_id IS 'The player of that entry.';
+COMMENT ON COLUMN loyalty.reward_replay.staff_id IS 'Who sent the retry.';
+COMMENT ON COLUMN loyalty.reward_replay.at IS 'When the retry arrived.';
+COMMENT ON COLUMN loyalty.reward_replay.correlation_id IS 'Correlation id of the retry.';
+CREATE INDEX reward_replay_player_idx ON loyalty.reward_replay (player_id, at);
+
 -- The ledger is append-only, for everyone including the owner: a statement
 -- trigger also fires for UPDATE/DELETE that match no rows.
 CREATE FUNCTION loyalty.ledger_append_only() RETURNS trigger
@@ -337,12 +485,15 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION USING
         MESSAGE = 'LEDGER_APPEND_ONLY',
-        DETAIL = format('loyalty_ledger is append-only: %s is not allowed; correct a balance with a new entry.', TG_OP),
+        DETAIL = format('%s is append-only: %s is not allowed; correct a balance with a new entry.', TG_TABLE_NAME, TG_OP),
         ERRCODE = 'PT405';
 END
 $$;
 CREATE TRIGGER loyalty_ledger_append_only
     BEFORE UPDATE OR DELETE OR TRUNCATE ON loyalty.loyalty_ledger
+    FOR EACH STATEMENT EXECUTE FUNCTION loyalty.ledger_append_only();
+CREATE TRIGGER admin_audit_append_only
+    BEFORE UPDATE OR DELETE OR TRUNCATE ON loyalty.admin_audit
     FOR EACH STATEMENT EXECUTE FUNCTION loyalty.ledger_append_only();
 
 -- The owner's configuration survives pg_dump / pg_restore exactly. During
@@ -373,7 +524,8 @@ CREATE FUNCTION loyalty.merge_seeded_row() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_TABLE_NAME = 'tier' THEN
-        UPDATE loyalty.tier SET threshold_points = NEW.threshold_points, seeded = NEW.seeded
+        UPDATE loyalty.tier SET threshold_points = NEW.threshold_points, seeded = NEW.seeded,
+                                updated_at = NEW.updated_at
          WHERE tier = NEW.tier;
     ELSIF TG_TABLE_NAME = 'game_settings' THEN
         UPDATE loyalty.game_settings
@@ -389,7 +541,12 @@ BEGIN
                max_reward_points = NEW.max_reward_points, rate_limit_count = NEW.rate_limit_count,
                rate_limit_window = NEW.rate_limit_window, alert_reward_count = NEW.alert_reward_count,
                alert_window = NEW.alert_window, updated_at = NEW.updated_at,
-               accrual_lock_timeout = NEW.accrual_lock_timeout, seeded = NEW.seeded
+               accrual_lock_timeout = NEW.accrual_lock_timeout, seeded = NEW.seeded,
+               partial_stale_after = NEW.partial_stale_after,
+               approval_overdue_after = NEW.approval_overdue_after,
+               alert_ack_overdue_after = NEW.alert_ack_overdue_after,
+               health_sweep_players = NEW.health_sweep_players,
+               notification_claim_timeout = NEW.notification_claim_timeout
          WHERE singleton = NEW.singleton;
     END IF;
     IF FOUND THEN
@@ -481,3 +638,9 @@ SELECT pg_catalog.pg_extension_config_dump('loyalty.alert', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.alert_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.reward_window', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.seed_removed', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.notification', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.notification_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.health_state', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.admin_audit', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.admin_audit_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.reward_replay', '');

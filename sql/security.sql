@@ -47,7 +47,17 @@ GRANT EXECUTE ON FUNCTION loyalty.list_partial_completions, loyalty.recover_part
     loyalty.verify_player_balance, loyalty.verify_all_balances, loyalty.rebuild_player_balance,
     loyalty.export_ledger, loyalty.lookup_correlation, loyalty.manual_reward_frequency,
     loyalty.verify_ledger_chain, loyalty.verify_all_chains, loyalty.ledger_chain_heads,
-    loyalty.verify_chain_heads
+    loyalty.verify_chain_heads, loyalty.health_check, loyalty.retier_players,
+    loyalty.claim_notifications, loyalty.mark_notifications_delivered
+    TO service_role;
+-- Read-only views of operations for staff with loyalty:view_all (each
+-- checks that itself) and trusted back ends.
+GRANT EXECUTE ON FUNCTION loyalty.metrics, loyalty.reward_history, loyalty.staff_activity,
+    loyalty.acknowledge_alert
+    TO authenticated, service_role;
+-- The admin API: trusted back ends only (each refuses anyone else itself).
+GRANT EXECUTE ON FUNCTION loyalty.upsert_staff, loyalty.deactivate_staff, loyalty.upsert_game_settings,
+    loyalty.upsert_tier, loyalty.delete_tier, loyalty.configure
     TO service_role;
 
 -- Row-level security on every table. The functions run as the owner, who
@@ -63,6 +73,10 @@ ALTER TABLE loyalty.pending_accrual ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.alert           ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.reward_window   ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.seed_removed    ENABLE ROW LEVEL SECURITY;
+ALTER TABLE loyalty.notification    ENABLE ROW LEVEL SECURITY;
+ALTER TABLE loyalty.health_state    ENABLE ROW LEVEL SECURITY;
+ALTER TABLE loyalty.admin_audit     ENABLE ROW LEVEL SECURITY;
+ALTER TABLE loyalty.reward_replay   ENABLE ROW LEVEL SECURITY;
 
 -- Reads. Nobody but the owner writes any table directly: every write goes
 -- through the functions above (no INSERT/UPDATE/DELETE grants, no write
@@ -92,6 +106,18 @@ CREATE POLICY alert_read ON loyalty.alert FOR SELECT TO authenticated
 CREATE POLICY staff_read ON loyalty.staff FOR SELECT TO authenticated
     USING (staff_id = (SELECT loyalty.caller_uid())
            OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
+-- The outbox: a player reads their own tier changes (Supabase Realtime's
+-- table feed applies the same policy); alerts are for view_all staff.
+GRANT SELECT ON loyalty.notification TO authenticated, service_role;
+CREATE POLICY notification_read ON loyalty.notification FOR SELECT TO authenticated
+    USING (kind = 'TIER_CHANGED' AND player_id = (SELECT loyalty.caller_uid())
+           OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
+-- Audit trails: view_all staff.
+GRANT SELECT ON loyalty.admin_audit, loyalty.reward_replay TO authenticated, service_role;
+CREATE POLICY admin_audit_read ON loyalty.admin_audit FOR SELECT TO authenticated
+    USING ((SELECT loyalty.caller_has_permission('loyalty:view_all')));
+CREATE POLICY reward_replay_read ON loyalty.reward_replay FOR SELECT TO authenticated
+    USING ((SELECT loyalty.caller_has_permission('loyalty:view_all')));
 -- service_role is the trusted back end (Supabase gives it BYPASSRLS; on
 -- plain PostgreSQL these policies do the same for reads).
 CREATE POLICY player_loyalty_service ON loyalty.player_loyalty FOR SELECT TO service_role USING (true);
@@ -100,6 +126,9 @@ CREATE POLICY rating_slip_service ON loyalty.rating_slip FOR SELECT TO service_r
 CREATE POLICY pending_accrual_service ON loyalty.pending_accrual FOR SELECT TO service_role USING (true);
 CREATE POLICY alert_service ON loyalty.alert FOR SELECT TO service_role USING (true);
 CREATE POLICY staff_service ON loyalty.staff FOR SELECT TO service_role USING (true);
+CREATE POLICY notification_service ON loyalty.notification FOR SELECT TO service_role USING (true);
+CREATE POLICY admin_audit_service ON loyalty.admin_audit FOR SELECT TO service_role USING (true);
+CREATE POLICY reward_replay_service ON loyalty.reward_replay FOR SELECT TO service_role USING (true);
 
 -- Reference data anyone may read.
 GRANT SELECT ON loyalty.tier, loyalty.game_settings TO anon, authenticated, service_role;

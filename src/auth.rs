@@ -278,17 +278,44 @@ fn caller_has_permission(p_permission: Option<&str>) -> bool {
 
 /// `loyalty.require_caller(p_permissions)`: raises UNAUTHORIZED or
 /// FORBIDDEN unless a trusted back end is calling or, when permissions are
-/// named, an active staff member holding one of them. The SQL runbooks call
-/// it first, so they check their caller themselves, whatever the grants.
+/// named, an active staff member holding one of them; returns who is
+/// calling ([`actor`]) for audit columns. The SQL runbooks call it first,
+/// so they check their caller themselves, whatever the grants.
 #[pg_extern(security_definer, stable, parallel_safe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
-fn require_caller(p_permissions: default!(Option<Vec<String>>, "NULL")) {
+fn require_caller(p_permissions: default!(Option<Vec<String>>, "NULL")) -> String {
     crate::error::run(|| {
         let perms: Vec<&str> = p_permissions.iter().flatten().map(String::as_str).collect();
         if perms.is_empty() {
-            require_trusted()
+            require_trusted()?;
         } else {
-            require_any(&perms).map(|_| ())
+            require_any(&perms)?;
         }
+        Ok(actor())
     })
+}
+
+/// Who is calling, for audit columns: the signed-in staff member's id, or
+/// the current role of a trusted back end (with the session user when a
+/// login role switched to it with SET ROLE).
+pub fn actor() -> String {
+    if let Some(uid) = caller_uid() {
+        return uid.to_string();
+    }
+    let role = current_role_name();
+    // SAFETY: GetSessionUserId reads backend state; GetUserNameFromId
+    // returns a palloc'd copy or NULL (noerr).
+    let session = unsafe {
+        let p = pg_sys::GetUserNameFromId(pg_sys::GetSessionUserId(), true);
+        if p.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    };
+    if session.is_empty() || session == role {
+        role
+    } else {
+        format!("{role} (session {session})")
+    }
 }

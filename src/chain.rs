@@ -55,6 +55,8 @@ pub struct Sealed {
     pub correlation_id: String,
     /// Microseconds since PostgreSQL's epoch (a timestamptz's own value).
     pub created_at: i64,
+    /// The casino's gaming day of the entry, `YYYY-MM-DD`.
+    pub gaming_day: String,
 }
 
 impl Sealed {
@@ -81,6 +83,7 @@ impl Sealed {
             "source": self.source,
             "correlation_id": self.correlation_id,
             "created_at_unix_micros": (self.created_at + PG_EPOCH_UNIX_MICROS).to_string(),
+            "gaming_day": self.gaming_day,
         }))
     }
 
@@ -115,7 +118,8 @@ macro_rules! select_rows {
             "SELECT id, player_id::text, seq, transaction_type, event_type, points_change, balance_before,
                     balance_after, tier_before, tier_after, idempotency_key, rating_slip_id::text,
                     visit_id::text, session_id::text, staff_id::text, reason, reward_id, source,
-                    correlation_id, created_at, prev_hash, row_hash
+                    correlation_id, created_at, prev_hash, row_hash,
+                    pg_catalog.to_char(gaming_day, 'YYYY-MM-DD')
                FROM loyalty.loyalty_ledger WHERE player_id = $1",
             $tail
         )
@@ -159,6 +163,7 @@ fn load(client: &SpiClient<'_>, player: pgrx::Uuid, up_to: Option<i64>) -> Resul
                 source: r.get(18)?,
                 correlation_id: text(19)?,
                 created_at: pg_sys::TimestampTz::from(created),
+                gaming_day: text(23)?,
             },
             prev_hash: text(21)?,
             row_hash: text(22)?,

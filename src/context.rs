@@ -143,3 +143,12 @@ mod unit {
         assert_eq!(u, "ffffffff-ffff-4fff-bfff-ffffffffffff");
     }
 }
+
+/// `loyalty.resolve_correlation_id(p_correlation_id)`: the same resolution
+/// for the SQL functions (admin API, outbox), so every function names a
+/// request the same way. Not granted to anyone; the SQL functions run as
+/// the owner.
+#[pgrx::pg_extern(volatile, parallel_safe)]
+fn resolve_correlation_id(p_correlation_id: Option<&str>) -> String {
+    crate::error::run(|| correlation_id(p_correlation_id))
+}

@@ -12,6 +12,7 @@ pub enum Code {
     InvalidStaffId,
     SlipNotFound,
     PlayerNotFound,
+    AlertNotFound,
     SlipNotClosed,
     SlipAlreadyOpen,
     SlipNotApproved,
@@ -30,6 +31,7 @@ impl Code {
             Code::InvalidStaffId => "INVALID_STAFF_ID",
             Code::SlipNotFound => "SLIP_NOT_FOUND",
             Code::PlayerNotFound => "PLAYER_NOT_FOUND",
+            Code::AlertNotFound => "ALERT_NOT_FOUND",
             Code::SlipNotClosed => "SLIP_NOT_CLOSED",
             Code::SlipAlreadyOpen => "SLIP_ALREADY_OPEN",
             Code::SlipNotApproved => "SLIP_NOT_APPROVED",
@@ -46,7 +48,7 @@ impl Code {
         match self {
             Code::Unauthorized => 401,
             Code::Forbidden | Code::InvalidStaffId => 403,
-            Code::SlipNotFound | Code::PlayerNotFound => 404,
+            Code::SlipNotFound | Code::PlayerNotFound | Code::AlertNotFound => 404,
             Code::SlipNotClosed
             | Code::SlipAlreadyOpen
             | Code::SlipNotApproved

@@ -11,16 +11,26 @@ pub enum Kind {
     ManualBonus,
     /// A negative manual reward.
     Adjustment,
+    /// An operator's repair of a drifted balance (`rebuild_player_balance`):
+    /// moves the stored balance back to what the ledger sums to, so it is
+    /// itself left out of that sum.
+    Reconciliation,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Gameplay, Kind::ManualBonus, Kind::Adjustment];
+    pub const ALL: [Kind; 4] = [
+        Kind::Gameplay,
+        Kind::ManualBonus,
+        Kind::Adjustment,
+        Kind::Reconciliation,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Gameplay => "GAMEPLAY",
             Kind::ManualBonus => "MANUAL_BONUS",
             Kind::Adjustment => "ADJUSTMENT",
+            Kind::Reconciliation => "RECONCILIATION",
         }
     }
 
@@ -39,6 +49,23 @@ impl Kind {
     pub fn is_manual_reward(self) -> bool {
         matches!(self, Kind::ManualBonus | Kind::Adjustment)
     }
+
+    /// Whether entries of this kind are points the player gained or lost
+    /// (summed into the balance the ledger says a player has). A
+    /// reconciliation only brings the stored balance back to that sum.
+    pub fn counts_in_balance(self) -> bool {
+        !matches!(self, Kind::Reconciliation)
+    }
+}
+
+/// The kinds left out of the ledger's balance sum, as SQL text values (the
+/// verification runbooks and the health check filter on them).
+pub fn outside_balance_kinds() -> Vec<&'static str> {
+    Kind::ALL
+        .iter()
+        .filter(|k| !k.counts_in_balance())
+        .map(|k| k.as_str())
+        .collect()
 }
 
 /// The kinds counted by the manual-reward rate limit, as SQL text values.
@@ -60,5 +87,7 @@ mod unit {
         assert_eq!(Kind::manual(5), Kind::ManualBonus);
         assert_eq!(Kind::manual(-5), Kind::Adjustment);
         assert!(!Kind::Gameplay.is_manual_reward());
+        assert!(!Kind::Reconciliation.is_manual_reward());
+        assert_eq!(outside_balance_kinds(), vec!["RECONCILIATION"]);
     }
 }

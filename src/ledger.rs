@@ -88,10 +88,13 @@ pub struct Entry<'a> {
     pub visit_id: Option<pgrx::Uuid>,
     pub session_id: Option<pgrx::Uuid>,
     pub reason: Option<&'a str>,
-    pub source: &'static str,
+    pub source: &'a str,
     pub staff_id: Option<pgrx::Uuid>,
     pub reward_id: Option<&'a str>,
     pub correlation_id: &'a str,
+    /// Lifetime points after the entry, when they are not the running sum
+    /// (a reconciliation sets them to what the ledger says).
+    pub lifetime_after: Option<i64>,
 }
 
 /// A posted (or previously posted) ledger entry.
@@ -120,7 +123,11 @@ pub fn post(e: &Entry) -> Result<Posted> {
         } else {
             lock_or_create(client, e.player_id)?
         };
-        let change = match compute(&locked, e.points) {
+        let computed = match e.lifetime_after {
+            Some(lifetime) => compute_to(&locked, e.points, lifetime),
+            None => compute(&locked, e.points),
+        };
+        let change = match computed {
             Ok(c) => c,
             // A replay of an entry that was posted is answered as a replay
             // even if the same change would no longer be allowed.
@@ -131,6 +138,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
         // the lock. A replay (ON CONFLICT) inserts nothing and leaves the
         // head alone, so it consumes no seq (only an id).
         let (id, created) = next_id_and_clock()?;
+        let gaming_day = crate::gaming_day::of(client, pg_sys::TimestampTz::from(created))?;
         let sealed = crate::chain::Sealed {
             id,
             player_id: e.player_id.to_string(),
@@ -152,6 +160,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
             source: Some(e.source.to_string()),
             correlation_id: e.correlation_id.to_string(),
             created_at: pg_sys::TimestampTz::from(created),
+            gaming_day,
         };
         let row_hash = sealed.hash(&locked.chain_head)?;
         // Under the player's lock; ON CONFLICT also sees a concurrent
@@ -163,9 +172,9 @@ pub fn post(e: &Entry) -> Result<Posted> {
                     (player_id, rating_slip_id, visit_id, session_id, idempotency_key, transaction_type,
                      event_type, points_change, reason, source, staff_id, reward_id, balance_before,
                      balance_after, tier_before, tier_after, correlation_id, id, created_at, seq,
-                     prev_hash, row_hash)
+                     prev_hash, row_hash, gaming_day)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                        $21, $22, $23, $24, $25)
+                        $21, $22, $23, $24, $25, $26::date)
                 ON CONFLICT (player_id, idempotency_key) DO NOTHING
                 RETURNING id)
              UPDATE loyalty.player_loyalty
@@ -199,6 +208,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
                 sealed.seq.into(),
                 locked.chain_head.as_str().into(),
                 row_hash.as_str().into(),
+                sealed.gaming_day.as_str().into(),
             ],
         )?;
         if rows.is_empty() {
@@ -425,6 +435,30 @@ fn compute(locked: &Locked, delta: i64) -> Result<Computed> {
     })
 }
 
+/// A reconciliation: `delta` moves the balance to what the ledger says and
+/// lifetime points are set to `lifetime` (the ledger's, not a running sum).
+fn compute_to(locked: &Locked, delta: i64, lifetime: i64) -> Result<Computed> {
+    let balance_after = locked
+        .balance
+        .checked_add(delta)
+        .filter(|b| *b >= 0)
+        .ok_or_else(|| {
+            LoyaltyError::validation("a reconciliation must leave a balance of 0 or more")
+        })?;
+    if lifetime < 0 {
+        return Err(LoyaltyError::validation(
+            "lifetime points must be 0 or more",
+        ));
+    }
+    let (tier_after, progress) = points::tier_for(lifetime, &locked.ladder);
+    Ok(Computed {
+        balance_after,
+        lifetime,
+        tier_after,
+        progress,
+    })
+}
+
 /// Log and notify a tier change, if the change computed for `locked` makes
 /// one (notify only when a ledger entry records it).
 fn announce_tier_change(
@@ -527,6 +561,22 @@ pub fn tier_changed(
         "ledger_entry_id" => entry_id,
     };
     log::emit(Event::TierChanged, correlation_id, Some(player_id), fields);
+    // The durable outbox row, in this transaction (the player reads it
+    // through RLS; workers claim it); the NOTIFY below only wakes them up.
+    spi::write(
+        client,
+        "INSERT INTO loyalty.notification (kind, player_id, ledger_entry_id, payload)
+         VALUES ('TIER_CHANGED', $1::uuid, $2,
+                 pg_catalog.jsonb_build_object('tier_before', $3::text, 'tier_after', $4::text,
+                                               'lifetime_points', $5::bigint))",
+        &[
+            player_id.into(),
+            entry_id.into(),
+            before.into(),
+            after.into(),
+            lifetime.into(),
+        ],
+    )?;
     if let Some(id) = entry_id {
         spi::write(
             client,

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod chain;
 pub mod context;
 pub mod error;
+pub mod gaming_day;
 pub mod jsonb;
 pub mod keys;
 pub mod kinds;
@@ -51,6 +52,30 @@ extension_sql_file!(
         runbook::list_partial_completions
     ]
 );
+extension_sql_file!(
+    "../sql/outbox.sql",
+    name = "outbox",
+    requires = ["schema", auth::require_caller]
+);
+extension_sql_file!(
+    "../sql/health.sql",
+    name = "health",
+    requires = [
+        "schema",
+        "outbox",
+        auth::require_caller,
+        chain::verify_ledger_chain
+    ]
+);
+extension_sql_file!(
+    "../sql/admin.sql",
+    name = "admin",
+    requires = [
+        "schema",
+        auth::require_caller,
+        context::resolve_correlation_id
+    ]
+);
 extension_sql_file!("../sql/security.sql", name = "security", finalize);
 
 /// In-database suites, one file per module under `pgrx-tests/`.
@@ -66,6 +91,7 @@ mod tests {
     include!("../pgrx-tests/slip.rs");
     include!("../pgrx-tests/rewards.rs");
     include!("../pgrx-tests/robustness.rs");
+    include!("../pgrx-tests/operations.rs");
 }
 
 /// Required by `cargo pgrx test`.

@@ -291,6 +291,7 @@ fn issue(
         staff_id: Some(staff),
         reward_id: req.reward_id,
         correlation_id,
+        lifetime_after: None,
     })?;
     if !posted.idempotent_hit {
         Spi::connect(|c| rate_limit::record(c, staff, &cfg, &windows))?;
@@ -322,6 +323,22 @@ fn issue(
                 }),
             )?;
         }
+    } else {
+        // A retry leaves no ledger row; keep a trace for reward_history.
+        Spi::connect(|c| {
+            spi::write(
+                c,
+                "INSERT INTO loyalty.reward_replay (ledger_entry_id, player_id, staff_id, correlation_id)
+                 VALUES ($1, $2, $3, $4)",
+                &[
+                    posted.entry_id.into(),
+                    player.into(),
+                    staff.into(),
+                    correlation_id.into(),
+                ],
+            )
+            .map(|_| ())
+        })?;
     }
     Ok((posted, player, kind.as_str(), key))
 }

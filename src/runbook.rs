@@ -207,13 +207,19 @@ fn recover_partial_completions(
     TableIterator::once(row)
 }
 
-/// Set a player's balance, lifetime points and tier to what the ledger
-/// says (after a verified mismatch). Logged with before and after.
+/// Balance drift, repaired in the open: bring a player's stored balance,
+/// lifetime points and tier back to what the ledger says, by appending a
+/// RECONCILIATION entry for the difference (its operator, reason and
+/// correlation id with it) through the one write path. The entry's
+/// `balance_before` is the stored balance it found, so the before/after
+/// chain continues from it; `verify_player_balance` counts breaks only
+/// after the last reconciliation. Nothing to repair: no entry.
 #[pg_extern(security_definer, volatile, parallel_unsafe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn rebuild_player_balance(
     p_player_id: Option<pgrx::Uuid>,
     p_correlation_id: default!(Option<&str>, "NULL"),
+    p_reason: default!(Option<&str>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -225,62 +231,213 @@ fn rebuild_player_balance(
         name!(tier_before, String),
         name!(tier_after, String),
         name!(correlation_id, String),
+        name!(ledger_entry_id, Option<i64>),
     ),
 > {
     let row = run(|| {
         crate::auth::require_trusted()?;
         let player_id = crate::error::required(p_player_id, "p_player_id")?;
+        let reason = crate::reason::check(p_reason)?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
-        Spi::connect_mut(|c| {
-            let Some(locked) = ledger::lock_player(c, player_id)? else {
-                return Err(LoyaltyError::new(
-                    Code::PlayerNotFound,
-                    format!("no balance row for player {player_id}"),
-                ));
-            };
-            let (bal, life, tier) = (locked.balance, locked.lifetime, locked.tier.clone());
-            let sums = c.select(
-                "SELECT coalesce(sum(points_change), 0)::bigint,
-                        coalesce(sum(points_change) FILTER (WHERE points_change > 0), 0)::bigint
-                   FROM loyalty.loyalty_ledger WHERE player_id = $1",
-                Some(1),
-                &[player_id.into()],
-            )?;
-            let s = sums.first();
-            let (new_bal, new_life) =
-                (s.get::<i64>(1)?.unwrap_or(0), s.get::<i64>(2)?.unwrap_or(0));
-            if new_bal < 0 {
-                return Err(LoyaltyError::validation(
-                    "the ledger sums to a negative balance; investigate before rebuilding",
-                ));
-            }
-            let (new_tier, progress) = points::tier_for(new_life, &locked.ladder);
-            ledger::set_balance(c, &locked, new_bal, new_life, &new_tier, progress)?;
-            let pid = player_id.to_string();
-            log::emit(
-                Event::BalanceRebuilt,
-                &correlation_id,
-                Some(&pid),
-                crate::fields! {
-                    "balance_before" => bal, "balance_after" => new_bal,
-                    "lifetime_before" => life, "lifetime_after" => new_life,
-                    "tier_before" => tier, "tier_after" => new_tier,
-                },
-            );
-            if tier != new_tier {
-                ledger::tier_changed(c, &pid, &tier, &new_tier, new_life, None, &correlation_id)?;
-            }
-            Ok((
+        let operator = crate::auth::actor();
+        let before = Spi::connect(|c| ledger::lock_player(c, player_id))?.ok_or_else(|| {
+            LoyaltyError::new(
+                Code::PlayerNotFound,
+                format!("no balance row for player {player_id}"),
+            )
+        })?;
+        let (bal, life, tier) = (before.balance, before.lifetime, before.tier.clone());
+        let truth = Spi::connect(|c| ledger_truth(c, player_id))?;
+        if truth.balance < 0 {
+            return Err(LoyaltyError::validation(
+                "the ledger sums to a negative balance; investigate before rebuilding",
+            ));
+        }
+        let (new_tier, _) = points::tier_for(truth.lifetime, &before.ladder);
+        if truth.balance == bal && truth.lifetime == life && truth.breaks == 0 && new_tier == tier {
+            return Ok((
                 player_id,
                 bal,
-                new_bal,
+                bal,
                 life,
-                new_life,
+                life,
+                tier.clone(),
                 tier,
-                new_tier,
                 correlation_id,
-            ))
-        })
+                None,
+            ));
+        }
+        let source = format!("rebuild_player_balance by {operator}");
+        let posted = ledger::post(&ledger::Entry {
+            player_id,
+            idempotency_key: format!("reconciliation:{correlation_id}"),
+            kind: crate::kinds::Kind::Reconciliation,
+            event_type: "BALANCE_RECONCILED",
+            points: truth.balance - bal,
+            rating_slip_id: None,
+            visit_id: None,
+            session_id: None,
+            reason: Some(&reason),
+            source: &source,
+            staff_id: None,
+            reward_id: None,
+            correlation_id: &correlation_id,
+            lifetime_after: Some(truth.lifetime),
+        })?;
+        let pid = player_id.to_string();
+        log::emit(
+            Event::BalanceRebuilt,
+            &correlation_id,
+            Some(&pid),
+            crate::fields! {
+                "balance_before" => bal, "balance_after" => posted.balance_after,
+                "lifetime_before" => life, "lifetime_after" => truth.lifetime,
+                "tier_before" => tier.as_str(), "tier_after" => posted.tier_after.as_str(),
+                "ledger_entry_id" => posted.entry_id, "operator" => operator.as_str(),
+            },
+        );
+        Ok((
+            player_id,
+            bal,
+            posted.balance_after,
+            life,
+            truth.lifetime,
+            tier,
+            posted.tier_after,
+            correlation_id,
+            Some(posted.entry_id),
+        ))
     });
     TableIterator::once(row)
+}
+
+/// What the ledger says a player has: the sum of the entries that count
+/// (src/kinds.rs), and how many before/after breaks follow the last
+/// reconciliation.
+struct Truth {
+    balance: i64,
+    lifetime: i64,
+    breaks: i64,
+}
+
+fn ledger_truth(c: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Truth> {
+    let rows = spi::read(
+        c,
+        "SELECT coalesce(sum(points_change) FILTER (WHERE NOT transaction_type = ANY ($2)), 0)::bigint,
+                coalesce(sum(points_change) FILTER (WHERE points_change > 0
+                                                      AND NOT transaction_type = ANY ($2)), 0)::bigint,
+                count(*) FILTER (WHERE seq > coalesce(last_reconciled, 0)
+                                   AND prev_after IS NOT NULL AND prev_after <> balance_before)
+           FROM (SELECT points_change, transaction_type, balance_before, seq,
+                        lag(balance_after) OVER (ORDER BY seq) AS prev_after,
+                        max(seq) FILTER (WHERE transaction_type = ANY ($2)) OVER () AS last_reconciled
+                   FROM loyalty.loyalty_ledger WHERE player_id = $1) e",
+        &[player_id.into(), crate::kinds::outside_balance_kinds().into()],
+    )?;
+    let r = rows.first();
+    Ok(Truth {
+        balance: r.get::<i64>(1)?.unwrap_or(0),
+        lifetime: r.get::<i64>(2)?.unwrap_or(0),
+        breaks: r.get::<i64>(3)?.unwrap_or(0),
+    })
+}
+
+/// After a ladder edit: give every player whose stored tier disagrees with
+/// the ladder the tier their lifetime points now earn. Each such player is
+/// logged (`loyalty_tier_changed`) and notified (outbox); the call is
+/// audited. Players busy in another transaction are skipped (their next
+/// post applies the new ladder anyway); at most `p_limit` players per call,
+/// so no call holds many players' rows: call again until it returns none.
+#[pg_extern(security_definer, volatile, parallel_unsafe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn retier_players(
+    p_limit: default!(Option<i32>, "1000"),
+    p_correlation_id: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(player_id, pgrx::Uuid),
+        name!(tier_before, String),
+        name!(tier_after, String),
+        name!(lifetime_points, i64),
+        name!(correlation_id, String),
+    ),
+> {
+    let rows = run(|| {
+        crate::auth::require_trusted()?;
+        let limit = p_limit.unwrap_or(1000);
+        if !(1..=MAX_BULK_RECOVERY).contains(&limit) {
+            return Err(LoyaltyError::validation(format!(
+                "p_limit must be between 1 and {MAX_BULK_RECOVERY}"
+            )));
+        }
+        let correlation_id = context::correlation_id(p_correlation_id)?;
+        let ids: Vec<pgrx::Uuid> = Spi::connect_mut(|c| -> Result<Vec<pgrx::Uuid>> {
+            let rows = spi::write(
+                c,
+                "SELECT p.player_id FROM loyalty.player_loyalty p
+                  WHERE p.tier IS DISTINCT FROM coalesce(
+                          (SELECT t.tier FROM loyalty.tier t WHERE t.threshold_points <= p.lifetime_points
+                            ORDER BY t.threshold_points DESC LIMIT 1),
+                          (SELECT t.tier FROM loyalty.tier t ORDER BY t.threshold_points LIMIT 1),
+                          'BRONZE')
+                  ORDER BY p.player_id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                &[limit.into()],
+            )?;
+            let mut ids = Vec::with_capacity(rows.len());
+            for r in rows {
+                if let Some(id) = r.get::<pgrx::Uuid>(1)? {
+                    ids.push(id);
+                }
+            }
+            Ok(ids)
+        })?;
+        let mut out = Vec::with_capacity(ids.len());
+        Spi::connect_mut(|c| -> Result<()> {
+            for id in ids {
+                let Some(locked) = ledger::lock_player(c, id)? else {
+                    continue;
+                };
+                let (tier, progress) = points::tier_for(locked.lifetime, &locked.ladder);
+                ledger::set_balance(c, &locked, locked.balance, locked.lifetime, &tier, progress)?;
+                let pid = id.to_string();
+                ledger::tier_changed(
+                    c,
+                    &pid,
+                    &locked.tier,
+                    &tier,
+                    locked.lifetime,
+                    None,
+                    &correlation_id,
+                )?;
+                out.push((
+                    id,
+                    locked.tier.clone(),
+                    tier,
+                    locked.lifetime,
+                    correlation_id.clone(),
+                ));
+            }
+            let moved: Vec<serde_json::Value> = out
+                .iter()
+                .take(100)
+                .map(|(p, b, a, _, _)| json!({"player_id": p.to_string(), "before": b, "after": a}))
+                .collect();
+            spi::write(
+                c,
+                "INSERT INTO loyalty.admin_audit (actor, action, target, before, after, correlation_id)
+                 VALUES ($1, 'retier_players', 'player_loyalty.tier', NULL, $2::text::jsonb, $3)",
+                &[
+                    crate::auth::actor().as_str().into(),
+                    json!({"players_retiered": out.len(), "first_100": moved})
+                        .to_string()
+                        .into(),
+                    correlation_id.as_str().into(),
+                ],
+            )?;
+            Ok(())
+        })?;
+        Ok(out)
+    });
+    TableIterator::new(rows)
 }

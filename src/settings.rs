@@ -36,8 +36,7 @@ pub fn load_for_staff(
         client,
         "SELECT c.max_reward_points, c.rate_limit_count::bigint, extract(epoch FROM c.rate_limit_window)::float8,
                 c.alert_reward_count::bigint, extract(epoch FROM c.alert_window)::float8,
-                to_char(((now() AT TIME ZONE c.casino_timezone) - (c.gaming_day_start - time '00:00'))::date,
-                        'YYYY-MM-DD'),
+                to_char(loyalty.gaming_day(now()), 'YYYY-MM-DD'),
                 s.active, s.permissions
            FROM loyalty.config c LEFT JOIN loyalty.staff s ON s.staff_id = $1",
         &[staff.into()],
@@ -68,9 +67,7 @@ pub fn load_for_staff(
 pub fn gaming_day(client: &SpiClient<'_>, at: TimestampWithTimeZone) -> Result<String> {
     spi::read(
         client,
-        "SELECT to_char((($1::timestamptz AT TIME ZONE c.casino_timezone)
-                         - (c.gaming_day_start - time '00:00'))::date, 'YYYY-MM-DD')
-           FROM loyalty.config c",
+        "SELECT to_char(loyalty.gaming_day($1::timestamptz), 'YYYY-MM-DD')",
         &[at.into()],
     )?
     .first()

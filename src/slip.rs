@@ -445,6 +445,7 @@ fn gameplay_entry<'a>(
         staff_id: None,
         reward_id: None,
         correlation_id,
+        lifetime_after: None,
     })
 }
 

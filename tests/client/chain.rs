@@ -135,6 +135,7 @@ fn canonical_row(r: &postgres::Row) -> String {
         "correlation_id",
         "created_at_unix_micros",
         "event_type",
+        "gaming_day",
         "id",
         "idempotency_key",
         "player_id",
@@ -160,7 +161,8 @@ fn canonical_row(r: &postgres::Row) -> String {
 }
 
 const ROW_AS_TEXT: &str = "SELECT balance_after::text, balance_before::text, correlation_id,
-        (extract(epoch FROM created_at) * 1000000)::bigint::text, event_type, id::text, idempotency_key,
+        (extract(epoch FROM created_at) * 1000000)::bigint::text, event_type, gaming_day::text, id::text,
+        idempotency_key,
         player_id::text, points_change::text, rating_slip_id::text, reason, reward_id, seq::text,
         session_id::text, source, staff_id::text, tier_after, tier_before, transaction_type, visit_id::text,
         prev_hash, row_hash
@@ -173,7 +175,7 @@ fn a_consistent_rewrite_passes_the_chain_but_not_the_heads() {
     let player = player_with_rewards(&mut c, 5);
     // an auditor can recompute every hash from the documented rule
     for r in c.query(ROW_AS_TEXT, &[&player]).unwrap() {
-        let (prev, stored): (String, String) = (r.get(20), r.get(21));
+        let (prev, stored): (String, String) = (r.get(21), r.get(22));
         let h: String = c
             .query_one(
                 "SELECT encode(sha256(convert_to($1 || $2, 'UTF8')), 'hex')",
@@ -185,7 +187,7 @@ fn a_consistent_rewrite_passes_the_chain_but_not_the_heads() {
             h,
             stored,
             "the documented hash of seq {}",
-            r.get::<_, String>(12)
+            r.get::<_, String>(13)
         );
     }
     let heads: String = c
@@ -212,7 +214,7 @@ fn a_consistent_rewrite_passes_the_chain_but_not_the_heads() {
     )
     .unwrap();
     let rows = tx.query(ROW_AS_TEXT, &[&player]).unwrap();
-    let mut prev: String = rows[2].get(20);
+    let mut prev: String = rows[2].get(21);
     for r in &rows[2..] {
         let h: String = tx
             .query_one(
@@ -221,7 +223,7 @@ fn a_consistent_rewrite_passes_the_chain_but_not_the_heads() {
             )
             .unwrap()
             .get(0);
-        let seq: String = r.get(12);
+        let seq: String = r.get(13);
         tx.execute(
             "UPDATE loyalty.loyalty_ledger SET prev_hash = $3, row_hash = $4
               WHERE player_id = $1::text::uuid AND seq = $2::text::bigint",

@@ -17,11 +17,16 @@ fn footprint(c: &mut Client) -> Vec<i64> {
                     (SELECT count(*) FROM loyalty.rating_slip), (SELECT count(*) FROM loyalty.alert),
                     (SELECT count(*) FROM loyalty.pending_accrual),
                     (SELECT coalesce(sum(current_balance), 0)::bigint FROM loyalty.player_loyalty),
-                    (SELECT count(*) FROM loyalty.rating_slip WHERE approval_status IS NOT NULL)",
+                    (SELECT count(*) FROM loyalty.rating_slip WHERE approval_status IS NOT NULL),
+                    (SELECT count(*) FROM loyalty.notification),
+                    (SELECT count(*) FROM loyalty.notification WHERE claimed_at IS NOT NULL),
+                    (SELECT count(*) FROM loyalty.admin_audit), (SELECT count(*) FROM loyalty.health_state),
+                    (SELECT count(*) FROM loyalty.reward_replay), (SELECT count(*) FROM loyalty.staff),
+                    (SELECT count(*) FROM loyalty.alert WHERE acknowledged_at IS NOT NULL)",
             &[],
         )
         .unwrap();
-    (0..7).map(|i| r.get(i)).collect()
+    (0..14).map(|i| r.get(i)).collect()
 }
 
 fn err(r: Result<impl Sized, postgres::Error>) -> (String, String) {
@@ -376,7 +381,7 @@ fn a_blanket_grant_opens_nothing() {
         format!("SELECT * FROM loyalty.slip_points('{slip}')"),
         format!("SELECT * FROM loyalty.manual_reward('{victim}', 9999, 'a long enough reason', '{player}')"),
         "SELECT * FROM loyalty.recover_partial_completions()".to_string(),
-        format!("SELECT * FROM loyalty.rebuild_player_balance('{victim}')"),
+        format!("SELECT * FROM loyalty.rebuild_player_balance('{victim}', p_reason => 'a long enough reason')"),
         "SELECT * FROM loyalty.list_partial_completions()".to_string(),
         format!("SELECT * FROM loyalty.verify_player_balance('{victim}')"),
         "SELECT * FROM loyalty.verify_all_balances()".to_string(),
@@ -384,6 +389,20 @@ fn a_blanket_grant_opens_nothing() {
         "SELECT * FROM loyalty.lookup_correlation('x')".to_string(),
         "SELECT * FROM loyalty.manual_reward_frequency(now() - interval '1 day', now())".to_string(),
         "SELECT loyalty.require_caller()".to_string(),
+        "SELECT * FROM loyalty.health_check()".to_string(),
+        "SELECT * FROM loyalty.metrics()".to_string(),
+        "SELECT * FROM loyalty.acknowledge_alert(1, 'a long enough note')".to_string(),
+        "SELECT * FROM loyalty.claim_notifications(10)".to_string(),
+        "SELECT loyalty.mark_notifications_delivered('{1}')".to_string(),
+        format!("SELECT * FROM loyalty.reward_history('{victim}', now() - interval '1 day', now())"),
+        format!("SELECT * FROM loyalty.staff_activity('{rater}', now() - interval '1 day', now())"),
+        "SELECT * FROM loyalty.retier_players()".to_string(),
+        format!("SELECT * FROM loyalty.upsert_staff('{player}', '{{loyalty:award}}')"),
+        format!("SELECT * FROM loyalty.deactivate_staff('{rater}')"),
+        "SELECT * FROM loyalty.upsert_game_settings('BLACKJACK', p_point_multiplier => 50)".to_string(),
+        "SELECT * FROM loyalty.upsert_tier('BRONZE', 5)".to_string(),
+        "SELECT * FROM loyalty.delete_tier('PLATINUM')".to_string(),
+        "SELECT * FROM loyalty.configure(p_max_reward_points => 999999999)".to_string(),
     ];
     for sql in &calls {
         for (role, sub, want) in [

@@ -344,10 +344,47 @@ fn runbook_verify_rebuild_and_bulk_recovery_of_a_thousand() {
         .collect();
     assert_eq!(bad, [(351, 350)]);
     c.query_one(
-        "SELECT * FROM loyalty.rebuild_player_balance($1::text::uuid)",
+        "SELECT * FROM loyalty.rebuild_player_balance($1::text::uuid, p_reason => 'runbook test drift')",
         &[&player],
     )
     .unwrap();
+    // the repair is an entry in the open: the balance it found, the one it
+    // set, who did it and why
+    let me: String = c
+        .query_one("SELECT current_user::text", &[])
+        .unwrap()
+        .get(0);
+    let rec = c
+        .query_one(
+            "SELECT points_change, balance_before, balance_after, source, reason FROM loyalty.loyalty_ledger
+              WHERE player_id = $1::text::uuid AND transaction_type = 'RECONCILIATION'",
+            &[&player],
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            rec.get::<_, i64>(0),
+            rec.get::<_, i64>(1),
+            rec.get::<_, i64>(2),
+            rec.get::<_, String>(3),
+            rec.get::<_, String>(4)
+        ),
+        (
+            -1,
+            351,
+            350,
+            format!("rebuild_player_balance by {me}"),
+            "runbook test drift".to_string()
+        )
+    );
+    let ok: bool = c
+        .query_one(
+            "SELECT ok FROM loyalty.verify_player_balance($1::text::uuid)",
+            &[&player],
+        )
+        .unwrap()
+        .get(0);
+    assert!(ok, "verify after rebuild");
     let n: i64 = c
         .query_one("SELECT count(*) FROM loyalty.verify_all_balances()", &[])
         .unwrap()
@@ -412,7 +449,8 @@ fn runbook_verify_rebuild_and_bulk_recovery_of_a_thousand() {
             &[],
         )
         .unwrap();
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (1001, 1000));
+    // the slip, the reconciliation, the thousand
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (1002, 1000));
     let unresolved: i64 = c
         .query_one(
             "SELECT count(*) FROM loyalty.pending_accrual WHERE resolved_at IS NULL",

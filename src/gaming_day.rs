@@ -1,0 +1,139 @@
+//! The casino's gaming day of an instant, for the write path: every ledger
+//! row carries the gaming day it was written on.
+//!
+//! `loyalty.config`'s time zone and day start are read once per backend and
+//! kept until the table changes (the same relcache invalidation as the tier
+//! ladder: a statement trigger on `loyalty.config` queues it, a callback
+//! marks the copy stale), so a post costs no extra query.
+
+use crate::error::{LoyaltyError, Result};
+use crate::spi;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use std::cell::{Cell, RefCell};
+use std::ffi::CString;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+thread_local! {
+    /// (time zone, day start in microseconds after local midnight)
+    static CASINO: RefCell<Option<(CString, i64)>> = const { RefCell::new(None) };
+    static CONFIG_OID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+    static STALE: Cell<bool> = const { Cell::new(true) };
+    static REGISTERED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The gaming day (`YYYY-MM-DD`) of `at` (microseconds since 2000-01-01 UTC).
+pub fn of(client: &SpiClient<'_>, at: pg_sys::TimestampTz) -> Result<String> {
+    unsafe extern "C-unwind" {
+        // timezone(text, timestamptz), as PostgreSQL's fmgr calls it
+        fn timestamptz_zone(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
+    }
+    let (tz, start) = casino(client)?;
+    // SAFETY: timestamptz_zone(text, timestamptz) called through pgrx's
+    // guarded DirectFunctionCall (a PostgreSQL ERROR becomes a Rust error);
+    // the text datum lives in the current memory context for this call.
+    let local = unsafe {
+        let zone = pg_sys::cstring_to_text(tz.as_ptr());
+        pg_sys::DirectFunctionCall2Coll(
+            Some(timestamptz_zone),
+            pg_sys::InvalidOid,
+            pg_sys::Datum::from(zone),
+            pg_sys::Datum::from(at),
+        )
+        .value() as i64
+    };
+    let days = local
+        .checked_sub(start)
+        .ok_or_else(|| LoyaltyError::validation("the clock is out of timestamp range"))?
+        .div_euclid(MICROS_PER_DAY);
+    Ok(civil_date(days))
+}
+
+/// The cached (time zone, day start), read again after `loyalty.config` changed.
+fn casino(client: &SpiClient<'_>) -> Result<(CString, i64)> {
+    if !STALE.get() {
+        if let Some(c) = CASINO.with(|c| c.borrow().clone()) {
+            return Ok(c);
+        }
+    }
+    if !REGISTERED.get() {
+        // SAFETY: registers a callback for this backend's lifetime; the
+        // callback only sets two flags.
+        unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache), pg_sys::Datum::from(0)) };
+        REGISTERED.set(true);
+    }
+    if CONFIG_OID.get() == pg_sys::InvalidOid {
+        let oid = spi::read(client, "SELECT 'loyalty.config'::regclass::oid", &[])?
+            .first()
+            .get_one::<pg_sys::Oid>()?;
+        CONFIG_OID.set(oid.unwrap_or(pg_sys::InvalidOid));
+    }
+    // Fresh before reading: an invalidation during the read marks it stale again.
+    STALE.set(false);
+    let rows = spi::read(
+        client,
+        "SELECT casino_timezone,
+                (extract(epoch FROM gaming_day_start - time '00:00') * 1000000)::bigint
+           FROM loyalty.config",
+        &[],
+    )?;
+    let row = rows.first();
+    let tz = row.get::<String>(1)?.ok_or_else(|| {
+        LoyaltyError::validation("loyalty.config has no row; reinstall the extension")
+    })?;
+    let start = row.get::<i64>(2)?.unwrap_or(0);
+    let tz =
+        CString::new(tz).map_err(|_| LoyaltyError::validation("casino_timezone holds a NUL"))?;
+    CASINO.with(|c| *c.borrow_mut() = Some((tz.clone(), start)));
+    Ok((tz, start))
+}
+
+unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    if relid == pg_sys::InvalidOid || relid == CONFIG_OID.get() {
+        STALE.set(true);
+        CONFIG_OID.set(pg_sys::InvalidOid);
+    }
+}
+
+/// `YYYY-MM-DD` of a day count since 2000-01-01 (proleptic Gregorian, the
+/// calendar PostgreSQL uses; days-from-civil inverted).
+fn civil_date(days_since_2000: i64) -> String {
+    let z = days_since_2000 + 10_957 + 719_468; // days since 0000-03-01
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+extension_sql!(
+    r#"
+-- The write path caches the casino's time zone and day start (src/gaming_day.rs);
+-- any change to loyalty.config tells every backend to read them again.
+CREATE TRIGGER config_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON loyalty.config
+    FOR EACH STATEMENT EXECUTE FUNCTION loyalty.tier_ladder_changed();
+"#,
+    name = "config_changed_trigger",
+    requires = ["schema", "tier_ladder_trigger"]
+);
+
+#[cfg(test)]
+mod unit {
+    use super::civil_date;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), "2000-01-01");
+        assert_eq!(civil_date(59), "2000-02-29");
+        assert_eq!(civil_date(60), "2000-03-01");
+        assert_eq!(civil_date(-1), "1999-12-31");
+        assert_eq!(civil_date(9_826), "2026-11-26");
+        assert_eq!(civil_date(366 + 365 * 3), "2004-01-01");
+    }
+}

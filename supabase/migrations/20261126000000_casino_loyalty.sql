@@ -1,0 +1,39 @@
+-- casino_loyalty in a self-hosted Supabase project (README.md, "Supabase").
+-- Run as `postgres` like every project migration (`supabase migration up`,
+-- or `psql -f`), after supabase_admin created the extension.
+--
+-- On Supabase the extension belongs to supabase_admin, so `postgres` has no
+-- privilege on its tables (INSERT INTO loyalty.staff: permission denied).
+-- Everything below goes through the admin API instead, as service_role:
+-- `postgres` is a member of it, and SET ROLE makes it the trusted back end
+-- (membership alone is not trusted).
+
+BEGIN;
+
+-- Fails here, with its own message, if supabase_admin has not created it.
+CREATE EXTENSION IF NOT EXISTS casino_loyalty;
+
+SET LOCAL ROLE service_role;
+
+-- The casino's time zone and gaming-day start; edit to yours. Audited in
+-- loyalty.admin_audit under this correlation id.
+SELECT loyalty.configure(p_casino_timezone => 'America/Los_Angeles',
+                         p_gaming_day_start => '06:00',
+                         p_correlation_id => 'migration:20261126000000_casino_loyalty');
+
+RESET ROLE;
+
+-- The health check every minute, where pg_cron is enabled (Dashboard ->
+-- Database -> Extensions). The job runs as `postgres`, so it switches to
+-- service_role first.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron')
+       AND NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'casino-loyalty-health') THEN
+        PERFORM cron.schedule('casino-loyalty-health', '* * * * *',
+                              'SET ROLE service_role; SELECT count(*) FROM loyalty.health_check()');
+    END IF;
+END
+$$;
+
+COMMIT;
