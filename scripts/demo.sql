@@ -165,3 +165,31 @@ SELECT count(*) AS broken_chains FROM loyalty.verify_all_chains();
 SELECT loyalty.ledger_chain_heads() AS heads \gset
 SELECT (:'heads'::jsonb)->>'digest' AS digest, (:'heads'::jsonb)->>'players' AS players;
 SELECT count(*) AS problems FROM loyalty.verify_chain_heads(:'heads'::jsonb);
+
+\echo
+\echo '################ Operations'
+\echo '## The health check (pg_cron runs it every minute in production). Player ...0001 was moved with the'
+\echo '## raw primitive, so its balance disagrees with the ledger: one CRITICAL alert, raised once'
+SELECT kind, severity, subject, new_alert FROM loyalty.health_check();
+SELECT kind, severity, subject, new_alert FROM loyalty.health_check();
+\echo '## Balance drift, repaired in the open: verify, rebuild (a RECONCILIATION entry with operator and reason), verify'
+SELECT ok, current_balance, ledger_balance FROM loyalty.verify_player_balance('7d3f7a52-0000-4000-8000-000000000001');
+SELECT balance_before, balance_after, ledger_entry_id
+  FROM loyalty.rebuild_player_balance('7d3f7a52-0000-4000-8000-000000000001', 'DEMO-7',
+                                      'points moved with the raw primitive in the demo');
+SELECT transaction_type, points_change, balance_before, balance_after, source, reason
+  FROM loyalty.loyalty_ledger WHERE transaction_type = 'RECONCILIATION';
+SELECT ok FROM loyalty.verify_player_balance('7d3f7a52-0000-4000-8000-000000000001');
+\echo '## The next run resolves the alert'
+SELECT count(*) AS findings FROM loyalty.health_check();
+SELECT kind, severity, resolved_at IS NOT NULL AS resolved FROM loyalty.alert WHERE kind = 'BALANCE_MISMATCH';
+\echo '## The outbox: tier changes and alerts, written in their own transactions, for workers and Realtime'
+SELECT id, kind, player_id, payload FROM loyalty.notification ORDER BY id;
+\echo '## The dashboard row'
+SELECT slips_open, slips_completed_today, slips_held_today, partial_completions, rewards_today,
+       reward_points_today, alerts_open_warning, alerts_open_critical, notifications_pending
+  FROM loyalty.metrics();
+\echo '## The admin API (trusted back ends): a new pit boss, audited'
+SELECT staff_id, permissions FROM loyalty.upsert_staff('7d3f7a52-0000-4000-8000-0000000000b2',
+       '{loyalty:rate}', p_correlation_id => 'HR-1');
+SELECT action, target, actor, correlation_id FROM loyalty.admin_audit ORDER BY id;

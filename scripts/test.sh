@@ -131,4 +131,8 @@ for i in "${!NAMES[@]}"; do
     if [ "${RESULTS[$i]}" = pass ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 echo "suites: $passed passed, $failed failed"
+if [ "$failed" -gt 0 ]; then
+    say "server log: errors and pg_cron lines (the cluster is removed on exit)"
+    grep -E 'ERROR|FATAL|PANIC|cron' "$PGLOG" | grep -v 'STATEMENT' | tail -40
+fi
 [ "$failed" -eq 0 ]
