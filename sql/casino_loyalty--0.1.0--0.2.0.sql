@@ -1814,3 +1814,31 @@ CREATE POLICY reward_replay_read ON loyalty.reward_replay FOR SELECT TO authenti
 CREATE POLICY notification_service ON loyalty.notification FOR SELECT TO service_role USING (true);
 CREATE POLICY admin_audit_service ON loyalty.admin_audit FOR SELECT TO service_role USING (true);
 CREATE POLICY reward_replay_service ON loyalty.reward_replay FOR SELECT TO service_role USING (true);
+
+-- Throughput (docs/reference.md §3): close a whole table in one call.
+CREATE FUNCTION loyalty.complete_rating_slips(
+	"p_slip_ids" uuid[],
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_atomic" bool DEFAULT false
+) RETURNS TABLE (
+	"ordinal" INT, 
+	"slip_id" uuid, 
+	"status" TEXT, 
+	"player_id" uuid, 
+	"ledger_entry_id" bigint, 
+	"points_earned" bigint, 
+	"balance_after" bigint, 
+	"tier_after" TEXT, 
+	"idempotent_hit" bool, 
+	"error_code" TEXT, 
+	"error_message" TEXT, 
+	"recovery_needed" bool, 
+	"correlation_id" TEXT 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'complete_rating_slips_wrapper';
+REVOKE ALL ON FUNCTION loyalty.complete_rating_slips FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.complete_rating_slips TO authenticated, service_role;
+ALTER FUNCTION loyalty.complete_rating_slips SET plan_cache_mode = force_generic_plan;

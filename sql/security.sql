@@ -31,7 +31,8 @@ GRANT EXECUTE ON FUNCTION loyalty.hash_idempotency_key, loyalty.calculate_points
 -- rating needs loyalty:rate, accrual and recovery loyalty:recover, approval
 -- loyalty:approve, and nobody acts on their own play.
 GRANT EXECUTE ON FUNCTION loyalty.open_rating_slip, loyalty.update_rating_slip_bet,
-    loyalty.complete_rating_slip, loyalty.accrue_points_from_slip, loyalty.recover_slip_loyalty,
+    loyalty.complete_rating_slip, loyalty.complete_rating_slips, loyalty.accrue_points_from_slip,
+    loyalty.recover_slip_loyalty,
     loyalty.slip_points, loyalty.approve_slip, loyalty.reject_slip, loyalty.list_held_slips
     TO authenticated, service_role;
 -- Manual rewards: callable by anyone so that every rejection (anon
@@ -146,5 +147,6 @@ ALTER FUNCTION loyalty.manual_reward SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.open_rating_slip SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.update_rating_slip_bet SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.complete_rating_slip SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.complete_rating_slips SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.accrue_points_from_slip SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.recover_slip_loyalty SET plan_cache_mode = force_generic_plan;

@@ -7,6 +7,7 @@ pub mod alert;
 pub mod api;
 pub mod approval;
 pub mod auth;
+pub mod batch;
 pub mod chain;
 pub mod context;
 pub mod error;

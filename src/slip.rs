@@ -649,7 +649,7 @@ pub fn record_pending(slip: &Slip, failure: &Failure, correlation_id: &str) -> R
     Ok(())
 }
 
-type CompleteRow = (
+pub(crate) type CompleteRow = (
     name!(status, String),
     name!(slip_id, pgrx::Uuid),
     name!(player_id, pgrx::Uuid),
@@ -725,7 +725,7 @@ fn complete_rating_slip(
     TableIterator::once(row)
 }
 
-fn complete(
+pub(crate) fn complete(
     slip_id: pgrx::Uuid,
     caller: Caller,
     atomic: bool,
@@ -867,7 +867,7 @@ fn store_closed(s: &Slip, accrued: Option<i64>, correlation_id: &str) -> Result<
     })
 }
 
-fn complete_row(
+pub(crate) fn complete_row(
     status: &str,
     s: Slip,
     p: Option<Posted>,
