@@ -1,7 +1,12 @@
 -- The PL/pgSQL comparator: the same steps as casino_loyalty's hot paths,
--- written the way a good Supabase engineer would write them by hand.
+-- written the way a good Supabase engineer would write them by hand, with
+-- the same checks the extension makes since 0.2.0 (who is calling, the
+-- approval threshold, the accrual lock timeout, self-dealing, the rate
+-- limit and the frequency alert) and the same settings (generic plans).
 -- Own copies of the tables (same columns, constraints and indexes) so both
--- sides start from the same data.
+-- sides start from the same data. Not made: the hash chain, the window
+-- row of the rate limiter (counted by query instead), the log lines and
+-- the outbox; BENCHMARKS.md says what those cost.
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 CREATE SCHEMA cmp;
 CREATE TABLE cmp.tier (LIKE loyalty.tier INCLUDING ALL);
@@ -47,6 +52,18 @@ BEGIN
 END
 $$;
 
+-- Who may act: a trusted back end (superuser, owner, service_role), as the
+-- extension checks before anything else.
+CREATE FUNCTION cmp.require_trusted() RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = session_user
+                      AND (r.rolsuper OR pg_has_role(session_user, 'service_role', 'MEMBER'))) THEN
+        RAISE EXCEPTION USING MESSAGE = 'UNAUTHORIZED', ERRCODE = 'PT401';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION cmp.complete_rating_slip(p_slip_id uuid, OUT status text, OUT points_earned bigint,
                                          OUT balance_after bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cmp, pg_temp AS $$
@@ -57,7 +74,10 @@ DECLARE
     v_key text;
     inc record;
     v_id bigint;
+    v_prev_timeout text;
+    v_timeout interval;
 BEGIN
+    PERFORM cmp.require_trusted();
     SELECT * INTO s FROM cmp.rating_slip WHERE id = p_slip_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING MESSAGE = 'SLIP_NOT_FOUND', ERRCODE = 'PT404';
@@ -70,10 +90,18 @@ BEGIN
     IF v_dur < 0 OR v_dur > 86400 THEN
         RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422';
     END IF;
-    UPDATE cmp.rating_slip SET status = 'CLOSED', end_time = v_end, duration_seconds = v_dur, updated_at = now()
-     WHERE id = p_slip_id;
     points_earned := floor(s.average_bet * s.house_edge * s.decisions_per_hour * v_dur
                            * s.points_conversion_rate * s.point_multiplier / 360000);
+    -- four eyes: above the threshold the slip closes and waits
+    IF points_earned > s.approval_threshold_points THEN
+        UPDATE cmp.rating_slip SET status = 'CLOSED', end_time = v_end, duration_seconds = v_dur,
+               approval_status = 'HELD', updated_at = now()
+         WHERE id = p_slip_id;
+        status := 'HELD_FOR_APPROVAL';
+        RETURN;
+    END IF;
+    UPDATE cmp.rating_slip SET status = 'CLOSED', end_time = v_end, duration_seconds = v_dur, updated_at = now()
+     WHERE id = p_slip_id;
     v_key := 'gameplay:' || p_slip_id;
     BEGIN
         -- idempotency check, then lock and update the balance, then the ledger row
@@ -82,7 +110,12 @@ BEGIN
             status := 'ALREADY_COMPLETED';
             RETURN;
         END IF;
+        -- wait on a busy player at most config.accrual_lock_timeout
+        SELECT current_setting('lock_timeout'), c.accrual_lock_timeout INTO v_prev_timeout, v_timeout
+          FROM loyalty.config c;
+        PERFORM set_config('lock_timeout', (extract(epoch FROM v_timeout) * 1000)::bigint || 'ms', true);
         SELECT * INTO inc FROM cmp.increment(s.player_id, points_earned);
+        PERFORM set_config('lock_timeout', v_prev_timeout, true);
         INSERT INTO cmp.loyalty_ledger (player_id, rating_slip_id, visit_id, session_id, idempotency_key,
                transaction_type, event_type, points_change, source, balance_before, balance_after,
                tier_before, tier_after, correlation_id)
@@ -107,11 +140,17 @@ DECLARE
     v_perms text[];
     v_key text;
     v_recent bigint;
+    v_alert bigint;
     cfg record;
     inc record;
 BEGIN
-    SELECT max_reward_points, rate_limit_count, rate_limit_window, casino_timezone, gaming_day_start
+    PERFORM cmp.require_trusted();
+    SELECT max_reward_points, rate_limit_count, rate_limit_window, alert_reward_count, alert_window,
+           casino_timezone, gaming_day_start
       INTO cfg FROM loyalty.config;
+    IF p_player_id = p_staff_id THEN
+        RAISE EXCEPTION USING MESSAGE = 'FORBIDDEN', ERRCODE = 'PT403';
+    END IF;
     SELECT permissions INTO v_perms FROM cmp.staff WHERE staff_id = p_staff_id AND active;
     IF NOT FOUND OR NOT 'loyalty:award' = ANY (v_perms) THEN
         RAISE EXCEPTION USING MESSAGE = 'FORBIDDEN', ERRCODE = 'PT403';
@@ -140,6 +179,11 @@ BEGIN
     IF v_recent >= cfg.rate_limit_count THEN
         RAISE EXCEPTION USING MESSAGE = 'RATE_LIMIT_EXCEEDED', ERRCODE = 'PT429';
     END IF;
+    SELECT count(*) INTO v_alert FROM (SELECT 1 FROM cmp.loyalty_ledger
+     WHERE staff_id = p_staff_id AND created_at > now() - cfg.alert_window LIMIT cfg.alert_reward_count) r;
+    IF v_alert = cfg.alert_reward_count THEN
+        INSERT INTO loyalty.alert (kind, staff_id, player_id) VALUES ('MANUAL_REWARD_FREQUENCY', p_staff_id, p_player_id);
+    END IF;
     SELECT * INTO inc FROM cmp.increment(p_player_id, p_points);
     INSERT INTO cmp.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type, points_change,
            reason, source, staff_id, reward_id, balance_before, balance_after, tier_before, tier_after,
@@ -153,3 +197,37 @@ BEGIN
     idempotent_hit := false;
 END
 $$;
+
+
+-- A table in one call, by hand: every slip locked first in id order, then
+-- each completed in its own exception block (a savepoint), in player order.
+CREATE FUNCTION cmp.complete_rating_slips(p_slip_ids uuid[])
+RETURNS TABLE (ordinal integer, slip_id uuid, status text, points_earned bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cmp, pg_temp AS $$
+DECLARE
+    r record;
+    c record;
+BEGIN
+    PERFORM cmp.require_trusted();
+    PERFORM 1 FROM cmp.rating_slip s WHERE s.id = ANY (p_slip_ids) ORDER BY s.id FOR UPDATE;
+    FOR r IN SELECT u.id, min(u.ord)::integer AS ord, s.player_id
+               FROM unnest(p_slip_ids) WITH ORDINALITY u(id, ord)
+               JOIN cmp.rating_slip s ON s.id = u.id
+              GROUP BY u.id, s.player_id ORDER BY s.player_id, u.id LOOP
+        BEGIN
+            SELECT * INTO c FROM cmp.complete_rating_slip(r.id);
+            ordinal := r.ord; slip_id := r.id; status := c.status; points_earned := c.points_earned;
+        EXCEPTION WHEN OTHERS THEN
+            ordinal := r.ord; slip_id := r.id; status := 'REFUSED'; points_earned := NULL;
+        END;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+-- The extension's write functions run with generic plans (sql/security.sql);
+-- so do these.
+ALTER FUNCTION cmp.increment SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION cmp.complete_rating_slip SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION cmp.complete_rating_slips SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION cmp.manual_reward SET plan_cache_mode = force_generic_plan;

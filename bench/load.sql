@@ -6,7 +6,8 @@ INSERT INTO bench.player SELECT g, gen_random_uuid() FROM generate_series(1, 100
 
 -- A floor with history: every player has 20 earlier ledger entries and a
 -- balance that matches them (both sides), so plans are made for tables of
--- a real size, as they are in production.
+-- a real size, as they are in production. (Their hashes are placeholders:
+-- the chain is verified after the run for the players the run created.)
 INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type, points_change,
        balance_before, balance_after, tier_before, tier_after, correlation_id, source, created_at,
        seq, prev_hash, row_hash)
@@ -17,26 +18,34 @@ SELECT p.id, 'history:' || g, 'GAMEPLAY', 'RATING_SLIP_COMPLETED', 50,
 INSERT INTO loyalty.player_loyalty (player_id, current_balance, lifetime_points, tier, tier_progress, chain_seq)
 SELECT id, 1000, 1000, 'BRONZE', 10, 20 FROM bench.player;
 INSERT INTO cmp.loyalty_ledger SELECT * FROM loyalty.loyalty_ledger;
-INSERT INTO cmp.player_loyalty SELECT * FROM loyalty.player_loyalty;
 
--- W1: 300,000 open slips over 10,000 players, identical on both sides.
-CREATE TABLE bench.slip (n int PRIMARY KEY, id uuid NOT NULL);
-INSERT INTO bench.slip SELECT g, gen_random_uuid() FROM generate_series(1, 300000) g;
+-- W1: open slips identical on both sides, each for its own player (one
+-- seat: a player has at most one OPEN slip), every player already known
+-- (a balance row, as for a returning guest). Slips 1-300,000 are completed
+-- one per call, slips 300,001-700,000 eight per call (W1b).
+CREATE TABLE bench.slip (n int PRIMARY KEY, id uuid NOT NULL, player uuid NOT NULL);
+INSERT INTO bench.slip SELECT g, gen_random_uuid(), gen_random_uuid() FROM generate_series(1, 700000) g;
+INSERT INTO loyalty.player_loyalty (player_id) SELECT player FROM bench.slip;
 INSERT INTO loyalty.rating_slip (id, player_id, game_type, house_edge, decisions_per_hour,
-       points_conversion_rate, point_multiplier, average_bet, start_time)
-SELECT s.id, p.id, 'BLACKJACK', 2.0, 70, 10, 1.0, 5 + s.n % 200, now() - interval '90 minutes'
-  FROM bench.slip s JOIN bench.player p ON p.n = 1 + s.n % 10000;
-INSERT INTO cmp.rating_slip SELECT * FROM loyalty.rating_slip;
+       points_conversion_rate, point_multiplier, average_bet, start_time, approval_threshold_points)
+SELECT s.id, s.player, 'BLACKJACK', 2.0, 70, 10, 1.0, 5 + s.n % 200, now() - interval '90 minutes', 25000
+  FROM bench.slip s;
 CREATE SEQUENCE bench.w1_ext;
 CREATE SEQUENCE bench.w1_cmp;
+CREATE SEQUENCE bench.w1b_ext;
+CREATE SEQUENCE bench.w1b_cmp;
 
--- W5: 200,000 more open slips for the memory run.
+-- W5: 200,000 more open slips for the memory run, each for its own player.
 CREATE TABLE bench.slip5 (n int PRIMARY KEY, id uuid NOT NULL);
 INSERT INTO bench.slip5 SELECT g, gen_random_uuid() FROM generate_series(1, 200000) g;
 INSERT INTO loyalty.rating_slip (id, player_id, game_type, house_edge, decisions_per_hour,
-       points_conversion_rate, point_multiplier, average_bet, start_time)
-SELECT s.id, p.id, 'ROULETTE', 5.26, 38, 10, 1.0, 10, now() - interval '45 minutes'
-  FROM bench.slip5 s JOIN bench.player p ON p.n = 1 + s.n % 10000;
+       points_conversion_rate, point_multiplier, average_bet, start_time, approval_threshold_points)
+SELECT s.id, gen_random_uuid(), 'ROULETTE', 5.26, 38, 10, 1.0, 10, now() - interval '45 minutes', 25000
+  FROM bench.slip5 s;
+
+-- The comparator's copies, after every slip and player exists.
+INSERT INTO cmp.rating_slip SELECT * FROM loyalty.rating_slip;
+INSERT INTO cmp.player_loyalty SELECT * FROM loyalty.player_loyalty;
 
 -- W2: one hot player, one staff member. The rate limiter and the alert
 -- check still run and count on every call, over windows short enough that

@@ -13,9 +13,10 @@ SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(p), 12, '0'))::uuid, 'bench:' 
 INSERT INTO loyalty.player_loyalty (player_id, current_balance, lifetime_points)
 SELECT player_id, sum(points_change), sum(points_change) FROM loyalty.loyalty_ledger GROUP BY player_id;
 INSERT INTO loyalty.rating_slip (player_id, game_type, house_edge, decisions_per_hour, points_conversion_rate,
-       point_multiplier, average_bet, start_time, end_time, status, duration_seconds, accrued_ledger_id)
+       point_multiplier, average_bet, start_time, end_time, status, duration_seconds, accrued_ledger_id,
+       approval_threshold_points)
 SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(1 + g % 100000), 12, '0'))::uuid, 'CRAPS', 1.4, 48, 10, 1.0,
        25, now() - interval '3 hours', now() - interval '1 hour', 'CLOSED', 7200,
-       CASE WHEN g % 10000 = 0 THEN NULL ELSE g END
+       CASE WHEN g % 10000 = 0 THEN NULL ELSE g END, 25000
   FROM generate_series(1, 1000000) g;
 VACUUM ANALYZE;

@@ -24,11 +24,12 @@ def parse(run_dir, name):
     return float(tps.group(1)) if tps else 0.0, lat, errors
 
 
-def side(run_dir, name, rounds):
+def side(run_dir, name, rounds, per_call=1):
+    """Median TPS (times per_call: slips per second for a batch of per_call)."""
     tps, lat, errors = [], [], 0
     for r in range(1, rounds + 1):
         t, l, e = parse(run_dir, f"{name}.r{r}")
-        tps.append(t)
+        tps.append(t * per_call)
         lat += l
         errors = -1 if e < 0 or errors < 0 else errors + e
     lat.sort()
@@ -39,11 +40,12 @@ def side(run_dir, name, rounds):
 
 def main():
     run_dir, rounds, spec = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+    batch = json.loads(sys.argv[4]) if len(sys.argv) > 4 else []
     rows = ["| workload | variant | clients | median TPS | p50 ms | p99 ms | errors | ratio | ratio per round |",
             "|---|---|---|---|---|---|---|---|---|"]
     for w in spec:
-        ext = side(run_dir, w["ext"], rounds)
-        cmp = side(run_dir, w["cmp"], rounds) if w.get("cmp") else None
+        ext = side(run_dir, w["ext"], rounds, w.get("per_call", 1))
+        cmp = side(run_dir, w["cmp"], rounds, w.get("per_call", 1)) if w.get("cmp") else None
         ratio, per_round = "", ""
         if cmp and cmp["tps"]:
             ratio = f"**{ext['tps'] / cmp['tps']:.2f}×**"
@@ -54,6 +56,15 @@ def main():
             rows.append(f"| | {w['cmp_label']} | {w['clients']} | {cmp['tps']:.0f} | "
                         f"{cmp['p50']:.2f} | {cmp['p99']:.2f} | {cmp['errors']} | | |")
     print("\n".join(rows))
+    if batch:
+        print()
+        print("| batch (8 slips per call), slips/s | vs single-call complete_rating_slip | vs PL/pgSQL batch loop |")
+        print("|---|---|---|")
+        for label, b, single, loop in batch:
+            bs, ss, ls = (side(run_dir, n, rounds, k) for n, k in ((b, 8), (single, 1), (loop, 8)))
+            per = ", ".join(f"{x / y:.2f}" for x, y in zip(bs["rounds"], ss["rounds"]) if y)
+            print(f"| {label} | **{bs['tps'] / ss['tps']:.2f}×** (rounds {per}) | "
+                  f"**{bs['tps'] / ls['tps']:.2f}×** |")
 
 
 if __name__ == "__main__":

@@ -19,13 +19,15 @@ W="$ROOT/bench/workloads"
 setup
 install_extension --release
 trap cluster_stop EXIT
+# fsync on (a real server); commits are asynchronous unless a run asks for
+# synchronous_commit = on (the "sync on" rows).
 cluster_start "shared_buffers = '1GB'" "work_mem = '64MB'" "maintenance_work_mem = '512MB'" \
-    "synchronous_commit = off" "max_wal_size = '8GB'" "checkpoint_timeout = '30min'" \
+    "synchronous_commit = off" "fsync = on" "max_wal_size = '8GB'" "checkpoint_timeout = '30min'" \
     "jit = off" "autovacuum = off"
 chmod 777 "$OUT"
 
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-say "loading data (10,000 players, 500,000 open slips)"
+say "loading data (10,000 players with history, 900,000 open slips each for its own player)"
 createdb bench
 psql_q -d bench -c 'CREATE EXTENSION casino_loyalty' -f "$ROOT/bench/comparator.sql" -f "$ROOT/bench/load.sql"
 say "loading W4 data (100,000 players, 1,000,000 ledger rows, 1,000,000 closed slips)"
@@ -41,29 +43,37 @@ psql_q -d bench -tA -c "SELECT 'W3 keys agree: ' || bool_and(loyalty.hash_idempo
     = encode(digest(canonical, 'sha256'), 'hex')) FROM bench.payload" | tee "$OUT/w3_agree.txt"
 grep -q 'agree: true' "$OUT/w3_agree.txt"
 
-# run NAME DB CLIENTS SCRIPT [extra pgbench args]
+# run NAME DB CLIENTS SCRIPT [extra pgbench args]; $SYNC=on runs with
+# synchronous_commit = on
 run() {
     local name=$1 db=$2 clients=$3 script=$4; shift 4
-    say "$name: $clients clients, $SECONDS_PER s"
-    (cd "$OUT" && pgbench -n -M prepared -c "$clients" -j "$clients" -T "$SECONDS_PER" \
+    say "$name: $clients clients, $SECONDS_PER s, synchronous_commit ${SYNC:-off}"
+    (cd "$OUT" && PGOPTIONS="-c synchronous_commit=${SYNC:-off}" \
+        pgbench -n -M prepared -c "$clients" -j "$clients" -T "$SECONDS_PER" \
         -l --log-prefix="$name.log" -f "$script" "$@" "$db" >"$name.out" 2>&1) || true
     grep -E "^tps|failed|aborted|actually processed" "$OUT/$name.out" || cat "$OUT/$name.out"
 }
 
-# pair EXT CMP DB CLIENTS: the two sides in alternation, ROUNDS times
+# pair EXT CMP DB CLIENTS [SUFFIX]: the two sides in alternation, ROUNDS
+# times (SUFFIX names the runs of a second setting, e.g. _sync)
 pair() {
-    local ext=$1 cmp=$2 db=$3 clients=$4 r
+    local ext=$1 cmp=$2 db=$3 clients=$4 sfx=${5:-} r
     for r in $(seq 1 "$ROUNDS"); do
-        run "$ext.r$r" "$db" "$clients" "$W/$ext.sql"
-        [ -z "$cmp" ] || run "$cmp.r$r" "$db" "$clients" "$W/$cmp.sql"
+        run "$ext$sfx.r$r" "$db" "$clients" "$W/$ext.sql"
+        [ -z "$cmp" ] || run "$cmp$sfx.r$r" "$db" "$clients" "$W/$cmp.sql"
     done
 }
 pair w1_ext w1_cmp bench 4
+pair w1b_ext w1b_cmp bench 4
 pair w2_ext_reward w2_cmp_reward bench 8
 pair w2_ext_inc w2_cmp_inc bench 8
 pair w3_ext w3_pgcrypto bench 2
 pair w4_verify_ext w4_verify_hand bench_w4 1
 pair w4_partial "" bench_w4 1
+# durable commits: every commit waits for its WAL flush
+SYNC=on pair w1_ext w1_cmp bench 4 _sync
+SYNC=on pair w1b_ext w1b_cmp bench 4 _sync
+SYNC=on pair w2_ext_reward w2_cmp_reward bench 8 _sync
 
 say "invariants after the run"
 # (the increment workload's player moves without ledger rows by design)
@@ -72,7 +82,20 @@ psql_q -d bench -c "SELECT 'extension mismatches' AS check, count(*) FROM loyalt
     UNION ALL SELECT 'extension ledger rows', count(*) FROM loyalty.loyalty_ledger
     UNION ALL SELECT 'comparator mismatches', count(*) FROM cmp.player_loyalty p
       JOIN (SELECT player_id, sum(points_change) s FROM cmp.loyalty_ledger GROUP BY 1) l USING (player_id)
-     WHERE p.current_balance <> l.s" | tee "$OUT/invariants.txt"
+     WHERE p.current_balance <> l.s
+    UNION ALL SELECT 'extension slips paid twice', count(*) FROM (SELECT rating_slip_id FROM loyalty.loyalty_ledger
+      WHERE transaction_type = 'GAMEPLAY' AND rating_slip_id IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d
+    UNION ALL SELECT 'comparator slips paid twice', count(*) FROM (SELECT rating_slip_id FROM cmp.loyalty_ledger
+      WHERE transaction_type = 'GAMEPLAY' AND rating_slip_id IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d
+    UNION ALL SELECT 'extension slips completed', count(*) FROM loyalty.rating_slip s JOIN bench.slip b USING (id)
+      WHERE s.status = 'CLOSED'
+    UNION ALL SELECT 'comparator slips completed', count(*) FROM cmp.rating_slip s JOIN bench.slip b USING (id)
+      WHERE s.status = 'CLOSED'
+    UNION ALL SELECT 'broken chains among 2,000 players the run paid', count(*)
+      FROM (SELECT DISTINCT player_id FROM loyalty.loyalty_ledger WHERE source LIKE 'complete_rating_slip%'
+             LIMIT 2000) p, LATERAL loyalty.verify_ledger_chain(p.player_id) v WHERE NOT v.ok
+    UNION ALL SELECT 'deadlocks (pg_stat_database)', deadlocks FROM pg_stat_database WHERE datname = 'bench'" \
+    | tee "$OUT/invariants.txt"
 psql_q -d bench_w4 -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
     SELECT s.id FROM loyalty.rating_slip s
      WHERE s.status = 'CLOSED' AND s.accrued_ledger_id IS NULL
@@ -86,18 +109,23 @@ psql -X -v ON_ERROR_STOP=1 -d bench -f "$ROOT/bench/w5_memory.sql" | tee "$OUT/w
 say "results"
 SPEC='[
  {"title":"W1 complete slip","ext":"w1_ext","ext_label":"complete_rating_slip","cmp":"w1_cmp","cmp_label":"PL/pgSQL comparator","clients":4},
+ {"title":"W1b complete 8 slips per call (slips/s)","ext":"w1b_ext","ext_label":"complete_rating_slips","cmp":"w1b_cmp","cmp_label":"PL/pgSQL batch loop","clients":4,"per_call":8},
  {"title":"W2 hot player reward","ext":"w2_ext_reward","ext_label":"manual_reward","cmp":"w2_cmp_reward","cmp_label":"PL/pgSQL comparator","clients":8},
  {"title":"W2 hot player increment","ext":"w2_ext_inc","ext_label":"increment_player_loyalty","cmp":"w2_cmp_inc","cmp_label":"PL/pgSQL comparator","clients":8},
  {"title":"W3 key hashing","ext":"w3_ext","ext_label":"hash_idempotency_key","cmp":"w3_pgcrypto","cmp_label":"pgcrypto digest(canonical text)","clients":2},
  {"title":"W4 verify all (1M rows)","ext":"w4_verify_ext","ext_label":"verify_all_balances()","cmp":"w4_verify_hand","cmp_label":"hand-written GROUP BY","clients":1},
- {"title":"W4 list partial completions (1M closed)","ext":"w4_partial","ext_label":"list_partial_completions(100)","clients":1}
+ {"title":"W4 list partial completions (1M closed)","ext":"w4_partial","ext_label":"list_partial_completions(100)","clients":1},
+ {"title":"W1 complete slip, sync on","ext":"w1_ext_sync","ext_label":"complete_rating_slip","cmp":"w1_cmp_sync","cmp_label":"PL/pgSQL comparator","clients":4},
+ {"title":"W1b 8 slips per call, sync on (slips/s)","ext":"w1b_ext_sync","ext_label":"complete_rating_slips","cmp":"w1b_cmp_sync","cmp_label":"PL/pgSQL batch loop","clients":4,"per_call":8},
+ {"title":"W2 hot player reward, sync on","ext":"w2_ext_reward_sync","ext_label":"manual_reward","cmp":"w2_cmp_reward_sync","cmp_label":"PL/pgSQL comparator","clients":8}
 ]'
+BATCH='[["synchronous_commit off","w1b_ext","w1_ext","w1b_cmp"],["synchronous_commit on","w1b_ext_sync","w1_ext_sync","w1b_cmp_sync"]]'
 {
     echo "# Benchmark run $(basename "$OUT")"
     echo
     echo "Command: \`bash bench/run.sh\` (BENCH_ROUNDS=$ROUNDS, BENCH_SECONDS=$SECONDS_PER), $(nproc) cores, PostgreSQL $PG_MAJOR, release build."
     echo
-    python3 "$ROOT/bench/report.py" "$OUT" "$ROUNDS" "$SPEC"
+    python3 "$ROOT/bench/report.py" "$OUT" "$ROUNDS" "$SPEC" "$BATCH"
     echo
     echo '```'
     cat "$OUT/invariants.txt" "$OUT/w4_partial_plan.txt" "$OUT/w5_memory.txt"

@@ -117,8 +117,8 @@ fn schema_definer_functions_pin_search_path_and_write_paths_keep_generic_plans()
               WHERE pronamespace = 'loyalty'::regnamespace
                 AND 'plan_cache_mode=force_generic_plan' = ANY (proconfig)"
         ),
-        "accrue_points_from_slip,complete_rating_slip,increment_player_loyalty,manual_reward,\
-         open_rating_slip,recover_slip_loyalty,update_rating_slip_bet"
+        "accrue_points_from_slip,complete_rating_slip,complete_rating_slips,increment_player_loyalty,\
+         manual_reward,open_rating_slip,recover_slip_loyalty,update_rating_slip_bet"
     );
 }
 

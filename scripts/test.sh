@@ -132,7 +132,7 @@ for i in "${!NAMES[@]}"; do
 done
 echo "suites: $passed passed, $failed failed"
 if [ "$failed" -gt 0 ]; then
-    say "server log: errors and pg_cron lines (the cluster is removed on exit)"
-    grep -E 'ERROR|FATAL|PANIC|cron' "$PGLOG" | grep -v 'STATEMENT' | tail -40
+    say "server log: crashes and pg_cron lines (the cluster is removed on exit)"
+    grep -E 'FATAL|PANIC|terminated by signal|cron' "$PGLOG" | tail -40
 fi
 [ "$failed" -eq 0 ]

@@ -221,7 +221,7 @@ COMMENT ON COLUMN loyalty.player_loyalty.chain_head IS 'Tamper evidence: row_has
 
 -- The casino's gaming day of an instant: its local date in
 -- config.casino_timezone, where a day starts at config.gaming_day_start
--- (06:00: 03:00 belongs to the day before). src/gaming_day.rs computes the
+-- (06:00: 03:00 belongs to the day before). src/casino.rs computes the
 -- same for the write path without a query.
 CREATE FUNCTION loyalty.gaming_day(p_at timestamptz) RETURNS date
 LANGUAGE sql STABLE SET search_path = pg_catalog, loyalty, pg_temp
@@ -258,7 +258,7 @@ CREATE TABLE loyalty.loyalty_ledger (
     seq              bigint NOT NULL CONSTRAINT loyalty_ledger_seq_check CHECK (seq >= 1),
     prev_hash        text   NOT NULL,
     row_hash         text   NOT NULL,
-    -- the write path passes it (src/gaming_day.rs); the default serves rows
+    -- the write path passes it (src/casino.rs); the default serves rows
     -- an owner writes by hand
     gaming_day       date   NOT NULL DEFAULT loyalty.gaming_day(clock_timestamp()),
     CONSTRAINT loyalty_ledger_pkey PRIMARY KEY (player_id, id),
@@ -293,7 +293,9 @@ COMMENT ON COLUMN loyalty.loyalty_ledger.gaming_day IS 'The casino''s gaming day
 COMMENT ON COLUMN loyalty.loyalty_ledger.created_at IS 'Audit: when the entry was written (the clock at the write, not the start of its transaction, so the manual-reward rate limit counts what really happened in each window).';
 CREATE INDEX loyalty_ledger_correlation_idx ON loyalty.loyalty_ledger (correlation_id) WHERE correlation_id IS NOT NULL;
 CREATE INDEX loyalty_ledger_staff_idx ON loyalty.loyalty_ledger (staff_id, created_at) WHERE staff_id IS NOT NULL;
-CREATE INDEX loyalty_ledger_slip_idx ON loyalty.loyalty_ledger (rating_slip_id);
+-- Entries of a slip (operators, reports). Partial: a manual reward has no
+-- slip, and indexing its NULL cost every reward an index insert.
+CREATE INDEX loyalty_ledger_slip_idx ON loyalty.loyalty_ledger (rating_slip_id) WHERE rating_slip_id IS NOT NULL;
 CREATE INDEX loyalty_ledger_created_idx ON loyalty.loyalty_ledger (created_at);
 
 CREATE TABLE loyalty.pending_accrual (

@@ -138,7 +138,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
         // the lock. A replay (ON CONFLICT) inserts nothing and leaves the
         // head alone, so it consumes no seq (only an id).
         let (id, created) = next_id_and_clock()?;
-        let gaming_day = crate::gaming_day::of(client, pg_sys::TimestampTz::from(created))?;
+        let gaming_day = crate::casino::gaming_day(client, pg_sys::TimestampTz::from(created))?;
         let sealed = crate::chain::Sealed {
             id,
             player_id: e.player_id.to_string(),
@@ -328,29 +328,40 @@ fn with_accrual_lock_timeout<T>(
     client: &SpiClient<'_>,
     lock: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
-    let previous = spi::write(
-        client,
-        "SELECT t.previous,
-                pg_catalog.set_config('lock_timeout',
-                    (extract(epoch FROM CASE WHEN t.cur = interval '0' OR t.cur > c.accrual_lock_timeout
-                                             THEN c.accrual_lock_timeout ELSE t.cur END) * 1000)::bigint || 'ms',
-                    true)
-           FROM loyalty.config c,
-                (SELECT pg_catalog.current_setting('lock_timeout') AS previous,
-                        pg_catalog.current_setting('lock_timeout')::interval AS cur) t",
-        &[],
-    )?
-    .first()
-    .get_one::<String>()?;
+    let cap = crate::casino::accrual_lock_timeout_ms(client)?;
+    // SAFETY: reads the variable behind the lock_timeout GUC (milliseconds,
+    // 0 = none); this backend's own state.
+    let previous = unsafe { pg_sys::LockTimeout };
+    let effective = if previous == 0 || previous > cap {
+        cap
+    } else {
+        previous
+    };
+    set_local_lock_timeout(effective);
     let locked = lock();
-    if let Some(previous) = previous {
-        spi::write(
-            client,
-            "SELECT pg_catalog.set_config('lock_timeout', $1, true)",
-            &[previous.into()],
-        )?;
-    }
+    set_local_lock_timeout(previous);
     locked
+}
+
+/// `SET LOCAL lock_timeout` through the GUC machinery (what `set_config(...,
+/// true)` does, without a query): a subtransaction that aborts puts the
+/// value back itself.
+fn set_local_lock_timeout(ms: i32) {
+    let value = std::ffi::CString::new(format!("{ms}ms")).unwrap_or_default();
+    // SAFETY: a valid GUC name and value; PGC_USERSET/PGC_S_SESSION as a
+    // user's SET LOCAL; elevel ERROR reports a bad value the usual way.
+    unsafe {
+        pg_sys::set_config_option(
+            c"lock_timeout".as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_LOCAL,
+            true,
+            PgLogLevel::ERROR as i32,
+            false,
+        );
+    }
 }
 
 /// Lock the player's row `FOR UPDATE`, creating it at BRONZE/0 first if

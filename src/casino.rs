@@ -1,10 +1,9 @@
-//! The casino's gaming day of an instant, for the write path: every ledger
-//! row carries the gaming day it was written on.
-//!
-//! `loyalty.config`'s time zone and day start are read once per backend and
-//! kept until the table changes (the same relcache invalidation as the tier
-//! ladder: a statement trigger on `loyalty.config` queues it, a callback
-//! marks the copy stale), so a post costs no extra query.
+//! The casino settings the write path needs on every post, read once per
+//! backend and kept until `loyalty.config` changes (the same relcache
+//! invalidation as the tier ladder: a statement trigger on the table queues
+//! it, a callback marks the copy stale), so a post costs no query for them:
+//! the gaming day every ledger row carries (time zone, day start), and the
+//! accrual lock timeout.
 
 use crate::error::{LoyaltyError, Result};
 use crate::spi;
@@ -15,21 +14,34 @@ use std::ffi::CString;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
+/// What is cached of `loyalty.config`.
+#[derive(Clone)]
+struct Casino {
+    timezone: CString,
+    /// Day start, microseconds after local midnight.
+    day_start: i64,
+    /// `accrual_lock_timeout` in milliseconds.
+    accrual_lock_timeout_ms: i32,
+}
+
 thread_local! {
-    /// (time zone, day start in microseconds after local midnight)
-    static CASINO: RefCell<Option<(CString, i64)>> = const { RefCell::new(None) };
+    static CASINO: RefCell<Option<Casino>> = const { RefCell::new(None) };
     static CONFIG_OID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
     static STALE: Cell<bool> = const { Cell::new(true) };
     static REGISTERED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The gaming day (`YYYY-MM-DD`) of `at` (microseconds since 2000-01-01 UTC).
-pub fn of(client: &SpiClient<'_>, at: pg_sys::TimestampTz) -> Result<String> {
+pub fn gaming_day(client: &SpiClient<'_>, at: pg_sys::TimestampTz) -> Result<String> {
     unsafe extern "C-unwind" {
         // timezone(text, timestamptz), as PostgreSQL's fmgr calls it
         fn timestamptz_zone(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
     }
-    let (tz, start) = casino(client)?;
+    let Casino {
+        timezone: tz,
+        day_start: start,
+        ..
+    } = casino(client)?;
     // SAFETY: timestamptz_zone(text, timestamptz) called through pgrx's
     // guarded DirectFunctionCall (a PostgreSQL ERROR becomes a Rust error);
     // the text datum lives in the current memory context for this call.
@@ -50,8 +62,13 @@ pub fn of(client: &SpiClient<'_>, at: pg_sys::TimestampTz) -> Result<String> {
     Ok(civil_date(days))
 }
 
-/// The cached (time zone, day start), read again after `loyalty.config` changed.
-fn casino(client: &SpiClient<'_>) -> Result<(CString, i64)> {
+/// `config.accrual_lock_timeout` in milliseconds.
+pub fn accrual_lock_timeout_ms(client: &SpiClient<'_>) -> Result<i32> {
+    Ok(casino(client)?.accrual_lock_timeout_ms)
+}
+
+/// The cached settings, read again after `loyalty.config` changed.
+fn casino(client: &SpiClient<'_>) -> Result<Casino> {
     if !STALE.get() {
         if let Some(c) = CASINO.with(|c| c.borrow().clone()) {
             return Ok(c);
@@ -74,7 +91,8 @@ fn casino(client: &SpiClient<'_>) -> Result<(CString, i64)> {
     let rows = spi::read(
         client,
         "SELECT casino_timezone,
-                (extract(epoch FROM gaming_day_start - time '00:00') * 1000000)::bigint
+                (extract(epoch FROM gaming_day_start - time '00:00') * 1000000)::bigint,
+                (extract(epoch FROM accrual_lock_timeout) * 1000)::integer
            FROM loyalty.config",
         &[],
     )?;
@@ -82,11 +100,14 @@ fn casino(client: &SpiClient<'_>) -> Result<(CString, i64)> {
     let tz = row.get::<String>(1)?.ok_or_else(|| {
         LoyaltyError::validation("loyalty.config has no row; reinstall the extension")
     })?;
-    let start = row.get::<i64>(2)?.unwrap_or(0);
-    let tz =
-        CString::new(tz).map_err(|_| LoyaltyError::validation("casino_timezone holds a NUL"))?;
-    CASINO.with(|c| *c.borrow_mut() = Some((tz.clone(), start)));
-    Ok((tz, start))
+    let casino = Casino {
+        timezone: CString::new(tz)
+            .map_err(|_| LoyaltyError::validation("casino_timezone holds a NUL"))?,
+        day_start: row.get::<i64>(2)?.unwrap_or(0),
+        accrual_lock_timeout_ms: row.get::<i32>(3)?.unwrap_or(2_000),
+    };
+    CASINO.with(|c| *c.borrow_mut() = Some(casino.clone()));
+    Ok(casino)
 }
 
 unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
@@ -113,7 +134,7 @@ fn civil_date(days_since_2000: i64) -> String {
 
 extension_sql!(
     r#"
--- The write path caches the casino's time zone and day start (src/gaming_day.rs);
+-- The write path caches the casino's settings (src/casino.rs);
 -- any change to loyalty.config tells every backend to read them again.
 CREATE TRIGGER config_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON loyalty.config
