@@ -123,17 +123,29 @@ fn schema_definer_functions_pin_search_path_and_write_paths_keep_generic_plans()
 }
 
 #[pg_test]
-fn schema_ledger_check_names_exactly_the_transaction_kinds() {
-    let def = one::<String>(
-        "SELECT pg_get_constraintdef(oid) FROM pg_constraint
-          WHERE conname = 'loyalty_ledger_transaction_type_check'",
+fn schema_ledger_checks_call_the_one_list_of_kinds() {
+    assert_eq!(
+        one::<String>(
+            "SELECT string_agg(pg_get_constraintdef(oid), ' ' ORDER BY conname) FROM pg_constraint
+              WHERE conname IN ('loyalty_ledger_transaction_type_check', 'loyalty_ledger_event_type_check')"
+        ),
+        "CHECK (loyalty.is_ledger_event(event_type)) CHECK (loyalty.is_ledger_kind(transaction_type))"
     );
     for k in crate::kinds::Kind::ALL {
-        assert!(def.contains(&format!("'{}'", k.as_str())), "{def}");
+        assert!(one::<bool>(&format!(
+            "SELECT loyalty.is_ledger_kind('{}') AND loyalty.is_ledger_event('{}')",
+            k.as_str(),
+            k.event_type()
+        )));
     }
     assert_eq!(
-        def.matches("::text").count(),
-        crate::kinds::Kind::ALL.len(),
-        "{def}"
+        outcome(
+            "INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
+                 points_change, balance_before, balance_after, tier_before, tier_after, correlation_id, seq,
+                 prev_hash, row_hash)
+             VALUES (gen_random_uuid(), 'k', 'FREE_MONEY', 'POINTS_UPDATE_REQUESTED', 1, 0, 1, 'BRONZE', 'BRONZE',
+                     'c', 1, 'a', 'b')"
+        ),
+        "23514 new row for relation \"loyalty_ledger\" violates check constraint \"loyalty_ledger_transaction_type_check\""
     );
 }

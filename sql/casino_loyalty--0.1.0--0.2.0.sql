@@ -1847,3 +1847,25 @@ ALTER FUNCTION loyalty.complete_rating_slips SET plan_cache_mode = force_generic
 -- skips the NULLs of manual rewards.
 DROP INDEX loyalty.loyalty_ledger_slip_idx;
 CREATE INDEX loyalty_ledger_slip_idx ON loyalty.loyalty_ledger (rating_slip_id) WHERE rating_slip_id IS NOT NULL;
+
+-- Transaction kinds have one source (src/kinds.rs): the ledger's CHECKs call
+-- it instead of listing the kinds (PostgreSQL re-parses every CHECK per
+-- insert, and an IN list is the costliest thing it re-parses).
+CREATE FUNCTION loyalty.is_ledger_kind(
+	"p_kind" TEXT
+) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'is_ledger_kind_wrapper';
+CREATE FUNCTION loyalty.is_ledger_event(
+	"p_event" TEXT
+) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'is_ledger_event_wrapper';
+REVOKE ALL ON FUNCTION loyalty.is_ledger_kind, loyalty.is_ledger_event FROM PUBLIC;
+ALTER TABLE loyalty.loyalty_ledger
+    DROP CONSTRAINT loyalty_ledger_transaction_type_check,
+    DROP CONSTRAINT loyalty_ledger_event_type_check,
+    ADD CONSTRAINT loyalty_ledger_transaction_type_check CHECK (loyalty.is_ledger_kind(transaction_type)),
+    ADD CONSTRAINT loyalty_ledger_event_type_check CHECK (loyalty.is_ledger_event(event_type));

@@ -1,6 +1,11 @@
 //! Ledger transaction kinds: the one list of them, and what each means.
-//! `sql/schema.sql`'s CHECK on `loyalty_ledger.transaction_type` must name
-//! the same kinds (a `#[pg_test]` compares the two).
+//! The ledger's CHECKs on `transaction_type` and `event_type` call
+//! [`is_ledger_kind`] and [`is_ledger_event`], so this file is the only
+//! place the kinds are listed. (A function call is also what PostgreSQL
+//! re-reads cheapest: it parses every CHECK again for each insert, and a
+//! literal `IN (...)` list is a serialized array it re-parses byte by byte.)
+
+use pgrx::prelude::*;
 
 /// What a ledger entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +29,15 @@ impl Kind {
         Kind::Adjustment,
         Kind::Reconciliation,
     ];
+
+    /// The event a ledger entry of this kind records.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            Kind::Gameplay => "RATING_SLIP_COMPLETED",
+            Kind::ManualBonus | Kind::Adjustment => "POINTS_UPDATE_REQUESTED",
+            Kind::Reconciliation => "BALANCE_RECONCILED",
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,6 +72,30 @@ impl Kind {
     }
 }
 
+/// `loyalty.is_ledger_kind(text)`: whether a `transaction_type` is one of
+/// the kinds (the ledger's CHECK).
+#[pg_extern(immutable, parallel_safe, strict)]
+pub fn is_ledger_kind(p_kind: &str) -> bool {
+    Kind::ALL.iter().any(|k| k.as_str() == p_kind)
+}
+
+/// `loyalty.is_ledger_event(text)`: whether an `event_type` is one a kind
+/// records (the ledger's CHECK).
+#[pg_extern(immutable, parallel_safe, strict)]
+pub fn is_ledger_event(p_event: &str) -> bool {
+    Kind::ALL.iter().any(|k| k.event_type() == p_event)
+}
+
+extension_sql!(
+    r#"
+ALTER TABLE loyalty.loyalty_ledger
+    ADD CONSTRAINT loyalty_ledger_transaction_type_check CHECK (loyalty.is_ledger_kind(transaction_type)),
+    ADD CONSTRAINT loyalty_ledger_event_type_check CHECK (loyalty.is_ledger_event(event_type));
+"#,
+    name = "ledger_kind_checks",
+    requires = ["schema", is_ledger_kind, is_ledger_event]
+);
+
 /// The kinds left out of the ledger's balance sum, as SQL text values (the
 /// verification runbooks and the health check filter on them).
 pub fn outside_balance_kinds() -> Vec<&'static str> {
@@ -89,5 +127,25 @@ mod unit {
         assert!(!Kind::Gameplay.is_manual_reward());
         assert!(!Kind::Reconciliation.is_manual_reward());
         assert_eq!(outside_balance_kinds(), vec!["RECONCILIATION"]);
+    }
+
+    #[test]
+    fn the_checks_accept_the_kinds_and_nothing_else() {
+        for k in Kind::ALL {
+            assert!(is_ledger_kind(k.as_str()));
+            assert!(is_ledger_event(k.event_type()));
+        }
+        assert!(!is_ledger_kind("gameplay"));
+        assert!(!is_ledger_kind(""));
+        assert!(!is_ledger_event("RATING_SLIP_OPENED"));
+        assert_eq!(
+            Kind::ALL.map(Kind::event_type),
+            [
+                "RATING_SLIP_COMPLETED",
+                "POINTS_UPDATE_REQUESTED",
+                "POINTS_UPDATE_REQUESTED",
+                "BALANCE_RECONCILED"
+            ]
+        );
     }
 }

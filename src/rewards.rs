@@ -281,7 +281,6 @@ fn issue(
         player_id: player,
         idempotency_key: key.clone(),
         kind,
-        event_type: "POINTS_UPDATE_REQUESTED",
         points,
         rating_slip_id: req.rating_slip_id,
         visit_id: None,

@@ -272,7 +272,6 @@ fn rebuild_player_balance(
             player_id,
             idempotency_key: format!("reconciliation:{correlation_id}"),
             kind: crate::kinds::Kind::Reconciliation,
-            event_type: "BALANCE_RECONCILED",
             points: truth.balance - bal,
             rating_slip_id: None,
             visit_id: None,

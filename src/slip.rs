@@ -435,7 +435,6 @@ fn gameplay_entry<'a>(
         player_id: slip.player_id,
         idempotency_key: crate::keys::gameplay_key(&slip.id.to_string()),
         kind: Kind::Gameplay,
-        event_type: "RATING_SLIP_COMPLETED",
         points: slip.points()?,
         rating_slip_id: Some(slip.id),
         visit_id: slip.visit_id,
