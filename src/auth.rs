@@ -77,9 +77,14 @@ fn role_oid(name: &CStr) -> pg_sys::Oid {
 }
 
 pub fn current_role_name() -> String {
+    role_name(current_role())
+}
+
+/// A role's name ("" if the role is gone).
+fn role_name(role: pg_sys::Oid) -> String {
     // SAFETY: GetUserNameFromId returns a palloc'd copy (or NULL with noerr).
     unsafe {
-        let p = pg_sys::GetUserNameFromId(current_role(), true);
+        let p = pg_sys::GetUserNameFromId(role, true);
         if p.is_null() {
             String::new()
         } else {
@@ -303,16 +308,8 @@ pub fn actor() -> String {
         return uid.to_string();
     }
     let role = current_role_name();
-    // SAFETY: GetSessionUserId reads backend state; GetUserNameFromId
-    // returns a palloc'd copy or NULL (noerr).
-    let session = unsafe {
-        let p = pg_sys::GetUserNameFromId(pg_sys::GetSessionUserId(), true);
-        if p.is_null() {
-            String::new()
-        } else {
-            CStr::from_ptr(p).to_string_lossy().into_owned()
-        }
-    };
+    // SAFETY: plain read of backend state.
+    let session = role_name(unsafe { pg_sys::GetSessionUserId() });
     if session.is_empty() || session == role {
         role
     } else {

@@ -375,11 +375,7 @@ fn retier_players(
             let rows = spi::write(
                 c,
                 "SELECT p.player_id FROM loyalty.player_loyalty p
-                  WHERE p.tier IS DISTINCT FROM coalesce(
-                          (SELECT t.tier FROM loyalty.tier t WHERE t.threshold_points <= p.lifetime_points
-                            ORDER BY t.threshold_points DESC LIMIT 1),
-                          (SELECT t.tier FROM loyalty.tier t ORDER BY t.threshold_points LIMIT 1),
-                          'BRONZE')
+                  WHERE p.tier IS DISTINCT FROM loyalty.ladder_tier(p.lifetime_points)
                   ORDER BY p.player_id LIMIT $1 FOR UPDATE SKIP LOCKED",
                 &[limit.into()],
             )?;
