@@ -1,15 +1,15 @@
 //! The casino settings the write path needs on every post, read once per
-//! backend and kept until `loyalty.config` changes (the same relcache
-//! invalidation as the tier ladder: a statement trigger on the table queues
-//! it, a callback marks the copy stale), so a post costs no query for them:
+//! backend and kept until `loyalty.config` changes (watch.rs), so a post
+//! costs no query for them:
 //! the gaming day every ledger row carries (time zone, day start), and the
 //! accrual lock timeout.
 
 use crate::error::{LoyaltyError, Result};
 use crate::spi;
+use crate::watch::{self, Table};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::ffi::CString;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -26,9 +26,6 @@ struct Casino {
 
 thread_local! {
     static CASINO: RefCell<Option<Casino>> = const { RefCell::new(None) };
-    static CONFIG_OID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
-    static STALE: Cell<bool> = const { Cell::new(true) };
-    static REGISTERED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The gaming day (`YYYY-MM-DD`) of `at` (microseconds since 2000-01-01 UTC).
@@ -69,25 +66,11 @@ pub fn accrual_lock_timeout_ms(client: &SpiClient<'_>) -> Result<i32> {
 
 /// The cached settings, read again after `loyalty.config` changed.
 fn casino(client: &SpiClient<'_>) -> Result<Casino> {
-    if !STALE.get() {
+    if watch::still_current(client, Table::Config)? {
         if let Some(c) = CASINO.with(|c| c.borrow().clone()) {
             return Ok(c);
         }
     }
-    if !REGISTERED.get() {
-        // SAFETY: registers a callback for this backend's lifetime; the
-        // callback only sets two flags.
-        unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache), pg_sys::Datum::from(0)) };
-        REGISTERED.set(true);
-    }
-    if CONFIG_OID.get() == pg_sys::InvalidOid {
-        let oid = spi::read(client, "SELECT 'loyalty.config'::regclass::oid", &[])?
-            .first()
-            .get_one::<pg_sys::Oid>()?;
-        CONFIG_OID.set(oid.unwrap_or(pg_sys::InvalidOid));
-    }
-    // Fresh before reading: an invalidation during the read marks it stale again.
-    STALE.set(false);
     let rows = spi::read(
         client,
         "SELECT casino_timezone,
@@ -108,13 +91,6 @@ fn casino(client: &SpiClient<'_>) -> Result<Casino> {
     };
     CASINO.with(|c| *c.borrow_mut() = Some(casino.clone()));
     Ok(casino)
-}
-
-unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
-    if relid == pg_sys::InvalidOid || relid == CONFIG_OID.get() {
-        STALE.set(true);
-        CONFIG_OID.set(pg_sys::InvalidOid);
-    }
 }
 
 /// `YYYY-MM-DD` of a day count since 2000-01-01 (proleptic Gregorian, the

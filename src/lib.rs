@@ -27,6 +27,7 @@ pub mod settings;
 pub mod slip;
 pub mod spi;
 pub mod subxact;
+pub mod watch;
 
 ::pgrx::pg_module_magic!();
 
