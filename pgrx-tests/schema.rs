@@ -126,10 +126,14 @@ fn schema_definer_functions_pin_search_path_and_write_paths_keep_generic_plans()
 fn schema_ledger_checks_call_the_one_list_of_kinds() {
     assert_eq!(
         one::<String>(
-            "SELECT string_agg(pg_get_constraintdef(oid), ' ' ORDER BY conname) FROM pg_constraint
-              WHERE conname IN ('loyalty_ledger_transaction_type_check', 'loyalty_ledger_event_type_check')"
+            "SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, NULL) || ' ' || pg_get_constraintdef(k.oid),
+                               '; ' ORDER BY a.attname)
+               FROM pg_attribute a JOIN pg_constraint k ON k.contypid = a.atttypid
+              WHERE a.attrelid = 'loyalty.loyalty_ledger'::regclass
+                AND a.attname IN ('transaction_type', 'event_type')"
         ),
-        "CHECK (loyalty.is_ledger_event(event_type)) CHECK (loyalty.is_ledger_kind(transaction_type))"
+        "event_type loyalty.ledger_event CHECK (loyalty.is_ledger_event(VALUE)); \
+         transaction_type loyalty.ledger_kind CHECK (loyalty.is_ledger_kind(VALUE))"
     );
     for k in crate::kinds::Kind::ALL {
         assert!(one::<bool>(&format!(
@@ -146,6 +150,61 @@ fn schema_ledger_checks_call_the_one_list_of_kinds() {
              VALUES (gen_random_uuid(), 'k', 'FREE_MONEY', 'POINTS_UPDATE_REQUESTED', 1, 0, 1, 'BRONZE', 'BRONZE',
                      'c', 1, 'a', 'b')"
         ),
-        "23514 new row for relation \"loyalty_ledger\" violates check constraint \"loyalty_ledger_transaction_type_check\""
+        "23514 value for domain loyalty.ledger_kind violates check constraint \"ledger_kind_check\""
+    );
+}
+
+#[pg_test]
+fn schema_hot_tables_check_only_what_relates_two_columns() {
+    // PostgreSQL parses every table CHECK again on each INSERT and UPDATE;
+    // single-column rules on the tables a post writes are domains, parsed
+    // once per backend (BENCHMARKS.md, "Constraint cost").
+    assert_eq!(
+        one::<String>(
+            "SELECT string_agg(conname, ', ' ORDER BY conname) FROM pg_constraint
+              WHERE contype = 'c' AND conrelid IN ('loyalty.loyalty_ledger'::regclass,
+                    'loyalty.player_loyalty'::regclass, 'loyalty.rating_slip'::regclass,
+                    'loyalty.reward_window'::regclass)"
+        ),
+        "loyalty_ledger_balance_arithmetic_check, rating_slip_approval_when_closed_check, \
+         rating_slip_duration_when_closed_check, rating_slip_end_time_when_closed_check"
+    );
+    // the domains still refuse what the CHECKs refused
+    for (domain, value) in [
+        ("nonnegative_bigint", "-1"),
+        ("chain_position", "0"),
+        ("idempotency_key", "''"),
+        ("idempotency_key", "repeat('k', 201)"),
+        ("slip_status", "'PAUSED'"),
+        ("approval_status", "'MAYBE'"),
+        ("slip_duration", "86401"),
+        ("average_bet", "0"),
+        ("tier_progress", "101"),
+        ("ledger_event", "'POINTS_UPDATE'"),
+        ("finite_timestamptz", "'infinity'"),
+    ] {
+        assert_eq!(
+            outcome(&format!("SELECT ({value})::loyalty.{domain}")),
+            format!("23514 value for domain loyalty.{domain} violates check constraint \"{domain}_check\""),
+        );
+    }
+    // and accept their bounds
+    assert_eq!(
+        outcome(
+            "SELECT 0::loyalty.nonnegative_bigint, 1::loyalty.chain_position, 'k'::loyalty.idempotency_key,
+                    repeat('k', 200)::loyalty.idempotency_key, 86400::loyalty.slip_duration,
+                    0::loyalty.slip_duration, 0.01::loyalty.average_bet, 100::loyalty.tier_progress,
+                    'HELD'::loyalty.approval_status, 'CLOSED'::loyalty.slip_status"
+        ),
+        "OK"
+    );
+    Spi::run("SELECT loyalty.increment_player_loyalty('00000000-0000-4000-8000-00000000d0d0', 5)")
+        .unwrap();
+    assert_eq!(
+        outcome(
+            "UPDATE loyalty.player_loyalty SET current_balance = -1
+              WHERE player_id = '00000000-0000-4000-8000-00000000d0d0'"
+        ),
+        "23514 value for domain loyalty.nonnegative_bigint violates check constraint \"nonnegative_bigint_check\""
     );
 }

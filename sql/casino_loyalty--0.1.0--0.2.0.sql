@@ -200,7 +200,7 @@ BEGIN
                        lag(x.balance_after) OVER (ORDER BY x.id) AS prev_after
                   FROM loyalty.loyalty_ledger x WHERE x.player_id = p_player_id) e
     )
-    SELECT p_player_id, p.current_balance, l.bal, p.lifetime_points, l.life, l.n, l.breaks,
+    SELECT p_player_id, p.current_balance::bigint, l.bal, p.lifetime_points::bigint, l.life, l.n, l.breaks,
            p.current_balance IS NOT DISTINCT FROM l.bal AND p.lifetime_points IS NOT DISTINCT FROM l.life
            AND l.breaks = 0
       FROM l LEFT JOIN loyalty.player_loyalty p ON p.player_id = p_player_id
@@ -972,7 +972,7 @@ BEGIN
                        max(x.seq) FILTER (WHERE x.transaction_type = 'RECONCILIATION') OVER () AS last_reconciled
                   FROM loyalty.loyalty_ledger x WHERE x.player_id = p_player_id) e
     )
-    SELECT p_player_id, p.current_balance, l.bal, p.lifetime_points, l.life, l.n, l.breaks,
+    SELECT p_player_id, p.current_balance::bigint, l.bal, p.lifetime_points::bigint, l.life, l.n, l.breaks,
            p.current_balance IS NOT DISTINCT FROM l.bal AND p.lifetime_points IS NOT DISTINCT FROM l.life
            AND l.breaks = 0
       FROM l LEFT JOIN loyalty.player_loyalty p ON p.player_id = p_player_id
@@ -1097,8 +1097,9 @@ BEGIN
             DETAIL = 'p_player_id, p_from and p_to are required and p_from must not be after p_to', ERRCODE = 'PT422';
     END IF;
     RETURN QUERY
-    SELECT l.id, l.created_at, l.gaming_day, l.transaction_type, l.points_change, l.idempotency_key,
-           l.staff_id, l.reward_id, l.reason, l.correlation_id,
+    -- (casts: the columns are domains, RETURN QUERY wants the declared types)
+    SELECT l.id, l.created_at::timestamptz, l.gaming_day, l.transaction_type::text, l.points_change,
+           l.idempotency_key::text, l.staff_id, l.reward_id, l.reason, l.correlation_id,
            count(r.at), coalesce(array_agg(r.staff_id ORDER BY r.at) FILTER (WHERE r.at IS NOT NULL), '{}'),
            coalesce(array_agg(r.correlation_id ORDER BY r.at) FILTER (WHERE r.at IS NOT NULL), '{}')
       FROM loyalty.loyalty_ledger l
@@ -1128,7 +1129,8 @@ BEGIN
             DETAIL = 'p_staff_id, p_from and p_to are required and p_from must not be after p_to', ERRCODE = 'PT422';
     END IF;
     RETURN QUERY
-    SELECT 'reward', l.created_at, l.player_id, l.points_change,
+    -- (casts: the columns are domains, RETURN QUERY wants the declared types)
+    SELECT 'reward', l.created_at::timestamptz, l.player_id, l.points_change,
            jsonb_build_object('ledger_entry_id', l.id, 'transaction_type', l.transaction_type,
                               'idempotency_key', l.idempotency_key, 'reward_id', l.reward_id,
                               'reason', l.reason, 'correlation_id', l.correlation_id)
@@ -1136,12 +1138,12 @@ BEGIN
      WHERE l.staff_id = p_staff_id AND l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT')
        AND l.created_at >= p_from AND l.created_at < p_to
     UNION ALL
-    SELECT 'retry', r.at, r.player_id, NULL::bigint,
+    SELECT 'retry', r.at::timestamptz, r.player_id, NULL::bigint,
            jsonb_build_object('ledger_entry_id', r.ledger_entry_id, 'correlation_id', r.correlation_id)
       FROM loyalty.reward_replay r
      WHERE r.staff_id = p_staff_id AND r.at >= p_from AND r.at < p_to
     UNION ALL
-    SELECT 'alert', a.created_at, a.player_id, NULL::bigint,
+    SELECT 'alert', a.created_at::timestamptz, a.player_id, NULL::bigint,
            jsonb_build_object('alert_id', a.id, 'kind', a.kind, 'severity', a.severity,
                               'acknowledged_at', a.acknowledged_at, 'acknowledged_by', a.acknowledged_by,
                               'details', a.details)
@@ -1211,7 +1213,8 @@ BEGIN
        SET claimed_at = clock_timestamp(), claims = n.claims + 1
       FROM picked
      WHERE n.id = picked.id
-    RETURNING n.id, n.kind, n.player_id, n.alert_id, n.ledger_entry_id, n.payload, n.created_at, n.claims;
+    RETURNING n.id, n.kind, n.player_id, n.alert_id, n.ledger_entry_id, n.payload, n.created_at::timestamptz,
+              n.claims;
 END
 $$;
 COMMENT ON FUNCTION loyalty.claim_notifications(integer) IS
@@ -1492,7 +1495,7 @@ BEGIN
            (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
                                                    AND a.severity = 'CRITICAL'),
            (SELECT count(*) FROM loyalty.notification n WHERE n.delivered_at IS NULL),
-           h.last_run_at,
+           h.last_run_at::timestamptz,
            floor(extract(epoch FROM clock_timestamp() - h.last_run_at))::bigint
       FROM (SELECT count(*) AS n, floor(extract(epoch FROM clock_timestamp() - min(s.end_time)))::bigint AS age
               FROM loyalty.rating_slip s
@@ -1848,9 +1851,8 @@ ALTER FUNCTION loyalty.complete_rating_slips SET plan_cache_mode = force_generic
 DROP INDEX loyalty.loyalty_ledger_slip_idx;
 CREATE INDEX loyalty_ledger_slip_idx ON loyalty.loyalty_ledger (rating_slip_id) WHERE rating_slip_id IS NOT NULL;
 
--- Transaction kinds have one source (src/kinds.rs): the ledger's CHECKs call
--- it instead of listing the kinds (PostgreSQL re-parses every CHECK per
--- insert, and an IN list is the costliest thing it re-parses).
+-- Transaction kinds have one source (src/kinds.rs): the ledger's kind
+-- domains (below) call it instead of listing the kinds.
 CREATE FUNCTION loyalty.is_ledger_kind(
 	"p_kind" TEXT
 ) RETURNS bool
@@ -1864,8 +1866,123 @@ IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'is_ledger_event_wrapper';
 REVOKE ALL ON FUNCTION loyalty.is_ledger_kind, loyalty.is_ledger_event FROM PUBLIC;
+
+-- Single-column rules become domains (sql/schema.sql): PostgreSQL parses and
+-- plans a table's CHECKs again on every INSERT and UPDATE statement, a
+-- domain's once per backend. Each domain is created without its CHECK and
+-- the columns change type first, which rewrites no table; adding the CHECK
+-- to the domain afterwards only scans the rows it covers.
+CREATE DOMAIN loyalty.finite_timestamptz AS timestamptz;
+COMMENT ON DOMAIN loyalty.finite_timestamptz IS 'A timestamp that is not infinity or -infinity (every timestamp column of the extension).';
+CREATE DOMAIN loyalty.nonnegative_bigint AS bigint;
+COMMENT ON DOMAIN loyalty.nonnegative_bigint IS 'A balance, a total or a count: never below 0.';
+CREATE DOMAIN loyalty.chain_position AS bigint;
+COMMENT ON DOMAIN loyalty.chain_position IS 'A ledger entry''s position in its player''s hash chain: 1, 2, 3, ...';
+CREATE DOMAIN loyalty.idempotency_key AS text;
+COMMENT ON DOMAIN loyalty.idempotency_key IS 'A ledger entry''s idempotency key: 1 to 200 characters.';
+CREATE DOMAIN loyalty.ledger_kind AS text;
+COMMENT ON DOMAIN loyalty.ledger_kind IS 'A ledger transaction_type (src/kinds.rs).';
+CREATE DOMAIN loyalty.ledger_event AS text;
+COMMENT ON DOMAIN loyalty.ledger_event IS 'A ledger event_type (src/kinds.rs).';
+CREATE DOMAIN loyalty.slip_status AS text;
+COMMENT ON DOMAIN loyalty.slip_status IS 'A rating slip''s status: OPEN or CLOSED.';
+CREATE DOMAIN loyalty.approval_status AS text;
+COMMENT ON DOMAIN loyalty.approval_status IS 'A held slip''s approval state: HELD, APPROVED or REJECTED.';
+CREATE DOMAIN loyalty.slip_duration AS integer;
+COMMENT ON DOMAIN loyalty.slip_duration IS 'A closed slip''s whole seconds of play: 0 to 86400.';
+CREATE DOMAIN loyalty.average_bet AS numeric;
+COMMENT ON DOMAIN loyalty.average_bet IS 'An average bet: above 0 (the game''s range is checked by the functions).';
+CREATE DOMAIN loyalty.tier_progress AS smallint;
+COMMENT ON DOMAIN loyalty.tier_progress IS 'Percent of the way to the next tier: 0 to 100.';
+
+ALTER TABLE loyalty.config DROP CONSTRAINT config_times_finite_check,
+    ALTER COLUMN updated_at TYPE loyalty.finite_timestamptz;
+ALTER TABLE loyalty.tier DROP CONSTRAINT tier_times_finite_check,
+    ALTER COLUMN updated_at TYPE loyalty.finite_timestamptz;
+ALTER TABLE loyalty.game_settings DROP CONSTRAINT game_settings_times_finite_check,
+    ALTER COLUMN updated_at TYPE loyalty.finite_timestamptz;
+ALTER TABLE loyalty.staff DROP CONSTRAINT staff_times_finite_check,
+    ALTER COLUMN created_at TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN updated_at TYPE loyalty.finite_timestamptz;
+ALTER TABLE loyalty.rating_slip
+    DROP CONSTRAINT rating_slip_times_finite_check,
+    DROP CONSTRAINT rating_slip_average_bet_check,
+    DROP CONSTRAINT rating_slip_status_check,
+    DROP CONSTRAINT rating_slip_duration_seconds_check,
+    DROP CONSTRAINT rating_slip_approval_status_check,
+    ALTER COLUMN average_bet TYPE loyalty.average_bet,
+    ALTER COLUMN start_time TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN end_time TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN status TYPE loyalty.slip_status,
+    ALTER COLUMN duration_seconds TYPE loyalty.slip_duration,
+    ALTER COLUMN created_at TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN updated_at TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN approval_status TYPE loyalty.approval_status,
+    ALTER COLUMN decided_at TYPE loyalty.finite_timestamptz;
+ALTER TABLE loyalty.player_loyalty
+    DROP CONSTRAINT player_loyalty_times_finite_check,
+    DROP CONSTRAINT player_loyalty_current_balance_check,
+    DROP CONSTRAINT player_loyalty_lifetime_points_check,
+    DROP CONSTRAINT player_loyalty_tier_progress_check,
+    DROP CONSTRAINT player_loyalty_chain_seq_check,
+    ALTER COLUMN current_balance TYPE loyalty.nonnegative_bigint,
+    ALTER COLUMN lifetime_points TYPE loyalty.nonnegative_bigint,
+    ALTER COLUMN tier_progress TYPE loyalty.tier_progress,
+    ALTER COLUMN created_at TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN updated_at TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN chain_seq TYPE loyalty.nonnegative_bigint;
 ALTER TABLE loyalty.loyalty_ledger
+    DROP CONSTRAINT loyalty_ledger_times_finite_check,
+    DROP CONSTRAINT loyalty_ledger_idempotency_key_check,
     DROP CONSTRAINT loyalty_ledger_transaction_type_check,
     DROP CONSTRAINT loyalty_ledger_event_type_check,
-    ADD CONSTRAINT loyalty_ledger_transaction_type_check CHECK (loyalty.is_ledger_kind(transaction_type)),
-    ADD CONSTRAINT loyalty_ledger_event_type_check CHECK (loyalty.is_ledger_event(event_type));
+    DROP CONSTRAINT loyalty_ledger_balance_before_check,
+    DROP CONSTRAINT loyalty_ledger_balance_after_check,
+    DROP CONSTRAINT loyalty_ledger_seq_check,
+    ALTER COLUMN idempotency_key TYPE loyalty.idempotency_key,
+    ALTER COLUMN transaction_type TYPE loyalty.ledger_kind,
+    ALTER COLUMN event_type TYPE loyalty.ledger_event,
+    ALTER COLUMN balance_before TYPE loyalty.nonnegative_bigint,
+    ALTER COLUMN balance_after TYPE loyalty.nonnegative_bigint,
+    ALTER COLUMN created_at TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN seq TYPE loyalty.chain_position;
+ALTER TABLE loyalty.pending_accrual DROP CONSTRAINT pending_accrual_times_finite_check,
+    ALTER COLUMN failed_at TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN resolved_at TYPE loyalty.finite_timestamptz;
+ALTER TABLE loyalty.alert DROP CONSTRAINT alert_times_finite_check,
+    ALTER COLUMN created_at TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN acknowledged_at TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN resolved_at TYPE loyalty.finite_timestamptz;
+ALTER TABLE loyalty.reward_window
+    DROP CONSTRAINT reward_window_rate_since_check,
+    DROP CONSTRAINT reward_window_rate_count_check,
+    DROP CONSTRAINT reward_window_alert_since_check,
+    DROP CONSTRAINT reward_window_alert_count_check,
+    ALTER COLUMN rate_since TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN rate_count TYPE loyalty.nonnegative_bigint,
+    ALTER COLUMN alert_since TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN alert_count TYPE loyalty.nonnegative_bigint;
+ALTER TABLE loyalty.notification DROP CONSTRAINT notification_times_finite_check,
+    ALTER COLUMN created_at TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN claimed_at TYPE loyalty.finite_timestamptz,
+    ALTER COLUMN delivered_at TYPE loyalty.finite_timestamptz;
+ALTER TABLE loyalty.health_state DROP CONSTRAINT health_state_times_finite_check,
+    ALTER COLUMN last_run_at TYPE loyalty.finite_timestamptz;
+ALTER TABLE loyalty.admin_audit DROP CONSTRAINT admin_audit_times_finite_check,
+    ALTER COLUMN at TYPE loyalty.finite_timestamptz;
+ALTER TABLE loyalty.reward_replay DROP CONSTRAINT reward_replay_times_finite_check,
+    ALTER COLUMN at TYPE loyalty.finite_timestamptz;
+ALTER TABLE loyalty.seed_removed DROP CONSTRAINT seed_removed_times_finite_check,
+    ALTER COLUMN removed_at TYPE loyalty.finite_timestamptz;
+
+ALTER DOMAIN loyalty.finite_timestamptz ADD CONSTRAINT finite_timestamptz_check CHECK (isfinite(VALUE));
+ALTER DOMAIN loyalty.nonnegative_bigint ADD CONSTRAINT nonnegative_bigint_check CHECK (VALUE >= 0);
+ALTER DOMAIN loyalty.chain_position ADD CONSTRAINT chain_position_check CHECK (VALUE >= 1);
+ALTER DOMAIN loyalty.idempotency_key ADD CONSTRAINT idempotency_key_check CHECK (length(VALUE) BETWEEN 1 AND 200);
+ALTER DOMAIN loyalty.ledger_kind ADD CONSTRAINT ledger_kind_check CHECK (loyalty.is_ledger_kind(VALUE));
+ALTER DOMAIN loyalty.ledger_event ADD CONSTRAINT ledger_event_check CHECK (loyalty.is_ledger_event(VALUE));
+ALTER DOMAIN loyalty.slip_status ADD CONSTRAINT slip_status_check CHECK (VALUE IN ('OPEN', 'CLOSED'));
+ALTER DOMAIN loyalty.approval_status ADD CONSTRAINT approval_status_check CHECK (VALUE IN ('HELD', 'APPROVED', 'REJECTED'));
+ALTER DOMAIN loyalty.slip_duration ADD CONSTRAINT slip_duration_check CHECK (VALUE BETWEEN 0 AND 86400);
+ALTER DOMAIN loyalty.average_bet ADD CONSTRAINT average_bet_check CHECK (VALUE > 0);
+ALTER DOMAIN loyalty.tier_progress ADD CONSTRAINT tier_progress_check CHECK (VALUE BETWEEN 0 AND 100);

@@ -252,7 +252,7 @@ BEGIN
            (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
                                                    AND a.severity = 'CRITICAL'),
            (SELECT count(*) FROM loyalty.notification n WHERE n.delivered_at IS NULL),
-           h.last_run_at,
+           h.last_run_at::timestamptz,
            floor(extract(epoch FROM clock_timestamp() - h.last_run_at))::bigint
       FROM (SELECT count(*) AS n, floor(extract(epoch FROM clock_timestamp() - min(s.end_time)))::bigint AS age
               FROM loyalty.rating_slip s

@@ -37,7 +37,7 @@ BEGIN
                        max(x.seq) FILTER (WHERE x.transaction_type = 'RECONCILIATION') OVER () AS last_reconciled
                   FROM loyalty.loyalty_ledger x WHERE x.player_id = p_player_id) e
     )
-    SELECT p_player_id, p.current_balance, l.bal, p.lifetime_points, l.life, l.n, l.breaks,
+    SELECT p_player_id, p.current_balance::bigint, l.bal, p.lifetime_points::bigint, l.life, l.n, l.breaks,
            p.current_balance IS NOT DISTINCT FROM l.bal AND p.lifetime_points IS NOT DISTINCT FROM l.life
            AND l.breaks = 0
       FROM l LEFT JOIN loyalty.player_loyalty p ON p.player_id = p_player_id
@@ -188,8 +188,9 @@ BEGIN
             DETAIL = 'p_player_id, p_from and p_to are required and p_from must not be after p_to', ERRCODE = 'PT422';
     END IF;
     RETURN QUERY
-    SELECT l.id, l.created_at, l.gaming_day, l.transaction_type, l.points_change, l.idempotency_key,
-           l.staff_id, l.reward_id, l.reason, l.correlation_id,
+    -- (casts: the columns are domains, RETURN QUERY wants the declared types)
+    SELECT l.id, l.created_at::timestamptz, l.gaming_day, l.transaction_type::text, l.points_change,
+           l.idempotency_key::text, l.staff_id, l.reward_id, l.reason, l.correlation_id,
            count(r.at), coalesce(array_agg(r.staff_id ORDER BY r.at) FILTER (WHERE r.at IS NOT NULL), '{}'),
            coalesce(array_agg(r.correlation_id ORDER BY r.at) FILTER (WHERE r.at IS NOT NULL), '{}')
       FROM loyalty.loyalty_ledger l
@@ -219,7 +220,8 @@ BEGIN
             DETAIL = 'p_staff_id, p_from and p_to are required and p_from must not be after p_to', ERRCODE = 'PT422';
     END IF;
     RETURN QUERY
-    SELECT 'reward', l.created_at, l.player_id, l.points_change,
+    -- (casts: the columns are domains, RETURN QUERY wants the declared types)
+    SELECT 'reward', l.created_at::timestamptz, l.player_id, l.points_change,
            jsonb_build_object('ledger_entry_id', l.id, 'transaction_type', l.transaction_type,
                               'idempotency_key', l.idempotency_key, 'reward_id', l.reward_id,
                               'reason', l.reason, 'correlation_id', l.correlation_id)
@@ -227,12 +229,12 @@ BEGIN
      WHERE l.staff_id = p_staff_id AND l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT')
        AND l.created_at >= p_from AND l.created_at < p_to
     UNION ALL
-    SELECT 'retry', r.at, r.player_id, NULL::bigint,
+    SELECT 'retry', r.at::timestamptz, r.player_id, NULL::bigint,
            jsonb_build_object('ledger_entry_id', r.ledger_entry_id, 'correlation_id', r.correlation_id)
       FROM loyalty.reward_replay r
      WHERE r.staff_id = p_staff_id AND r.at >= p_from AND r.at < p_to
     UNION ALL
-    SELECT 'alert', a.created_at, a.player_id, NULL::bigint,
+    SELECT 'alert', a.created_at::timestamptz, a.player_id, NULL::bigint,
            jsonb_build_object('alert_id', a.id, 'kind', a.kind, 'severity', a.severity,
                               'acknowledged_at', a.acknowledged_at, 'acknowledged_by', a.acknowledged_by,
                               'details', a.details)

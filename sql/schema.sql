@@ -3,6 +3,45 @@
 
 COMMENT ON SCHEMA loyalty IS 'casino_loyalty: player-loyalty balances, rating slips and the points ledger. Write only through the functions.';
 
+-- Single-column rules are domains, not table CHECKs. PostgreSQL keeps a
+-- table's CHECK constraints as text and parses and plans every one of them
+-- again for each INSERT or UPDATE statement; a domain's constraints are
+-- parsed once per backend and cached (BENCHMARKS.md, "Constraint cost").
+-- Table CHECKs remain only for rules that relate two columns.
+CREATE DOMAIN loyalty.finite_timestamptz AS timestamptz
+    CONSTRAINT finite_timestamptz_check CHECK (isfinite(VALUE));
+COMMENT ON DOMAIN loyalty.finite_timestamptz IS 'A timestamp that is not infinity or -infinity (every timestamp column of the extension).';
+CREATE DOMAIN loyalty.nonnegative_bigint AS bigint
+    CONSTRAINT nonnegative_bigint_check CHECK (VALUE >= 0);
+COMMENT ON DOMAIN loyalty.nonnegative_bigint IS 'A balance, a total or a count: never below 0.';
+CREATE DOMAIN loyalty.chain_position AS bigint
+    CONSTRAINT chain_position_check CHECK (VALUE >= 1);
+COMMENT ON DOMAIN loyalty.chain_position IS 'A ledger entry''s position in its player''s hash chain: 1, 2, 3, ...';
+CREATE DOMAIN loyalty.idempotency_key AS text
+    CONSTRAINT idempotency_key_check CHECK (length(VALUE) BETWEEN 1 AND 200);
+COMMENT ON DOMAIN loyalty.idempotency_key IS 'A ledger entry''s idempotency key: 1 to 200 characters.';
+-- The kind lists live in src/kinds.rs; their CHECKs are added once the
+-- functions that ask it exist (src/kinds.rs, "ledger_kind_checks").
+CREATE DOMAIN loyalty.ledger_kind AS text;
+COMMENT ON DOMAIN loyalty.ledger_kind IS 'A ledger transaction_type (src/kinds.rs).';
+CREATE DOMAIN loyalty.ledger_event AS text;
+COMMENT ON DOMAIN loyalty.ledger_event IS 'A ledger event_type (src/kinds.rs).';
+CREATE DOMAIN loyalty.slip_status AS text
+    CONSTRAINT slip_status_check CHECK (VALUE IN ('OPEN', 'CLOSED'));
+COMMENT ON DOMAIN loyalty.slip_status IS 'A rating slip''s status: OPEN or CLOSED.';
+CREATE DOMAIN loyalty.approval_status AS text
+    CONSTRAINT approval_status_check CHECK (VALUE IN ('HELD', 'APPROVED', 'REJECTED'));
+COMMENT ON DOMAIN loyalty.approval_status IS 'A held slip''s approval state: HELD, APPROVED or REJECTED.';
+CREATE DOMAIN loyalty.slip_duration AS integer
+    CONSTRAINT slip_duration_check CHECK (VALUE BETWEEN 0 AND 86400);
+COMMENT ON DOMAIN loyalty.slip_duration IS 'A closed slip''s whole seconds of play: 0 to 86400.';
+CREATE DOMAIN loyalty.average_bet AS numeric
+    CONSTRAINT average_bet_check CHECK (VALUE > 0);
+COMMENT ON DOMAIN loyalty.average_bet IS 'An average bet: above 0 (the game''s range is checked by the functions).';
+CREATE DOMAIN loyalty.tier_progress AS smallint
+    CONSTRAINT tier_progress_check CHECK (VALUE BETWEEN 0 AND 100);
+COMMENT ON DOMAIN loyalty.tier_progress IS 'Percent of the way to the next tier: 0 to 100.';
+
 -- Owner-only settings. One row; ordinary roles cannot read or write it, and a
 -- SET of any session variable cannot override it.
 CREATE TABLE loyalty.config (
@@ -15,7 +54,7 @@ CREATE TABLE loyalty.config (
     rate_limit_window    interval NOT NULL DEFAULT '60 seconds' CONSTRAINT config_rate_limit_window_check CHECK (rate_limit_window > '0'::interval),
     alert_reward_count   integer  NOT NULL DEFAULT 20    CONSTRAINT config_alert_reward_count_check CHECK (alert_reward_count > 0),
     alert_window         interval NOT NULL DEFAULT '1 hour' CONSTRAINT config_alert_window_check CHECK (alert_window > '0'::interval),
-    updated_at           timestamptz NOT NULL DEFAULT now(),
+    updated_at           loyalty.finite_timestamptz NOT NULL DEFAULT now(),
     accrual_lock_timeout interval NOT NULL DEFAULT '2 seconds'
                          CONSTRAINT config_accrual_lock_timeout_check
                          CHECK (accrual_lock_timeout >= '1 millisecond' AND accrual_lock_timeout <= '1 minute'),
@@ -30,8 +69,7 @@ CREATE TABLE loyalty.config (
                          CONSTRAINT config_health_sweep_players_check CHECK (health_sweep_players BETWEEN 1 AND 1000000),
     notification_claim_timeout interval NOT NULL DEFAULT '5 minutes'
                          CONSTRAINT config_notification_claim_timeout_check CHECK (notification_claim_timeout > '0'::interval),
-    CONSTRAINT config_pkey PRIMARY KEY (singleton),
-    CONSTRAINT config_times_finite_check CHECK (isfinite(updated_at))
+    CONSTRAINT config_pkey PRIMARY KEY (singleton)
 );
 COMMENT ON TABLE loyalty.config IS 'Owner-only settings (one row): casino time zone, gaming-day start, security limits. Not writable by ordinary roles.';
 COMMENT ON COLUMN loyalty.config.singleton IS 'Always true: the table holds exactly one row.';
@@ -55,9 +93,8 @@ CREATE TABLE loyalty.tier (
     tier             text   NOT NULL CONSTRAINT tier_tier_check CHECK (tier ~ '^[A-Z][A-Z0-9_]{0,31}$'),
     threshold_points bigint NOT NULL CONSTRAINT tier_threshold_points_check CHECK (threshold_points >= 0),
     seeded           boolean NOT NULL DEFAULT false,
-    updated_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       loyalty.finite_timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT tier_pkey PRIMARY KEY (tier),
-    CONSTRAINT tier_times_finite_check CHECK (isfinite(updated_at)),
     -- deferred: a restore (or an owner's reshuffle) moves thresholds one row
     -- at a time; the ladder must be consistent when the transaction commits
     CONSTRAINT tier_threshold_points_key UNIQUE (threshold_points) DEFERRABLE INITIALLY DEFERRED
@@ -74,14 +111,13 @@ CREATE TABLE loyalty.game_settings (
     decisions_per_hour     integer       NOT NULL CONSTRAINT game_settings_decisions_per_hour_check CHECK (decisions_per_hour > 0 AND decisions_per_hour <= 10000),
     points_conversion_rate numeric(12,4) NOT NULL CONSTRAINT game_settings_points_conversion_rate_check CHECK (points_conversion_rate >= 0 AND points_conversion_rate <= 10000),
     point_multiplier       numeric(8,4)  NOT NULL CONSTRAINT game_settings_point_multiplier_check CHECK (point_multiplier >= 0 AND point_multiplier <= 100),
-    updated_at             timestamptz   NOT NULL DEFAULT now(),
+    updated_at             loyalty.finite_timestamptz   NOT NULL DEFAULT now(),
     min_average_bet        numeric(14,4) NOT NULL DEFAULT 1,
     max_average_bet        numeric(14,4) NOT NULL DEFAULT 100000,
     approval_threshold_points bigint     NOT NULL DEFAULT 25000
                            CONSTRAINT game_settings_approval_threshold_points_check CHECK (approval_threshold_points >= 0),
     seeded                 boolean       NOT NULL DEFAULT false,
     CONSTRAINT game_settings_pkey PRIMARY KEY (game_type),
-    CONSTRAINT game_settings_times_finite_check CHECK (isfinite(updated_at)),
     CONSTRAINT game_settings_bet_range_check
         CHECK (min_average_bet > 0 AND min_average_bet <= max_average_bet AND max_average_bet < 1000000000),
     -- the points of any slip this game allows (the largest bet for the
@@ -108,10 +144,9 @@ CREATE TABLE loyalty.staff (
                 CONSTRAINT staff_permissions_check CHECK (permissions <@ ARRAY['loyalty:award', 'loyalty:rate', 'loyalty:approve',
                                                                                'loyalty:recover', 'loyalty:view_all']::text[]),
     active      boolean NOT NULL DEFAULT true,
-    created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT staff_pkey PRIMARY KEY (staff_id),
-    CONSTRAINT staff_times_finite_check CHECK (isfinite(created_at) AND isfinite(updated_at))
+    created_at  loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    updated_at  loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT staff_pkey PRIMARY KEY (staff_id)
 );
 COMMENT ON TABLE loyalty.staff IS 'Staff members and what they may do. staff_id is the staff member''s auth user id.';
 COMMENT ON COLUMN loyalty.staff.staff_id IS 'The staff member''s auth user id (auth.uid() / JWT sub).';
@@ -130,27 +165,24 @@ CREATE TABLE loyalty.rating_slip (
     decisions_per_hour     integer       NOT NULL,
     points_conversion_rate numeric(12,4) NOT NULL,
     point_multiplier       numeric(8,4)  NOT NULL,
-    average_bet            numeric NOT NULL CONSTRAINT rating_slip_average_bet_check CHECK (average_bet > 0),
-    start_time             timestamptz NOT NULL,
-    end_time               timestamptz,
-    status                 text    NOT NULL DEFAULT 'OPEN' CONSTRAINT rating_slip_status_check CHECK (status IN ('OPEN', 'CLOSED')),
-    duration_seconds       integer CONSTRAINT rating_slip_duration_seconds_check CHECK (duration_seconds BETWEEN 0 AND 86400),
+    average_bet            loyalty.average_bet NOT NULL,
+    start_time             loyalty.finite_timestamptz NOT NULL,
+    end_time               loyalty.finite_timestamptz,
+    status                 loyalty.slip_status NOT NULL DEFAULT 'OPEN',
+    duration_seconds       loyalty.slip_duration,
     opened_by              uuid,
     closed_by              uuid,
     accrued_ledger_id      bigint,
     correlation_id         text,
-    created_at             timestamptz NOT NULL DEFAULT now(),
-    updated_at             timestamptz NOT NULL DEFAULT now(),
+    created_at             loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    updated_at             loyalty.finite_timestamptz NOT NULL DEFAULT now(),
     approval_threshold_points bigint   NOT NULL,
     rerated_by             uuid[]  NOT NULL DEFAULT '{}',
-    approval_status        text    CONSTRAINT rating_slip_approval_status_check
-                                   CHECK (approval_status IN ('HELD', 'APPROVED', 'REJECTED')),
+    approval_status        loyalty.approval_status,
     decided_by             uuid,
-    decided_at             timestamptz,
+    decided_at             loyalty.finite_timestamptz,
     decision_reason        text,
     CONSTRAINT rating_slip_pkey PRIMARY KEY (id),
-    CONSTRAINT rating_slip_times_finite_check CHECK (isfinite(start_time) AND isfinite(end_time) AND isfinite(created_at)
-                                                        AND isfinite(updated_at) AND isfinite(decided_at)),
     -- only a closed slip waits for, or has had, an approval decision
     CONSTRAINT rating_slip_approval_when_closed_check CHECK (approval_status IS NULL OR status = 'CLOSED'),
     -- an OPEN slip has neither an end time nor a duration; a CLOSED one has both
@@ -197,16 +229,15 @@ CREATE INDEX rating_slip_unaccrued_idx ON loyalty.rating_slip (end_time)
 
 CREATE TABLE loyalty.player_loyalty (
     player_id       uuid     NOT NULL,
-    current_balance bigint   NOT NULL DEFAULT 0 CONSTRAINT player_loyalty_current_balance_check CHECK (current_balance >= 0),
-    lifetime_points bigint   NOT NULL DEFAULT 0 CONSTRAINT player_loyalty_lifetime_points_check CHECK (lifetime_points >= 0),
+    current_balance loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
+    lifetime_points loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
     tier            text     NOT NULL DEFAULT 'BRONZE',
-    tier_progress   smallint NOT NULL DEFAULT 0 CONSTRAINT player_loyalty_tier_progress_check CHECK (tier_progress BETWEEN 0 AND 100),
-    created_at      timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now(),
-    chain_seq       bigint   NOT NULL DEFAULT 0 CONSTRAINT player_loyalty_chain_seq_check CHECK (chain_seq >= 0),
+    tier_progress   loyalty.tier_progress NOT NULL DEFAULT 0,
+    created_at      loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    updated_at      loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    chain_seq       loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
     chain_head      text     NOT NULL DEFAULT '0000000000000000000000000000000000000000000000000000000000000000',
-    CONSTRAINT player_loyalty_pkey PRIMARY KEY (player_id),
-    CONSTRAINT player_loyalty_times_finite_check CHECK (isfinite(created_at) AND isfinite(updated_at))
+    CONSTRAINT player_loyalty_pkey PRIMARY KEY (player_id)
 );
 COMMENT ON TABLE loyalty.player_loyalty IS 'Balance per player. Invariant: current_balance = sum(ledger.points_change), lifetime_points = sum of the positive changes.';
 COMMENT ON COLUMN loyalty.player_loyalty.player_id IS 'The player (their auth user id).';
@@ -238,26 +269,24 @@ CREATE TABLE loyalty.loyalty_ledger (
     rating_slip_id   uuid,
     visit_id         uuid,
     session_id       uuid,
-    idempotency_key  text   NOT NULL CONSTRAINT loyalty_ledger_idempotency_key_check CHECK (length(idempotency_key) BETWEEN 1 AND 200),
-    -- checked against src/kinds.rs (loyalty_ledger_transaction_type_check,
-    -- loyalty_ledger_event_type_check, added once its functions exist)
-    transaction_type text   NOT NULL,
-    event_type       text   NOT NULL,
+    idempotency_key  loyalty.idempotency_key NOT NULL,
+    transaction_type loyalty.ledger_kind  NOT NULL,
+    event_type       loyalty.ledger_event NOT NULL,
     points_change    bigint NOT NULL,
     reason           text,
     source           text,
     staff_id         uuid,
     reward_id        text,
-    balance_before   bigint NOT NULL CONSTRAINT loyalty_ledger_balance_before_check CHECK (balance_before >= 0),
-    balance_after    bigint NOT NULL CONSTRAINT loyalty_ledger_balance_after_check CHECK (balance_after >= 0),
+    balance_before   loyalty.nonnegative_bigint NOT NULL,
+    balance_after    loyalty.nonnegative_bigint NOT NULL,
     tier_before      text   NOT NULL,
     tier_after       text   NOT NULL,
     correlation_id   text   NOT NULL,
-    created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    created_at       loyalty.finite_timestamptz NOT NULL DEFAULT clock_timestamp(),
     -- No format CHECK on the hashes: PostgreSQL re-reads every CHECK of a
     -- table on each insert, and two regex checks cost a fifth of a post
     -- (BENCHMARKS.md); verify_ledger_chain finds a malformed hash anyway.
-    seq              bigint NOT NULL CONSTRAINT loyalty_ledger_seq_check CHECK (seq >= 1),
+    seq              loyalty.chain_position NOT NULL,
     prev_hash        text   NOT NULL,
     row_hash         text   NOT NULL,
     -- the write path passes it (src/casino.rs); the default serves rows
@@ -265,7 +294,6 @@ CREATE TABLE loyalty.loyalty_ledger (
     gaming_day       date   NOT NULL DEFAULT loyalty.gaming_day(clock_timestamp()),
     CONSTRAINT loyalty_ledger_pkey PRIMARY KEY (player_id, id),
     CONSTRAINT loyalty_ledger_player_id_seq_key UNIQUE (player_id, seq),
-    CONSTRAINT loyalty_ledger_times_finite_check CHECK (isfinite(created_at)),
     CONSTRAINT loyalty_ledger_player_id_idempotency_key_key UNIQUE (player_id, idempotency_key),
     CONSTRAINT loyalty_ledger_balance_arithmetic_check CHECK (balance_after = balance_before + points_change)
 );
@@ -307,10 +335,9 @@ CREATE TABLE loyalty.pending_accrual (
     error_message  text,
     correlation_id text NOT NULL,
     attempts       integer NOT NULL DEFAULT 1 CONSTRAINT pending_accrual_attempts_check CHECK (attempts >= 1),
-    failed_at      timestamptz NOT NULL DEFAULT now(),
-    resolved_at    timestamptz,
-    CONSTRAINT pending_accrual_pkey PRIMARY KEY (rating_slip_id),
-    CONSTRAINT pending_accrual_times_finite_check CHECK (isfinite(failed_at) AND isfinite(resolved_at))
+    failed_at      loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    resolved_at    loyalty.finite_timestamptz,
+    CONSTRAINT pending_accrual_pkey PRIMARY KEY (rating_slip_id)
 );
 COMMENT ON TABLE loyalty.pending_accrual IS 'Durable record of slips closed without their points posted (PARTIAL_COMPLETION), until recovery resolves them.';
 COMMENT ON COLUMN loyalty.pending_accrual.rating_slip_id IS 'The closed slip whose points are still owed.';
@@ -330,17 +357,15 @@ CREATE TABLE loyalty.alert (
     staff_id   uuid,
     player_id  uuid,
     details    jsonb NOT NULL DEFAULT '{}',
-    created_at timestamptz NOT NULL DEFAULT now(),
+    created_at loyalty.finite_timestamptz NOT NULL DEFAULT now(),
     severity   text  NOT NULL DEFAULT 'WARNING'
                CONSTRAINT alert_severity_check CHECK (severity IN ('INFO', 'WARNING', 'CRITICAL')),
     fingerprint text,
-    acknowledged_at timestamptz,
+    acknowledged_at loyalty.finite_timestamptz,
     acknowledged_by text,
     note       text,
-    resolved_at timestamptz,
+    resolved_at loyalty.finite_timestamptz,
     CONSTRAINT alert_pkey PRIMARY KEY (id),
-    CONSTRAINT alert_times_finite_check
-        CHECK (isfinite(created_at) AND isfinite(acknowledged_at) AND isfinite(resolved_at)),
     CONSTRAINT alert_acknowledged_check CHECK ((acknowledged_at IS NULL) = (acknowledged_by IS NULL))
 );
 COMMENT ON TABLE loyalty.alert IS 'Raised alerts (e.g. a staff member issuing more manual rewards than the alert threshold in an hour).';
@@ -373,11 +398,11 @@ CREATE INDEX alert_open_idx ON loyalty.alert (created_at) WHERE acknowledged_at 
 CREATE TABLE loyalty.reward_window (
     staff_id      uuid        NOT NULL,
     rate_window   interval    NOT NULL,
-    rate_since    timestamptz NOT NULL CONSTRAINT reward_window_rate_since_check CHECK (isfinite(rate_since)),
-    rate_count    bigint      NOT NULL CONSTRAINT reward_window_rate_count_check CHECK (rate_count >= 0),
+    rate_since    loyalty.finite_timestamptz NOT NULL,
+    rate_count    loyalty.nonnegative_bigint NOT NULL,
     alert_window  interval    NOT NULL,
-    alert_since   timestamptz NOT NULL CONSTRAINT reward_window_alert_since_check CHECK (isfinite(alert_since)),
-    alert_count   bigint      NOT NULL CONSTRAINT reward_window_alert_count_check CHECK (alert_count >= 0),
+    alert_since   loyalty.finite_timestamptz NOT NULL,
+    alert_count   loyalty.nonnegative_bigint NOT NULL,
     CONSTRAINT reward_window_pkey PRIMARY KEY (staff_id)
 );
 COMMENT ON TABLE loyalty.reward_window IS 'Manual rewards per staff member in the rate-limit and alert windows, maintained under this row''s lock. Derived from the ledger; recounted from it when missing or when the windows change.';
@@ -400,13 +425,11 @@ CREATE TABLE loyalty.notification (
     alert_id        bigint,
     ledger_entry_id bigint,
     payload         jsonb       NOT NULL DEFAULT '{}',
-    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
-    claimed_at      timestamptz,
+    created_at      loyalty.finite_timestamptz NOT NULL DEFAULT clock_timestamp(),
+    claimed_at      loyalty.finite_timestamptz,
     claims          integer     NOT NULL DEFAULT 0 CONSTRAINT notification_claims_check CHECK (claims >= 0),
-    delivered_at    timestamptz,
-    CONSTRAINT notification_pkey PRIMARY KEY (id),
-    CONSTRAINT notification_times_finite_check
-        CHECK (isfinite(created_at) AND isfinite(claimed_at) AND isfinite(delivered_at))
+    delivered_at    loyalty.finite_timestamptz,
+    CONSTRAINT notification_pkey PRIMARY KEY (id)
 );
 COMMENT ON TABLE loyalty.notification IS 'Durable outbox of tier changes and alerts, written in the event''s transaction; pg_notify only wakes consumers up.';
 COMMENT ON COLUMN loyalty.notification.id IS 'Notification id, increasing in insertion order.';
@@ -425,12 +448,11 @@ CREATE INDEX notification_player_idx ON loyalty.notification (player_id, id) WHE
 -- What health_check remembers between runs (one row).
 CREATE TABLE loyalty.health_state (
     singleton      boolean     NOT NULL DEFAULT true CONSTRAINT health_state_singleton_check CHECK (singleton),
-    last_run_at    timestamptz,
+    last_run_at    loyalty.finite_timestamptz,
     sweep_after    uuid,
     ladder_digest  text,
     last_findings  integer,
-    CONSTRAINT health_state_pkey PRIMARY KEY (singleton),
-    CONSTRAINT health_state_times_finite_check CHECK (isfinite(last_run_at))
+    CONSTRAINT health_state_pkey PRIMARY KEY (singleton)
 );
 COMMENT ON TABLE loyalty.health_state IS 'health_check''s memory: when it last ran, where its rolling sweep over players stands, which ladder it last checked.';
 COMMENT ON COLUMN loyalty.health_state.singleton IS 'Always true: the table holds exactly one row.';
@@ -442,15 +464,14 @@ COMMENT ON COLUMN loyalty.health_state.last_findings IS 'How many findings the l
 -- Every change made through the admin API: who, when, what before and after.
 CREATE TABLE loyalty.admin_audit (
     id             bigserial   NOT NULL,
-    at             timestamptz NOT NULL DEFAULT clock_timestamp(),
+    at             loyalty.finite_timestamptz NOT NULL DEFAULT clock_timestamp(),
     actor          text        NOT NULL,
     action         text        NOT NULL,
     target         text        NOT NULL,
     before         jsonb,
     after          jsonb,
     correlation_id text        NOT NULL,
-    CONSTRAINT admin_audit_pkey PRIMARY KEY (id),
-    CONSTRAINT admin_audit_times_finite_check CHECK (isfinite(at))
+    CONSTRAINT admin_audit_pkey PRIMARY KEY (id)
 );
 COMMENT ON TABLE loyalty.admin_audit IS 'Append-only audit of admin API changes (staff, game settings, tiers, config) and of retier_players.';
 COMMENT ON COLUMN loyalty.admin_audit.id IS 'Audit entry id.';
@@ -470,9 +491,8 @@ CREATE TABLE loyalty.reward_replay (
     ledger_entry_id bigint      NOT NULL,
     player_id       uuid        NOT NULL,
     staff_id        uuid,
-    at              timestamptz NOT NULL DEFAULT clock_timestamp(),
-    correlation_id  text        NOT NULL,
-    CONSTRAINT reward_replay_times_finite_check CHECK (isfinite(at))
+    at              loyalty.finite_timestamptz NOT NULL DEFAULT clock_timestamp(),
+    correlation_id  text        NOT NULL
 );
 COMMENT ON TABLE loyalty.reward_replay IS 'One row per manual reward retry answered as an idempotent hit (reward_history).';
 COMMENT ON COLUMN loyalty.reward_replay.ledger_entry_id IS 'The entry the retry was answered with.';
@@ -515,9 +535,8 @@ CREATE TABLE loyalty.seed_removed (
     table_name text        NOT NULL CONSTRAINT seed_removed_table_name_check
                            CHECK (table_name IN ('tier', 'game_settings')),
     key        text        NOT NULL,
-    removed_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT seed_removed_pkey PRIMARY KEY (table_name, key),
-    CONSTRAINT seed_removed_times_finite_check CHECK (isfinite(removed_at))
+    removed_at loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT seed_removed_pkey PRIMARY KEY (table_name, key)
 );
 COMMENT ON TABLE loyalty.seed_removed IS 'Seeded tiers and games the owner deleted, so a restore deletes them again after CREATE EXTENSION re-seeds them.';
 COMMENT ON COLUMN loyalty.seed_removed.table_name IS 'tier or game_settings.';

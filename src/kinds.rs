@@ -73,14 +73,14 @@ impl Kind {
 }
 
 /// `loyalty.is_ledger_kind(text)`: whether a `transaction_type` is one of
-/// the kinds (the ledger's CHECK).
+/// the kinds (the `loyalty.ledger_kind` domain's CHECK).
 #[pg_extern(immutable, parallel_safe, strict)]
 pub fn is_ledger_kind(p_kind: &str) -> bool {
     Kind::ALL.iter().any(|k| k.as_str() == p_kind)
 }
 
 /// `loyalty.is_ledger_event(text)`: whether an `event_type` is one a kind
-/// records (the ledger's CHECK).
+/// records (the `loyalty.ledger_event` domain's CHECK).
 #[pg_extern(immutable, parallel_safe, strict)]
 pub fn is_ledger_event(p_event: &str) -> bool {
     Kind::ALL.iter().any(|k| k.event_type() == p_event)
@@ -88,9 +88,8 @@ pub fn is_ledger_event(p_event: &str) -> bool {
 
 extension_sql!(
     r#"
-ALTER TABLE loyalty.loyalty_ledger
-    ADD CONSTRAINT loyalty_ledger_transaction_type_check CHECK (loyalty.is_ledger_kind(transaction_type)),
-    ADD CONSTRAINT loyalty_ledger_event_type_check CHECK (loyalty.is_ledger_event(event_type));
+ALTER DOMAIN loyalty.ledger_kind ADD CONSTRAINT ledger_kind_check CHECK (loyalty.is_ledger_kind(VALUE));
+ALTER DOMAIN loyalty.ledger_event ADD CONSTRAINT ledger_event_check CHECK (loyalty.is_ledger_event(VALUE));
 "#,
     name = "ledger_kind_checks",
     requires = ["schema", is_ledger_kind, is_ledger_event]
