@@ -7,8 +7,8 @@
 # single-column rules are domains, its multi-column rules table CHECKs),
 # "checks" with every domain rule written as a table CHECK on the base type
 # instead (how 0.2.0 had them before), and "bare" with no rule at all.
-# 20,000 single-row statements per measurement, 5 rounds. µs per statement.
-# Usage: bash bench/check_cost.sh      (about 4 minutes)
+# 20,000 single-row statements per measurement; µs per statement.
+# Usage: bash bench/check_cost.sh [rounds]      (5 rounds: about 2 minutes)
 source "$(dirname "$0")/../scripts/lib.sh"
 setup || exit 1
 install_extension --release >/dev/null || exit 1
@@ -76,7 +76,7 @@ BEGIN
   RETURN extract(epoch FROM clock_timestamp() - t0) * 1e6 / n;
 END $$;
 SQL
-for r in 1 2 3 4 5; do
+for r in $(seq "${1:-5}"); do
   psql -X -At -d cc -c "SELECT 'ledger domains ' || round(cc.ins('cc.domains', 20000)::numeric, 2)" \
                     -c "SELECT 'ledger checks ' || round(cc.ins('cc.checks', 20000)::numeric, 2)" \
                     -c "SELECT 'ledger bare ' || round(cc.ins('cc.bare', 20000)::numeric, 2)" \

@@ -209,6 +209,9 @@ DECLARE
     c record;
 BEGIN
     PERFORM cmp.require_trusted();
+    IF p_slip_ids IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_slip_ids is required', ERRCODE = 'PT422';
+    END IF;
     PERFORM 1 FROM cmp.rating_slip s WHERE s.id = ANY (p_slip_ids) ORDER BY s.id FOR UPDATE;
     FOR r IN SELECT u.id, min(u.ord)::integer AS ord, s.player_id
                FROM unnest(p_slip_ids) WITH ORDINALITY u(id, ord)

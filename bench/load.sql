@@ -21,10 +21,12 @@ INSERT INTO cmp.loyalty_ledger SELECT * FROM loyalty.loyalty_ledger;
 
 -- W1: open slips identical on both sides, each for its own player (one
 -- seat: a player has at most one OPEN slip), every player already known
--- (a balance row, as for a returning guest). Slips 1-300,000 are completed
--- one per call, slips 300,001-700,000 eight per call (W1b).
+-- (a balance row, as for a returning guest). Slips 1 to :w1_slips are
+-- completed one per call, the next :w1b_slips eight per call (W1b); run.sh
+-- sizes both from the rounds and seconds, and a workload that runs past its
+-- range calls with NULL, which both sides refuse (pgbench counts errors).
 CREATE TABLE bench.slip (n int PRIMARY KEY, id uuid NOT NULL, player uuid NOT NULL);
-INSERT INTO bench.slip SELECT g, gen_random_uuid(), gen_random_uuid() FROM generate_series(1, 700000) g;
+INSERT INTO bench.slip SELECT g, gen_random_uuid(), gen_random_uuid() FROM generate_series(1, :w1_slips + :w1b_slips) g;
 INSERT INTO loyalty.player_loyalty (player_id) SELECT player FROM bench.slip;
 INSERT INTO loyalty.rating_slip (id, player_id, game_type, house_edge, decisions_per_hour,
        points_conversion_rate, point_multiplier, average_bet, start_time, approval_threshold_points)

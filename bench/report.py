@@ -13,6 +13,8 @@ def parse(run_dir, name):
     out = open(f"{run_dir}/{name}.out").read()
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
     failed = re.search(r"number of failed transactions: (\d+)", out)
+    # pgbench aborts a client on its first error and still prints "failed
+    # transactions: 0"; an aborted run counts as an error (-1, "aborted")
     aborted = "aborted" in out or "error" in out.lower().replace("errors: 0", "")
     lat = []
     for f in glob.glob(f"{run_dir}/{name}.log.*"):
@@ -20,7 +22,7 @@ def parse(run_dir, name):
             parts = line.split()
             if len(parts) >= 3 and parts[2].isdigit():
                 lat.append(int(parts[2]))
-    errors = int(failed.group(1)) if failed else (0 if not aborted else -1)
+    errors = -1 if aborted else int(failed.group(1)) if failed else 0
     return float(tps.group(1)) if tps else 0.0, lat, errors
 
 
@@ -51,10 +53,10 @@ def main():
             ratio = f"**{ext['tps'] / cmp['tps']:.2f}×**"
             per_round = ", ".join(f"{e / c:.2f}" for e, c in zip(ext["rounds"], cmp["rounds"]) if c)
         rows.append(f"| {w['title']} | {w['ext_label']} | {w['clients']} | {ext['tps']:.0f} | "
-                    f"{ext['p50']:.2f} | {ext['p99']:.2f} | {ext['errors']} | {ratio} | {per_round} |")
+                    f"{ext['p50']:.2f} | {ext['p99']:.2f} | {'aborted' if ext['errors'] < 0 else ext['errors']} | {ratio} | {per_round} |")
         if cmp:
             rows.append(f"| | {w['cmp_label']} | {w['clients']} | {cmp['tps']:.0f} | "
-                        f"{cmp['p50']:.2f} | {cmp['p99']:.2f} | {cmp['errors']} | | |")
+                        f"{cmp['p50']:.2f} | {cmp['p99']:.2f} | {'aborted' if cmp['errors'] < 0 else cmp['errors']} | | |")
     print("\n".join(rows))
     if batch:
         print()
