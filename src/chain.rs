@@ -60,39 +60,68 @@ pub struct Sealed {
 }
 
 impl Sealed {
-    /// The canonical JSON that `row_hash` covers.
-    pub fn canonical(&self) -> Result<String> {
-        keys::canonical_json(&json!({
-            "id": self.id.to_string(),
-            "player_id": self.player_id,
-            "seq": self.seq.to_string(),
-            "transaction_type": self.transaction_type,
-            "event_type": self.event_type,
-            "points_change": self.points_change.to_string(),
-            "balance_before": self.balance_before.to_string(),
-            "balance_after": self.balance_after.to_string(),
-            "tier_before": self.tier_before,
-            "tier_after": self.tier_after,
-            "idempotency_key": self.idempotency_key,
-            "rating_slip_id": self.rating_slip_id,
-            "visit_id": self.visit_id,
-            "session_id": self.session_id,
-            "staff_id": self.staff_id,
-            "reason": self.reason,
-            "reward_id": self.reward_id,
-            "source": self.source,
-            "correlation_id": self.correlation_id,
-            "created_at_unix_micros": (self.created_at + PG_EPOCH_UNIX_MICROS).to_string(),
-            "gaming_day": self.gaming_day,
-        }))
+    /// The canonical JSON that `row_hash` covers (docs/reference.md §9).
+    /// Every value is a string or null, so RFC 8785 reduces to these members
+    /// in key order with JSON string escaping; written straight into one
+    /// buffer, because it runs on every post (`keys::canonical_json` over
+    /// the same object is the reference the unit tests hold it to).
+    pub fn canonical(&self) -> String {
+        let ints = [
+            self.balance_after.to_string(),
+            self.balance_before.to_string(),
+            (self.created_at + PG_EPOCH_UNIX_MICROS).to_string(),
+            self.id.to_string(),
+            self.points_change.to_string(),
+            self.seq.to_string(),
+        ];
+        let [balance_after, balance_before, created_at, id, points_change, seq] = &ints;
+        // sorted by key (ASCII keys: byte order is RFC 8785 order)
+        let members: [(&str, Option<&str>); 21] = [
+            ("balance_after", Some(balance_after)),
+            ("balance_before", Some(balance_before)),
+            ("correlation_id", Some(&self.correlation_id)),
+            ("created_at_unix_micros", Some(created_at)),
+            ("event_type", Some(&self.event_type)),
+            ("gaming_day", Some(&self.gaming_day)),
+            ("id", Some(id)),
+            ("idempotency_key", Some(&self.idempotency_key)),
+            ("player_id", Some(&self.player_id)),
+            ("points_change", Some(points_change)),
+            ("rating_slip_id", self.rating_slip_id.as_deref()),
+            ("reason", self.reason.as_deref()),
+            ("reward_id", self.reward_id.as_deref()),
+            ("seq", Some(seq)),
+            ("session_id", self.session_id.as_deref()),
+            ("source", self.source.as_deref()),
+            ("staff_id", self.staff_id.as_deref()),
+            ("tier_after", Some(&self.tier_after)),
+            ("tier_before", Some(&self.tier_before)),
+            ("transaction_type", Some(&self.transaction_type)),
+            ("visit_id", self.visit_id.as_deref()),
+        ];
+        let mut out = String::with_capacity(768);
+        out.push('{');
+        for (i, (key, value)) in members.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            keys::write_string(&mut out, key);
+            out.push(':');
+            match value {
+                Some(v) => keys::write_string(&mut out, v),
+                None => out.push_str("null"),
+            }
+        }
+        out.push('}');
+        out
     }
 
     /// SHA-256 hex of `prev_hash` followed by the canonical JSON.
-    pub fn hash(&self, prev_hash: &str) -> Result<String> {
-        let mut text = String::with_capacity(64 + 512);
+    pub fn hash(&self, prev_hash: &str) -> String {
+        let mut text = String::with_capacity(64 + 768);
         text.push_str(prev_hash);
-        text.push_str(&self.canonical()?);
-        Ok(keys::sha256_hex(text.as_bytes()))
+        text.push_str(&self.canonical());
+        keys::sha256_hex(text.as_bytes())
     }
 }
 
@@ -209,7 +238,7 @@ fn first_break(rows: &[Stored], head_seq: Option<i64>) -> Result<Option<Break>> 
                 detail: format!("prev_hash does not link to row {}", seq - 1),
             }));
         }
-        if s.row.hash(&s.prev_hash)? != s.row_hash {
+        if s.row.hash(&s.prev_hash) != s.row_hash {
             return Ok(Some(Break {
                 seq,
                 kind: if beyond_head { "inserted" } else { "edited" },
@@ -512,7 +541,7 @@ fn seal_ledger_chains() -> i64 {
                 }
                 let mut prev = GENESIS.to_string();
                 for s in load(c, p, None)? {
-                    let hash = s.row.hash(&prev)?;
+                    let hash = s.row.hash(&prev);
                     spi::write(
                         c,
                         "UPDATE loyalty.loyalty_ledger SET prev_hash = $3, row_hash = $4
@@ -566,7 +595,7 @@ mod unit {
         (1..=n)
             .map(|seq| {
                 let r = row(seq, seq * 10);
-                let h = r.hash(&prev).unwrap();
+                let h = r.hash(&prev);
                 let s = Stored {
                     row: r,
                     prev_hash: prev.clone(),
@@ -635,12 +664,66 @@ mod unit {
     #[test]
     fn the_hash_covers_every_field_and_the_previous_hash() {
         let r = row(1, 1);
-        let h = r.hash(GENESIS).unwrap();
+        let h = r.hash(GENESIS);
         assert_eq!(h.len(), 64);
-        assert_ne!(r.hash(&"1".repeat(64)).unwrap(), h);
+        assert_ne!(r.hash(&"1".repeat(64)), h);
         let mut other = r.clone();
         other.reason = Some("x".into());
-        assert_ne!(other.hash(GENESIS).unwrap(), h);
-        assert!(r.canonical().unwrap().contains(r#""points_change":"10""#));
+        assert_ne!(other.hash(GENESIS), h);
+        assert!(r.canonical().contains(r#""points_change":"10""#));
+    }
+
+    /// The straight writer is RFC 8785 of the row's object: the same bytes
+    /// as `keys::canonical_json` over it, for rows with every optional field
+    /// set or unset and with strings that need escaping or are not ASCII.
+    #[test]
+    fn canonical_is_rfc8785_of_the_row_object() {
+        fn reference(r: &Sealed) -> String {
+            keys::canonical_json(&json!({
+                "id": r.id.to_string(),
+                "player_id": r.player_id,
+                "seq": r.seq.to_string(),
+                "transaction_type": r.transaction_type,
+                "event_type": r.event_type,
+                "points_change": r.points_change.to_string(),
+                "balance_before": r.balance_before.to_string(),
+                "balance_after": r.balance_after.to_string(),
+                "tier_before": r.tier_before,
+                "tier_after": r.tier_after,
+                "idempotency_key": r.idempotency_key,
+                "rating_slip_id": r.rating_slip_id,
+                "visit_id": r.visit_id,
+                "session_id": r.session_id,
+                "staff_id": r.staff_id,
+                "reason": r.reason,
+                "reward_id": r.reward_id,
+                "source": r.source,
+                "correlation_id": r.correlation_id,
+                "created_at_unix_micros": (r.created_at + PG_EPOCH_UNIX_MICROS).to_string(),
+                "gaming_day": r.gaming_day,
+            }))
+            .unwrap()
+        }
+        let plain = row(3, 30);
+        let full = Sealed {
+            id: i64::MAX,
+            player_id: "00000000-0000-4000-8000-000000000001".into(),
+            points_change: -5,
+            balance_before: 0,
+            balance_after: i64::MAX,
+            rating_slip_id: Some("slip".into()),
+            visit_id: Some("visit".into()),
+            session_id: Some("session".into()),
+            staff_id: Some("staff".into()),
+            reason: Some("quote \" backslash \\ tab \t nl \n ctl \u{1} é 😀 \u{2028}".into()),
+            reward_id: Some("r-1".into()),
+            source: Some("manual_reward".into()),
+            created_at: i64::MIN + PG_EPOCH_UNIX_MICROS,
+            gaming_day: "2026-11-26".into(),
+            ..row(7, 70)
+        };
+        for r in [plain, full] {
+            assert_eq!(r.canonical(), reference(&r));
+        }
     }
 }

@@ -161,7 +161,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
             created_at: pg_sys::TimestampTz::from(created),
             gaming_day,
         };
-        let row_hash = sealed.hash(&locked.chain_head)?;
+        let row_hash = sealed.hash(&locked.chain_head);
         // Under the player's lock; ON CONFLICT also sees a concurrent
         // poster's committed row, whatever this statement's snapshot.
         let rows = spi::write(
