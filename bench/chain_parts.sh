@@ -8,28 +8,44 @@
 #     query; the difference per row is the hashing;
 #  2. SQL: the ledger insert and the balance update on copies of the tables
 #     with the chain's columns and (player_id, seq) index and without them.
-# 7 rounds each, alternating; µs per row or statement.
-# Usage: bash bench/chain_parts.sh      (about 3 minutes)
+# It also prints what a whole reward costs in the server, the denominator.
+# 7 rounds each (or the first argument), alternating; µs per row or statement.
+# Usage: bash bench/chain_parts.sh [rounds]      (7 rounds: about 3 minutes)
 source "$(dirname "$0")/../scripts/lib.sh"
 setup || exit 1
 install_extension --release >/dev/null || exit 1
 trap cluster_stop EXIT
 cluster_start "shared_buffers = '512MB'" "synchronous_commit = off" "autovacuum = off" >/dev/null
 createdb cp
-psql -X -q -v ON_ERROR_STOP=1 -d cp <<'SQL'
+psql -X -q -v ON_ERROR_STOP=1 -d cp 2>&1 <<'SQL' | sed -n 's/.*NOTICE:  //p'
 CREATE EXTENSION casino_loyalty;
 UPDATE loyalty.config SET rate_limit_count = 100000000, alert_reward_count = 100000000;
-INSERT INTO loyalty.staff (staff_id, permissions) VALUES ('5afe0000-0000-4000-8000-00000000c4a1', '{loyalty:award}');
+INSERT INTO loyalty.staff (staff_id, permissions)
+SELECT ('5afe0000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, '{loyalty:award}' FROM generate_series(1, 50) g;
+-- one player with 20,000 entries (one transaction: untimed, the player's
+-- row is rewritten 20,000 times in it)
 DO $$
 BEGIN
   FOR i IN 1..20000 LOOP
     PERFORM loyalty.manual_reward('00000000-0000-4000-8000-00000000c4a1', 1 + i % 7, 'chain parts bench',
-                                  '5afe0000-0000-4000-8000-00000000c4a1', p_reward_id => 'r-' || i);
+                                  '5afe0000-0000-4000-8000-000000000001', p_reward_id => 'r-' || i);
   END LOOP;
+END $$;
+-- the denominator: a reward's cost in the server on this build, 5,000
+-- rewards to as many players from 50 staff members (as bench/chain_cost.sh)
+DO $$
+DECLARE t0 timestamptz := clock_timestamp();
+BEGIN
+  FOR i IN 1..5000 LOOP
+    PERFORM loyalty.manual_reward(('00000000-0000-4000-8000-' || lpad(to_hex(100 + i), 12, '0'))::uuid,
+        5, 'chain parts bench', ('5afe0000-0000-4000-8000-' || lpad(to_hex(1 + i % 50), 12, '0'))::uuid,
+        p_reward_id => 'd-' || i);
+  END LOOP;
+  RAISE NOTICE 'reward: % µs per call', round((extract(epoch FROM clock_timestamp() - t0) * 1e6 / 5000)::numeric, 1);
 END $$;
 VACUUM ANALYZE loyalty.loyalty_ledger;
 SQL
-for r in 1 2 3 4 5 6 7; do
+for r in $(seq "${1:-7}"); do
   psql -X -At -d cp \
     -c "CREATE FUNCTION pg_temp.us(q text) RETURNS numeric LANGUAGE plpgsql AS \$f\$
         DECLARE t0 timestamptz := clock_timestamp();
@@ -89,7 +105,7 @@ BEGIN
   RETURN extract(epoch FROM clock_timestamp() - t0) * 1e6 / n;
 END $$;
 SQL
-for r in 1 2 3 4 5 6 7; do
+for r in $(seq "${1:-7}"); do
   if [ $((r % 2)) = 1 ]; then order="true false"; else order="false true"; fi
   for chain in $order; do
     psql -X -At -d cp -c "SELECT 'insert_chain=$chain ' || round(cc.ins($chain, 20000)::numeric, 2)" \
