@@ -93,19 +93,9 @@ fn casino(client: &SpiClient<'_>) -> Result<Casino> {
     Ok(casino)
 }
 
-/// `YYYY-MM-DD` of a day count since 2000-01-01 (proleptic Gregorian, the
-/// calendar PostgreSQL uses; days-from-civil inverted).
+/// `YYYY-MM-DD` of a day count since 2000-01-01 (PostgreSQL's epoch).
 fn civil_date(days_since_2000: i64) -> String {
-    let z = days_since_2000 + 10_957 + 719_468; // days since 0000-03-01
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    crate::log::civil_date(days_since_2000 + 10_957)
 }
 
 extension_sql!(

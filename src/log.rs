@@ -213,10 +213,20 @@ pub fn iso8601_now() -> String {
 pub fn iso8601_utc(micros: i64) -> String {
     let secs = micros.div_euclid(1_000_000);
     let frac = micros.rem_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
     let tod = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days
-    let z = days + 719_468;
+    format!(
+        "{}T{:02}:{:02}:{:02}.{frac:06}Z",
+        civil_date(secs.div_euclid(86_400)),
+        tod / 3600,
+        tod % 3600 / 60,
+        tod % 60
+    )
+}
+
+/// `YYYY-MM-DD` of a day count since 1970-01-01, in the proleptic Gregorian
+/// calendar PostgreSQL uses (Howard Hinnant's civil_from_days).
+pub fn civil_date(days_since_1970: i64) -> String {
+    let z = days_since_1970 + 719_468; // days since 0000-03-01
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -225,12 +235,7 @@ pub fn iso8601_utc(micros: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{frac:06}Z",
-        tod / 3600,
-        tod % 3600 / 60,
-        tod % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// Shorthand for building event fields.
