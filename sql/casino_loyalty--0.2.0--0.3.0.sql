@@ -1,0 +1,11 @@
+-- casino_loyalty 0.2.0 -> 0.3.0.
+--
+-- `ALTER EXTENSION casino_loyalty UPDATE` runs this file in one transaction,
+-- after the 0.3.0 shared library has been installed. It must carry a 0.2.0
+-- database to exactly the schema a fresh 0.3.0 install creates: the upgrade
+-- suite (tests/upgrade) compares the two and fails on any difference.
+--
+-- 0.3.0 is not released yet (sql/RELEASED), so every 0.3.0 change appends its
+-- step here, in the order the changes were made; once 0.3.0 is released this
+-- file never changes again (CONTRIBUTING.md, docs/releasing.md).
+\echo Use "ALTER EXTENSION casino_loyalty UPDATE TO '0.3.0'" to load this file. \quit
