@@ -4,9 +4,9 @@
 # prove that
 #   1. every row of every 0.x table (and both id sequences) is unchanged,
 #      and verify_all_balances() finds nothing;
-#   2. the pg_regress files and the client tests pass on the upgraded
-#      database (the caller, scripts/test.sh, runs them on it afterwards:
-#      this script prints the upgraded database's name on its last line);
+#   2. the pg_regress files and the client tests pass on every upgraded
+#      database (the caller, scripts/test.sh, runs them on each afterwards:
+#      this script prints the upgraded databases' names on its last line);
 #   3. the upgraded schema equals a fresh install's, object by object.
 #
 # Runs against the throwaway cluster that scripts/test.sh started (PGHOST,
@@ -214,7 +214,7 @@ for release in "${RELEASES[@]}"; do
     # 2. is the caller's: the suites assume the seeded settings, so the
     # owner's edits (proven kept above) go back to the seeds first
     psql_q -d "$db" -f tests/upgrade/reset_settings.sql >/dev/null || fail "resetting the settings failed"
-    upgraded="$db"
+    upgraded="$upgraded $db"
 done
 [ -n "$upgraded" ] || fail "no released version older than $CURRENT to upgrade from"
-echo "$upgraded"
+echo "${upgraded# }"
