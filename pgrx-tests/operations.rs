@@ -1,6 +1,6 @@
 // Operations: the write path's gaming day, the admin API's refusals.
 
-/// The write path's cached gaming day (src/casino.rs) agrees with
+/// The write path's cached gaming day (src/ledger/casino.rs) agrees with
 /// loyalty.gaming_day() in SQL across time zones, odd offsets, DST changes
 /// and day starts, and follows every config change at once (the cache is
 /// invalidated by the config trigger within the same transaction).
@@ -46,7 +46,7 @@ fn operations_gaming_day_matches_sql_everywhere() {
             });
             for (t, want) in instants {
                 let got = Spi::connect(|c| {
-                    crate::casino::gaming_day(c, pgrx::pg_sys::TimestampTz::from(t))
+                    crate::ledger::casino::gaming_day(c, pgrx::pg_sys::TimestampTz::from(t))
                 })
                 .unwrap();
                 assert_eq!(got, want, "{zone} {start} {t:?}");

@@ -135,7 +135,7 @@ fn schema_ledger_checks_call_the_one_list_of_kinds() {
         "event_type loyalty.ledger_event CHECK (loyalty.is_ledger_event(VALUE)); \
          transaction_type loyalty.ledger_kind CHECK (loyalty.is_ledger_kind(VALUE))"
     );
-    for k in crate::kinds::Kind::ALL {
+    for k in crate::domain::kinds::Kind::ALL {
         assert!(one::<bool>(&format!(
             "SELECT loyalty.is_ledger_kind('{}') AND loyalty.is_ledger_event('{}')",
             k.as_str(),

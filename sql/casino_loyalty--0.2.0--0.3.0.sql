@@ -9,3 +9,343 @@
 -- step here, in the order the changes were made; once 0.3.0 is released this
 -- file never changes again (CONTRIBUTING.md, docs/releasing.md).
 \echo Use "ALTER EXTENSION casino_loyalty UPDATE TO '0.3.0'" to load this file. \quit
+
+-- The house for 0.3.0 (src/ grouped by capability). What a partial
+-- completion is now has one home, the view below: the runbooks,
+-- health_check and metrics read it (metrics counted a slip whose gameplay
+-- entry exists but was not yet marked on the slip; it no longer does).
+CREATE VIEW loyalty.partial_completion WITH (security_invoker = true) AS
+SELECT s.id AS rating_slip_id, s.player_id, s.end_time
+  FROM loyalty.rating_slip s
+ WHERE s.status = 'CLOSED' AND s.accrued_ledger_id IS NULL AND s.approval_status IS NULL
+   AND NOT EXISTS (SELECT 1 FROM loyalty.loyalty_ledger l
+                    WHERE l.player_id = s.player_id AND l.idempotency_key = 'gameplay:' || s.id::text);
+COMMENT ON VIEW loyalty.partial_completion IS
+    'Closed slips still owed their points (no gameplay entry), except slips held for or refused approval.';
+REVOKE ALL ON loyalty.partial_completion FROM PUBLIC;
+
+-- Functions and comments whose text named source files that moved.
+CREATE OR REPLACE FUNCTION loyalty.health_check()
+RETURNS TABLE (kind text, severity text, subject text, alert_id bigint, new_alert boolean, details jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    c          loyalty.config%ROWTYPE;
+    st         loyalty.health_state%ROWTYPE;
+    v_started  timestamptz := clock_timestamp();
+    v_found    jsonb := '[]';
+    v_sweep    uuid[];
+    v_players  uuid[];
+    v_chained  uuid[];
+    v_digest   text;
+    v_full_tiers boolean;
+    v_unacked  jsonb;
+    f          record;
+    v_id       bigint;
+    v_count    integer := 0;
+BEGIN
+    PERFORM loyalty.require_caller();
+    -- One run at a time: the state row is the lock (a second caller waits,
+    -- then sees the first run's alerts and raises no duplicates).
+    INSERT INTO loyalty.health_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
+    SELECT * INTO st FROM loyalty.health_state FOR UPDATE;
+    SELECT * INTO c FROM loyalty.config;
+
+    -- Closed slips still owed their points, older than the threshold.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'PARTIAL_COMPLETION_STALE', 'severity', 'WARNING',
+                   'fingerprint', 'PARTIAL_COMPLETION_STALE:' || s.rating_slip_id, 'subject', s.rating_slip_id::text,
+                   'player_id', s.player_id,
+                   'details', jsonb_build_object('rating_slip_id', s.rating_slip_id, 'end_time', s.end_time,
+                                                 'age_seconds', floor(extract(epoch FROM v_started - s.end_time)),
+                                                 'last_error', p.error_code)))
+          FROM loyalty.partial_completion s
+          LEFT JOIN loyalty.pending_accrual p ON p.rating_slip_id = s.rating_slip_id
+         WHERE s.end_time < v_started - c.partial_stale_after),
+        '[]');
+
+    -- A slip that was paid but is still marked owed.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'PENDING_ROW_WRONG', 'severity', 'WARNING',
+                   'fingerprint', 'PENDING_ROW_WRONG:' || p.rating_slip_id, 'subject', p.rating_slip_id::text,
+                   'player_id', p.player_id,
+                   'details', jsonb_build_object('rating_slip_id', p.rating_slip_id, 'ledger_entry_id', l.id,
+                                                 'failed_at', p.failed_at)))
+          FROM loyalty.pending_accrual p
+          JOIN loyalty.loyalty_ledger l
+            ON l.player_id = p.player_id AND l.idempotency_key = 'gameplay:' || p.rating_slip_id::text
+         WHERE p.resolved_at IS NULL),
+        '[]');
+
+    -- Slips held for a second person's approval for too long.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'APPROVAL_OVERDUE', 'severity', 'WARNING',
+                   'fingerprint', 'APPROVAL_OVERDUE:' || s.id, 'subject', s.id::text,
+                   'player_id', s.player_id,
+                   'details', jsonb_build_object('rating_slip_id', s.id, 'held_since', s.end_time,
+                                                 'closed_by', s.closed_by)))
+          FROM loyalty.rating_slip s
+         WHERE s.approval_status = 'HELD' AND s.end_time < v_started - c.approval_overdue_after),
+        '[]');
+
+    -- Players to verify: every player with a ledger entry written since the
+    -- last run started (less a margin for transactions that commit late),
+    -- every player with an unresolved balance or chain alert, and the next
+    -- slice of the rolling sweep, which reaches everyone (a change made
+    -- behind the write path's back writes no ledger entry).
+    v_sweep := ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
+                      WHERE st.sweep_after IS NULL OR p.player_id > st.sweep_after
+                      ORDER BY p.player_id LIMIT c.health_sweep_players);
+    v_chained := v_sweep || ARRAY(SELECT a.player_id FROM loyalty.alert a
+                                   WHERE a.kind = 'CHAIN_BROKEN' AND a.resolved_at IS NULL
+                                     AND a.player_id IS NOT NULL);
+    v_players := v_chained
+        || ARRAY(SELECT a.player_id FROM loyalty.alert a
+                  WHERE a.kind = 'BALANCE_MISMATCH' AND a.resolved_at IS NULL AND a.player_id IS NOT NULL)
+        || ARRAY(SELECT DISTINCT l.player_id FROM loyalty.loyalty_ledger l
+                  WHERE st.last_run_at IS NULL OR l.created_at >= st.last_run_at - interval '10 minutes');
+    v_players := ARRAY(SELECT DISTINCT u FROM unnest(v_players) u);
+    v_chained := ARRAY(SELECT DISTINCT u FROM unnest(v_chained) u);
+
+    -- Stored balance or lifetime points that differ from the ledger
+    -- (RECONCILIATION entries left out of the sum, as in verify_player_balance).
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'BALANCE_MISMATCH', 'severity', 'CRITICAL',
+                   'fingerprint', 'BALANCE_MISMATCH:' || p.player_id, 'subject', p.player_id::text,
+                   'player_id', p.player_id,
+                   'details', jsonb_build_object('current_balance', p.current_balance, 'ledger_balance', l.bal,
+                                                 'lifetime_points', p.lifetime_points, 'ledger_lifetime', l.life)))
+          FROM unnest(v_players) u(player_id)
+          JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
+          CROSS JOIN LATERAL (
+              SELECT coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'), 0) AS bal,
+                     coalesce(sum(e.points_change) FILTER (WHERE e.points_change > 0
+                                                             AND e.transaction_type <> 'RECONCILIATION'), 0) AS life
+                FROM loyalty.loyalty_ledger e WHERE e.player_id = u.player_id) l
+         WHERE p.current_balance <> l.bal OR p.lifetime_points <> l.life),
+        '[]');
+
+    -- Hash chains (src/ledger/chain/) of the sweep slice and of players already
+    -- alerted, so an alert resolves once the chain verifies again.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'CHAIN_BROKEN', 'severity', 'CRITICAL',
+                   'fingerprint', 'CHAIN_BROKEN:' || v.player_id, 'subject', v.player_id::text,
+                   'player_id', v.player_id,
+                   'details', jsonb_build_object('break_seq', v.break_seq, 'break_kind', v.break_kind,
+                                                 'detail', v.detail)))
+          FROM unnest(v_chained) u(player_id)
+          CROSS JOIN LATERAL loyalty.verify_ledger_chain(u.player_id) v
+         WHERE NOT v.ok),
+        '[]');
+
+    -- Stored tiers that disagree with the ladder: everyone when the ladder
+    -- changed since the last full check or a drift alert is unresolved,
+    -- else the players verified above. One finding for the whole ladder.
+    SELECT md5(string_agg(t.tier || ':' || t.threshold_points, ',' ORDER BY t.threshold_points))
+      INTO v_digest FROM loyalty.tier t;
+    v_full_tiers := v_digest IS DISTINCT FROM st.ladder_digest
+        OR EXISTS (SELECT 1 FROM loyalty.alert a WHERE a.kind = 'TIER_DRIFT' AND a.resolved_at IS NULL);
+    v_found := v_found || coalesce((
+        SELECT jsonb_build_array(jsonb_build_object(
+                   'kind', 'TIER_DRIFT', 'severity', 'WARNING', 'fingerprint', 'TIER_DRIFT', 'subject', 'ladder',
+                   'player_id', NULL,
+                   'details', jsonb_build_object('players', count(*),
+                                                 'sample', (array_agg(jsonb_build_object(
+                                                     'player_id', d.player_id, 'tier', d.tier,
+                                                     'ladder_tier', d.ladder_tier) ORDER BY d.player_id))[1:20])))
+          FROM (SELECT p.player_id, p.tier, loyalty.ladder_tier(p.lifetime_points) AS ladder_tier
+                  FROM loyalty.player_loyalty p
+                 WHERE v_full_tiers OR p.player_id = ANY (v_players)) d
+         WHERE d.tier <> d.ladder_tier
+        HAVING count(*) > 0),
+        '[]');
+
+    -- Raise one alert per finding (none while one is unresolved) and report it.
+    FOR f IN SELECT * FROM jsonb_to_recordset(v_found)
+                 AS x(kind text, severity text, fingerprint text, subject text, player_id uuid, details jsonb)
+    LOOP
+        v_id := NULL;
+        INSERT INTO loyalty.alert AS a (kind, severity, fingerprint, player_id, details)
+        VALUES (f.kind, f.severity, f.fingerprint, f.player_id, f.details)
+        ON CONFLICT (fingerprint) WHERE resolved_at IS NULL AND fingerprint IS NOT NULL DO NOTHING
+        RETURNING a.id INTO v_id;
+        new_alert := v_id IS NOT NULL;
+        IF new_alert THEN
+            PERFORM loyalty.announce_alert(v_id);
+        ELSE
+            SELECT a.id INTO v_id FROM loyalty.alert a WHERE a.fingerprint = f.fingerprint AND a.resolved_at IS NULL;
+        END IF;
+        kind := f.kind; severity := f.severity; subject := f.subject; alert_id := v_id; details := f.details;
+        v_count := v_count + 1;
+        RETURN NEXT;
+    END LOOP;
+
+    -- Resolve what this run checked and no longer found.
+    UPDATE loyalty.alert a SET resolved_at = v_started
+     WHERE a.resolved_at IS NULL AND a.fingerprint IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_found) x WHERE x ->> 'fingerprint' = a.fingerprint)
+       AND (a.kind IN ('PARTIAL_COMPLETION_STALE', 'PENDING_ROW_WRONG', 'APPROVAL_OVERDUE')
+            OR a.kind = 'TIER_DRIFT' AND v_full_tiers
+            OR a.kind = 'BALANCE_MISMATCH' AND a.player_id = ANY (v_players)
+            OR a.kind = 'CHAIN_BROKEN' AND a.player_id = ANY (v_chained));
+
+    -- Open alerts nobody took on: reported, not alerted about again.
+    SELECT jsonb_build_object('alerts', count(*), 'oldest', min(a.created_at),
+                              'critical', count(*) FILTER (WHERE a.severity = 'CRITICAL')),
+           CASE WHEN bool_or(a.severity = 'CRITICAL') THEN 'CRITICAL'
+                WHEN bool_or(a.severity = 'WARNING') THEN 'WARNING' ELSE 'INFO' END
+      INTO v_unacked, severity
+      FROM loyalty.alert a
+     WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+       AND a.created_at < v_started - c.alert_ack_overdue_after;
+    IF (v_unacked ->> 'alerts')::bigint > 0 THEN
+        kind := 'ALERT_UNACKNOWLEDGED'; subject := 'alerts'; alert_id := NULL; new_alert := false;
+        details := v_unacked;
+        v_count := v_count + 1;
+        RETURN NEXT;
+    END IF;
+
+    UPDATE loyalty.health_state h
+       SET last_run_at = v_started,
+           sweep_after = CASE WHEN cardinality(v_sweep) < c.health_sweep_players THEN NULL
+                              ELSE v_sweep[cardinality(v_sweep)] END,
+           ladder_digest = CASE WHEN v_full_tiers THEN v_digest ELSE h.ladder_digest END,
+           last_findings = v_count;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION loyalty.metrics()
+RETURNS TABLE (gaming_day date, slips_open bigint, slips_completed_today bigint, slips_held_today bigint,
+               partial_completions bigint, oldest_partial_seconds bigint, rewards_today bigint,
+               reward_points_today bigint, alerts_open_info bigint, alerts_open_warning bigint,
+               alerts_open_critical bigint, notifications_pending bigint, last_health_check timestamptz,
+               last_health_check_age_seconds bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    c     loyalty.config%ROWTYPE;
+    v_day date;
+    v_day_start timestamptz;
+BEGIN
+    PERFORM loyalty.require_caller(ARRAY['loyalty:view_all']);
+    SELECT * INTO c FROM loyalty.config;
+    v_day := loyalty.gaming_day(now());
+    v_day_start := (v_day + c.gaming_day_start) AT TIME ZONE c.casino_timezone;
+    RETURN QUERY
+    SELECT v_day,
+           (SELECT count(*) FROM loyalty.rating_slip s WHERE s.status = 'OPEN'),
+           -- completed = paid: the day's gameplay entries (an index range, not a slip scan)
+           (SELECT count(*) FROM loyalty.loyalty_ledger l
+             WHERE l.transaction_type = 'GAMEPLAY' AND l.gaming_day = v_day
+               AND l.created_at >= v_day_start - interval '1 day'),
+           (SELECT count(*) FROM loyalty.rating_slip s
+             WHERE s.approval_status = 'HELD' AND s.end_time >= v_day_start
+               AND s.end_time < v_day_start + interval '1 day'),
+           o.n, o.age,
+           r.n, r.pts,
+           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+                                                   AND a.severity = 'INFO'),
+           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+                                                   AND a.severity = 'WARNING'),
+           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+                                                   AND a.severity = 'CRITICAL'),
+           (SELECT count(*) FROM loyalty.notification n WHERE n.delivered_at IS NULL),
+           h.last_run_at::timestamptz,
+           floor(extract(epoch FROM clock_timestamp() - h.last_run_at))::bigint
+      FROM (SELECT count(*) AS n, floor(extract(epoch FROM clock_timestamp() - min(s.end_time)))::bigint AS age
+              FROM loyalty.partial_completion s) o,
+           (SELECT count(*) AS n, coalesce(sum(l.points_change), 0)::bigint AS pts
+              FROM loyalty.loyalty_ledger l
+             WHERE l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT') AND l.gaming_day = v_day
+               AND l.created_at >= v_day_start - interval '1 day') r
+      LEFT JOIN loyalty.health_state h ON true;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION loyalty.manual_reward_frequency(p_from timestamptz DEFAULT NULL, p_to timestamptz DEFAULT NULL,
+                                                p_bucket interval DEFAULT '1 hour',
+                                                p_from_day date DEFAULT NULL, p_to_day date DEFAULT NULL)
+RETURNS TABLE (staff_id uuid, bucket_start timestamptz, rewards bigint, bonuses bigint,
+               adjustments bigint, points_total bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_origin timestamptz := p_from;
+BEGIN
+    PERFORM loyalty.require_caller();
+    IF (p_from IS NULL) <> (p_to IS NULL) OR (p_from_day IS NULL) <> (p_to_day IS NULL)
+       OR (p_from IS NULL) = (p_from_day IS NULL) OR p_from > p_to OR p_from_day > p_to_day OR p_bucket IS NULL
+       OR p_bucket < interval '1 minute' OR extract(month FROM p_bucket) <> 0 OR extract(year FROM p_bucket) <> 0 THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
+            DETAIL = 'give p_from <= p_to or p_from_day <= p_to_day; p_bucket is at least 1 minute and given in days or less',
+            ERRCODE = 'PT422';
+    END IF;
+    IF p_from_day IS NOT NULL THEN
+        -- buckets start at the first gaming day's start, casino time
+        SELECT (p_from_day + c.gaming_day_start) AT TIME ZONE c.casino_timezone INTO v_origin FROM loyalty.config c;
+    END IF;
+    RETURN QUERY
+    SELECT l.staff_id, date_bin(p_bucket, l.created_at, v_origin), count(*),
+           count(*) FILTER (WHERE l.transaction_type = 'MANUAL_BONUS'),
+           count(*) FILTER (WHERE l.transaction_type = 'ADJUSTMENT'),
+           sum(l.points_change)::bigint
+      FROM loyalty.loyalty_ledger l
+     -- manual rewards are these two kinds (src/domain/kinds.rs), whoever else
+     -- appears in staff_id on other kinds
+     WHERE l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT')
+       AND CASE WHEN p_from IS NOT NULL THEN l.created_at >= p_from AND l.created_at < p_to
+                ELSE l.gaming_day BETWEEN p_from_day AND p_to_day
+                     AND l.created_at >= (p_from_day - 3)::timestamp AT TIME ZONE 'UTC'
+                     AND l.created_at < (p_to_day + 4)::timestamp AT TIME ZONE 'UTC' END
+     GROUP BY 1, 2 ORDER BY 2, 1;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION loyalty.verify_player_balance(p_player_id uuid)
+RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint, lifetime_points bigint,
+               ledger_lifetime bigint, entries bigint, chain_breaks bigint, ok boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+BEGIN
+    PERFORM loyalty.require_caller();
+    IF p_player_id IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_player_id is required', ERRCODE = 'PT422';
+    END IF;
+    RETURN QUERY
+    -- RECONCILIATION entries (src/domain/kinds.rs) bring the stored balance back
+    -- to the ledger's sum and are left out of it; before/after breaks count
+    -- only after the last one (an operator reviewed and closed what came
+    -- before, and the ledger still shows it).
+    WITH l AS (
+        SELECT coalesce(sum(e.points_change) FILTER (WHERE NOT e.reconciliation), 0)::bigint AS bal,
+               coalesce(sum(e.points_change) FILTER (WHERE e.points_change > 0 AND NOT e.reconciliation),
+                        0)::bigint AS life,
+               count(*) AS n,
+               count(*) FILTER (WHERE e.seq > coalesce(e.last_reconciled, 0) AND e.prev_after IS NOT NULL
+                                  AND e.prev_after <> e.balance_before) AS breaks
+          FROM (SELECT x.points_change, x.balance_before, x.seq,
+                       x.transaction_type = 'RECONCILIATION' AS reconciliation,
+                       lag(x.balance_after) OVER (ORDER BY x.seq) AS prev_after,
+                       max(x.seq) FILTER (WHERE x.transaction_type = 'RECONCILIATION') OVER () AS last_reconciled
+                  FROM loyalty.loyalty_ledger x WHERE x.player_id = p_player_id) e
+    )
+    SELECT p_player_id, p.current_balance::bigint, l.bal, p.lifetime_points::bigint, l.life, l.n, l.breaks,
+           p.current_balance IS NOT DISTINCT FROM l.bal AND p.lifetime_points IS NOT DISTINCT FROM l.life
+           AND l.breaks = 0
+      FROM l LEFT JOIN loyalty.player_loyalty p ON p.player_id = p_player_id
+     WHERE p.player_id IS NOT NULL OR l.n > 0;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING MESSAGE = 'PLAYER_NOT_FOUND',
+            DETAIL = format('no balance and no ledger entries for player %s', p_player_id), ERRCODE = 'PT404';
+    END IF;
+END
+$$;
+
+COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'GAMEPLAY, MANUAL_BONUS (positive manual), ADJUSTMENT (negative manual) or RECONCILIATION (an operator''s repair of a drifted balance: moves the stored balance back to the ledger, so it is not counted in the ledger''s sum; src/domain/kinds.rs).';
+COMMENT ON DOMAIN loyalty.ledger_kind IS 'A ledger transaction_type (src/domain/kinds.rs).';
+COMMENT ON DOMAIN loyalty.ledger_event IS 'A ledger event_type (src/domain/kinds.rs).';

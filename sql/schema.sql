@@ -20,12 +20,12 @@ COMMENT ON DOMAIN loyalty.chain_position IS 'A ledger entry''s position in its p
 CREATE DOMAIN loyalty.idempotency_key AS text
     CONSTRAINT idempotency_key_check CHECK (length(VALUE) BETWEEN 1 AND 200);
 COMMENT ON DOMAIN loyalty.idempotency_key IS 'A ledger entry''s idempotency key: 1 to 200 characters.';
--- The kind lists live in src/kinds.rs; their CHECKs are added once the
--- functions that ask it exist (src/kinds.rs, "ledger_kind_checks").
+-- The kind lists live in src/domain/kinds.rs; their CHECKs are added once the
+-- functions that ask it exist (src/domain/kinds.rs, "ledger_kind_checks").
 CREATE DOMAIN loyalty.ledger_kind AS text;
-COMMENT ON DOMAIN loyalty.ledger_kind IS 'A ledger transaction_type (src/kinds.rs).';
+COMMENT ON DOMAIN loyalty.ledger_kind IS 'A ledger transaction_type (src/domain/kinds.rs).';
 CREATE DOMAIN loyalty.ledger_event AS text;
-COMMENT ON DOMAIN loyalty.ledger_event IS 'A ledger event_type (src/kinds.rs).';
+COMMENT ON DOMAIN loyalty.ledger_event IS 'A ledger event_type (src/domain/kinds.rs).';
 CREATE DOMAIN loyalty.slip_status AS text
     CONSTRAINT slip_status_check CHECK (VALUE IN ('OPEN', 'CLOSED'));
 COMMENT ON DOMAIN loyalty.slip_status IS 'A rating slip''s status: OPEN or CLOSED.';
@@ -252,7 +252,7 @@ COMMENT ON COLUMN loyalty.player_loyalty.chain_head IS 'Tamper evidence: row_has
 
 -- The casino's gaming day of an instant: its local date in
 -- config.casino_timezone, where a day starts at config.gaming_day_start
--- (06:00: 03:00 belongs to the day before). src/casino.rs computes the
+-- (06:00: 03:00 belongs to the day before). src/ledger/casino.rs computes the
 -- same for the write path without a query.
 CREATE FUNCTION loyalty.gaming_day(p_at timestamptz) RETURNS date
 LANGUAGE sql STABLE SET search_path = pg_catalog, loyalty, pg_temp
@@ -289,7 +289,7 @@ CREATE TABLE loyalty.loyalty_ledger (
     seq              loyalty.chain_position NOT NULL,
     prev_hash        text   NOT NULL,
     row_hash         text   NOT NULL,
-    -- the write path passes it (src/casino.rs); the default serves rows
+    -- the write path passes it (src/ledger/casino.rs); the default serves rows
     -- an owner writes by hand
     gaming_day       date   NOT NULL DEFAULT loyalty.gaming_day(clock_timestamp()),
     CONSTRAINT loyalty_ledger_pkey PRIMARY KEY (player_id, id),
@@ -304,7 +304,7 @@ COMMENT ON COLUMN loyalty.loyalty_ledger.rating_slip_id IS 'The slip this entry 
 COMMENT ON COLUMN loyalty.loyalty_ledger.visit_id IS 'Visit of the slip, copied for reporting.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.session_id IS 'Table session of the slip, copied for reporting.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.idempotency_key IS 'Deterministic key (gameplay:<slip>, manual:<hash>); unique per player, so a replay finds the first entry.';
-COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'GAMEPLAY, MANUAL_BONUS (positive manual), ADJUSTMENT (negative manual) or RECONCILIATION (an operator''s repair of a drifted balance: moves the stored balance back to the ledger, so it is not counted in the ledger''s sum; src/kinds.rs).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'GAMEPLAY, MANUAL_BONUS (positive manual), ADJUSTMENT (negative manual) or RECONCILIATION (an operator''s repair of a drifted balance: moves the stored balance back to the ledger, so it is not counted in the ledger''s sum; src/domain/kinds.rs).';
 COMMENT ON COLUMN loyalty.loyalty_ledger.event_type IS 'RATING_SLIP_COMPLETED, POINTS_UPDATE_REQUESTED or BALANCE_RECONCILED.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.points_change IS 'Signed change of the balance.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.reason IS 'Audit: why (required for manual rewards).';

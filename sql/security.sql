@@ -27,7 +27,7 @@ GRANT EXECUTE ON FUNCTION loyalty.increment_player_loyalty TO service_role;
 -- Pure functions: no data, no side effects.
 GRANT EXECUTE ON FUNCTION loyalty.hash_idempotency_key, loyalty.calculate_points
     TO authenticated, service_role;
--- Floor operations. Each function checks its caller itself (src/auth.rs):
+-- Floor operations. Each function checks its caller itself (src/auth/mod.rs):
 -- rating needs loyalty:rate, accrual and recovery loyalty:recover, approval
 -- loyalty:approve, and nobody acts on their own play.
 GRANT EXECUTE ON FUNCTION loyalty.open_rating_slip, loyalty.update_rating_slip_bet,

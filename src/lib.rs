@@ -3,31 +3,16 @@
 
 use pgrx::prelude::*;
 
+// The rooms, from the bottom floor up; each may call only the rooms below
+// it (CONTRIBUTING.md, "The house").
 pub mod alert;
-pub mod api;
-pub mod approval;
 pub mod auth;
-pub mod batch;
-pub mod casino;
-pub mod chain;
-pub mod context;
-pub mod error;
-pub mod jsonb;
-pub mod keys;
-pub mod kinds;
-pub mod ladder;
+pub mod domain;
 pub mod ledger;
-pub mod log;
-pub mod points;
-pub mod rate_limit;
-pub mod reason;
+pub mod ops;
+pub mod pg;
+pub mod play;
 pub mod rewards;
-pub mod runbook;
-pub mod settings;
-pub mod slip;
-pub mod spi;
-pub mod subxact;
-pub mod watch;
 
 ::pgrx::pg_module_magic!();
 
@@ -46,36 +31,42 @@ pub extern "C-unwind" fn _PG_init() {
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/seed.sql", name = "seed", requires = ["schema"]);
 extension_sql_file!(
-    "../sql/runbook.sql",
+    "../sql/play/partial_completion.sql",
+    name = "partial_completion",
+    requires = ["schema"]
+);
+extension_sql_file!(
+    "../sql/ops/runbook.sql",
     name = "runbook",
     requires = [
         "schema",
         auth::require_caller,
-        runbook::list_partial_completions
+        ops::runbook::list_partial_completions
     ]
 );
 extension_sql_file!(
-    "../sql/outbox.sql",
+    "../sql/alert/outbox.sql",
     name = "outbox",
     requires = ["schema", auth::require_caller]
 );
 extension_sql_file!(
-    "../sql/health.sql",
+    "../sql/ops/health.sql",
     name = "health",
     requires = [
         "schema",
         "outbox",
+        "partial_completion",
         auth::require_caller,
-        chain::verify_ledger_chain
+        ledger::chain::verify::verify_ledger_chain
     ]
 );
 extension_sql_file!(
-    "../sql/admin.sql",
+    "../sql/ops/admin.sql",
     name = "admin",
     requires = [
         "schema",
         auth::require_caller,
-        context::resolve_correlation_id
+        pg::context::resolve_correlation_id
     ]
 );
 extension_sql_file!("../sql/security.sql", name = "security", finalize);

@@ -1,0 +1,267 @@
+//! Points, tiers and progress (pure, reference §4).
+//!
+//! Theoretical win and points are computed exactly: every factor is a
+//! decimal held as an integer mantissa and a scale, the product is exact, and
+//! the one division (by 100 for the percent and by 3600 for hours) is an
+//! integer floor division. No float, no rounded intermediate.
+
+use crate::domain::error::{LoyaltyError, Result};
+
+/// Longest slip (docs/reference.md §4): more than 24 hours is a VALIDATION_ERROR.
+pub const MAX_DURATION_SECONDS: i64 = 24 * 3600;
+
+/// A non-negative decimal: `mantissa × 10^-scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decimal {
+    pub mantissa: u128,
+    pub scale: u32,
+}
+
+impl Decimal {
+    /// Parse PostgreSQL numeric output (`123.4500`, `0`, `1e3` never occurs).
+    /// Refuses NaN, infinities, negatives and anything beyond 38 digits.
+    pub fn parse(what: &str, text: &str) -> Result<Decimal> {
+        let bad = |why: &str| {
+            LoyaltyError::validation(format!(
+                "{what} {why} (got {})",
+                crate::domain::error::echo(text)
+            ))
+        };
+        let t = text.trim();
+        if t.starts_with('-') {
+            return Err(bad("must not be negative"));
+        }
+        let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+        if int.is_empty()
+            || !int.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(bad("must be a finite number"));
+        }
+        let frac = frac.trim_end_matches('0');
+        let digits = format!("{int}{frac}");
+        let digits = digits.trim_start_matches('0');
+        if digits.len() > 38 {
+            return Err(bad("has too many digits"));
+        }
+        let mantissa = if digits.is_empty() {
+            0
+        } else {
+            digits.parse::<u128>().map_err(|_| bad("is out of range"))?
+        };
+        Ok(Decimal {
+            mantissa,
+            scale: frac.len() as u32,
+        })
+    }
+
+    pub fn from_int(v: u64) -> Decimal {
+        Decimal {
+            mantissa: v as u128,
+            scale: 0,
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.mantissa == 0
+    }
+}
+
+/// The per-game figures a slip snapshots when it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GameSettings {
+    pub house_edge_percent: Decimal,
+    pub decisions_per_hour: u32,
+    pub points_conversion_rate: Decimal,
+    pub point_multiplier: Decimal,
+}
+
+/// Whole seconds from start to end; negative or longer than 24 h is invalid.
+pub fn duration_seconds(start_micros: i64, end_micros: i64) -> Result<i64> {
+    let diff = end_micros
+        .checked_sub(start_micros)
+        .ok_or_else(|| LoyaltyError::validation("slip times are out of range"))?;
+    if diff < 0 {
+        return Err(LoyaltyError::validation(
+            "a slip cannot end before it started",
+        ));
+    }
+    let secs = diff / 1_000_000;
+    if secs > MAX_DURATION_SECONDS {
+        return Err(LoyaltyError::validation(format!(
+            "a slip cannot last longer than 24 hours (got {secs} seconds)"
+        )));
+    }
+    Ok(secs)
+}
+
+/// floor(average_bet × house_edge/100 × decisions/h × seconds/3600 × rate × multiplier)
+pub fn points(settings: &GameSettings, average_bet: Decimal, duration_seconds: i64) -> Result<i64> {
+    if average_bet.is_zero() {
+        return Err(LoyaltyError::validation(
+            "average bet must be greater than 0",
+        ));
+    }
+    if !(0..=MAX_DURATION_SECONDS).contains(&duration_seconds) {
+        return Err(LoyaltyError::validation(format!(
+            "duration must be between 0 and {MAX_DURATION_SECONDS} seconds (got {duration_seconds})"
+        )));
+    }
+    let too_big =
+        || LoyaltyError::validation("the award is too large to compute; check the average bet");
+    let factors = [
+        average_bet,
+        settings.house_edge_percent,
+        Decimal::from_int(settings.decisions_per_hour as u64),
+        Decimal::from_int(duration_seconds as u64),
+        settings.points_conversion_rate,
+        settings.point_multiplier,
+    ];
+    let mut mantissa: u128 = 1;
+    let mut scale: u32 = 0;
+    for f in factors {
+        mantissa = mantissa.checked_mul(f.mantissa).ok_or_else(too_big)?;
+        scale += f.scale;
+    }
+    // Divide by 100 (percent) × 3600 (seconds per hour) × 10^scale at once.
+    let mut divisor: u128 = 360_000;
+    for _ in 0..scale {
+        divisor = match divisor.checked_mul(10) {
+            Some(d) => d,
+            None => return Ok(0), // the quotient is below 1
+        };
+    }
+    i64::try_from(mantissa / divisor).map_err(|_| too_big())
+}
+
+/// One rung of the tier ladder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tier {
+    pub name: String,
+    pub threshold: i64,
+}
+
+/// Tier and progress (0–100) for lifetime points. `ladder` is sorted by
+/// threshold ascending and non-empty; below the lowest threshold a player
+/// still holds the lowest tier.
+pub fn tier_for(lifetime: i64, ladder: &[Tier]) -> (String, i16) {
+    let Some(first) = ladder.first() else {
+        return (String::from("BRONZE"), 0);
+    };
+    let idx = ladder
+        .iter()
+        .rposition(|t| t.threshold <= lifetime)
+        .unwrap_or(0);
+    let this = if lifetime < first.threshold {
+        first
+    } else {
+        &ladder[idx]
+    };
+    let progress = match ladder.get(idx + 1) {
+        None => 100,
+        Some(next) => {
+            let span = (next.threshold - this.threshold) as i128;
+            let done = (lifetime as i128 - this.threshold as i128).max(0);
+            // round half up of 100 × done / span, in integers
+            let p = (200 * done + span) / (2 * span);
+            p.clamp(0, 100) as i16
+        }
+    };
+    (this.name.clone(), progress)
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::parse("x", s).unwrap()
+    }
+
+    fn blackjack() -> GameSettings {
+        GameSettings {
+            house_edge_percent: d("2.0"),
+            decisions_per_hour: 70,
+            points_conversion_rate: d("10"),
+            point_multiplier: d("1.0"),
+        }
+    }
+
+    fn ladder() -> Vec<Tier> {
+        [
+            ("BRONZE", 0),
+            ("SILVER", 10_000),
+            ("GOLD", 50_000),
+            ("PLATINUM", 100_000),
+        ]
+        .into_iter()
+        .map(|(n, t)| Tier {
+            name: n.into(),
+            threshold: t,
+        })
+        .collect()
+    }
+
+    #[test]
+    fn spec_example_blackjack_25_for_two_hours_is_700() {
+        assert_eq!(points(&blackjack(), d("25"), 7200).unwrap(), 700);
+    }
+
+    #[test]
+    fn points_floor_exactly() {
+        // roulette: 10 × 5.26/100 × 38 × 1800/3600 × 10 = 99.94 → 99
+        let roulette = GameSettings {
+            house_edge_percent: d("5.26"),
+            decisions_per_hour: 38,
+            points_conversion_rate: d("10"),
+            point_multiplier: d("1"),
+        };
+        assert_eq!(points(&roulette, d("10"), 1800).unwrap(), 99);
+        // 1 second of blackjack at 25: 0.0972… points → 0
+        assert_eq!(points(&blackjack(), d("25"), 1).unwrap(), 0);
+        assert_eq!(points(&blackjack(), d("25"), 0).unwrap(), 0);
+    }
+
+    #[test]
+    fn bad_inputs_are_validation_errors() {
+        assert!(points(&blackjack(), d("0"), 60).is_err());
+        assert!(points(&blackjack(), d("25"), -1).is_err());
+        assert!(points(&blackjack(), d("25"), 86_401).is_err());
+        assert!(points(&blackjack(), d("99999999999999999999999999999999"), 86_400).is_err());
+        assert!(Decimal::parse("bet", "-1").is_err());
+        assert!(Decimal::parse("bet", "NaN").is_err());
+        assert!(Decimal::parse("bet", "Infinity").is_err());
+        assert_eq!(
+            d("025.500"),
+            Decimal {
+                mantissa: 255,
+                scale: 1
+            }
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_seconds(0, 7_200_999_999).unwrap(), 7200);
+        assert!(duration_seconds(10, 5).is_err());
+        assert_eq!(duration_seconds(0, 86_400_000_000).unwrap(), 86_400);
+        assert!(duration_seconds(0, 86_401_000_000).is_err());
+        assert!(duration_seconds(i64::MIN, i64::MAX).is_err());
+    }
+
+    #[test]
+    fn tiers_at_and_around_thresholds() {
+        let l = ladder();
+        assert_eq!(tier_for(0, &l), ("BRONZE".into(), 0));
+        assert_eq!(tier_for(9_999, &l), ("BRONZE".into(), 100));
+        assert_eq!(tier_for(9_949, &l), ("BRONZE".into(), 99));
+        assert_eq!(tier_for(5_000, &l), ("BRONZE".into(), 50));
+        assert_eq!(tier_for(10_000, &l), ("SILVER".into(), 0));
+        assert_eq!(tier_for(49_999, &l), ("SILVER".into(), 100));
+        assert_eq!(tier_for(50_000, &l), ("GOLD".into(), 0));
+        assert_eq!(tier_for(75_000, &l), ("GOLD".into(), 50));
+        assert_eq!(tier_for(99_999, &l), ("GOLD".into(), 100));
+        assert_eq!(tier_for(100_000, &l), ("PLATINUM".into(), 100));
+        assert_eq!(tier_for(i64::MAX, &l), ("PLATINUM".into(), 100));
+    }
+}

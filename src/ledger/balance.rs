@@ -1,0 +1,333 @@
+//! A player's balance row under its lock: lock (or create) it, compute a
+//! change with every bound checked, write it, and announce a tier change.
+//! Only the write path (`post.rs`) and the runbooks that reconcile a balance
+//! to its ledger use these; nothing else writes `player_loyalty`.
+
+use crate::domain::error::{Code, LoyaltyError, Result};
+use crate::domain::points::{self, Tier};
+use crate::ledger::ladder;
+use crate::pg::log::{self, Event};
+use crate::pg::spi;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use std::rc::Rc;
+
+/// Channel for tier-change notifications (sent on commit only). The payload
+/// is `{"ledger_entry_id": n}` and nothing else: any role may LISTEN (and
+/// any role may NOTIFY), so a listener reads the entry through RLS, and a
+/// notification by itself proves nothing.
+pub const TIER_CHANNEL: &str = "loyalty_tier_changed";
+
+/// The outcome of one balance change, as `increment_player_loyalty` returns it.
+#[derive(Debug, Clone)]
+pub struct BalanceChange {
+    pub player_id: pgrx::Uuid,
+    pub balance_before: i64,
+    pub balance_after: i64,
+    pub tier_before: String,
+    pub tier_after: String,
+    pub tier_progress: i16,
+    pub lifetime_points: i64,
+    pub updated_at: TimestampWithTimeZone,
+    /// Always true: the player's row was held `FOR UPDATE` while changing it.
+    pub row_locked: bool,
+}
+
+/// A player's row as locked `FOR UPDATE`.
+pub struct Locked {
+    pub player_id: pgrx::Uuid,
+    /// Where the locked version lives. While we hold the lock nobody else
+    /// can update or move it, so the UPDATE finds it by TID instead of
+    /// descending the primary key again.
+    pub(super) tid: pg_sys::ItemPointerData,
+    pub balance: i64,
+    pub lifetime: i64,
+    pub tier: String,
+    pub ladder: Rc<[Tier]>,
+    /// The player's chain head (chain/): the last row's seq and hash.
+    pub chain_seq: i64,
+    pub chain_head: String,
+}
+
+/// Run `lock` with `lock_timeout` at most `loyalty.config.accrual_lock_timeout`
+/// (the session's own, if shorter, still applies), then put the session's
+/// value back. An accrual that cannot get the player's row in time fails
+/// with 55P03, which the completion turns into PARTIAL_COMPLETION, instead
+/// of waiting until an API's statement timeout kills the whole call. If the
+/// wait fails, the aborting (sub)transaction restores the setting itself.
+pub(super) fn with_accrual_lock_timeout<T>(
+    client: &SpiClient<'_>,
+    lock: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let cap = crate::ledger::casino::accrual_lock_timeout_ms(client)?;
+    // SAFETY: reads the variable behind the lock_timeout GUC (milliseconds,
+    // 0 = none); this backend's own state.
+    let previous = unsafe { pg_sys::LockTimeout };
+    let effective = if previous == 0 || previous > cap {
+        cap
+    } else {
+        previous
+    };
+    set_local_lock_timeout(effective);
+    let locked = lock();
+    set_local_lock_timeout(previous);
+    locked
+}
+
+/// `SET LOCAL lock_timeout` through the GUC machinery (what `set_config(...,
+/// true)` does, without a query): a subtransaction that aborts puts the
+/// value back itself.
+fn set_local_lock_timeout(ms: i32) {
+    let value = std::ffi::CString::new(format!("{ms}ms")).unwrap_or_default();
+    // SAFETY: a valid GUC name and value; PGC_USERSET/PGC_S_SESSION as a
+    // user's SET LOCAL; elevel ERROR reports a bad value the usual way.
+    unsafe {
+        pg_sys::set_config_option(
+            c"lock_timeout".as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_LOCAL,
+            true,
+            PgLogLevel::ERROR as i32,
+            false,
+        );
+    }
+}
+
+/// Lock the player's row `FOR UPDATE`, creating it at BRONZE/0 first if
+/// missing. Two sessions may both find no row: `ON CONFLICT` makes the loser
+/// wait for the winner's row, which it then locks.
+pub(super) fn lock_or_create(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Locked> {
+    if let Some(l) = lock_player(client, player_id)? {
+        return Ok(l);
+    }
+    spi::write(
+        client,
+        "INSERT INTO loyalty.player_loyalty (player_id) VALUES ($1) ON CONFLICT (player_id) DO NOTHING",
+        &[player_id.into()],
+    )?;
+    lock_player(client, player_id)?
+        .ok_or_else(|| LoyaltyError::new(Code::PlayerNotFound, "player row vanished while locking"))
+}
+
+pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<Locked>> {
+    let ladder = ladder::get(client)?;
+    let rows = spi::write(
+        client,
+        "SELECT ctid, current_balance, lifetime_points, tier, chain_seq, chain_head
+           FROM loyalty.player_loyalty WHERE player_id = $1 FOR UPDATE",
+        &[player_id.into()],
+    )?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let row = rows.first();
+    Ok(Some(Locked {
+        player_id,
+        tid: row
+            .get::<pg_sys::ItemPointerData>(1)?
+            .ok_or_else(|| LoyaltyError::validation("locked row has no ctid"))?,
+        balance: row.get::<i64>(2)?.unwrap_or(0),
+        lifetime: row.get::<i64>(3)?.unwrap_or(0),
+        tier: row.get::<String>(4)?.unwrap_or_default(),
+        ladder,
+        chain_seq: row.get::<i64>(5)?.unwrap_or(0),
+        chain_head: row
+            .get::<String>(6)?
+            .unwrap_or_else(|| crate::ledger::chain::GENESIS.to_string()),
+    }))
+}
+
+/// A locked balance after `delta`.
+pub(super) struct Computed {
+    pub(super) balance_after: i64,
+    pub(super) lifetime: i64,
+    pub(super) tier_after: String,
+    pub(super) progress: i16,
+}
+
+/// Refuses a result below zero and any overflow.
+pub(super) fn compute(locked: &Locked, delta: i64) -> Result<Computed> {
+    let balance_after = locked.balance.checked_add(delta).ok_or_else(|| {
+        LoyaltyError::validation(format!(
+            "a change of {delta} points would overflow the balance"
+        ))
+    })?;
+    if balance_after < 0 {
+        return Err(LoyaltyError::new(
+            Code::InsufficientBalance,
+            format!(
+                "balance is {} points; a change of {delta} would take it below zero",
+                locked.balance
+            ),
+        ));
+    }
+    let lifetime = locked.lifetime.checked_add(delta.max(0)).ok_or_else(|| {
+        LoyaltyError::validation(format!(
+            "a change of {delta} points would overflow lifetime points"
+        ))
+    })?;
+    let (tier_after, progress) = points::tier_for(lifetime, &locked.ladder);
+    Ok(Computed {
+        balance_after,
+        lifetime,
+        tier_after,
+        progress,
+    })
+}
+
+/// A reconciliation: `delta` moves the balance to what the ledger says and
+/// lifetime points are set to `lifetime` (the ledger's, not a running sum).
+pub(super) fn compute_to(locked: &Locked, delta: i64, lifetime: i64) -> Result<Computed> {
+    let balance_after = locked
+        .balance
+        .checked_add(delta)
+        .filter(|b| *b >= 0)
+        .ok_or_else(|| {
+            LoyaltyError::validation("a reconciliation must leave a balance of 0 or more")
+        })?;
+    if lifetime < 0 {
+        return Err(LoyaltyError::validation(
+            "lifetime points must be 0 or more",
+        ));
+    }
+    let (tier_after, progress) = points::tier_for(lifetime, &locked.ladder);
+    Ok(Computed {
+        balance_after,
+        lifetime,
+        tier_after,
+        progress,
+    })
+}
+
+/// Log and notify a tier change, if the change computed for `locked` makes
+/// one (notify only when a ledger entry records it).
+pub(super) fn announce_tier_change(
+    client: &SpiClient<'_>,
+    locked: &Locked,
+    c: &Computed,
+    entry_id: Option<i64>,
+    correlation_id: &str,
+) -> Result<()> {
+    if locked.tier == c.tier_after {
+        return Ok(());
+    }
+    tier_changed(
+        client,
+        &locked.player_id.to_string(),
+        &locked.tier,
+        &c.tier_after,
+        c.lifetime,
+        entry_id,
+        correlation_id,
+    )
+}
+
+/// Apply `delta` to a locked player row; on a tier change, log and notify.
+pub(super) fn apply(
+    client: &SpiClient<'_>,
+    player_id: pgrx::Uuid,
+    locked: Locked,
+    delta: i64,
+    correlation_id: &str,
+) -> Result<BalanceChange> {
+    let c = compute(&locked, delta)?;
+    let updated_at = set_balance(
+        client,
+        &locked,
+        c.balance_after,
+        c.lifetime,
+        &c.tier_after,
+        c.progress,
+    )?;
+    announce_tier_change(client, &locked, &c, None, correlation_id)?;
+    Ok(BalanceChange {
+        player_id,
+        balance_before: locked.balance,
+        balance_after: c.balance_after,
+        tier_before: locked.tier,
+        tier_after: c.tier_after,
+        tier_progress: c.progress,
+        lifetime_points: c.lifetime,
+        updated_at,
+        row_locked: true,
+    })
+}
+
+/// Write a locked player's balance, lifetime points and tier.
+pub fn set_balance(
+    client: &SpiClient<'_>,
+    locked: &Locked,
+    balance: i64,
+    lifetime: i64,
+    tier: &str,
+    progress: i16,
+) -> Result<TimestampWithTimeZone> {
+    spi::write(
+        client,
+        "UPDATE loyalty.player_loyalty
+            SET current_balance = $3, lifetime_points = $4, tier = $5,
+                tier_progress = $6, updated_at = now()
+          WHERE ctid = $2 AND player_id = $1
+      RETURNING updated_at",
+        &[
+            locked.player_id.into(),
+            locked.tid.into(),
+            balance.into(),
+            lifetime.into(),
+            tier.into(),
+            progress.into(),
+        ],
+    )?
+    .first()
+    .get_one::<TimestampWithTimeZone>()?
+    .ok_or_else(|| LoyaltyError::new(Code::PlayerNotFound, "player row vanished while updating"))
+}
+
+/// Log `loyalty_tier_changed`; when a ledger entry records the change,
+/// notify listeners of its id on commit.
+pub fn tier_changed(
+    client: &SpiClient<'_>,
+    player_id: &str,
+    before: &str,
+    after: &str,
+    lifetime: i64,
+    entry_id: Option<i64>,
+    correlation_id: &str,
+) -> Result<()> {
+    let fields = crate::fields! {
+        "tier_before" => before,
+        "tier_after" => after,
+        "lifetime_points" => lifetime,
+        "ledger_entry_id" => entry_id,
+    };
+    log::emit(Event::TierChanged, correlation_id, Some(player_id), fields);
+    // The durable outbox row, in this transaction (the player reads it
+    // through RLS; workers claim it); the NOTIFY below only wakes them up.
+    spi::write(
+        client,
+        "INSERT INTO loyalty.notification (kind, player_id, ledger_entry_id, payload)
+         VALUES ('TIER_CHANGED', $1::uuid, $2,
+                 pg_catalog.jsonb_build_object('tier_before', $3::text, 'tier_after', $4::text,
+                                               'lifetime_points', $5::bigint))",
+        &[
+            player_id.into(),
+            entry_id.into(),
+            before.into(),
+            after.into(),
+            lifetime.into(),
+        ],
+    )?;
+    if let Some(id) = entry_id {
+        spi::write(
+            client,
+            "SELECT pg_catalog.pg_notify($1, $2)",
+            &[
+                TIER_CHANNEL.into(),
+                format!(r#"{{"ledger_entry_id":{id}}}"#).into(),
+            ],
+        )?;
+    }
+    Ok(())
+}

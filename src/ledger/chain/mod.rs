@@ -1,0 +1,189 @@
+//! A tamper-evident ledger: one hash chain per player (docs/reference.md §9).
+//!
+//! Every ledger row carries `seq` (1, 2, 3, … per player, no gaps),
+//! `prev_hash` (the previous row's `row_hash`, or 64 zeros for the first)
+//! and `row_hash` = SHA-256 of `prev_hash` followed by the RFC 8785 canonical
+//! JSON of the row's immutable fields. `ledger::post` computes them under the
+//! player's row lock, which it holds anyway, and keeps the player's head
+//! (`player_loyalty.chain_seq`, `chain_head`) in the same statement.
+//!
+//! The chain detects; it does not prevent: a superuser can still write. The
+//! next verification says where, and heads stored outside the database
+//! (`ledger_chain_heads`) catch even a consistent rewrite of a whole chain.
+
+//!
+//! Here: the row as hashed ([`Sealed`]) and the one-time sealing of rows
+//! older than the chain. `verify` walks chains; `heads` anchors them.
+
+use crate::domain::error::{run, Result};
+use crate::domain::keys;
+use crate::pg::spi;
+use pgrx::prelude::*;
+
+pub mod heads;
+pub mod verify;
+
+/// `prev_hash` of a player's first row.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
+const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
+
+/// A ledger row's immutable fields, as hashed. Integers and times are
+/// written as decimal strings (times: microseconds since 1970-01-01 UTC), so
+/// any language recomputes the hash exactly, whatever its JSON numbers hold.
+#[derive(Debug, Clone, Default)]
+pub struct Sealed {
+    pub id: i64,
+    pub player_id: String,
+    pub seq: i64,
+    pub transaction_type: String,
+    pub event_type: String,
+    pub points_change: i64,
+    pub balance_before: i64,
+    pub balance_after: i64,
+    pub tier_before: String,
+    pub tier_after: String,
+    pub idempotency_key: String,
+    pub rating_slip_id: Option<String>,
+    pub visit_id: Option<String>,
+    pub session_id: Option<String>,
+    pub staff_id: Option<String>,
+    pub reason: Option<String>,
+    pub reward_id: Option<String>,
+    pub source: Option<String>,
+    pub correlation_id: String,
+    /// Microseconds since PostgreSQL's epoch (a timestamptz's own value).
+    pub created_at: i64,
+    /// The casino's gaming day of the entry, `YYYY-MM-DD`.
+    pub gaming_day: String,
+}
+
+impl Sealed {
+    /// The canonical JSON that `row_hash` covers (docs/reference.md §9).
+    /// Every value is a string or null, so RFC 8785 reduces to these members
+    /// in key order with JSON string escaping; written straight into one
+    /// buffer, because it runs on every post (`keys::canonical_json` over
+    /// the same object is the reference the unit tests hold it to).
+    pub fn canonical(&self) -> String {
+        let ints = [
+            self.balance_after.to_string(),
+            self.balance_before.to_string(),
+            (self.created_at + PG_EPOCH_UNIX_MICROS).to_string(),
+            self.id.to_string(),
+            self.points_change.to_string(),
+            self.seq.to_string(),
+        ];
+        let [balance_after, balance_before, created_at, id, points_change, seq] = &ints;
+        // sorted by key (ASCII keys: byte order is RFC 8785 order)
+        let members: [(&str, Option<&str>); 21] = [
+            ("balance_after", Some(balance_after)),
+            ("balance_before", Some(balance_before)),
+            ("correlation_id", Some(&self.correlation_id)),
+            ("created_at_unix_micros", Some(created_at)),
+            ("event_type", Some(&self.event_type)),
+            ("gaming_day", Some(&self.gaming_day)),
+            ("id", Some(id)),
+            ("idempotency_key", Some(&self.idempotency_key)),
+            ("player_id", Some(&self.player_id)),
+            ("points_change", Some(points_change)),
+            ("rating_slip_id", self.rating_slip_id.as_deref()),
+            ("reason", self.reason.as_deref()),
+            ("reward_id", self.reward_id.as_deref()),
+            ("seq", Some(seq)),
+            ("session_id", self.session_id.as_deref()),
+            ("source", self.source.as_deref()),
+            ("staff_id", self.staff_id.as_deref()),
+            ("tier_after", Some(&self.tier_after)),
+            ("tier_before", Some(&self.tier_before)),
+            ("transaction_type", Some(&self.transaction_type)),
+            ("visit_id", self.visit_id.as_deref()),
+        ];
+        let mut out = String::with_capacity(768);
+        out.push('{');
+        for (i, (key, value)) in members.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            keys::write_string(&mut out, key);
+            out.push(':');
+            match value {
+                Some(v) => keys::write_string(&mut out, v),
+                None => out.push_str("null"),
+            }
+        }
+        out.push('}');
+        out
+    }
+
+    /// SHA-256 hex of `prev_hash` followed by the canonical JSON.
+    pub fn hash(&self, prev_hash: &str) -> String {
+        let mut text = String::with_capacity(64 + 768);
+        text.push_str(prev_hash);
+        text.push_str(&self.canonical());
+        keys::sha256_hex(text.as_bytes())
+    }
+}
+
+/// Seal rows written before the chain existed (the 0.1.0 upgrade): each
+/// player's rows in id order get seq 1.. and their hashes, and the player's
+/// head is set. Not part of the installed API (`sql = false`): the upgrade
+/// script creates it, calls it once and drops it again.
+#[pg_extern(sql = false)]
+fn seal_ledger_chains() -> i64 {
+    run(|| {
+        Spi::connect_mut(|c| -> Result<i64> {
+            let players = spi::read(
+                c,
+                "SELECT DISTINCT player_id FROM loyalty.loyalty_ledger WHERE seq IS NULL ORDER BY player_id",
+                &[],
+            )?;
+            let players: Vec<pgrx::Uuid> = players
+                .into_iter()
+                .filter_map(|r| r.get::<pgrx::Uuid>(1).ok().flatten())
+                .collect();
+            let mut sealed = 0i64;
+            for p in players {
+                let ids = spi::read(
+                    c,
+                    "SELECT id FROM loyalty.loyalty_ledger WHERE player_id = $1 ORDER BY id",
+                    &[p.into()],
+                )?;
+                let ids: Vec<i64> = ids
+                    .into_iter()
+                    .filter_map(|r| r.get::<i64>(1).ok().flatten())
+                    .collect();
+                for (n, id) in ids.iter().enumerate() {
+                    spi::write(
+                        c,
+                        "UPDATE loyalty.loyalty_ledger SET seq = $3 WHERE player_id = $1 AND id = $2",
+                        &[p.into(), (*id).into(), (n as i64 + 1).into()],
+                    )?;
+                }
+                let mut prev = GENESIS.to_string();
+                for s in verify::load(c, p, None)? {
+                    let hash = s.row.hash(&prev);
+                    spi::write(
+                        c,
+                        "UPDATE loyalty.loyalty_ledger SET prev_hash = $3, row_hash = $4
+                          WHERE player_id = $1 AND id = $2",
+                        &[
+                            p.into(),
+                            s.row.id.into(),
+                            prev.as_str().into(),
+                            hash.as_str().into(),
+                        ],
+                    )?;
+                    prev = hash;
+                    sealed += 1;
+                }
+                spi::write(
+                    c,
+                    "UPDATE loyalty.player_loyalty SET chain_seq = $2, chain_head = $3 WHERE player_id = $1",
+                    &[p.into(), (ids.len() as i64).into(), prev.as_str().into()],
+                )?;
+            }
+            Ok(sealed)
+        })
+    })
+}

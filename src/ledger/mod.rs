@@ -1,0 +1,22 @@
+//! The ledger: the one write path for balances and everything it keeps
+//! true. `post` is every balance change (gameplay, rewards, and from 0.3.0
+//! holds, expiry and reversals): it locks the player, checks the
+//! idempotency key under the lock, appends the ledger row, seals it into the
+//! player's hash chain (`chain`) and changes the balance in one statement.
+//! `balance` is that row under its lock; `casino`, `ladder` and `settings`
+//! are the configuration the write path and its limits read; `rate_limit`
+//! counts manual rewards per staff member; `api` is the SQL surface of the
+//! primitive itself. Calls `auth`, the plumbing and the core; never a floor
+//! capability.
+
+pub mod api;
+pub mod balance;
+pub mod casino;
+pub mod chain;
+pub mod ladder;
+mod post;
+pub mod rate_limit;
+pub mod settings;
+
+pub use balance::{lock_player, set_balance, tier_changed, BalanceChange, Locked, TIER_CHANNEL};
+pub use post::{find_entry, increment, post, replay, Entry, Posted};

@@ -1,0 +1,283 @@
+//! The one write path for balances.
+//!
+//! [`increment`] is the row-locked balance primitive behind
+//! `increment_player_loyalty`; [`post`] is every other balance change
+//! (gameplay accrual, manual reward): it takes the same lock, checks the
+//! idempotency key under it, applies the change and writes the ledger row,
+//! all in the caller's transaction.
+
+use crate::domain::error::{Code, LoyaltyError, Result};
+use crate::domain::kinds::Kind;
+use crate::ledger::balance::{
+    announce_tier_change, apply, compute, compute_to, lock_or_create, with_accrual_lock_timeout,
+    BalanceChange,
+};
+use crate::pg::log::{self, Event};
+use crate::pg::spi;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+/// Lock the player's row (creating it at BRONZE/0 if missing) and apply
+/// `delta`. Refuses a result below zero and any overflow. This primitive
+/// writes no ledger row, so its log line is its only trace; a [`post`]
+/// logs its own event (accrual, reward) instead.
+pub fn increment(player_id: pgrx::Uuid, delta: i64, correlation_id: &str) -> Result<BalanceChange> {
+    let change = Spi::connect(|client| {
+        let locked = lock_or_create(client, player_id)?;
+        apply(client, player_id, locked, delta, correlation_id)
+    })?;
+    log::emit(
+        Event::BalanceIncremented,
+        correlation_id,
+        Some(&player_id.to_string()),
+        crate::fields! {
+            "points_change" => delta,
+            "balance_before" => change.balance_before,
+            "balance_after" => change.balance_after,
+            "lifetime_points" => change.lifetime_points,
+        },
+    );
+    Ok(change)
+}
+
+/// One ledger entry to post.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub player_id: pgrx::Uuid,
+    pub idempotency_key: String,
+    pub kind: Kind,
+    pub points: i64,
+    pub rating_slip_id: Option<pgrx::Uuid>,
+    pub visit_id: Option<pgrx::Uuid>,
+    pub session_id: Option<pgrx::Uuid>,
+    pub reason: Option<&'a str>,
+    pub source: &'a str,
+    pub staff_id: Option<pgrx::Uuid>,
+    pub reward_id: Option<&'a str>,
+    pub correlation_id: &'a str,
+    /// Lifetime points after the entry, when they are not the running sum
+    /// (a reconciliation sets them to what the ledger says).
+    pub lifetime_after: Option<i64>,
+}
+
+/// A posted (or previously posted) ledger entry.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub entry_id: i64,
+    pub points_change: i64,
+    pub balance_before: i64,
+    pub balance_after: i64,
+    pub tier_before: String,
+    pub tier_after: String,
+    pub tier_progress: i16,
+    /// True when the key was already posted: nothing changed, this is the
+    /// first entry.
+    pub idempotent_hit: bool,
+}
+
+/// Post `e`: lock the player, then append the ledger row and change the
+/// balance in one statement. The ledger's unique key is the idempotency
+/// gate: if the key is already posted, nothing changes and the first entry
+/// is returned (IDEMPOTENCY_CONFLICT if it carried other points).
+pub fn post(e: &Entry) -> Result<Posted> {
+    Spi::connect(|client| {
+        let locked = if e.kind == Kind::Gameplay {
+            with_accrual_lock_timeout(client, || lock_or_create(client, e.player_id))?
+        } else {
+            lock_or_create(client, e.player_id)?
+        };
+        let computed = match e.lifetime_after {
+            Some(lifetime) => compute_to(&locked, e.points, lifetime),
+            None => compute(&locked, e.points),
+        };
+        let change = match computed {
+            Ok(c) => c,
+            // A replay of an entry that was posted is answered as a replay
+            // even if the same change would no longer be allowed.
+            Err(err) => return replay(client, e)?.ok_or(err),
+        };
+        // The row's id and time are taken first, so the hash can cover
+        // them; the next seq and the hash chain from the head read under
+        // the lock. A replay (ON CONFLICT) inserts nothing and leaves the
+        // head alone, so it consumes no seq (only an id).
+        let (id, created) = next_id_and_clock()?;
+        let gaming_day =
+            crate::ledger::casino::gaming_day(client, pg_sys::TimestampTz::from(created))?;
+        let sealed = crate::ledger::chain::Sealed {
+            id,
+            player_id: e.player_id.to_string(),
+            seq: locked.chain_seq + 1,
+            transaction_type: e.kind.as_str().to_string(),
+            event_type: e.kind.event_type().to_string(),
+            points_change: e.points,
+            balance_before: locked.balance,
+            balance_after: change.balance_after,
+            tier_before: locked.tier.clone(),
+            tier_after: change.tier_after.clone(),
+            idempotency_key: e.idempotency_key.clone(),
+            rating_slip_id: e.rating_slip_id.map(|u| u.to_string()),
+            visit_id: e.visit_id.map(|u| u.to_string()),
+            session_id: e.session_id.map(|u| u.to_string()),
+            staff_id: e.staff_id.map(|u| u.to_string()),
+            reason: e.reason.map(str::to_string),
+            reward_id: e.reward_id.map(str::to_string),
+            source: Some(e.source.to_string()),
+            correlation_id: e.correlation_id.to_string(),
+            created_at: pg_sys::TimestampTz::from(created),
+            gaming_day,
+        };
+        let row_hash = sealed.hash(&locked.chain_head);
+        // Under the player's lock; ON CONFLICT also sees a concurrent
+        // poster's committed row, whatever this statement's snapshot.
+        let rows = spi::write(
+            client,
+            "WITH entry AS (
+                INSERT INTO loyalty.loyalty_ledger
+                    (player_id, rating_slip_id, visit_id, session_id, idempotency_key, transaction_type,
+                     event_type, points_change, reason, source, staff_id, reward_id, balance_before,
+                     balance_after, tier_before, tier_after, correlation_id, id, created_at, seq,
+                     prev_hash, row_hash, gaming_day)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                        $21, $22, $23, $24, $25, $26::date)
+                ON CONFLICT (player_id, idempotency_key) DO NOTHING
+                RETURNING id)
+             UPDATE loyalty.player_loyalty
+                SET current_balance = $14, lifetime_points = $18, tier = $16,
+                    tier_progress = $19, updated_at = now(), chain_seq = $23, chain_head = $25
+              WHERE ctid = $20 AND player_id = $1 AND EXISTS (SELECT FROM entry)
+             RETURNING (SELECT id FROM entry)",
+            &[
+                e.player_id.into(),
+                e.rating_slip_id.into(),
+                e.visit_id.into(),
+                e.session_id.into(),
+                e.idempotency_key.as_str().into(),
+                e.kind.as_str().into(),
+                e.kind.event_type().into(),
+                e.points.into(),
+                e.reason.into(),
+                e.source.into(),
+                e.staff_id.into(),
+                e.reward_id.into(),
+                locked.balance.into(),
+                change.balance_after.into(),
+                locked.tier.as_str().into(),
+                change.tier_after.as_str().into(),
+                e.correlation_id.into(),
+                change.lifetime.into(),
+                change.progress.into(),
+                locked.tid.into(),
+                id.into(),
+                created.into(),
+                sealed.seq.into(),
+                locked.chain_head.as_str().into(),
+                row_hash.as_str().into(),
+                sealed.gaming_day.as_str().into(),
+            ],
+        )?;
+        if rows.is_empty() {
+            return replay(client, e)?.ok_or_else(|| {
+                LoyaltyError::new(Code::PlayerNotFound, "player row vanished while posting")
+            });
+        }
+        let entry_id = rows
+            .first()
+            .get_one::<i64>()?
+            .ok_or_else(|| LoyaltyError::validation("ledger insert returned no id"))?;
+        announce_tier_change(client, &locked, &change, Some(entry_id), e.correlation_id)?;
+        Ok(Posted {
+            entry_id,
+            points_change: e.points,
+            balance_before: locked.balance,
+            balance_after: change.balance_after,
+            tier_before: locked.tier,
+            tier_after: change.tier_after,
+            tier_progress: change.progress,
+            idempotent_hit: false,
+        })
+    })
+}
+
+/// The next ledger id and the clock: what `nextval` on the ledger's id
+/// sequence and `clock_timestamp()` return, without a round trip through
+/// SQL on every post.
+fn next_id_and_clock() -> Result<(i64, TimestampWithTimeZone)> {
+    unsafe extern "C-unwind" {
+        // nextval(regclass) itself, as PostgreSQL's fmgr calls it
+        fn nextval_oid(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
+    }
+    // SAFETY: catalog lookups and a sequence call in this backend, through
+    // pgrx's guarded DirectFunctionCall1Coll, which turns a PostgreSQL ERROR
+    // (no such schema) into a normal error.
+    let (id, now) = unsafe {
+        let nsp = pg_sys::get_namespace_oid(c"loyalty".as_ptr(), false);
+        let seq = pg_sys::get_relname_relid(c"loyalty_ledger_id_seq".as_ptr(), nsp);
+        let id = pg_sys::DirectFunctionCall1Coll(
+            Some(nextval_oid),
+            pg_sys::InvalidOid,
+            pg_sys::Datum::from(seq),
+        );
+        (id.value() as i64, pg_sys::GetCurrentTimestamp())
+    };
+    let created = TimestampWithTimeZone::try_from(now)
+        .map_err(|_| LoyaltyError::validation("the clock is out of timestamp range"))?;
+    Ok((id, created))
+}
+
+/// The entry already posted under `e`'s key, as an idempotent hit; an
+/// IDEMPOTENCY_CONFLICT if it carried other points.
+pub fn replay(client: &SpiClient<'_>, e: &Entry) -> Result<Option<Posted>> {
+    let Some(first) = find_entry(client, e.player_id, &e.idempotency_key)? else {
+        return Ok(None);
+    };
+    if first.points_change != e.points {
+        return Err(LoyaltyError::new(
+            Code::IdempotencyConflict,
+            format!(
+                "key {} was already used for {} points; this request asks for {}",
+                e.idempotency_key, first.points_change, e.points
+            ),
+        ));
+    }
+    log::emit(
+        Event::IdempotencyHit,
+        e.correlation_id,
+        Some(&e.player_id.to_string()),
+        crate::fields! {
+            "idempotency_key" => e.idempotency_key,
+            "ledger_entry_id" => first.entry_id,
+            "source" => e.source,
+        },
+    );
+    Ok(Some(first))
+}
+
+/// The ledger entry posted under `key` for this player, if any.
+pub fn find_entry(
+    client: &SpiClient<'_>,
+    player_id: pgrx::Uuid,
+    key: &str,
+) -> Result<Option<Posted>> {
+    // A fresh snapshot: under the player's lock this must see a concurrent
+    // poster's committed entry.
+    let rows = spi::write(
+        client,
+        "SELECT id, points_change, balance_before, balance_after, tier_before, tier_after
+           FROM loyalty.loyalty_ledger WHERE player_id = $1 AND idempotency_key = $2",
+        &[player_id.into(), key.into()],
+    )?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let r = rows.first();
+    Ok(Some(Posted {
+        entry_id: r.get::<i64>(1)?.unwrap_or(0),
+        points_change: r.get::<i64>(2)?.unwrap_or(0),
+        balance_before: r.get::<i64>(3)?.unwrap_or(0),
+        balance_after: r.get::<i64>(4)?.unwrap_or(0),
+        tier_before: r.get::<String>(5)?.unwrap_or_default(),
+        tier_after: r.get::<String>(6)?.unwrap_or_default(),
+        tier_progress: 0,
+        idempotent_hit: true,
+    }))
+}

@@ -1,0 +1,220 @@
+//! Paying a CLOSED slip: its gameplay entry (key `gameplay:<slip id>`,
+//! points from the slip's snapshot) through the ledger's one write path,
+//! the slip marked accrued and its pending_accrual row resolved together;
+//! or, when the payment fails, the pending row that recovery works from.
+//! Accrual and recovery (`loyalty:recover`) refuse slips held for or refused
+//! approval; only approval.rs pays those, through [`pay`].
+
+use crate::auth::{self, Caller, PERM_RECOVER};
+use crate::domain::error::{required, run, Code, LoyaltyError, Result};
+use crate::domain::keys;
+use crate::domain::kinds::Kind;
+use crate::ledger::{self, Entry, Posted};
+use crate::pg::context;
+use crate::pg::log::{self, Event};
+use crate::pg::rows::AccrualRow;
+use crate::pg::spi;
+use crate::pg::subxact::Failure;
+use crate::play::slip::{self, Slip};
+use crate::row_fn;
+use pgrx::prelude::*;
+
+/// The ledger entry that pays a CLOSED slip: key `gameplay:<slip id>`,
+/// points from its snapshot.
+pub(crate) fn gameplay_entry<'a>(
+    slip: &Slip,
+    source: &'static str,
+    correlation_id: &'a str,
+) -> Result<Entry<'a>> {
+    if !slip.is_closed() {
+        return Err(LoyaltyError::new(
+            Code::SlipNotClosed,
+            "the slip is still open; complete it first",
+        ));
+    }
+    Ok(Entry {
+        player_id: slip.player_id,
+        idempotency_key: keys::gameplay_key(&slip.id.to_string()),
+        kind: Kind::Gameplay,
+        points: slip.points()?,
+        rating_slip_id: Some(slip.id),
+        visit_id: slip.visit_id,
+        session_id: slip.session_id,
+        reason: None,
+        source,
+        staff_id: None,
+        reward_id: None,
+        correlation_id,
+        lifetime_after: None,
+    })
+}
+
+/// Post a CLOSED slip's gameplay points. Does not touch the slip's row.
+pub(crate) fn post_gameplay(
+    slip: &Slip,
+    source: &'static str,
+    correlation_id: &str,
+) -> Result<Posted> {
+    let posted = ledger::post(&gameplay_entry(slip, source, correlation_id)?)?;
+    if !posted.idempotent_hit {
+        log::emit(
+            Event::AccrualCompleted,
+            correlation_id,
+            Some(&slip.player_id.to_string()),
+            crate::fields! {
+                "rating_slip_id" => slip.id.to_string(),
+                "ledger_entry_id" => posted.entry_id,
+                "points_earned" => posted.points_change,
+                "balance_after" => posted.balance_after,
+                "source" => source,
+            },
+        );
+    }
+    Ok(posted)
+}
+
+/// Accrual and recovery of a CLOSED, locked slip: never of one held for,
+/// or refused, approval. See [`pay`].
+pub fn accrue(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Posted> {
+    slip.refuse_unapproved()?;
+    pay(slip, source, correlation_id)
+}
+
+/// Post a CLOSED, locked slip's points, mark the slip accrued and resolve
+/// its pending_accrual row. Whenever the gameplay entry exists, new or
+/// replayed, the pending row ends resolved.
+pub fn pay(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Posted> {
+    let posted = match slip.accrued_ledger_id {
+        // Paid already: answered from the ledger without waiting on the
+        // player's row, so a recovery stuck behind a busy player cannot time
+        // out on, and mark owed, a slip that has its entry.
+        Some(id) => Spi::connect(|c| ledger::replay(c, &gameplay_entry(slip, source, correlation_id)?))?
+            .ok_or_else(|| {
+                LoyaltyError::validation(format!(
+                    "the slip is marked paid by ledger entry {id}, which the ledger does not hold; investigate"
+                ))
+            })?,
+        None => post_gameplay(slip, source, correlation_id)?,
+    };
+    Spi::connect(|client| {
+        spi::write(
+            client,
+            "WITH paid AS (
+                UPDATE loyalty.rating_slip SET accrued_ledger_id = $2, updated_at = now()
+                 WHERE id = $1 AND accrued_ledger_id IS NULL)
+             UPDATE loyalty.pending_accrual SET resolved_at = now()
+              WHERE rating_slip_id = $1 AND resolved_at IS NULL",
+            &[slip.id.into(), posted.entry_id.into()],
+        )
+        .map(|_| ())
+    })?;
+    Ok(posted)
+}
+
+pub(crate) fn accrual_row(p: Posted, slip_id: pgrx::Uuid, correlation_id: String) -> AccrualRow {
+    (
+        p.entry_id,
+        p.points_change,
+        p.balance_before,
+        p.balance_after,
+        p.tier_before,
+        p.tier_after,
+        p.idempotent_hit,
+        slip_id,
+        correlation_id,
+    )
+}
+
+row_fn! {
+    /// Accrue a closed slip's points (needs loyalty:recover: it is recovery by
+    /// another name); a replay returns the first entry with `idempotent_hit = true`.
+    #[pg_extern(security_definer, volatile, parallel_unsafe)]
+    #[search_path(pg_catalog, loyalty, pg_temp)]
+    fn accrue_points_from_slip(
+        p_slip_id: Option<pgrx::Uuid>,
+        p_correlation_id: default!(Option<&str>, "NULL"),
+    ) -> AccrualRow {
+        let row = run(|| {
+            let caller = auth::require(PERM_RECOVER)?;
+            let slip_id = required(p_slip_id, "p_slip_id")?;
+            let correlation_id = context::correlation_id(p_correlation_id)?;
+            let posted = accrue_by_id(slip_id, caller, "accrue_points_from_slip", &correlation_id)?;
+            Ok(accrual_row(posted, slip_id, correlation_id))
+        });
+        TableIterator::once(row)
+    }
+}
+
+row_fn! {
+    /// Replay a closed slip's accrual (SLIP_NOT_CLOSED for an open one). Any
+    /// number of calls leave one ledger entry.
+    #[pg_extern(security_definer, volatile, parallel_unsafe)]
+    #[search_path(pg_catalog, loyalty, pg_temp)]
+    fn recover_slip_loyalty(
+        p_slip_id: Option<pgrx::Uuid>,
+        p_correlation_id: default!(Option<&str>, "NULL"),
+    ) -> AccrualRow {
+        let row = run(|| {
+            let caller = auth::require(PERM_RECOVER)?;
+            let slip_id = required(p_slip_id, "p_slip_id")?;
+            let correlation_id = context::correlation_id(p_correlation_id)?;
+            let posted = accrue_by_id(slip_id, caller, "recover_slip_loyalty", &correlation_id)?;
+            Ok(accrual_row(posted, slip_id, correlation_id))
+        });
+        TableIterator::once(row)
+    }
+}
+
+/// Lock a slip by id and [`accrue`] it, unless it is the caller's own play.
+pub fn accrue_by_id(
+    slip_id: pgrx::Uuid,
+    caller: Caller,
+    source: &'static str,
+    correlation_id: &str,
+) -> Result<Posted> {
+    let slip = Spi::connect(|client| slip::load(client, slip_id, true))?;
+    caller.not_for_self(slip.player_id, "recover points")?;
+    accrue(&slip, source, correlation_id)
+}
+
+/// Record (or count again) a failed accrual for later recovery, unless the
+/// slip's gameplay entry exists: a paid slip is never marked owed again.
+/// Every caller holds the slip's row lock, so a payment of the same slip
+/// has committed before this statement's snapshot, or has not begun.
+pub fn record_pending(slip: &Slip, failure: &Failure, correlation_id: &str) -> Result<()> {
+    let message: String = failure.message().chars().take(2000).collect();
+    Spi::connect(|client| -> Result<()> {
+        spi::write(
+            client,
+            "INSERT INTO loyalty.pending_accrual AS p
+                 (rating_slip_id, player_id, error_code, error_message, correlation_id)
+             SELECT $1, $2, $3, $4, $5
+              WHERE NOT EXISTS (SELECT 1 FROM loyalty.loyalty_ledger l
+                                 WHERE l.player_id = $2 AND l.idempotency_key = 'gameplay:' || $1::text)
+             ON CONFLICT (rating_slip_id) DO UPDATE
+                SET error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
+                    correlation_id = EXCLUDED.correlation_id, attempts = p.attempts + 1,
+                    failed_at = now(), resolved_at = NULL",
+            &[
+                slip.id.into(),
+                slip.player_id.into(),
+                failure.code().into(),
+                message.into(),
+                correlation_id.into(),
+            ],
+        )?;
+        Ok(())
+    })?;
+    log::emit(
+        Event::AccrualFailed,
+        correlation_id,
+        Some(&slip.player_id.to_string()),
+        crate::fields! {
+            "rating_slip_id" => slip.id.to_string(),
+            "error_code" => failure.code(),
+            "error_message" => failure.message(),
+            "recovery_needed" => true,
+        },
+    );
+    Ok(())
+}

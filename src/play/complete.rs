@@ -1,0 +1,250 @@
+//! Completing a slip: close it and pay it in one call (the saga). A
+//! completion above the slip's approval threshold closes it HELD, with no
+//! points, and announces the hold for a second person (approval.rs); one
+//! whose payment fails closes it all the same, rolls the payment back to a
+//! savepoint and leaves a pending row (PARTIAL_COMPLETION) for recovery.
+
+use crate::alert::{self, AlertKind};
+use crate::auth::{self, Caller, PERM_RATE};
+use crate::domain::error::{required, run, LoyaltyError, Result};
+use crate::domain::keys;
+use crate::domain::points;
+use crate::ledger::{self, Posted};
+use crate::pg::context;
+use crate::pg::log::{self, Event};
+use crate::pg::rows::CompleteRow;
+use crate::pg::spi;
+use crate::pg::subxact::{self, Failure};
+use crate::play::accrual::{post_gameplay, record_pending};
+use crate::play::slip::{self, micros, Slip};
+use crate::row_fn;
+use pgrx::prelude::*;
+use serde_json::json;
+
+row_fn! {
+    /// Close a slip and accrue its points in one call (docs/reference.md §3). If the accrual
+    /// fails, its work is rolled back to a savepoint, the slip stays CLOSED, a
+    /// pending_accrual row is written and the status is PARTIAL_COMPLETION;
+    /// with `p_atomic` the whole call fails instead and nothing changes.
+    #[pg_extern(security_definer, volatile, parallel_unsafe)]
+    #[search_path(pg_catalog, loyalty, pg_temp)]
+    fn complete_rating_slip(
+        p_slip_id: Option<pgrx::Uuid>,
+        p_correlation_id: default!(Option<&str>, "NULL"),
+        p_atomic: default!(Option<bool>, "false"),
+        p_end_time: default!(Option<TimestampWithTimeZone>, "NULL"),
+    ) -> CompleteRow {
+        let row = run(|| {
+            let caller = auth::require(PERM_RATE)?;
+            let slip_id = required(p_slip_id, "p_slip_id")?;
+            let correlation_id = context::correlation_id(p_correlation_id)?;
+            complete(
+                slip_id,
+                caller,
+                p_atomic.unwrap_or(false),
+                p_end_time,
+                correlation_id,
+            )
+        });
+        TableIterator::once(row)
+    }
+}
+
+pub(crate) fn complete(
+    slip_id: pgrx::Uuid,
+    caller: Caller,
+    atomic: bool,
+    end_time: Option<TimestampWithTimeZone>,
+    correlation_id: String,
+) -> Result<CompleteRow> {
+    let slip = Spi::connect(|client| slip::load(client, slip_id, true))?;
+    caller.not_for_self(slip.player_id, "rate play")?;
+    if slip.approval_status.as_deref() == Some("HELD") {
+        // Writes nothing: it still waits for a second staff member.
+        return Ok(complete_row(
+            "HELD_FOR_APPROVAL",
+            slip,
+            None,
+            None,
+            correlation_id,
+            false,
+        ));
+    }
+    if slip.is_closed() {
+        // Writes nothing; reports the slip's accrual as it stands.
+        let first = match slip.accrued_ledger_id {
+            Some(_) => Spi::connect(|c| {
+                ledger::find_entry(c, slip.player_id, &keys::gameplay_key(&slip.id.to_string()))
+            })?,
+            None => None,
+        };
+        // A rejected slip is owed nothing.
+        let recovery_needed = first.is_none() && slip.approval_status.is_none();
+        return Ok(complete_row(
+            "ALREADY_COMPLETED",
+            slip,
+            first,
+            None,
+            correlation_id,
+            recovery_needed,
+        ));
+    }
+    let now = context::now();
+    let end = context::finite(end_time.unwrap_or(now), "p_end_time")?;
+    if micros(end) > micros(now) {
+        return Err(LoyaltyError::validation("a slip cannot end in the future"));
+    }
+    let duration = points::duration_seconds(micros(slip.start_time), micros(end))? as i32;
+    let closed = Slip {
+        end_time: Some(end),
+        status: "CLOSED".to_string(),
+        duration_seconds: Some(duration),
+        closed_by: caller.uid(),
+        ..slip
+    };
+
+    // Four eyes: above the threshold the slip closes with no points posted
+    // and waits for approve_slip.
+    if let Ok(points) = closed.points() {
+        if points > closed.approval_threshold_points {
+            let held = Slip {
+                approval_status: Some("HELD".to_string()),
+                ..closed
+            };
+            store_closed(&held, None, &correlation_id)?;
+            announce_hold(&held, points, &correlation_id)?;
+            return Ok(complete_row(
+                "HELD_FOR_APPROVAL",
+                held,
+                None,
+                None,
+                correlation_id,
+                false,
+            ));
+        }
+    }
+
+    // The accrual runs first, against the slip as it will be stored; the one
+    // UPDATE below then closes the slip and records the entry together.
+    let outcome = if atomic {
+        Ok(post_gameplay(
+            &closed,
+            "complete_rating_slip",
+            &correlation_id,
+        )?)
+    } else {
+        subxact::run(|| post_gameplay(&closed, "complete_rating_slip", &correlation_id))
+    };
+    let accrued = outcome.as_ref().ok().map(|p| p.entry_id);
+    store_closed(&closed, accrued, &correlation_id)?;
+    let closed = Slip {
+        accrued_ledger_id: accrued,
+        ..closed
+    };
+    match outcome {
+        Ok(posted) => Ok(complete_row(
+            "COMPLETED",
+            closed,
+            Some(posted),
+            None,
+            correlation_id,
+            false,
+        )),
+        Err(failure) => {
+            record_pending(&closed, &failure, &correlation_id)?;
+            Ok(complete_row(
+                "PARTIAL_COMPLETION",
+                closed,
+                None,
+                Some(failure),
+                correlation_id,
+                true,
+            ))
+        }
+    }
+}
+
+/// Write a slip's closing: end, duration, who closed it, approval state
+/// and the entry that paid it (if one did).
+fn store_closed(s: &Slip, accrued: Option<i64>, correlation_id: &str) -> Result<()> {
+    Spi::connect(|client| {
+        spi::write(
+            client,
+            "UPDATE loyalty.rating_slip
+                SET status = 'CLOSED', end_time = $2, duration_seconds = $3, closed_by = $4,
+                    correlation_id = $5, accrued_ledger_id = $6, approval_status = $7, updated_at = now()
+              WHERE id = $1",
+            &[
+                s.id.into(),
+                s.end_time.into(),
+                s.duration_seconds.into(),
+                s.closed_by.into(),
+                correlation_id.into(),
+                accrued.into(),
+                s.approval_status.as_deref().into(),
+            ],
+        )
+        .map(|_| ())
+    })
+}
+
+pub(crate) fn complete_row(
+    status: &str,
+    s: Slip,
+    p: Option<Posted>,
+    failure: Option<Failure>,
+    correlation_id: String,
+    recovery_needed: bool,
+) -> CompleteRow {
+    let hit = status == "ALREADY_COMPLETED" || p.as_ref().is_some_and(|p| p.idempotent_hit);
+    (
+        status.to_string(),
+        s.id,
+        s.player_id,
+        s.visit_id,
+        s.session_id,
+        s.game_type,
+        s.average_bet,
+        s.start_time,
+        s.end_time,
+        s.duration_seconds,
+        p.as_ref().map(|p| p.entry_id),
+        p.as_ref().map(|p| p.points_change),
+        p.as_ref().map(|p| p.balance_before),
+        p.as_ref().map(|p| p.balance_after),
+        p.as_ref().map(|p| p.tier_before.clone()),
+        p.as_ref().map(|p| p.tier_after.clone()),
+        hit,
+        failure.as_ref().map(Failure::code),
+        failure.as_ref().map(Failure::message),
+        correlation_id,
+        recovery_needed,
+    )
+}
+
+/// Log a hold and raise its alert (the slip row is already written).
+fn announce_hold(slip: &Slip, points: i64, correlation_id: &str) -> Result<()> {
+    let alert_id = alert::raise(
+        AlertKind::SlipNeedsApproval,
+        slip.closed_by,
+        Some(slip.player_id),
+        &json!({
+            "rating_slip_id": slip.id.to_string(),
+            "points": points,
+            "threshold": slip.approval_threshold_points,
+            "correlation_id": correlation_id,
+        }),
+    )?;
+    log::emit(
+        Event::SlipHeld,
+        correlation_id,
+        Some(&slip.player_id.to_string()),
+        crate::fields! {
+            "rating_slip_id" => slip.id.to_string(),
+            "points" => points,
+            "threshold" => slip.approval_threshold_points,
+            "alert_id" => alert_id,
+        },
+    );
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! Rating slips as stored, opened and re-rated; what a slip earns.
+//!
+//! Lock order everywhere: the slip's row, then the player's row. Every
+//! function here takes them in that order, and the balance functions take
+//! only the player's, so no two of our calls can deadlock.
+//!
+//! Rating (open, re-rate, complete) needs `loyalty:rate`, accrual and
+//! recovery `loyalty:recover`; nobody rates or recovers their own play.
+//! Completion is `complete.rs`, payment `accrual.rs`.
+
+use crate::auth::{self, PERM_RATE};
+use crate::domain::error::{required, run, Code, LoyaltyError, Result};
+use crate::domain::points::{self, Decimal, GameSettings};
+use crate::pg::context;
+use crate::pg::rows::SlipRow;
+use crate::pg::spi;
+use crate::play::game;
+use crate::row_fn;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+/// Largest average bet a slip may carry.
+pub const MAX_AVERAGE_BET: u128 = 1_000_000_000;
+
+/// A rating slip as stored.
+#[derive(Debug, Clone)]
+pub struct Slip {
+    pub id: pgrx::Uuid,
+    pub player_id: pgrx::Uuid,
+    pub visit_id: Option<pgrx::Uuid>,
+    pub session_id: Option<pgrx::Uuid>,
+    pub game_type: String,
+    pub settings: GameSettings,
+    pub average_bet: AnyNumeric,
+    pub start_time: TimestampWithTimeZone,
+    pub end_time: Option<TimestampWithTimeZone>,
+    pub status: String,
+    pub duration_seconds: Option<i32>,
+    pub accrued_ledger_id: Option<i64>,
+    pub approval_threshold_points: i64,
+    /// None, HELD, APPROVED or REJECTED.
+    pub approval_status: Option<String>,
+    pub opened_by: Option<pgrx::Uuid>,
+    pub closed_by: Option<pgrx::Uuid>,
+    pub rerated_by: Vec<pgrx::Uuid>,
+}
+
+impl Slip {
+    pub fn is_closed(&self) -> bool {
+        self.status == "CLOSED"
+    }
+
+    /// Whether the slip waits for, or was refused, approval: then no
+    /// accrual or recovery posts it (only approve_slip does).
+    pub fn refuse_unapproved(&self) -> Result<()> {
+        match self.approval_status.as_deref() {
+            Some("HELD") => Err(LoyaltyError::new(
+                Code::SlipNotApproved,
+                "the slip is held for approval; approve_slip posts its points",
+            )),
+            Some("REJECTED") => Err(LoyaltyError::new(
+                Code::SlipNotApproved,
+                "the slip was rejected; it earns no points",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Points this slip earns, from its snapshot only.
+    pub fn points(&self) -> Result<i64> {
+        let bet = Decimal::parse("average_bet", &self.average_bet.to_string())?;
+        let duration = self.duration_seconds.ok_or_else(|| {
+            LoyaltyError::new(Code::SlipNotClosed, "an open slip has no duration yet")
+        })?;
+        points::points(&self.settings, bet, i64::from(duration))
+    }
+}
+
+macro_rules! select_slip {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, player_id, visit_id, session_id, game_type, house_edge::text, decisions_per_hour,
+                    points_conversion_rate::text, point_multiplier::text, average_bet, start_time, end_time,
+                    status, duration_seconds, accrued_ledger_id, approval_threshold_points, approval_status,
+                    opened_by, closed_by, rerated_by
+               FROM loyalty.rating_slip WHERE id = $1",
+            $tail
+        )
+    };
+}
+
+/// Load a slip, optionally locking it; SLIP_NOT_FOUND if there is none.
+pub fn load(client: &SpiClient<'_>, id: pgrx::Uuid, lock: bool) -> Result<Slip> {
+    let rows = if lock {
+        spi::write(client, select_slip!(" FOR UPDATE"), &[id.into()])?
+    } else {
+        spi::write(client, select_slip!(""), &[id.into()])?
+    };
+    decode(rows, id)
+}
+
+/// Load a slip from a STABLE (parallel-safe) function.
+pub fn load_read_only(client: &SpiClient<'_>, id: pgrx::Uuid) -> Result<Slip> {
+    decode(spi::read(client, select_slip!(""), &[id.into()])?, id)
+}
+
+fn decode(rows: pgrx::spi::SpiTupleTable<'_>, id: pgrx::Uuid) -> Result<Slip> {
+    if rows.is_empty() {
+        return Err(LoyaltyError::new(
+            Code::SlipNotFound,
+            format!("no rating slip {id}"),
+        ));
+    }
+    let r = rows.first();
+    let text = |i: usize| -> Result<String> { Ok(r.get::<String>(i)?.unwrap_or_default()) };
+    Ok(Slip {
+        id: r.get(1)?.unwrap_or(id),
+        player_id: r.get(2)?.unwrap_or(id),
+        visit_id: r.get(3)?,
+        session_id: r.get(4)?,
+        game_type: text(5)?,
+        settings: GameSettings {
+            house_edge_percent: Decimal::parse("house_edge", &text(6)?)?,
+            decisions_per_hour: r.get::<i32>(7)?.unwrap_or(0).max(0) as u32,
+            points_conversion_rate: Decimal::parse("points_conversion_rate", &text(8)?)?,
+            point_multiplier: Decimal::parse("point_multiplier", &text(9)?)?,
+        },
+        average_bet: r.get(10)?.unwrap_or_default(),
+        start_time: r
+            .get(11)?
+            .ok_or_else(|| LoyaltyError::validation("slip has no start time"))?,
+        end_time: r.get(12)?,
+        status: text(13)?,
+        duration_seconds: r.get(14)?,
+        accrued_ledger_id: r.get(15)?,
+        approval_threshold_points: r.get(16)?.unwrap_or(0),
+        approval_status: r.get(17)?,
+        opened_by: r.get(18)?,
+        closed_by: r.get(19)?,
+        rerated_by: r.get::<Vec<pgrx::Uuid>>(20)?.unwrap_or_default(),
+    })
+}
+
+/// A positive, sane average bet with at most 4 decimal places.
+fn check_bet(bet: Option<AnyNumeric>) -> Result<AnyNumeric> {
+    let bet = required(bet, "p_average_bet")?;
+    let d = Decimal::parse("p_average_bet", &bet.to_string())?;
+    if d.is_zero() {
+        return Err(LoyaltyError::validation(
+            "average bet must be greater than 0",
+        ));
+    }
+    if d.scale > 4 {
+        return Err(LoyaltyError::validation(
+            "average bet has more than 4 decimal places",
+        ));
+    }
+    if d.mantissa / 10u128.pow(d.scale) >= MAX_AVERAGE_BET {
+        return Err(LoyaltyError::validation(format!(
+            "average bet must be below {MAX_AVERAGE_BET}"
+        )));
+    }
+    Ok(bet)
+}
+
+pub(crate) fn micros(t: TimestampWithTimeZone) -> i64 {
+    pg_sys::TimestampTz::from(t)
+}
+
+fn slip_row(s: Slip, correlation_id: String) -> SlipRow {
+    let owed = if s.is_closed() && s.accrued_ledger_id.is_none() {
+        s.points().ok()
+    } else {
+        None
+    };
+    (
+        s.id,
+        s.player_id,
+        s.visit_id,
+        s.session_id,
+        s.game_type,
+        s.average_bet,
+        s.start_time,
+        s.end_time,
+        s.status,
+        s.duration_seconds,
+        owed,
+        s.accrued_ledger_id,
+        correlation_id,
+    )
+}
+
+row_fn! {
+    /// Open a slip for a player, snapshotting the game's current settings.
+    #[pg_extern(security_definer, volatile, parallel_unsafe)]
+    #[search_path(pg_catalog, loyalty, pg_temp)]
+    fn open_rating_slip(
+        p_player_id: Option<pgrx::Uuid>,
+        p_game_type: Option<&str>,
+        p_average_bet: Option<AnyNumeric>,
+        p_visit_id: default!(Option<pgrx::Uuid>, "NULL"),
+        p_session_id: default!(Option<pgrx::Uuid>, "NULL"),
+        p_start_time: default!(Option<TimestampWithTimeZone>, "now()"),
+        p_correlation_id: default!(Option<&str>, "NULL"),
+    ) -> SlipRow {
+        let row = run(|| {
+            let caller = auth::require(PERM_RATE)?;
+            let player_id = required(p_player_id, "p_player_id")?;
+            caller.not_for_self(player_id, "rate play")?;
+            let game_type = required(p_game_type, "p_game_type")?;
+            let bet = check_bet(p_average_bet)?;
+            let start = context::finite(required(p_start_time, "p_start_time")?, "p_start_time")?;
+            let correlation_id = context::correlation_id(p_correlation_id)?;
+            let now = context::now();
+            if micros(start) > micros(now) {
+                return Err(LoyaltyError::validation(
+                    "a slip cannot start in the future",
+                ));
+            }
+            if micros(now) - micros(start) > points::MAX_DURATION_SECONDS * 1_000_000 {
+                return Err(LoyaltyError::validation(
+                    "a slip cannot start more than 24 hours ago",
+                ));
+            }
+            let slip = Spi::connect(|client| -> Result<Slip> {
+                game::check_table_limits(client, game_type, &bet)?;
+                // One seat: the partial unique index on OPEN slips decides, so two
+                // racing opens for one player cannot both succeed.
+                let rows = spi::write(
+                        client,
+                        "INSERT INTO loyalty.rating_slip
+                            (player_id, visit_id, session_id, game_type, house_edge, decisions_per_hour,
+                             points_conversion_rate, point_multiplier, approval_threshold_points, average_bet,
+                             start_time, opened_by, correlation_id)
+                         SELECT $1, $2, $3, g.game_type, g.house_edge, g.decisions_per_hour,
+                                g.points_conversion_rate, g.point_multiplier, g.approval_threshold_points, $5,
+                                $6, $7, $8
+                           FROM loyalty.game_settings g WHERE g.game_type = $4
+                         ON CONFLICT (player_id) WHERE status = 'OPEN' DO NOTHING
+                         RETURNING id",
+                        &[
+                            player_id.into(),
+                            p_visit_id.into(),
+                            p_session_id.into(),
+                            game_type.into(),
+                            bet.into(),
+                            start.into(),
+                            caller.uid().into(),
+                            correlation_id.as_str().into(),
+                        ],
+                    )?;
+                let id = if rows.is_empty() {
+                    None
+                } else {
+                    rows.first().get_one::<pgrx::Uuid>()?
+                };
+                let Some(id) = id else {
+                    return Err(LoyaltyError::new(
+                        Code::SlipAlreadyOpen,
+                        format!("player {player_id} already has an OPEN slip; complete it first"),
+                    ));
+                };
+                load(client, id, false)
+            })?;
+            Ok(slip_row(slip, correlation_id))
+        });
+        TableIterator::once(row)
+    }
+}
+
+row_fn! {
+    /// Change the average bet of an OPEN slip (a floor supervisor's re-rating).
+    #[pg_extern(security_definer, volatile, parallel_unsafe)]
+    #[search_path(pg_catalog, loyalty, pg_temp)]
+    fn update_rating_slip_bet(
+        p_slip_id: Option<pgrx::Uuid>,
+        p_average_bet: Option<AnyNumeric>,
+        p_correlation_id: default!(Option<&str>, "NULL"),
+    ) -> SlipRow {
+        let row = run(|| {
+            let caller = auth::require(PERM_RATE)?;
+            let slip_id = required(p_slip_id, "p_slip_id")?;
+            let bet = check_bet(p_average_bet)?;
+            let correlation_id = context::correlation_id(p_correlation_id)?;
+            let slip = Spi::connect_mut(|client| -> Result<Slip> {
+                let slip = load(client, slip_id, true)?;
+                caller.not_for_self(slip.player_id, "rate play")?;
+                if slip.is_closed() {
+                    return Err(LoyaltyError::validation(
+                        "the slip is closed; its average bet can no longer change",
+                    ));
+                }
+                game::check_table_limits(client, &slip.game_type, &bet)?;
+                client.update(
+                    "UPDATE loyalty.rating_slip
+                        SET average_bet = $2, correlation_id = $3, updated_at = now(),
+                            rerated_by = CASE WHEN $4::uuid IS NULL OR $4 = ANY (rerated_by) THEN rerated_by
+                                              ELSE array_append(rerated_by, $4) END
+                      WHERE id = $1",
+                    None,
+                    &[
+                        slip_id.into(),
+                        bet.into(),
+                        correlation_id.as_str().into(),
+                        caller.uid().into(),
+                    ],
+                )?;
+                load(client, slip_id, false)
+            })?;
+            Ok(slip_row(slip, correlation_id))
+        });
+        TableIterator::once(row)
+    }
+}
+/// Points a slip earns (or earned), from its snapshot. Answers trusted back
+/// ends, staff with loyalty:rate or loyalty:view_all, and the slip's player.
+#[pg_extern(security_definer, stable, parallel_safe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn slip_points(p_slip_id: Option<pgrx::Uuid>) -> Option<i64> {
+    run(|| {
+        let trusted = auth::caller_is_trusted();
+        let uid = auth::caller_uid();
+        if !trusted && uid.is_none() {
+            return Err(LoyaltyError::new(Code::Unauthorized, "sign in first"));
+        }
+        let id = required(p_slip_id, "p_slip_id")?;
+        let slip = Spi::connect(|client| load_read_only(client, id))?;
+        if let Some(uid) = uid.filter(|u| !trusted && *u != slip.player_id) {
+            if !auth::holds_any(&auth::staff(uid)?, &[PERM_RATE, auth::PERM_VIEW_ALL]) {
+                return Err(LoyaltyError::new(
+                    Code::Forbidden,
+                    "only the slip's player and staff with loyalty:rate or loyalty:view_all may see its points",
+                ));
+            }
+        }
+        if !slip.is_closed() {
+            return Ok(None);
+        }
+        slip.points().map(Some)
+    })
+}
