@@ -1,8 +1,9 @@
 //! Play on the floor: rating slips (open, re-rate, complete), their
 //! accrual and pending rows, four-eyes approval of large slips, and a whole
-//! table closed in one call. Top-down inside the room: `batch` and
-//! `approval` call `complete`, `accrual` and `slip`; `complete` calls
-//! `accrual` and `slip`; `game` and `slip` call nothing of the room. Below
+//! table closed in one call. Top-down inside the room: `batch` calls
+//! `complete`; `approval` calls `accrual` and `slip`; `complete` calls
+//! `accrual` and `slip`; `accrual` calls `slip`; `slip` calls `game`, which
+//! calls nothing of the room. Below
 //! it: the ledger, alerts, auth, the plumbing and the core.
 
 pub mod accrual;
