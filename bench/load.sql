@@ -52,7 +52,8 @@ INSERT INTO cmp.player_loyalty SELECT * FROM loyalty.player_loyalty;
 -- W2: one hot player, one staff member. The rate limiter and the alert
 -- check still run and count on every call, over windows short enough that
 -- they count as few rows as production's 10-per-minute limit lets them.
-INSERT INTO loyalty.staff (staff_id, permissions) VALUES ('00000000-0000-4000-8000-00000000057a', '{loyalty:award}');
+INSERT INTO loyalty.staff (staff_id, permissions) VALUES ('00000000-0000-4000-8000-00000000057a', '{loyalty:award}'),
+    ('00000000-0000-4000-8000-00000000f100', '{loyalty:rate}');
 INSERT INTO cmp.staff SELECT * FROM loyalty.staff;
 UPDATE loyalty.config SET rate_limit_count = 1000000000, rate_limit_window = '1 millisecond',
                           alert_reward_count = 1000000000, alert_window = '1 millisecond';

@@ -21,7 +21,8 @@ createdb scale
 psql_q -d scale -c 'CREATE EXTENSION casino_loyalty' \
     -c "INSERT INTO loyalty.staff (staff_id, permissions)
         SELECT ('5afe0000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, '{loyalty:award}'
-          FROM generate_series(1, 50) g" \
+          FROM generate_series(1, 50) g
+        UNION ALL SELECT '00000000-0000-4000-8000-00000000f100', '{loyalty:rate}'" \
     -c "UPDATE loyalty.config SET rate_limit_count = 100000000, alert_reward_count = 100000000"
 
 # measure LABEL: per-call microseconds of each operation, REPS times
@@ -46,8 +47,8 @@ BEGIN
   t0 := clock_timestamp();
   FOR i IN 1..500 LOOP
     PERFORM c.status FROM loyalty.open_rating_slip(('00000000-0000-4000-8000-' || lpad(to_hex(1000 + i * 97 + rep), 12, '0'))::uuid,
-                                                   'BLACKJACK', 25, NULL, NULL, now() - interval '1 hour') o,
-                          LATERAL loyalty.complete_rating_slip(o.id) c;
+                                                   'BLACKJACK', 25, NULL, NULL, now() - interval '1 hour', p_staff_id => '00000000-0000-4000-8000-00000000f100') o,
+                          LATERAL loyalty.complete_rating_slip(o.id, p_staff_id => '00000000-0000-4000-8000-00000000f100') c;
   END LOOP;
   c := extract(epoch FROM clock_timestamp() - t0) * 1e6 / 500;
   t0 := clock_timestamp();

@@ -12,6 +12,7 @@ fn panic_probe() -> i32 {
 /// case: pgrx would append the captured backtrace to the panic's DETAIL.
 #[pg_test]
 fn robustness_no_backtrace_reaches_the_client() {
+    floor_staff();
     assert_eq!(
         std::env::var("RUST_BACKTRACE").as_deref(),
         Ok("1"),
@@ -41,6 +42,7 @@ fn robustness_no_backtrace_reaches_the_client() {
 
 #[pg_test]
 fn robustness_infinite_times_are_refused_everywhere() {
+    floor_staff();
     assert_eq!(
         outcome(
             "SELECT loyalty.manual_reward_key(gen_random_uuid(), gen_random_uuid(), 5, 'a long enough reason',
@@ -50,7 +52,7 @@ fn robustness_infinite_times_are_refused_everywhere() {
     );
     assert_eq!(
         outcome(
-            "SELECT loyalty.open_rating_slip(gen_random_uuid(), 'BLACKJACK', 25, p_start_time => '-infinity')"
+            "SELECT loyalty.open_rating_slip(gen_random_uuid(), 'BLACKJACK', 25, p_start_time => '-infinity', p_staff_id => '00000000-0000-4000-8000-00000000f100')"
         ),
         "PT422 VALIDATION_ERROR"
     );

@@ -9,7 +9,7 @@ fn open_two_hour_slip(player: &str) -> String {
     one::<String>(&format!(
         "SELECT id::text FROM loyalty.open_rating_slip({player}, 'BLACKJACK', 25,
              'aaaaaaaa-0000-4000-8000-00000000000a', 'bbbbbbbb-0000-4000-8000-00000000000b',
-             now() - interval '2 hours')"
+             now() - interval '2 hours', p_staff_id => '00000000-0000-4000-8000-00000000f100')"
     ))
 }
 
@@ -40,6 +40,7 @@ fn repair_balance(player: &str) {
 
 #[pg_test]
 fn slip_complete_posts_snapshot_points_once() {
+    floor_staff();
     let player = "'33333333-3333-4333-8333-000000000001'::uuid";
     let id = open_two_hour_slip(player);
     // settings change after open must not change this slip's award
@@ -49,7 +50,7 @@ fn slip_complete_posts_snapshot_points_once() {
         one::<String>(&format!(
             "SELECT format('%s %s %s %s %s->%s %s %s %s', status, duration_seconds, points_earned, idempotent_hit,
                     balance_before, balance_after, tier_after, correlation_id, recovery_needed)
-               FROM loyalty.complete_rating_slip('{id}', 'c-1')"
+               FROM loyalty.complete_rating_slip('{id}', 'c-1', p_staff_id => '00000000-0000-4000-8000-00000000f100')"
         )),
         "COMPLETED 7200 700 f 0->700 BRONZE c-1 f"
     );
@@ -68,7 +69,7 @@ fn slip_complete_posts_snapshot_points_once() {
     assert_eq!(
         one::<String>(&format!(
             "SELECT format('%s %s %s %s', status, points_earned, idempotent_hit, recovery_needed)
-               FROM loyalty.complete_rating_slip('{id}')"
+               FROM loyalty.complete_rating_slip('{id}', p_staff_id => '00000000-0000-4000-8000-00000000f100')"
         )),
         "ALREADY_COMPLETED 700 t f"
     );
@@ -89,13 +90,14 @@ fn slip_complete_posts_snapshot_points_once() {
 
 #[pg_test]
 fn slip_accrual_failure_is_a_partial_completion_then_recovers_once() {
+    floor_staff();
     let player = "'33333333-3333-4333-8333-000000000002'::uuid";
     let id = open_two_hour_slip(player);
     fill_balance(player);
     assert_eq!(
         one::<String>(&format!(
             "SELECT format('%s %s %s %s %s', status, error_code, error_message, recovery_needed, points_earned IS NULL)
-               FROM loyalty.complete_rating_slip('{id}', 'c-partial')"
+               FROM loyalty.complete_rating_slip('{id}', 'c-partial', p_staff_id => '00000000-0000-4000-8000-00000000f100')"
         )),
         "PARTIAL_COMPLETION VALIDATION_ERROR a change of 700 points would overflow the balance t t"
     );
@@ -126,7 +128,7 @@ fn slip_accrual_failure_is_a_partial_completion_then_recovers_once() {
     );
     // completing again is ALREADY_COMPLETED and still says recovery is needed
     assert_eq!(
-        one::<String>(&format!("SELECT format('%s %s', status, recovery_needed) FROM loyalty.complete_rating_slip('{id}')")),
+        one::<String>(&format!("SELECT format('%s %s', status, recovery_needed) FROM loyalty.complete_rating_slip('{id}', p_staff_id => '00000000-0000-4000-8000-00000000f100')")),
         "ALREADY_COMPLETED t"
     );
     // recovery while the failure persists raises and leaves the record
@@ -159,12 +161,13 @@ fn slip_accrual_failure_is_a_partial_completion_then_recovers_once() {
 
 #[pg_test]
 fn slip_atomic_failure_changes_nothing() {
+    floor_staff();
     let player = "'33333333-3333-4333-8333-000000000003'::uuid";
     let id = open_two_hour_slip(player);
     fill_balance(player);
     assert_eq!(
         outcome(&format!(
-            "SELECT loyalty.complete_rating_slip('{id}', NULL, true)"
+            "SELECT loyalty.complete_rating_slip('{id}', NULL, true, p_staff_id => '00000000-0000-4000-8000-00000000f100')"
         )),
         "PT422 VALIDATION_ERROR"
     );
@@ -183,12 +186,13 @@ fn slip_atomic_failure_changes_nothing() {
 
 #[pg_test]
 fn slip_bad_input() {
+    floor_staff();
     let player = "'33333333-3333-4333-8333-000000000004'::uuid";
     let id = open_two_hour_slip(player);
     for (sql, want) in [
-        ("SELECT loyalty.complete_rating_slip(NULL)".to_string(), "PT422 VALIDATION_ERROR"),
+        ("SELECT loyalty.complete_rating_slip(NULL, p_staff_id => '00000000-0000-4000-8000-00000000f100')".to_string(), "PT422 VALIDATION_ERROR"),
         (
-            "SELECT loyalty.complete_rating_slip('00000000-0000-4000-8000-000000000000')".to_string(),
+            "SELECT loyalty.complete_rating_slip('00000000-0000-4000-8000-000000000000', p_staff_id => '00000000-0000-4000-8000-00000000f100')".to_string(),
             "PT404 SLIP_NOT_FOUND",
         ),
         (format!("SELECT loyalty.recover_slip_loyalty('{id}')"), "PT409 SLIP_NOT_CLOSED"),
@@ -197,31 +201,31 @@ fn slip_bad_input() {
             "SELECT loyalty.recover_slip_loyalty('00000000-0000-4000-8000-000000000000')".to_string(),
             "PT404 SLIP_NOT_FOUND",
         ),
-        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 0)"), "PT422 VALIDATION_ERROR"),
-        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', -25)"), "PT422 VALIDATION_ERROR"),
-        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 'NaN')"), "PT422 VALIDATION_ERROR"),
-        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 1e12)"), "PT422 VALIDATION_ERROR"),
-        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 0.00001)"), "PT422 VALIDATION_ERROR"),
-        (format!("SELECT loyalty.open_rating_slip({player}, 'POKER', 25)"), "PT422 VALIDATION_ERROR"),
-        (format!("SELECT loyalty.open_rating_slip({player}, NULL, 25)"), "PT422 VALIDATION_ERROR"),
-        ("SELECT loyalty.open_rating_slip(NULL, 'BLACKJACK', 25)".to_string(), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 0, p_staff_id => '00000000-0000-4000-8000-00000000f100')"), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', -25, p_staff_id => '00000000-0000-4000-8000-00000000f100')"), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 'NaN', p_staff_id => '00000000-0000-4000-8000-00000000f100')"), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 1e12, p_staff_id => '00000000-0000-4000-8000-00000000f100')"), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 0.00001, p_staff_id => '00000000-0000-4000-8000-00000000f100')"), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.open_rating_slip({player}, 'POKER', 25, p_staff_id => '00000000-0000-4000-8000-00000000f100')"), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.open_rating_slip({player}, NULL, 25, p_staff_id => '00000000-0000-4000-8000-00000000f100')"), "PT422 VALIDATION_ERROR"),
+        ("SELECT loyalty.open_rating_slip(NULL, 'BLACKJACK', 25, p_staff_id => '00000000-0000-4000-8000-00000000f100')".to_string(), "PT422 VALIDATION_ERROR"),
         (
-            format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 25, NULL, NULL, now() + interval '1 minute')"),
+            format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 25, NULL, NULL, now() + interval '1 minute', p_staff_id => '00000000-0000-4000-8000-00000000f100')"),
             "PT422 VALIDATION_ERROR",
         ),
         (
-            format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 25, NULL, NULL, now() - interval '25 hours')"),
+            format!("SELECT loyalty.open_rating_slip({player}, 'BLACKJACK', 25, NULL, NULL, now() - interval '25 hours', p_staff_id => '00000000-0000-4000-8000-00000000f100')"),
             "PT422 VALIDATION_ERROR",
         ),
         (
-            format!("SELECT loyalty.complete_rating_slip('{id}', NULL, false, now() - interval '3 hours')"),
+            format!("SELECT loyalty.complete_rating_slip('{id}', NULL, false, now() - interval '3 hours', p_staff_id => '00000000-0000-4000-8000-00000000f100')"),
             "PT422 VALIDATION_ERROR",
         ),
         (
-            format!("SELECT loyalty.complete_rating_slip('{id}', NULL, false, now() + interval '1 hour')"),
+            format!("SELECT loyalty.complete_rating_slip('{id}', NULL, false, now() + interval '1 hour', p_staff_id => '00000000-0000-4000-8000-00000000f100')"),
             "PT422 VALIDATION_ERROR",
         ),
-        (format!("SELECT loyalty.complete_rating_slip('{id}', repeat('x', 500))"), "PT422 VALIDATION_ERROR"),
+        (format!("SELECT loyalty.complete_rating_slip('{id}', repeat('x', 500), p_staff_id => '00000000-0000-4000-8000-00000000f100')"), "PT422 VALIDATION_ERROR"),
     ] {
         assert_eq!(outcome(&sql), want, "{sql}");
     }
@@ -237,23 +241,24 @@ fn slip_bad_input() {
 
 #[pg_test]
 fn slip_bet_changes_only_while_open() {
+    floor_staff();
     let player = "'33333333-3333-4333-8333-000000000005'::uuid";
     let id = open_two_hour_slip(player);
     assert_eq!(
         one::<String>(&format!(
-            "SELECT average_bet::text FROM loyalty.update_rating_slip_bet('{id}', 50)"
+            "SELECT average_bet::text FROM loyalty.update_rating_slip_bet('{id}', 50, p_staff_id => '00000000-0000-4000-8000-00000000f100')"
         )),
         "50"
     );
     assert_eq!(
         one::<i64>(&format!(
-            "SELECT points_earned FROM loyalty.complete_rating_slip('{id}')"
+            "SELECT points_earned FROM loyalty.complete_rating_slip('{id}', p_staff_id => '00000000-0000-4000-8000-00000000f100')"
         )),
         1400
     );
     assert_eq!(
         outcome(&format!(
-            "SELECT loyalty.update_rating_slip_bet('{id}', 75)"
+            "SELECT loyalty.update_rating_slip_bet('{id}', 75, p_staff_id => '00000000-0000-4000-8000-00000000f100')"
         )),
         "PT422 VALIDATION_ERROR"
     );
@@ -261,9 +266,10 @@ fn slip_bet_changes_only_while_open() {
 
 #[pg_test]
 fn runbook_verify_finds_corruption_and_rebuild_repairs_it() {
+    floor_staff();
     let player = "'33333333-3333-4333-8333-000000000006'::uuid";
     let id = open_two_hour_slip(player);
-    Spi::run(&format!("SELECT loyalty.complete_rating_slip('{id}')")).unwrap();
+    Spi::run(&format!("SELECT loyalty.complete_rating_slip('{id}', p_staff_id => '00000000-0000-4000-8000-00000000f100')")).unwrap();
     assert_eq!(
         one::<i64>("SELECT count(*) FROM loyalty.verify_all_balances()"),
         0
@@ -308,10 +314,11 @@ fn runbook_verify_finds_corruption_and_rebuild_repairs_it() {
 
 #[pg_test]
 fn runbook_export_and_lookup() {
+    floor_staff();
     let player = "'33333333-3333-4333-8333-000000000007'::uuid";
     let id = open_two_hour_slip(player);
     Spi::run(&format!(
-        "SELECT loyalty.complete_rating_slip('{id}', 'c-look')"
+        "SELECT loyalty.complete_rating_slip('{id}', 'c-look', p_staff_id => '00000000-0000-4000-8000-00000000f100')"
     ))
     .unwrap();
     assert_eq!(

@@ -24,3 +24,16 @@ fn outcome(sql: &str) -> String {
 fn one<T: pgrx::FromDatum + pgrx::IntoDatum>(sql: &str) -> T {
     Spi::get_one::<T>(sql).expect(sql).expect("NULL result")
 }
+
+/// The staff members a trusted caller names for floor actions (SPEC §14):
+/// one who rates, one who approves.
+#[allow(dead_code)]
+fn floor_staff() {
+    Spi::run(
+        "INSERT INTO loyalty.staff (staff_id, permissions, active) VALUES
+             ('00000000-0000-4000-8000-00000000f100', '{loyalty:rate}', true),
+             ('00000000-0000-4000-8000-00000000f200', '{loyalty:approve}', true)
+         ON CONFLICT (staff_id) DO NOTHING",
+    )
+    .expect("floor staff");
+}

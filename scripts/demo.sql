@@ -41,23 +41,28 @@ SELECT player_id, current_balance, lifetime_points, tier, tier_progress FROM loy
 
 \echo
 \echo '################ Rating slips: open, complete, partial failure, recovery'
+\echo '## The floor: a rater and a supervisor who approves. The operator acts for them by name'
+\echo '## (p_staff_id): a trusted back end never rates or approves as nobody'
+INSERT INTO loyalty.staff (staff_id, permissions) VALUES
+    ('5eaf0000-0000-4000-8000-0000000000a1', '{loyalty:rate}'),
+    ('5eaf0000-0000-4000-8000-0000000000a2', '{loyalty:approve}');
 \echo '## Open a BLACKJACK slip at bet 25 that started two hours ago (settings snapshotted now)'
 SELECT id AS slip_id, game_type, average_bet, start_time, status
   FROM loyalty.open_rating_slip('7d3f7a52-0000-4000-8000-000000000002', 'BLACKJACK', 25,
-       p_start_time => now() - interval '2 hours', p_correlation_id => 'demo-slip-1') \gset
+       p_start_time => now() - interval '2 hours', p_correlation_id => 'demo-slip-1', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a1') \gset
 SELECT id, player_id, game_type, house_edge, decisions_per_hour, average_bet, start_time, status
   FROM loyalty.rating_slip WHERE id = :'slip_id';
 
 \echo '## Complete it: closed and 700 points posted in one call'
 SELECT status, duration_seconds, points_earned, balance_before, balance_after, tier_after, ledger_entry_id, recovery_needed
-  FROM loyalty.complete_rating_slip(:'slip_id', 'demo-slip-1');
+  FROM loyalty.complete_rating_slip(:'slip_id', 'demo-slip-1', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a1');
 
 \echo '## Complete it again (a double click): ALREADY_COMPLETED, nothing written'
-SELECT status, points_earned, idempotent_hit, recovery_needed FROM loyalty.complete_rating_slip(:'slip_id');
+SELECT status, points_earned, idempotent_hit, recovery_needed FROM loyalty.complete_rating_slip(:'slip_id', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a1');
 
 \echo '## A second slip whose accrual fails for real: another session holds the player''s balance row'
 SELECT id AS slip2 FROM loyalty.open_rating_slip('7d3f7a52-0000-4000-8000-000000000002', 'ROULETTE', 10,
-       p_start_time => now() - interval '30 minutes') \gset
+       p_start_time => now() - interval '30 minutes', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a1') \gset
 CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT dblink_connect('holder', format('host=%s port=%s dbname=%s', :'host', :'port', current_database())) AS holder;
 SELECT dblink_exec('holder', 'BEGIN') AS holder;
@@ -66,7 +71,7 @@ SELECT * FROM dblink('holder', $$SELECT current_balance FROM loyalty.player_loya
     AS held(current_balance bigint);
 SET lock_timeout = '500ms';
 SELECT status, error_code, error_message, recovery_needed, correlation_id
-  FROM loyalty.complete_rating_slip(:'slip2', 'demo-slip-2');
+  FROM loyalty.complete_rating_slip(:'slip2', 'demo-slip-2', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a1');
 RESET lock_timeout;
 \echo '## The slip is CLOSED, no gameplay entry exists, and the debt is recorded durably'
 SELECT s.status AS slip_status,
@@ -151,11 +156,11 @@ SELECT id, player_id, transaction_type, points_change, balance_before, balance_a
 
 \echo '## Four eyes: a big night at the tables (5,000 a hand for two hours = 140,000 points) is held, not paid'
 SELECT id AS big_slip FROM loyalty.open_rating_slip('7d3f7a52-0000-4000-8000-000000000003', 'BLACKJACK', 5000,
-       p_start_time => now() - interval '2 hours', p_correlation_id => 'demo-big') \gset
-SELECT status, points_earned, recovery_needed FROM loyalty.complete_rating_slip(:'big_slip');
+       p_start_time => now() - interval '2 hours', p_correlation_id => 'demo-big', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a1') \gset
+SELECT status, points_earned, recovery_needed FROM loyalty.complete_rating_slip(:'big_slip', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a1');
 SELECT rating_slip_id, points, approval_threshold_points FROM loyalty.list_held_slips();
-\echo '## A second person approves it (here the operator; on the floor, staff with loyalty:approve who did not rate it)'
-SELECT points_earned, balance_after, idempotent_hit FROM loyalty.approve_slip(:'big_slip', 'demo-approve');
+\echo '## A second person approves it: the supervisor, who did not rate it (the rater would be FORBIDDEN)'
+SELECT points_earned, balance_after, idempotent_hit FROM loyalty.approve_slip(:'big_slip', 'demo-approve', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a2');
 
 \echo '## Tamper evidence: every ledger row is a link in its player''s hash chain'
 SELECT player_id, seq, left(prev_hash, 12) AS prev_hash, left(row_hash, 12) AS row_hash, points_change

@@ -349,3 +349,271 @@ $$;
 COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'GAMEPLAY, MANUAL_BONUS (positive manual), ADJUSTMENT (negative manual) or RECONCILIATION (an operator''s repair of a drifted balance: moves the stored balance back to the ledger, so it is not counted in the ledger''s sum; src/domain/kinds.rs).';
 COMMENT ON DOMAIN loyalty.ledger_kind IS 'A ledger transaction_type (src/domain/kinds.rs).';
 COMMENT ON DOMAIN loyalty.ledger_event IS 'A ledger event_type (src/domain/kinds.rs).';
+
+-- Integrity, round 2 (SPEC §14).
+--
+-- A voucher pays once per casino: the claims table, filled from the ledger
+-- (a 0.2.0 database may already have paid one id to several players: the
+-- earliest keeps it, the rest stay in the ledger for the audit).
+CREATE TABLE loyalty.voucher (
+    reward_id  text        NOT NULL,
+    player_id  uuid        NOT NULL,
+    claimed_at loyalty.finite_timestamptz NOT NULL DEFAULT clock_timestamp(),
+    CONSTRAINT voucher_pkey PRIMARY KEY (reward_id)
+);
+COMMENT ON TABLE loyalty.voucher IS 'One row per external reward id ever paid: the player it paid. The same id for another player is IDEMPOTENCY_CONFLICT.';
+COMMENT ON COLUMN loyalty.voucher.reward_id IS 'The external reward id (p_reward_id of manual_reward).';
+COMMENT ON COLUMN loyalty.voucher.player_id IS 'The only player this id may pay.';
+COMMENT ON COLUMN loyalty.voucher.claimed_at IS 'When the id was first paid.';
+INSERT INTO loyalty.voucher (reward_id, player_id, claimed_at)
+SELECT DISTINCT ON (reward_id) reward_id, player_id, created_at
+  FROM loyalty.loyalty_ledger WHERE reward_id IS NOT NULL
+ ORDER BY reward_id, created_at, id;
+SELECT pg_catalog.pg_extension_config_dump('loyalty.voucher', '');
+ALTER TABLE loyalty.voucher ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON loyalty.voucher FROM PUBLIC;
+GRANT SELECT ON loyalty.voucher TO authenticated, service_role;
+CREATE POLICY voucher_read ON loyalty.voucher FOR SELECT TO authenticated
+    USING ((SELECT loyalty.caller_has_permission('loyalty:view_all')));
+CREATE POLICY voucher_service ON loyalty.voucher FOR SELECT TO service_role USING (true);
+
+-- Velocity: the daily approval threshold, and each player's gameplay points
+-- of their last gameplay day, kept by the write path. Existing players start
+-- the count at 0 for today: at most one day counts less than it should.
+ALTER TABLE loyalty.config ADD COLUMN daily_approval_threshold_points bigint NOT NULL DEFAULT 50000
+    CONSTRAINT config_daily_approval_threshold_points_check CHECK (daily_approval_threshold_points >= 0);
+COMMENT ON COLUMN loyalty.config.daily_approval_threshold_points IS 'Four-eyes over a day: the completion that takes a player''s gameplay points for the gaming day above this is HELD_FOR_APPROVAL, like a single slip above its own threshold.';
+ALTER TABLE loyalty.player_loyalty ADD COLUMN gameplay_day date,
+    ADD COLUMN gameplay_day_points loyalty.nonnegative_bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day IS 'Gaming day of the player''s last GAMEPLAY entry (the daily approval threshold counts within it).';
+COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day_points IS 'GAMEPLAY points posted on gameplay_day, kept by the write path under the player''s lock.';
+DROP FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text);
+CREATE FUNCTION loyalty.configure(p_casino_timezone text DEFAULT NULL, p_gaming_day_start time DEFAULT NULL,
+    p_max_reward_points bigint DEFAULT NULL, p_rate_limit_count integer DEFAULT NULL,
+    p_rate_limit_window interval DEFAULT NULL, p_alert_reward_count integer DEFAULT NULL,
+    p_alert_window interval DEFAULT NULL, p_accrual_lock_timeout interval DEFAULT NULL,
+    p_partial_stale_after interval DEFAULT NULL, p_approval_overdue_after interval DEFAULT NULL,
+    p_alert_ack_overdue_after interval DEFAULT NULL, p_health_sweep_players integer DEFAULT NULL,
+    p_notification_claim_timeout interval DEFAULT NULL, p_correlation_id text DEFAULT NULL,
+    p_daily_approval_threshold_points bigint DEFAULT NULL)
+RETURNS loyalty.config
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.config;
+    v_after  loyalty.config;
+    v_con    text;
+BEGIN
+    SELECT * INTO v_before FROM loyalty.config FOR UPDATE;
+    BEGIN
+        UPDATE loyalty.config c
+           SET casino_timezone = coalesce(p_casino_timezone, c.casino_timezone),
+               gaming_day_start = coalesce(p_gaming_day_start, c.gaming_day_start),
+               max_reward_points = coalesce(p_max_reward_points, c.max_reward_points),
+               rate_limit_count = coalesce(p_rate_limit_count, c.rate_limit_count),
+               rate_limit_window = coalesce(p_rate_limit_window, c.rate_limit_window),
+               alert_reward_count = coalesce(p_alert_reward_count, c.alert_reward_count),
+               alert_window = coalesce(p_alert_window, c.alert_window),
+               accrual_lock_timeout = coalesce(p_accrual_lock_timeout, c.accrual_lock_timeout),
+               partial_stale_after = coalesce(p_partial_stale_after, c.partial_stale_after),
+               approval_overdue_after = coalesce(p_approval_overdue_after, c.approval_overdue_after),
+               alert_ack_overdue_after = coalesce(p_alert_ack_overdue_after, c.alert_ack_overdue_after),
+               health_sweep_players = coalesce(p_health_sweep_players, c.health_sweep_players),
+               notification_claim_timeout = coalesce(p_notification_claim_timeout, c.notification_claim_timeout),
+               daily_approval_threshold_points = coalesce(p_daily_approval_threshold_points,
+                                                          c.daily_approval_threshold_points),
+               updated_at = now()
+        RETURNING * INTO v_after;
+    EXCEPTION WHEN check_violation OR invalid_parameter_value THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        PERFORM loyalty.admin_refused(coalesce(nullif(v_con, ''), 'config_casino_timezone_check'),
+                                      'see docs/reference.md for each setting''s range');
+    END;
+    PERFORM loyalty.admin_audit_write(v_actor, 'configure', 'config', to_jsonb(v_before), to_jsonb(v_after), v_corr);
+    RETURN v_after;
+END
+$$;
+COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint) IS
+    'Admin (trusted back ends): casino time zone, gaming-day start, limits and thresholds (NULL keeps a value); audited.';
+REVOKE ALL ON FUNCTION loyalty.configure FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.configure TO service_role;
+
+-- A person behind every floor action: the floor functions take p_staff_id
+-- (last, so positional 0.2.0 calls keep their meaning).
+DROP FUNCTION loyalty.open_rating_slip(uuid, text, numeric, uuid, uuid, timestamptz, text);
+DROP FUNCTION loyalty.update_rating_slip_bet(uuid, numeric, text);
+DROP FUNCTION loyalty.complete_rating_slip(uuid, text, boolean, timestamptz);
+DROP FUNCTION loyalty.complete_rating_slips(uuid[], text, boolean);
+DROP FUNCTION loyalty.approve_slip(uuid, text);
+DROP FUNCTION loyalty.reject_slip(uuid, text, text);
+CREATE FUNCTION loyalty.open_rating_slip(
+	"p_player_id" uuid,
+	"p_game_type" TEXT,
+	"p_average_bet" NUMERIC,
+	"p_visit_id" uuid DEFAULT NULL,
+	"p_session_id" uuid DEFAULT NULL,
+	"p_start_time" timestamp with time zone DEFAULT now(),
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_staff_id" uuid DEFAULT NULL
+) RETURNS TABLE (
+	"id" uuid,
+	"player_id" uuid,
+	"visit_id" uuid,
+	"session_id" uuid,
+	"game_type" TEXT,
+	"average_bet" NUMERIC,
+	"start_time" timestamp with time zone,
+	"end_time" timestamp with time zone,
+	"status" TEXT,
+	"duration_seconds" INT,
+	"points_owed" bigint,
+	"accrued_ledger_id" bigint,
+	"correlation_id" TEXT
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'open_rating_slip_wrapper';
+CREATE FUNCTION loyalty.update_rating_slip_bet(
+	"p_slip_id" uuid,
+	"p_average_bet" NUMERIC,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_staff_id" uuid DEFAULT NULL
+) RETURNS TABLE (
+	"id" uuid,
+	"player_id" uuid,
+	"visit_id" uuid,
+	"session_id" uuid,
+	"game_type" TEXT,
+	"average_bet" NUMERIC,
+	"start_time" timestamp with time zone,
+	"end_time" timestamp with time zone,
+	"status" TEXT,
+	"duration_seconds" INT,
+	"points_owed" bigint,
+	"accrued_ledger_id" bigint,
+	"correlation_id" TEXT
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'update_rating_slip_bet_wrapper';
+CREATE FUNCTION loyalty.complete_rating_slip(
+	"p_slip_id" uuid,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_atomic" bool DEFAULT false,
+	"p_end_time" timestamp with time zone DEFAULT NULL,
+	"p_staff_id" uuid DEFAULT NULL
+) RETURNS TABLE (
+	"status" TEXT,
+	"slip_id" uuid,
+	"player_id" uuid,
+	"visit_id" uuid,
+	"session_id" uuid,
+	"game_type" TEXT,
+	"average_bet" NUMERIC,
+	"start_time" timestamp with time zone,
+	"end_time" timestamp with time zone,
+	"duration_seconds" INT,
+	"ledger_entry_id" bigint,
+	"points_earned" bigint,
+	"balance_before" bigint,
+	"balance_after" bigint,
+	"tier_before" TEXT,
+	"tier_after" TEXT,
+	"idempotent_hit" bool,
+	"error_code" TEXT,
+	"error_message" TEXT,
+	"correlation_id" TEXT,
+	"recovery_needed" bool
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'complete_rating_slip_wrapper';
+CREATE FUNCTION loyalty.complete_rating_slips(
+	"p_slip_ids" uuid[],
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_atomic" bool DEFAULT false,
+	"p_staff_id" uuid DEFAULT NULL
+) RETURNS TABLE (
+	"ordinal" INT,
+	"slip_id" uuid,
+	"status" TEXT,
+	"player_id" uuid,
+	"ledger_entry_id" bigint,
+	"points_earned" bigint,
+	"balance_after" bigint,
+	"tier_after" TEXT,
+	"idempotent_hit" bool,
+	"error_code" TEXT,
+	"error_message" TEXT,
+	"recovery_needed" bool,
+	"correlation_id" TEXT
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'complete_rating_slips_wrapper';
+CREATE FUNCTION loyalty.approve_slip(
+	"p_slip_id" uuid,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_staff_id" uuid DEFAULT NULL
+) RETURNS TABLE (
+	"ledger_entry_id" bigint,
+	"points_earned" bigint,
+	"balance_before" bigint,
+	"balance_after" bigint,
+	"tier_before" TEXT,
+	"tier_after" TEXT,
+	"idempotent_hit" bool,
+	"rating_slip_id" uuid,
+	"correlation_id" TEXT
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'approve_slip_wrapper';
+CREATE FUNCTION loyalty.reject_slip(
+	"p_slip_id" uuid,
+	"p_reason" TEXT,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_staff_id" uuid DEFAULT NULL
+) RETURNS TABLE (
+	"rating_slip_id" uuid,
+	"approval_status" TEXT,
+	"decided_by" uuid,
+	"decided_at" timestamp with time zone,
+	"decision_reason" TEXT,
+	"correlation_id" TEXT
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'reject_slip_wrapper';
+REVOKE ALL ON FUNCTION loyalty.open_rating_slip, loyalty.update_rating_slip_bet,
+    loyalty.complete_rating_slip, loyalty.complete_rating_slips, loyalty.approve_slip, loyalty.reject_slip
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.open_rating_slip, loyalty.update_rating_slip_bet,
+    loyalty.complete_rating_slip, loyalty.complete_rating_slips, loyalty.approve_slip, loyalty.reject_slip
+    TO authenticated, service_role;
+ALTER FUNCTION loyalty.open_rating_slip SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.update_rating_slip_bet SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.complete_rating_slip SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.complete_rating_slips SET plan_cache_mode = force_generic_plan;
+
+-- Chain heads come a page at a time, each page with its own digest (one
+-- value for every player would pass 1 GB at about two million players).
+DROP FUNCTION loyalty.ledger_chain_heads();
+CREATE FUNCTION loyalty.ledger_chain_heads(
+	"p_after" uuid DEFAULT NULL,
+	"p_limit" INT DEFAULT 10000
+) RETURNS jsonb
+STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'ledger_chain_heads_wrapper';
+REVOKE ALL ON FUNCTION loyalty.ledger_chain_heads FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.ledger_chain_heads TO service_role;

@@ -69,6 +69,8 @@ CREATE TABLE loyalty.config (
                          CONSTRAINT config_health_sweep_players_check CHECK (health_sweep_players BETWEEN 1 AND 1000000),
     notification_claim_timeout interval NOT NULL DEFAULT '5 minutes'
                          CONSTRAINT config_notification_claim_timeout_check CHECK (notification_claim_timeout > '0'::interval),
+    daily_approval_threshold_points bigint NOT NULL DEFAULT 50000
+                         CONSTRAINT config_daily_approval_threshold_points_check CHECK (daily_approval_threshold_points >= 0),
     CONSTRAINT config_pkey PRIMARY KEY (singleton)
 );
 COMMENT ON TABLE loyalty.config IS 'Owner-only settings (one row): casino time zone, gaming-day start, security limits. Not writable by ordinary roles.';
@@ -87,6 +89,7 @@ COMMENT ON COLUMN loyalty.config.approval_overdue_after IS 'health_check: a slip
 COMMENT ON COLUMN loyalty.config.alert_ack_overdue_after IS 'health_check: an open alert nobody acknowledged for this long is reported (ALERT_UNACKNOWLEDGED).';
 COMMENT ON COLUMN loyalty.config.health_sweep_players IS 'health_check: how many players'' balances and chains each run re-verifies besides the players changed since the last run (a rolling sweep over everyone).';
 COMMENT ON COLUMN loyalty.config.notification_claim_timeout IS 'A claimed notification not marked delivered within this time may be claimed again (its worker is presumed dead).';
+COMMENT ON COLUMN loyalty.config.daily_approval_threshold_points IS 'Four-eyes over a day: the completion that takes a player''s gameplay points for the gaming day above this is HELD_FOR_APPROVAL, like a single slip above its own threshold.';
 COMMENT ON COLUMN loyalty.config.accrual_lock_timeout IS 'Longest an accrual waits for a busy player''s row before the completion becomes PARTIAL_COMPLETION (keep it below API statement timeouts).';
 
 CREATE TABLE loyalty.tier (
@@ -237,6 +240,8 @@ CREATE TABLE loyalty.player_loyalty (
     updated_at      loyalty.finite_timestamptz NOT NULL DEFAULT now(),
     chain_seq       loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
     chain_head      text     NOT NULL DEFAULT '0000000000000000000000000000000000000000000000000000000000000000',
+    gameplay_day    date,
+    gameplay_day_points loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
     CONSTRAINT player_loyalty_pkey PRIMARY KEY (player_id)
 );
 COMMENT ON TABLE loyalty.player_loyalty IS 'Balance per player. Invariant: current_balance = sum(ledger.points_change), lifetime_points = sum of the positive changes.';
@@ -249,6 +254,8 @@ COMMENT ON COLUMN loyalty.player_loyalty.created_at IS 'Audit: when the player f
 COMMENT ON COLUMN loyalty.player_loyalty.updated_at IS 'Audit: when the balance last changed.';
 COMMENT ON COLUMN loyalty.player_loyalty.chain_seq IS 'Tamper evidence: seq of the player''s last ledger entry, as the write path set it.';
 COMMENT ON COLUMN loyalty.player_loyalty.chain_head IS 'Tamper evidence: row_hash of the player''s last ledger entry (64 zeros before the first).';
+COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day IS 'Gaming day of the player''s last GAMEPLAY entry (the daily approval threshold counts within it).';
+COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day_points IS 'GAMEPLAY points posted on gameplay_day, kept by the write path under the player''s lock.';
 
 -- The casino's gaming day of an instant: its local date in
 -- config.casino_timezone, where a day starts at config.gaming_day_start
@@ -502,6 +509,20 @@ COMMENT ON COLUMN loyalty.reward_replay.at IS 'When the retry arrived.';
 COMMENT ON COLUMN loyalty.reward_replay.correlation_id IS 'Correlation id of the retry.';
 CREATE INDEX reward_replay_player_idx ON loyalty.reward_replay (player_id, at);
 
+-- An external reward id (a voucher) pays once per casino, whoever presents
+-- it: the ledger's keys all include the player, so this table is the one
+-- place that spans players. A claim commits or rolls back with its entry.
+CREATE TABLE loyalty.voucher (
+    reward_id  text        NOT NULL,
+    player_id  uuid        NOT NULL,
+    claimed_at loyalty.finite_timestamptz NOT NULL DEFAULT clock_timestamp(),
+    CONSTRAINT voucher_pkey PRIMARY KEY (reward_id)
+);
+COMMENT ON TABLE loyalty.voucher IS 'One row per external reward id ever paid: the player it paid. The same id for another player is IDEMPOTENCY_CONFLICT.';
+COMMENT ON COLUMN loyalty.voucher.reward_id IS 'The external reward id (p_reward_id of manual_reward).';
+COMMENT ON COLUMN loyalty.voucher.player_id IS 'The only player this id may pay.';
+COMMENT ON COLUMN loyalty.voucher.claimed_at IS 'When the id was first paid.';
+
 -- The ledger is append-only, for everyone including the owner: a statement
 -- trigger also fires for UPDATE/DELETE that match no rows.
 CREATE FUNCTION loyalty.ledger_append_only() RETURNS trigger
@@ -667,3 +688,4 @@ SELECT pg_catalog.pg_extension_config_dump('loyalty.health_state', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.admin_audit', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.admin_audit_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.reward_replay', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.voucher', '');

@@ -78,6 +78,7 @@ ALTER TABLE loyalty.notification    ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.health_state    ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.admin_audit     ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.reward_replay   ENABLE ROW LEVEL SECURITY;
+ALTER TABLE loyalty.voucher         ENABLE ROW LEVEL SECURITY;
 
 -- Reads. Nobody but the owner writes any table directly: every write goes
 -- through the functions above (no INSERT/UPDATE/DELETE grants, no write
@@ -130,6 +131,10 @@ CREATE POLICY staff_service ON loyalty.staff FOR SELECT TO service_role USING (t
 CREATE POLICY notification_service ON loyalty.notification FOR SELECT TO service_role USING (true);
 CREATE POLICY admin_audit_service ON loyalty.admin_audit FOR SELECT TO service_role USING (true);
 CREATE POLICY reward_replay_service ON loyalty.reward_replay FOR SELECT TO service_role USING (true);
+GRANT SELECT ON loyalty.voucher TO authenticated, service_role;
+CREATE POLICY voucher_read ON loyalty.voucher FOR SELECT TO authenticated
+    USING ((SELECT loyalty.caller_has_permission('loyalty:view_all')));
+CREATE POLICY voucher_service ON loyalty.voucher FOR SELECT TO service_role USING (true);
 
 -- Reference data anyone may read.
 GRANT SELECT ON loyalty.tier, loyalty.game_settings TO anon, authenticated, service_role;

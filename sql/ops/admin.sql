@@ -229,7 +229,8 @@ CREATE FUNCTION loyalty.configure(p_casino_timezone text DEFAULT NULL, p_gaming_
     p_alert_window interval DEFAULT NULL, p_accrual_lock_timeout interval DEFAULT NULL,
     p_partial_stale_after interval DEFAULT NULL, p_approval_overdue_after interval DEFAULT NULL,
     p_alert_ack_overdue_after interval DEFAULT NULL, p_health_sweep_players integer DEFAULT NULL,
-    p_notification_claim_timeout interval DEFAULT NULL, p_correlation_id text DEFAULT NULL)
+    p_notification_claim_timeout interval DEFAULT NULL, p_correlation_id text DEFAULT NULL,
+    p_daily_approval_threshold_points bigint DEFAULT NULL)
 RETURNS loyalty.config
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
@@ -256,6 +257,8 @@ BEGIN
                alert_ack_overdue_after = coalesce(p_alert_ack_overdue_after, c.alert_ack_overdue_after),
                health_sweep_players = coalesce(p_health_sweep_players, c.health_sweep_players),
                notification_claim_timeout = coalesce(p_notification_claim_timeout, c.notification_claim_timeout),
+               daily_approval_threshold_points = coalesce(p_daily_approval_threshold_points,
+                                                          c.daily_approval_threshold_points),
                updated_at = now()
         RETURNING * INTO v_after;
     EXCEPTION WHEN check_violation OR invalid_parameter_value THEN
@@ -267,5 +270,5 @@ BEGIN
     RETURN v_after;
 END
 $$;
-COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text) IS
+COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint) IS
     'Admin (trusted back ends): casino time zone, gaming-day start, limits and thresholds (NULL keeps a value); audited.';

@@ -89,7 +89,7 @@ fn acknowledge_alert(
         name!(already_acknowledged, bool),
     ),
 > {
-    let row = run(|| {
+    let row = run(move || {
         let caller = auth::require(PERM_VIEW_ALL)?;
         let alert_id = required(p_alert_id, "p_alert_id")?;
         let note = crate::domain::reason::check(p_note)?;

@@ -236,6 +236,37 @@ pub fn require(permission: &str) -> Result<Caller> {
     require_any(&[permission])
 }
 
+/// A floor action (reference §14): always a person. A signed-in, active
+/// staff member holding `permission`, who may name only themselves as
+/// `staff_id` (INVALID_STAFF_ID otherwise); or a trusted back end acting for
+/// `staff_id`, who must be active staff holding the permission (missing:
+/// VALIDATION_ERROR). Either way the answer is `Caller::Staff(person)`:
+/// the one recorded and compared by every four-eyes rule.
+pub fn require_person(permission: &str, staff_id: Option<pgrx::Uuid>) -> Result<Caller> {
+    if caller_is_trusted() {
+        let person = staff_id.ok_or_else(|| {
+            LoyaltyError::validation(
+                "a trusted back end names the staff member it acts for in p_staff_id",
+            )
+        })?;
+        if !holds_any(&staff(person)?, &[permission]) {
+            return Err(LoyaltyError::new(
+                Code::Forbidden,
+                format!("staff member {person} is not active staff with {permission}"),
+            ));
+        }
+        return Ok(Caller::Staff(person));
+    }
+    let caller = require(permission)?;
+    if staff_id.is_some_and(|s| Some(s) != caller.uid()) {
+        return Err(LoyaltyError::new(
+            Code::InvalidStaffId,
+            "p_staff_id must be the caller's own id",
+        ));
+    }
+    Ok(caller)
+}
+
 /// Trusted back ends only (the balance primitive, the runbooks).
 pub fn require_trusted() -> Result<()> {
     if caller_is_trusted() {
@@ -289,7 +320,7 @@ fn caller_has_permission(p_permission: Option<&str>) -> bool {
 #[pg_extern(security_definer, stable, parallel_safe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn require_caller(p_permissions: default!(Option<Vec<String>>, "NULL")) -> String {
-    crate::domain::error::run(|| {
+    crate::domain::error::run(move || {
         let perms: Vec<&str> = p_permissions.iter().flatten().map(String::as_str).collect();
         if perms.is_empty() {
             require_trusted()?;

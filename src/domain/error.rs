@@ -16,6 +16,7 @@ pub enum Code {
     SlipNotClosed,
     SlipAlreadyOpen,
     SlipNotApproved,
+    SlipOverlap,
     IdempotencyConflict,
     InsufficientBalance,
     ValidationError,
@@ -35,6 +36,7 @@ impl Code {
             Code::SlipNotClosed => "SLIP_NOT_CLOSED",
             Code::SlipAlreadyOpen => "SLIP_ALREADY_OPEN",
             Code::SlipNotApproved => "SLIP_NOT_APPROVED",
+            Code::SlipOverlap => "SLIP_OVERLAP",
             Code::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Code::InsufficientBalance => "INSUFFICIENT_BALANCE",
             Code::ValidationError => "VALIDATION_ERROR",
@@ -52,6 +54,7 @@ impl Code {
             Code::SlipNotClosed
             | Code::SlipAlreadyOpen
             | Code::SlipNotApproved
+            | Code::SlipOverlap
             | Code::IdempotencyConflict
             | Code::InsufficientBalance => 409,
             Code::ValidationError | Code::RewardExceedsLimit => 422,

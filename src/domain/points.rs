@@ -117,21 +117,59 @@ pub fn points(settings: &GameSettings, average_bet: Decimal, duration_seconds: i
         settings.points_conversion_rate,
         settings.point_multiplier,
     ];
-    let mut mantissa: u128 = 1;
+    // 256 bits: the six mantissas of allowed settings multiply to below
+    // 10^42, past u128 but far inside this; nested floor divisions equal
+    // one floor division by their product.
+    let mut product = Wide::ONE;
     let mut scale: u32 = 0;
     for f in factors {
-        mantissa = mantissa.checked_mul(f.mantissa).ok_or_else(too_big)?;
+        let m = u64::try_from(f.mantissa).map_err(|_| too_big())?;
+        product = product.mul(m).ok_or_else(too_big)?;
         scale += f.scale;
     }
-    // Divide by 100 (percent) × 3600 (seconds per hour) × 10^scale at once.
-    let mut divisor: u128 = 360_000;
     for _ in 0..scale {
-        divisor = match divisor.checked_mul(10) {
-            Some(d) => d,
-            None => return Ok(0), // the quotient is below 1
-        };
+        product = product.div(10);
     }
-    i64::try_from(mantissa / divisor).map_err(|_| too_big())
+    // percent and seconds per hour
+    i64::try_from(product.div(360_000).to_u128().ok_or_else(too_big)?).map_err(|_| too_big())
+}
+
+/// An unsigned 256-bit integer (four 64-bit limbs, least significant
+/// first): just the multiply and divide `points` needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Wide([u64; 4]);
+
+impl Wide {
+    const ONE: Wide = Wide([1, 0, 0, 0]);
+
+    /// `self × m`, or None past 256 bits.
+    fn mul(self, m: u64) -> Option<Wide> {
+        let mut out = [0u64; 4];
+        let mut carry: u128 = 0;
+        for (o, limb) in out.iter_mut().zip(self.0) {
+            let v = u128::from(limb) * u128::from(m) + carry;
+            *o = v as u64;
+            carry = v >> 64;
+        }
+        (carry == 0).then_some(Wide(out))
+    }
+
+    /// `floor(self / d)`, d > 0.
+    fn div(self, d: u64) -> Wide {
+        let mut out = [0u64; 4];
+        let mut rem: u128 = 0;
+        for i in (0..4).rev() {
+            let v = (rem << 64) | u128::from(self.0[i]);
+            out[i] = (v / u128::from(d)) as u64;
+            rem = v % u128::from(d);
+        }
+        Wide(out)
+    }
+
+    fn to_u128(self) -> Option<u128> {
+        (self.0[2] == 0 && self.0[3] == 0)
+            .then(|| u128::from(self.0[0]) | (u128::from(self.0[1]) << 64))
+    }
 }
 
 /// One rung of the tier ladder.
@@ -205,6 +243,30 @@ mod unit {
     #[test]
     fn spec_example_blackjack_25_for_two_hours_is_700() {
         assert_eq!(points(&blackjack(), d("25"), 7200).unwrap(), 700);
+    }
+
+    /// The most game_settings_points_fit_check allows (tests/pg_regress
+    /// integrity.sql shows the next multiplier refused): the largest bet for
+    /// 24 hours, every factor at its widest. The mantissas multiply to about
+    /// 3.3e39, past u128; the points are exact and fit a bigint.
+    #[test]
+    fn the_settings_bound_at_its_edge_computes_exactly() {
+        let edge = GameSettings {
+            house_edge_percent: d("99.9999"),
+            decisions_per_hour: 10_000,
+            points_conversion_rate: d("9999.9999"),
+            point_multiplier: d("3.8430"),
+        };
+        assert_eq!(
+            points(&edge, d("999999999.9999"), MAX_DURATION_SECONDS).unwrap(),
+            9_223_190_684_567_169_912
+        );
+        // one step further no longer fits a bigint: refused, never wrapped
+        let beyond = GameSettings {
+            point_multiplier: d("3.8431"),
+            ..edge
+        };
+        assert!(points(&beyond, d("999999999.9999"), MAX_DURATION_SECONDS).is_err());
     }
 
     #[test]

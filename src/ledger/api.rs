@@ -32,7 +32,7 @@ fn increment_player_loyalty(
         name!(correlation_id, String),
     ),
 > {
-    let (c, correlation_id) = run(|| {
+    let (c, correlation_id) = run(move || {
         // Writes no ledger row: trusted back ends only, whatever the grants.
         crate::auth::require_trusted()?;
         let player_id = required(p_player_id, "p_player_id")?;
@@ -62,5 +62,5 @@ fn increment_player_loyalty(
 /// save and restore on every call.
 #[pg_extern(immutable, parallel_safe)]
 fn hash_idempotency_key(p_payload: Option<RawJsonb>) -> String {
-    run(|| keys::hash_canonical(&jsonb::canonical(&required(p_payload, "p_payload")?)?))
+    run(move || keys::hash_canonical(&jsonb::canonical(&required(p_payload, "p_payload")?)?))
 }

@@ -143,7 +143,11 @@ pub fn post(e: &Entry) -> Result<Posted> {
                 RETURNING id)
              UPDATE loyalty.player_loyalty
                 SET current_balance = $14, lifetime_points = $18, tier = $16,
-                    tier_progress = $19, updated_at = now(), chain_seq = $23, chain_head = $25
+                    tier_progress = $19, updated_at = now(), chain_seq = $23, chain_head = $25,
+                    gameplay_day = CASE WHEN $27 THEN $26::date ELSE gameplay_day END,
+                    gameplay_day_points = CASE WHEN NOT $27 THEN gameplay_day_points
+                                               WHEN gameplay_day = $26::date THEN gameplay_day_points + $8
+                                               ELSE $8 END
               WHERE ctid = $20 AND player_id = $1 AND EXISTS (SELECT FROM entry)
              RETURNING (SELECT id FROM entry)",
             &[
@@ -173,6 +177,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
                 locked.chain_head.as_str().into(),
                 row_hash.as_str().into(),
                 sealed.gaming_day.as_str().into(),
+                (e.kind == Kind::Gameplay).into(),
             ],
         )?;
         if rows.is_empty() {

@@ -82,7 +82,7 @@ fn list_partial_completions(
         name!(correlation_id, Option<String>),
     ),
 > {
-    let rows = run(|| {
+    let rows = run(move || {
         crate::auth::require_any(&[crate::auth::PERM_RECOVER, crate::auth::PERM_VIEW_ALL])?;
         let limit = p_limit.unwrap_or(100);
         if !(0..=MAX_LIST).contains(&limit) {
@@ -140,7 +140,13 @@ fn list_partial_completions(
 /// then each is paid in its own savepoint under the accrual lock timeout.
 /// A slip that fails (a busy player, points that cannot be computed) is
 /// recorded in pending_accrual with its own SQLSTATE, reported in
-/// `failures`, and the rest go on.
+/// `failures`, and the rest go on. A slip refused to this caller (their
+/// own play) is reported and left exactly as it was.
+///
+/// Every player paid stays locked until the call commits, so a floor call
+/// for one of them waits for the whole batch: the call starts no further
+/// slip once half the accrual lock timeout has passed (`attempted` says how
+/// many it tried; call again for the rest).
 #[pg_extern(security_definer, volatile, parallel_unsafe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn recover_partial_completions(
@@ -157,7 +163,7 @@ fn recover_partial_completions(
         name!(failures, pgrx::JsonB),
     ),
 > {
-    let row = run(|| {
+    let row = run(move || {
         let caller = crate::auth::require(crate::auth::PERM_RECOVER)?;
         let limit = p_limit.unwrap_or(100);
         if !(1..=MAX_BULK_RECOVERY).contains(&limit) {
@@ -167,9 +173,15 @@ fn recover_partial_completions(
         }
         let correlation_id = context::correlation_id(p_correlation_id)?;
         let ids = Spi::connect(|c| owed_slips(c, limit, true))?;
-        let (mut recovered, mut points) = (0, 0i64);
+        let budget = Spi::connect(batch_budget)?;
+        let started = std::time::Instant::now();
+        let (mut attempted, mut recovered, mut points) = (0, 0, 0i64);
         let mut failures = Vec::new();
         for id in &ids {
+            if attempted > 0 && started.elapsed() >= budget {
+                break;
+            }
+            attempted += 1;
             match subxact::run(|| {
                 accrual::accrue_by_id(*id, caller, "recover_slip_loyalty", &correlation_id)
             }) {
@@ -180,8 +192,10 @@ fn recover_partial_completions(
                     }
                 }
                 Err(f) => {
-                    let s = Spi::connect(|c| slip::load(c, *id, false))?;
-                    accrual::record_pending(&s, &f, &correlation_id)?;
+                    if !refused_to_caller(&f) {
+                        let s = Spi::connect(|c| slip::load(c, *id, false))?;
+                        accrual::record_pending(&s, &f, &correlation_id)?;
+                    }
                     failures.push(json!({
                         "rating_slip_id": id.to_string(),
                         "sqlstate": f.sqlstate(),
@@ -192,7 +206,7 @@ fn recover_partial_completions(
             }
         }
         Ok((
-            ids.len() as i32,
+            attempted,
             recovered,
             failures.len() as i32,
             points,
@@ -201,6 +215,27 @@ fn recover_partial_completions(
         ))
     });
     TableIterator::once(row)
+}
+
+/// A failure that says who may not do this, not that the payment failed:
+/// the slip's pending row keeps its own error and nothing is logged.
+fn refused_to_caller(f: &subxact::Failure) -> bool {
+    matches!(f, subxact::Failure::Spec(e)
+        if matches!(e.code, Code::Forbidden | Code::Unauthorized | Code::InvalidStaffId))
+}
+
+/// How long one bulk recovery keeps starting slips: half the accrual lock
+/// timeout, what a floor call waits for a busy player before it gives up.
+fn batch_budget(c: &SpiClient<'_>) -> Result<std::time::Duration> {
+    let ms = spi::read(
+        c,
+        "SELECT (extract(epoch FROM accrual_lock_timeout) * 1000)::bigint FROM loyalty.config",
+        &[],
+    )?
+    .first()
+    .get_one::<i64>()?
+    .unwrap_or(2000);
+    Ok(std::time::Duration::from_millis((ms / 2).max(1) as u64))
 }
 
 /// Balance drift, repaired in the open: bring a player's stored balance,
@@ -230,7 +265,7 @@ fn rebuild_player_balance(
         name!(ledger_entry_id, Option<i64>),
     ),
 > {
-    let row = run(|| {
+    let row = run(move || {
         crate::auth::require_trusted()?;
         let player_id = crate::domain::error::required(p_player_id, "p_player_id")?;
         let reason = crate::domain::reason::check(p_reason)?;
@@ -358,7 +393,7 @@ fn retier_players(
         name!(correlation_id, String),
     ),
 > {
-    let rows = run(|| {
+    let rows = run(move || {
         crate::auth::require_trusted()?;
         let limit = p_limit.unwrap_or(1000);
         if !(1..=MAX_BULK_RECOVERY).contains(&limit) {

@@ -150,5 +150,5 @@ mod unit {
 /// the owner.
 #[pgrx::pg_extern(volatile, parallel_safe)]
 fn resolve_correlation_id(p_correlation_id: Option<&str>) -> String {
-    crate::domain::error::run(|| correlation_id(p_correlation_id))
+    crate::domain::error::run(move || correlation_id(p_correlation_id))
 }

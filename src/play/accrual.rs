@@ -134,7 +134,7 @@ row_fn! {
         p_slip_id: Option<pgrx::Uuid>,
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> AccrualRow {
-        let row = run(|| {
+        let row = run(move || {
             let caller = auth::require(PERM_RECOVER)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
             let correlation_id = context::correlation_id(p_correlation_id)?;
@@ -154,7 +154,7 @@ row_fn! {
         p_slip_id: Option<pgrx::Uuid>,
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> AccrualRow {
-        let row = run(|| {
+        let row = run(move || {
             let caller = auth::require(PERM_RECOVER)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
             let correlation_id = context::correlation_id(p_correlation_id)?;

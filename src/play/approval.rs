@@ -3,8 +3,9 @@
 //! A completion whose points exceed the slip's approval threshold closes
 //! the slip as HELD and raises a SLIP_NEEDS_APPROVAL alert (complete.rs).
 //! Only a second person may then decide: staff with `loyalty:approve` who are
-//! not the player and did not open, re-rate or close the slip, or a trusted
-//! back end. Approval posts the points under the slip's usual key
+//! not the player and did not open, re-rate or close the slip; a trusted back
+//! end decides as the staff member it names (`p_staff_id`), under the same
+//! rules. Approval posts the points under the slip's usual key
 //! `gameplay:<id>`, so a second approval is an idempotent hit; rejection
 //! means no points, ever. Accrual and recovery refuse both states.
 
@@ -50,8 +51,11 @@ fn not_held(slip: &Slip) -> LoyaltyError {
 }
 
 /// Lock the slip and check who decides; the caller must hold loyalty:approve.
-fn load_for_decision(slip_id: Option<pgrx::Uuid>) -> Result<(Caller, Slip)> {
-    let caller = auth::require(PERM_APPROVE)?;
+fn load_for_decision(
+    slip_id: Option<pgrx::Uuid>,
+    staff_id: Option<pgrx::Uuid>,
+) -> Result<(Caller, Slip)> {
+    let caller = auth::require_person(PERM_APPROVE, staff_id)?;
     let slip_id = required(slip_id, "p_slip_id")?;
     let slip = Spi::connect(|c| slip::load(c, slip_id, true))?;
     check_decider(caller, &slip)?;
@@ -93,9 +97,10 @@ row_fn! {
     fn approve_slip(
         p_slip_id: Option<pgrx::Uuid>,
         p_correlation_id: default!(Option<&str>, "NULL"),
+        p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> AccrualRow {
-        let row = run(|| {
-            let (caller, slip) = load_for_decision(p_slip_id)?;
+        let row = run(move || {
+            let (caller, slip) = load_for_decision(p_slip_id, p_staff_id)?;
             let correlation_id = context::correlation_id(p_correlation_id)?;
             match slip.approval_status.as_deref() {
                 Some("HELD") => decide(&slip, caller, "APPROVED", None, &correlation_id)?,
@@ -123,6 +128,7 @@ fn reject_slip(
     p_slip_id: Option<pgrx::Uuid>,
     p_reason: Option<&str>,
     p_correlation_id: default!(Option<&str>, "NULL"),
+    p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -134,8 +140,8 @@ fn reject_slip(
         name!(correlation_id, String),
     ),
 > {
-    let row = run(|| {
-        let (caller, slip) = load_for_decision(p_slip_id)?;
+    let row = run(move || {
+        let (caller, slip) = load_for_decision(p_slip_id, p_staff_id)?;
         let reason = crate::domain::reason::check(p_reason)?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
         match slip.approval_status.as_deref() {
@@ -200,7 +206,7 @@ fn list_held_slips(
         name!(held_since, Option<TimestampWithTimeZone>),
     ),
 > {
-    let rows = run(|| {
+    let rows = run(move || {
         auth::require_any(&[PERM_APPROVE, PERM_VIEW_ALL])?;
         let limit = p_limit.unwrap_or(100);
         if !(1..=MAX_LIST).contains(&limit) {

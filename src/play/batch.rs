@@ -39,9 +39,10 @@ row_fn! {
         p_slip_ids: Option<Vec<Option<pgrx::Uuid>>>,
         p_correlation_id: default!(Option<&str>, "NULL"),
         p_atomic: default!(Option<bool>, "false"),
+        p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> BatchRow {
-        let rows = run(|| {
-            let caller = auth::require(PERM_RATE)?;
+        let rows = run(move || {
+            let caller = auth::require_person(PERM_RATE, p_staff_id)?;
             let ids = p_slip_ids.ok_or_else(|| LoyaltyError::validation("p_slip_ids is required"))?;
             if ids.len() > MAX_BATCH {
                 return Err(LoyaltyError::validation(format!(

@@ -33,9 +33,10 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
         p_atomic: default!(Option<bool>, "false"),
         p_end_time: default!(Option<TimestampWithTimeZone>, "NULL"),
+        p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> CompleteRow {
-        let row = run(|| {
-            let caller = auth::require(PERM_RATE)?;
+        let row = run(move || {
+            let caller = auth::require_person(PERM_RATE, p_staff_id)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
             let correlation_id = context::correlation_id(p_correlation_id)?;
             complete(
@@ -103,16 +104,23 @@ pub(crate) fn complete(
         ..slip
     };
 
-    // Four eyes: above the threshold the slip closes with no points posted
-    // and waits for approve_slip.
+    // Four eyes: above the slip's threshold, or above the player's daily
+    // one, the slip closes with no points posted and waits for approve_slip.
     if let Ok(points) = closed.points() {
-        if points > closed.approval_threshold_points {
+        let rule = if points > closed.approval_threshold_points {
+            Some("slip")
+        } else if over_daily_threshold(&closed, points)? {
+            Some("daily")
+        } else {
+            None
+        };
+        if let Some(rule) = rule {
             let held = Slip {
                 approval_status: Some("HELD".to_string()),
                 ..closed
             };
             store_closed(&held, None, &correlation_id)?;
-            announce_hold(&held, points, &correlation_id)?;
+            announce_hold(&held, points, rule, &correlation_id)?;
             return Ok(complete_row(
                 "HELD_FOR_APPROVAL",
                 held,
@@ -162,6 +170,26 @@ pub(crate) fn complete(
             ))
         }
     }
+}
+
+/// Whether paying `points` would take the player's GAMEPLAY points for
+/// today's gaming day above `config.daily_approval_threshold_points`: many
+/// slips just under the per-slip threshold are held like one large slip.
+fn over_daily_threshold(slip: &Slip, points: i64) -> Result<bool> {
+    let (limit, today) = Spi::connect(|client| -> Result<(i64, i64)> {
+        let rows = spi::read(
+            client,
+            "SELECT c.daily_approval_threshold_points,
+                    coalesce((SELECT p.gameplay_day_points FROM loyalty.player_loyalty p
+                               WHERE p.player_id = $1 AND p.gameplay_day = loyalty.gaming_day(now())), 0)
+               FROM loyalty.config c",
+            &[slip.player_id.into()],
+        )?;
+        let r = rows.first();
+        Ok((r.get::<i64>(1)?.unwrap_or(0), r.get::<i64>(2)?.unwrap_or(0)))
+    })?;
+    // i128: neither sum can overflow
+    Ok(i128::from(today) + i128::from(points) > i128::from(limit))
 }
 
 /// Write a slip's closing: end, duration, who closed it, approval state
@@ -223,7 +251,8 @@ pub(crate) fn complete_row(
 }
 
 /// Log a hold and raise its alert (the slip row is already written).
-fn announce_hold(slip: &Slip, points: i64, correlation_id: &str) -> Result<()> {
+/// `rule` is which threshold held it: "slip" or "daily".
+fn announce_hold(slip: &Slip, points: i64, rule: &str, correlation_id: &str) -> Result<()> {
     let alert_id = alert::raise(
         AlertKind::SlipNeedsApproval,
         slip.closed_by,
@@ -232,6 +261,7 @@ fn announce_hold(slip: &Slip, points: i64, correlation_id: &str) -> Result<()> {
             "rating_slip_id": slip.id.to_string(),
             "points": points,
             "threshold": slip.approval_threshold_points,
+            "rule": rule,
             "correlation_id": correlation_id,
         }),
     )?;
@@ -243,6 +273,7 @@ fn announce_hold(slip: &Slip, points: i64, correlation_id: &str) -> Result<()> {
             "rating_slip_id" => slip.id.to_string(),
             "points" => points,
             "threshold" => slip.approval_threshold_points,
+            "rule" => rule,
             "alert_id" => alert_id,
         },
     );

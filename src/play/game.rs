@@ -42,7 +42,7 @@ fn calculate_points(
     p_average_bet: Option<AnyNumeric>,
     p_duration_seconds: Option<i32>,
 ) -> i64 {
-    run(|| {
+    run(move || {
         let game_type = required(p_game_type, "p_game_type")?;
         let bet = Decimal::parse(
             "p_average_bet",

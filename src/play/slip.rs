@@ -192,6 +192,8 @@ fn slip_row(s: Slip, correlation_id: String) -> SlipRow {
 
 row_fn! {
     /// Open a slip for a player, snapshotting the game's current settings.
+    // one argument per SQL parameter
+    #[allow(clippy::too_many_arguments)]
     #[pg_extern(security_definer, volatile, parallel_unsafe)]
     #[search_path(pg_catalog, loyalty, pg_temp)]
     fn open_rating_slip(
@@ -202,9 +204,10 @@ row_fn! {
         p_session_id: default!(Option<pgrx::Uuid>, "NULL"),
         p_start_time: default!(Option<TimestampWithTimeZone>, "now()"),
         p_correlation_id: default!(Option<&str>, "NULL"),
+        p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> SlipRow {
-        let row = run(|| {
-            let caller = auth::require(PERM_RATE)?;
+        let row = run(move || {
+            let caller = auth::require_person(PERM_RATE, p_staff_id)?;
             let player_id = required(p_player_id, "p_player_id")?;
             caller.not_for_self(player_id, "rate play")?;
             let game_type = required(p_game_type, "p_game_type")?;
@@ -260,12 +263,46 @@ row_fn! {
                         format!("player {player_id} already has an OPEN slip; complete it first"),
                     ));
                 };
+                refuse_overlap(client, player_id, id, start)?;
                 load(client, id, false)
             })?;
             Ok(slip_row(slip, correlation_id))
         });
         TableIterator::once(row)
     }
+}
+
+/// No overlapping play: SLIP_OVERLAP when another slip of the player ends
+/// after `start` (a rejected slip paid nothing and does not count). It runs
+/// after the insert, as its own statement: the insert waited for any
+/// completion racing it, so at READ COMMITTED this sees that slip's end;
+/// under REPEATABLE READ the row lock on a slip changed since the snapshot
+/// is a serialization failure, never a silent pass.
+fn refuse_overlap(
+    client: &SpiClient<'_>,
+    player_id: pgrx::Uuid,
+    id: pgrx::Uuid,
+    start: TimestampWithTimeZone,
+) -> Result<()> {
+    let rows = spi::write(
+        client,
+        "SELECT id FROM loyalty.rating_slip
+          WHERE player_id = $1 AND id <> $2 AND approval_status IS DISTINCT FROM 'REJECTED'
+            AND (end_time IS NULL OR end_time > $3)
+          LIMIT 1 FOR SHARE",
+        &[player_id.into(), id.into(), start.into()],
+    )?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let other = rows.first().get_one::<pgrx::Uuid>()?;
+    Err(LoyaltyError::new(
+        Code::SlipOverlap,
+        format!(
+            "slip {} of this player ends after this slip's start; the same play cannot be rated twice",
+            other.map(|u| u.to_string()).unwrap_or_default()
+        ),
+    ))
 }
 
 row_fn! {
@@ -276,9 +313,10 @@ row_fn! {
         p_slip_id: Option<pgrx::Uuid>,
         p_average_bet: Option<AnyNumeric>,
         p_correlation_id: default!(Option<&str>, "NULL"),
+        p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> SlipRow {
-        let row = run(|| {
-            let caller = auth::require(PERM_RATE)?;
+        let row = run(move || {
+            let caller = auth::require_person(PERM_RATE, p_staff_id)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
             let bet = check_bet(p_average_bet)?;
             let correlation_id = context::correlation_id(p_correlation_id)?;
@@ -317,7 +355,7 @@ row_fn! {
 #[pg_extern(security_definer, stable, parallel_safe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn slip_points(p_slip_id: Option<pgrx::Uuid>) -> Option<i64> {
-    run(|| {
+    run(move || {
         let trusted = auth::caller_is_trusted();
         let uid = auth::caller_uid();
         if !trusted && uid.is_none() {

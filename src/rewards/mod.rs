@@ -53,7 +53,7 @@ fn manual_reward_key(
     p_reward_id: default!(Option<&str>, "NULL"),
     p_at: default!(Option<TimestampWithTimeZone>, "now()"),
 ) -> String {
-    run(|| {
+    run(move || {
         let player = required(p_player_id, "p_player_id")?;
         let staff = required(p_staff_id, "p_staff_id")?;
         let points = required(p_points, "p_points")?;
@@ -181,7 +181,7 @@ fn manual_reward(
         name!(correlation_id, String),
     ),
 > {
-    let row = run(|| {
+    let row = run(move || {
         let correlation_id = context::correlation_id(p_correlation_id)?;
         let req = Request {
             player_id: p_player_id,
@@ -223,6 +223,42 @@ fn manual_reward(
         }
     });
     TableIterator::once(row)
+}
+
+/// A voucher pays once per casino: claim `reward_id` for `player`, or find
+/// it already claimed for them (a retry, which the ledger then answers as an
+/// idempotent hit). Claimed for anyone else: IDEMPOTENCY_CONFLICT. The
+/// primary key serializes two presentations of one voucher: the second
+/// waits for the first to commit or roll back.
+fn claim_voucher(c: &pgrx::spi::SpiClient<'_>, reward_id: &str, player: pgrx::Uuid) -> Result<()> {
+    let claimed = spi::write(
+        c,
+        "INSERT INTO loyalty.voucher (reward_id, player_id) VALUES ($1, $2)
+         ON CONFLICT (reward_id) DO NOTHING RETURNING player_id",
+        &[reward_id.into(), player.into()],
+    )?;
+    if !claimed.is_empty() {
+        return Ok(());
+    }
+    // Its own statement, so that (at READ COMMITTED) it sees the claim the
+    // insert waited for.
+    let owner = spi::write(
+        c,
+        "SELECT player_id FROM loyalty.voucher WHERE reward_id = $1",
+        &[reward_id.into()],
+    )?
+    .first()
+    .get_one::<pgrx::Uuid>()?;
+    match owner {
+        Some(p) if p == player => Ok(()),
+        _ => Err(LoyaltyError::new(
+            Code::IdempotencyConflict,
+            format!(
+                "reward id {} was already paid to another player",
+                crate::domain::error::echo(reward_id)
+            ),
+        )),
+    }
 }
 
 fn issue(
@@ -276,6 +312,9 @@ fn issue(
                 cfg.rate_limit_count, cfg.rate_limit_window_s
             ),
         ));
+    }
+    if let Some(reward_id) = req.reward_id {
+        Spi::connect(|c| claim_voucher(c, reward_id, player))?;
     }
     let posted = ledger::post(&Entry {
         player_id: player,

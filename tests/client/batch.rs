@@ -8,7 +8,7 @@ use postgres::Client;
 use std::thread;
 
 const BATCH: &str = "SELECT ordinal, slip_id::text, status, points_earned, error_code
-                       FROM loyalty.complete_rating_slips($1::text[]::uuid[], p_atomic => $2)";
+                       FROM loyalty.complete_rating_slips($1::text[]::uuid[], p_atomic => $2, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))";
 
 type Row = (i32, Option<String>, String, Option<i64>, Option<String>);
 
@@ -41,7 +41,7 @@ fn a_table_closes_in_one_call_with_an_answer_per_element() {
     let slips: Vec<String> = players.iter().map(|p| open_slip(&mut c, p)).collect();
     // one already closed, one held for approval, one unknown, one duplicate, one NULL
     c.query_one(
-        "SELECT status FROM loyalty.complete_rating_slip($1::text::uuid)",
+        "SELECT status FROM loyalty.complete_rating_slip($1::text::uuid, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
         &[&slips[3]],
     )
     .unwrap();
@@ -51,7 +51,7 @@ fn a_table_closes_in_one_call_with_an_answer_per_element() {
     let held: String = c
         .query_one(
             "SELECT id::text FROM loyalty.open_rating_slip($1::text::uuid, 'BACCARAT', 25, NULL, NULL,
-                    now() - interval '1 hour')",
+                    now() - interval '1 hour', p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
             &[&held_player],
         )
         .unwrap()
@@ -149,7 +149,7 @@ fn the_same_rules_apply_per_slip() {
     let as_staff = |c: &mut Client, who: &str, ids: Vec<String>| {
         as_role(c, "authenticated", Some(who), |tx| {
             tx.query(
-                "SELECT status, error_code FROM loyalty.complete_rating_slips($1::text[]::uuid[])",
+                "SELECT status, error_code FROM loyalty.complete_rating_slips($1::text[]::uuid[], p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
                 &[&ids],
             )
         })
@@ -166,7 +166,7 @@ fn the_same_rules_apply_per_slip() {
     );
     assert_eq!(
         as_role(&mut c, "anon", None, |tx| tx
-            .query("SELECT * FROM loyalty.complete_rating_slips('{}')", &[]))
+            .query("SELECT * FROM loyalty.complete_rating_slips('{}', p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))", &[]))
         .map_err(|e| sqlstate(&e).0)
         .err(),
         Some("42501".into())
@@ -213,7 +213,7 @@ fn overlapping_batches_and_single_calls_never_deadlock() {
             handles.push(thread::spawn(move || {
                 let mut c = connect(&db);
                 c.query_one(
-                    "SELECT status FROM loyalty.complete_rating_slip($1::text::uuid)",
+                    "SELECT status FROM loyalty.complete_rating_slip($1::text::uuid, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
                     &[&s],
                 )
                 .map(|r| vec![(0, Some(s.clone()), r.get(0), None, None)])

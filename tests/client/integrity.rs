@@ -37,8 +37,8 @@ fn err(r: Result<impl Sized, postgres::Error>) -> (String, String) {
 }
 
 const OPEN: &str = "SELECT id::text FROM loyalty.open_rating_slip($1::text::uuid, $2, $3::text::numeric, NULL, NULL,
-                           now() - $4::text::interval)";
-const COMPLETE: &str = "SELECT status, points_earned, ledger_entry_id FROM loyalty.complete_rating_slip($1::text::uuid)";
+                           now() - $4::text::interval, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))";
+const COMPLETE: &str = "SELECT status, points_earned, ledger_entry_id FROM loyalty.complete_rating_slip($1::text::uuid, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))";
 
 fn open_as(
     c: &mut Client,
@@ -99,7 +99,7 @@ fn minting_through_a_slip_is_refused() {
     // non-finite start
     let inf = as_role(&mut c, "authenticated", Some(&rater), |tx| {
         tx.query_one(
-            "SELECT id FROM loyalty.open_rating_slip($1::text::uuid, 'BLACKJACK', 25, NULL, NULL, '-infinity')",
+            "SELECT id FROM loyalty.open_rating_slip($1::text::uuid, 'BLACKJACK', 25, NULL, NULL, '-infinity', p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
             &[&other],
         )
     });
@@ -219,7 +219,7 @@ fn four_eyes_approval_and_rejection() {
     const RECOVER: &str = "SELECT * FROM loyalty.recover_slip_loyalty($1::text::uuid)";
     const ACCRUE: &str = "SELECT * FROM loyalty.accrue_points_from_slip($1::text::uuid)";
     const APPROVE: &str =
-        "SELECT ledger_entry_id, points_earned, idempotent_hit FROM loyalty.approve_slip($1::text::uuid)";
+        "SELECT ledger_entry_id, points_earned, idempotent_hit FROM loyalty.approve_slip($1::text::uuid, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f200'))";
     // recovery never posts a held slip, and nothing lists it as owed
     for sql in [RECOVER, ACCRUE] {
         assert_eq!(
@@ -311,7 +311,7 @@ fn four_eyes_approval_and_rejection() {
     let reject = |c: &mut Client, reason: &str| {
         err(as_role(c, "authenticated", Some(&approver), |tx| {
             tx.query_one(
-                "SELECT approval_status FROM loyalty.reject_slip($1::text::uuid, $2)",
+                "SELECT approval_status FROM loyalty.reject_slip($1::text::uuid, $2, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f200'))",
                 &[&second, &reason],
             )
         }))

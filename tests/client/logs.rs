@@ -102,7 +102,7 @@ fn every_event_is_written_exactly_when_it_is_true() {
         // a completion and its accrual (the owner rates)
         tx.query_one(
             "SELECT c.status FROM loyalty.open_rating_slip(gen_random_uuid(), 'BLACKJACK', 25, NULL, NULL,
-                    now() - interval '1 hour') o, LATERAL loyalty.complete_rating_slip(o.id) c",
+                    now() - interval '1 hour', p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100')) o, LATERAL loyalty.complete_rating_slip(o.id, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100')) c",
             &[],
         )
         .unwrap();
@@ -212,7 +212,7 @@ fn every_event_is_written_exactly_when_it_is_true() {
     let slip: String = owner
         .query_one(
             "SELECT id::text FROM loyalty.open_rating_slip($1::text::uuid, 'BLACKJACK', 25, NULL, NULL,
-                    now() - interval '1 hour')",
+                    now() - interval '1 hour', p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
             &[&player],
         )
         .unwrap()
@@ -229,7 +229,7 @@ fn every_event_is_written_exactly_when_it_is_true() {
         .unwrap();
     let status: String = tx
         .query_one(
-            "SELECT status FROM loyalty.complete_rating_slip($1::text::uuid, $2)",
+            "SELECT status FROM loyalty.complete_rating_slip($1::text::uuid, $2, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
             &[&slip, &failed],
         )
         .unwrap()

@@ -8,7 +8,7 @@ use postgres::Client;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-const COMPLETE: &str = "SELECT status FROM loyalty.complete_rating_slip($1::text::uuid)";
+const COMPLETE: &str = "SELECT status FROM loyalty.complete_rating_slip($1::text::uuid, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))";
 
 /// (kind, subject) -> (alert id, new alert?) of one health_check run.
 fn health(c: &mut Client) -> BTreeMap<(String, String), (Option<i64>, bool)> {
@@ -97,7 +97,7 @@ fn every_finding_is_raised_once_while_open_and_resolved_when_gone() {
     let held: String = c
         .query_one(
             "SELECT id::text FROM loyalty.open_rating_slip($1::text::uuid, 'BACCARAT', 25, NULL, NULL,
-                    now() - interval '1 hour')",
+                    now() - interval '1 hour', p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
             &[&held_player],
         )
         .unwrap()
@@ -183,7 +183,7 @@ fn every_finding_is_raised_once_while_open_and_resolved_when_gone() {
     )
     .unwrap();
     c.query_one(
-        "SELECT * FROM loyalty.reject_slip($1::text::uuid, 'not approved by the pit')",
+        "SELECT * FROM loyalty.reject_slip($1::text::uuid, 'not approved by the pit', p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f200'))",
         &[&held],
     )
     .unwrap();
@@ -688,7 +688,7 @@ fn metrics_count_the_gaming_day() {
     let held: String = c
         .query_one(
             "SELECT id::text FROM loyalty.open_rating_slip($1::text::uuid, 'BACCARAT', 25, NULL, NULL,
-                    now() - interval '1 hour')",
+                    now() - interval '1 hour', p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
             &[&held_player],
         )
         .unwrap()

@@ -76,7 +76,7 @@ fn rewards_same_day_once_next_gaming_day_twice() {
     for _ in 0..3 {
         owner
             .query_one(
-                "SELECT * FROM loyalty.complete_rating_slip($1::text::uuid)",
+                "SELECT * FROM loyalty.complete_rating_slip($1::text::uuid, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
                 &[&slip],
             )
             .unwrap();
@@ -114,7 +114,7 @@ fn rewards_and_completion_at_the_same_moment() {
         let mut c = shared_db();
         b2.wait();
         c.query_one(
-            "SELECT points_earned FROM loyalty.complete_rating_slip($1::text::uuid)",
+            "SELECT points_earned FROM loyalty.complete_rating_slip($1::text::uuid, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
             &[&sl],
         )
         .map(|r| r.get::<_, i64>(0))
@@ -671,7 +671,7 @@ fn floor_operations_need_active_staff() {
         as_role(c, role, sub, |tx| {
             tx.query_one(
                 "SELECT id::text FROM loyalty.open_rating_slip($1::text::uuid, 'BACCARAT', 40, NULL, NULL,
-                        now() - interval '1 hour')",
+                        now() - interval '1 hour', p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
                 &[&player],
             )
             .map(|r| r.get::<_, String>(0))
@@ -702,7 +702,7 @@ fn floor_operations_need_active_staff() {
     let slip = open(&mut c, "authenticated", Some(&floor)).unwrap();
     let status = as_role(&mut c, "authenticated", Some(&floor), |tx| {
         tx.query_one(
-            "SELECT status FROM loyalty.complete_rating_slip($1::text::uuid)",
+            "SELECT status FROM loyalty.complete_rating_slip($1::text::uuid, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
             &[&slip],
         )
         .map(|r| r.get::<_, String>(0))

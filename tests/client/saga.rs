@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const COMPLETE: &str = "SELECT status, error_code, recovery_needed, correlation_id, points_earned
-                          FROM loyalty.complete_rating_slip($1::text::uuid, $2)";
+                          FROM loyalty.complete_rating_slip($1::text::uuid, $2, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))";
 
 #[test]
 fn saga_recovers_after_a_real_lock_timeout() {
@@ -98,7 +98,7 @@ fn saga_trigger_failure_partial_and_atomic() {
     let slip2 = open_slip(&mut c, &player);
     let e = c
         .query_one(
-            "SELECT * FROM loyalty.complete_rating_slip($1::text::uuid, NULL, true)",
+            "SELECT * FROM loyalty.complete_rating_slip($1::text::uuid, NULL, true, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
             &[&slip2],
         )
         .unwrap_err();
@@ -248,12 +248,17 @@ fn saga_no_deadlocks_under_mixed_load() {
                     attempt += 1;
                     let player = &players[attempt % players.len()];
                     let slip: String = match c.query_one(
+                        // from the end of the player's last slip (no overlapping play)
                         "SELECT id::text FROM loyalty.open_rating_slip($1::text::uuid, 'BLACKJACK', 25, NULL, NULL,
-                                now() - interval '1 hour')",
+                                greatest(now() - interval '1 hour',
+                                         least(now(), (SELECT max(end_time) FROM loyalty.rating_slip
+                                                        WHERE player_id = $1::text::uuid))),
+                                p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
                         &[player],
                     ) {
                         Ok(r) => r.get(0),
-                        Err(e) if sqlstate(&e).1 == "SLIP_ALREADY_OPEN" => continue,
+                        // another thread's slip is open, or just closed after the start read
+                        Err(e) if ["SLIP_ALREADY_OPEN", "SLIP_OVERLAP"].contains(&sqlstate(&e).1.as_str()) => continue,
                         Err(e) => {
                             errors.push(sqlstate(&e));
                             continue;
@@ -396,9 +401,9 @@ fn runbook_verify_rebuild_and_bulk_recovery_of_a_thousand() {
     c.batch_execute(
         "CREATE TEMP TABLE s AS
            SELECT (loyalty.open_rating_slip(gen_random_uuid(), 'CRAPS', 10 + g % 7, NULL, NULL,
-                                            now() - interval '30 minutes')).id
+                                            now() - interval '30 minutes', p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))).id
              FROM generate_series(1, 1000) g;
-         SELECT count(*) FROM s, LATERAL loyalty.complete_rating_slip(s.id) x;",
+         SELECT count(*) FROM s, LATERAL loyalty.complete_rating_slip(s.id, p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100')) x;",
     )
     .unwrap();
     ledger_up(&mut c);

@@ -31,7 +31,28 @@ pub fn connect(dbname: &str) -> Client {
 /// The database every client test shares (created once by test.sh, with the
 /// extension installed); tests keep apart by using their own player ids.
 pub fn shared_db() -> Client {
-    connect(&env("LOYALTY_TEST_DB"))
+    let mut c = connect(&env("LOYALTY_TEST_DB"));
+    add_floor_staff(&mut c);
+    c
+}
+
+/// The staff member a trusted back end names when it rates play.
+pub const FLOOR: &str = "00000000-0000-4000-8000-00000000f100";
+/// The second person a trusted back end names when it approves or rejects.
+pub const APPROVER: &str = "00000000-0000-4000-8000-00000000f200";
+
+/// FLOOR (loyalty:rate) and APPROVER (loyalty:approve): trusted back ends
+/// act for a person on the floor (SPEC §14). Test SQL passes
+/// `p_staff_id => coalesce(loyalty.caller_uid(), FLOOR)`: a signed-in
+/// caller as themselves, the owner as FLOOR.
+pub fn add_floor_staff(c: &mut Client) {
+    c.execute(
+        "INSERT INTO loyalty.staff (staff_id, permissions, active)
+         VALUES ($1::text::uuid, '{loyalty:rate}', true), ($2::text::uuid, '{loyalty:approve}', true)
+         ON CONFLICT (staff_id) DO NOTHING",
+        &[&FLOOR, &APPROVER],
+    )
+    .expect("add floor staff");
 }
 
 /// A new, empty database with the extension installed; dropped by the caller
@@ -42,9 +63,10 @@ pub fn fresh_db(prefix: &str) -> String {
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .expect("create database");
-    connect(&name)
-        .batch_execute("CREATE EXTENSION casino_loyalty")
+    let mut c = connect(&name);
+    c.batch_execute("CREATE EXTENSION casino_loyalty")
         .expect("create extension");
+    add_floor_staff(&mut c);
     name
 }
 
@@ -80,10 +102,20 @@ pub fn pg_bin(tool: &str) -> String {
 }
 
 /// Open a BLACKJACK slip (bet 25, started an hour ago) for `player`; its id.
+/// The player's earlier slips are first moved back a day (as the owner):
+/// play is rated once (SLIP_OVERLAP), and tests that rate one player again
+/// and again mean the earlier play to have been earlier.
 pub fn open_slip(c: &mut Client, player: &str) -> String {
+    c.execute(
+        "UPDATE loyalty.rating_slip SET start_time = start_time - interval '1 day',
+                end_time = end_time - interval '1 day'
+          WHERE player_id = $1::text::uuid AND status = 'CLOSED'",
+        &[&player],
+    )
+    .expect("move earlier play back");
     c.query_one(
         "SELECT id::text FROM loyalty.open_rating_slip($1::text::uuid, 'BLACKJACK', 25, NULL, NULL,
-                now() - interval '1 hour')",
+                now() - interval '1 hour', p_staff_id => coalesce(loyalty.caller_uid(), '00000000-0000-4000-8000-00000000f100'))",
         &[&player],
     )
     .expect("open slip")

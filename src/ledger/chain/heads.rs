@@ -1,6 +1,6 @@
-//! Chain heads: every player's last `seq` and `row_hash` with one digest
-//! over them, an anchor an operator stores outside the database, and the
-//! check that nothing before an anchored head changed.
+//! Chain heads: players' last `seq` and `row_hash`, a page at a time with
+//! one digest per page, an anchor an operator stores outside the database,
+//! and the check that nothing before an anchored head changed.
 
 // pgrx reads a TableIterator's columns from the signature itself.
 #![allow(clippy::type_complexity)]
@@ -14,13 +14,21 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use serde_json::{json, Value};
 
-/// The heads of every chain, from the ledger itself, in player order.
-fn heads(client: &SpiClient<'_>) -> Result<Vec<Value>> {
+/// Most heads one page carries.
+pub const MAX_PAGE: i32 = 100_000;
+
+/// Up to `limit` chain heads after `after`, in player order: each player's
+/// last ledger row (from the ledger itself, not the stored head).
+fn heads(client: &SpiClient<'_>, after: Option<pgrx::Uuid>, limit: i32) -> Result<Vec<Value>> {
     let rows = spi::read(
         client,
-        "SELECT DISTINCT ON (player_id) player_id::text, seq, row_hash
-           FROM loyalty.loyalty_ledger ORDER BY player_id, seq DESC",
-        &[],
+        "SELECT p.player_id::text, l.seq, l.row_hash
+           FROM loyalty.player_loyalty p
+           CROSS JOIN LATERAL (SELECT seq, row_hash FROM loyalty.loyalty_ledger l
+                                WHERE l.player_id = p.player_id ORDER BY seq DESC LIMIT 1) l
+          WHERE $1::uuid IS NULL OR p.player_id > $1
+          ORDER BY p.player_id LIMIT $2",
+        &[after.into(), limit.into()],
     )?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
@@ -38,21 +46,39 @@ fn digest(heads: &Value) -> Result<String> {
     Ok(keys::sha256_hex(keys::canonical_json(heads)?.as_bytes()))
 }
 
-/// Every player's chain head and one digest over them all: an anchor an
-/// operator stores outside the database, to check later with
-/// `verify_chain_heads`.
+/// One page of chain heads (players after `p_after`, at most `p_limit`)
+/// with a digest over the page: an anchor an operator stores outside the
+/// database, to check later with `verify_chain_heads`. `next_after` is the
+/// `p_after` of the next page (null after the last), so no single value
+/// grows with the number of players.
 #[pg_extern(security_definer, stable, parallel_safe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
-fn ledger_chain_heads() -> pgrx::JsonB {
-    let doc = run(|| {
+fn ledger_chain_heads(
+    p_after: default!(Option<pgrx::Uuid>, "NULL"),
+    p_limit: default!(Option<i32>, "10000"),
+) -> pgrx::JsonB {
+    let doc = run(move || {
         auth::require_trusted()?;
-        let heads = Value::Array(Spi::connect(heads)?);
+        let limit = p_limit.unwrap_or(10_000);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(LoyaltyError::validation(format!(
+                "p_limit must be between 1 and {MAX_PAGE}"
+            )));
+        }
+        let page = Spi::connect(|c| heads(c, p_after, limit))?;
+        let next_after = match page.last() {
+            Some(last) if page.len() == limit as usize => last.get("player_id").cloned(),
+            _ => None,
+        };
+        let heads = Value::Array(page);
         let digest = digest(&heads)?;
         Ok(json!({
             "taken_at": crate::pg::log::iso8601_now(),
+            "after": p_after.map(|u| u.to_string()),
             "players": heads.as_array().map(Vec::len).unwrap_or(0),
             "heads": heads,
             "digest": digest,
+            "next_after": next_after,
         }))
     });
     pgrx::JsonB(doc)
@@ -60,7 +86,8 @@ fn ledger_chain_heads() -> pgrx::JsonB {
 
 /// Prove that nothing before the given heads changed: each player's chain
 /// up to the anchored `seq` verifies and ends in the anchored `row_hash`,
-/// and the document's digest matches its heads. One row per problem.
+/// and the page's digest matches its heads. Takes one page of
+/// `ledger_chain_heads` at a time. One row per problem.
 #[pg_extern(security_definer, stable, parallel_safe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn verify_chain_heads(
@@ -73,7 +100,7 @@ fn verify_chain_heads(
         name!(problem, String),
     ),
 > {
-    let rows = run(|| {
+    let rows = run(move || {
         auth::require_trusted()?;
         let doc = required(p_heads, "p_heads")?.0;
         let Some(heads) = doc.get("heads").filter(|h| h.is_array()) else {

@@ -131,7 +131,7 @@ impl Sealed {
 /// script creates it, calls it once and drops it again.
 #[pg_extern(sql = false)]
 fn seal_ledger_chains() -> i64 {
-    run(|| {
+    run(move || {
         Spi::connect_mut(|c| -> Result<i64> {
             let players = spi::read(
                 c,

@@ -168,6 +168,17 @@ pub(super) fn first_break(rows: &[Stored], head_seq: Option<i64>) -> Result<Opti
     Ok(None)
 }
 
+/// Where the rows verify but their last hash is not the head the write path
+/// stored on player_loyalty: the last row was edited and re-hashed.
+pub(super) fn head_mismatch(rows: &[Stored], head_seq: i64, head_hash: &str) -> Option<Break> {
+    let last = rows.last().map_or(GENESIS, |s| s.row_hash.as_str());
+    (last != head_hash).then(|| Break {
+        seq: head_seq,
+        kind: "edited",
+        detail: format!("row seq {head_seq} does not match the head stored on player_loyalty"),
+    })
+}
+
 /// (entries, head seq from player_loyalty, first break) of one player.
 pub fn verify(
     client: &SpiClient<'_>,
@@ -176,15 +187,19 @@ pub fn verify(
     let rows = load(client, player, None)?;
     let head = spi::read(
         client,
-        "SELECT chain_seq FROM loyalty.player_loyalty WHERE player_id = $1",
+        "SELECT chain_seq, chain_head FROM loyalty.player_loyalty WHERE player_id = $1",
         &[player.into()],
     )?;
-    let head_seq = if head.is_empty() {
-        None
+    let (head_seq, head_hash) = if head.is_empty() {
+        (None, None)
     } else {
-        head.first().get_one::<i64>()?
+        let r = head.first();
+        (r.get::<i64>(1)?, r.get::<String>(2)?)
     };
-    let found = first_break(&rows, head_seq)?;
+    let found = match (first_break(&rows, head_seq)?, head_seq, head_hash) {
+        (None, Some(seq), Some(hash)) => head_mismatch(&rows, seq, &hash),
+        (found, _, _) => found,
+    };
     Ok((rows.len() as i64, head_seq, found))
 }
 
@@ -204,7 +219,7 @@ fn verify_ledger_chain(
         name!(detail, Option<String>),
     ),
 > {
-    let row = run(|| {
+    let row = run(move || {
         auth::require_trusted()?;
         let player = required(p_player_id, "p_player_id")?;
         let (entries, _, found) = Spi::connect(|c| verify(c, player))?;
@@ -239,7 +254,7 @@ fn verify_all_chains(
         name!(detail, String),
     ),
 > {
-    let rows = run(|| {
+    let rows = run(move || {
         auth::require_trusted()?;
         let limit = p_limit.unwrap_or(10_000);
         if !(1..=MAX_PLAYERS).contains(&limit) {
@@ -364,6 +379,24 @@ mod unit {
                 .unwrap()
                 .map(|b| (b.seq, b.kind)),
             Some((6, "inserted"))
+        );
+    }
+
+    /// The last row edited and re-hashed: the rows link, only the head
+    /// stored on player_loyalty tells.
+    #[test]
+    fn a_rehashed_last_row_breaks_the_head() {
+        let good = chain(3);
+        let head = good[2].row_hash.clone();
+        assert_eq!(head_mismatch(&good, 3, &head), None);
+        assert_eq!(head_mismatch(&[], 0, GENESIS), None);
+        let mut forged = chain(3);
+        forged[2].row.points_change = 1_000_000;
+        forged[2].row_hash = forged[2].row.hash(&forged[2].prev_hash);
+        assert_eq!(first_break(&forged, Some(3)).unwrap(), None);
+        assert_eq!(
+            head_mismatch(&forged, 3, &head).map(|b| (b.seq, b.kind)),
+            Some((3, "edited"))
         );
     }
 
