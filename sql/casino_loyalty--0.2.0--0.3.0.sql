@@ -37,6 +37,8 @@ DECLARE
     v_sweep    uuid[];
     v_players  uuid[];
     v_chained  uuid[];
+    v_changed  uuid[];
+    v_xmin     bigint := txid_snapshot_xmin(txid_current_snapshot());
     v_digest   text;
     v_full_tiers boolean;
     v_unacked  jsonb;
@@ -93,22 +95,28 @@ BEGIN
 
     -- Players to verify: every player with a ledger entry written since the
     -- last run started (less a margin for transactions that commit late),
+    -- every player whose balance row was written since (by a transaction
+    -- that had not finished when the last run started: a change made behind
+    -- the write path's back writes no ledger entry, but it writes the row),
     -- every player with an unresolved balance or chain alert, and the next
-    -- slice of the rolling sweep, which reaches everyone (a change made
-    -- behind the write path's back writes no ledger entry).
+    -- slice of the rolling sweep, which reaches everyone.
     v_sweep := ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
                       WHERE st.sweep_after IS NULL OR p.player_id > st.sweep_after
                       ORDER BY p.player_id LIMIT c.health_sweep_players);
     v_chained := v_sweep || ARRAY(SELECT a.player_id FROM loyalty.alert a
                                    WHERE a.kind = 'CHAIN_BROKEN' AND a.resolved_at IS NULL
                                      AND a.player_id IS NOT NULL);
-    v_players := v_chained
+    v_changed := ARRAY(SELECT DISTINCT l.player_id FROM loyalty.loyalty_ledger l
+                        WHERE st.last_run_at IS NULL OR l.created_at >= st.last_run_at - interval '10 minutes')
+        || ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
+                  WHERE st.changed_since_xid IS NOT NULL
+                    AND age(p.xmin) <= txid_current() - st.changed_since_xid);
+    v_players := v_chained || v_changed
         || ARRAY(SELECT a.player_id FROM loyalty.alert a
-                  WHERE a.kind = 'BALANCE_MISMATCH' AND a.resolved_at IS NULL AND a.player_id IS NOT NULL)
-        || ARRAY(SELECT DISTINCT l.player_id FROM loyalty.loyalty_ledger l
-                  WHERE st.last_run_at IS NULL OR l.created_at >= st.last_run_at - interval '10 minutes');
+                  WHERE a.kind = 'BALANCE_MISMATCH' AND a.resolved_at IS NULL AND a.player_id IS NOT NULL);
     v_players := ARRAY(SELECT DISTINCT u FROM unnest(v_players) u);
     v_chained := ARRAY(SELECT DISTINCT u FROM unnest(v_chained) u);
+    v_changed := ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u WHERE u <> ALL (v_chained));
 
     -- Stored balance or lifetime points that differ from the ledger
     -- (RECONCILIATION entries left out of the sum, as in verify_player_balance).
@@ -129,19 +137,33 @@ BEGIN
          WHERE p.current_balance <> l.bal OR p.lifetime_points <> l.life),
         '[]');
 
-    -- Hash chains (src/ledger/chain/) of the sweep slice and of players already
-    -- alerted, so an alert resolves once the chain verifies again.
-    v_found := v_found || coalesce((
-        SELECT jsonb_agg(jsonb_build_object(
-                   'kind', 'CHAIN_BROKEN', 'severity', 'CRITICAL',
-                   'fingerprint', 'CHAIN_BROKEN:' || v.player_id, 'subject', v.player_id::text,
-                   'player_id', v.player_id,
-                   'details', jsonb_build_object('break_seq', v.break_seq, 'break_kind', v.break_kind,
-                                                 'detail', v.detail)))
+    -- Hash chains (src/ledger/chain/): whole for the sweep slice and for
+    -- players already alerted (so an alert resolves once the chain verifies
+    -- again); for the other changed players, incrementally from where the
+    -- last run verified each one. Every chain that verifies stores its head
+    -- as the next run's position (chain_verified).
+    WITH r AS (
+        SELECT u.player_id, v.*
           FROM unnest(v_chained) u(player_id)
-          CROSS JOIN LATERAL loyalty.verify_ledger_chain(u.player_id) v
-         WHERE NOT v.ok),
-        '[]');
+          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id) v
+        UNION ALL
+        SELECT u.player_id, v.*
+          FROM unnest(v_changed) u(player_id)
+          LEFT JOIN loyalty.chain_verified cv ON cv.player_id = u.player_id
+          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id, cv.seq, cv.row_hash) v),
+    moved AS (
+        INSERT INTO loyalty.chain_verified AS cv (player_id, seq, row_hash)
+        SELECT r.player_id, r.head_seq, r.head_hash FROM r WHERE r.ok
+        ON CONFLICT (player_id) DO UPDATE
+           SET seq = EXCLUDED.seq, row_hash = EXCLUDED.row_hash, verified_at = now())
+    SELECT v_found || coalesce(jsonb_agg(jsonb_build_object(
+               'kind', 'CHAIN_BROKEN', 'severity', 'CRITICAL',
+               'fingerprint', 'CHAIN_BROKEN:' || r.player_id, 'subject', r.player_id::text,
+               'player_id', r.player_id,
+               'details', jsonb_build_object('break_seq', r.break_seq, 'break_kind', r.break_kind,
+                                             'detail', r.detail))) FILTER (WHERE NOT r.ok),
+           '[]')
+      INTO v_found FROM r;
 
     -- Stored tiers that disagree with the ladder: everyone when the ladder
     -- changed since the last full check or a drift alert is unresolved,
@@ -215,7 +237,8 @@ BEGIN
            sweep_after = CASE WHEN cardinality(v_sweep) < c.health_sweep_players THEN NULL
                               ELSE v_sweep[cardinality(v_sweep)] END,
            ladder_digest = CASE WHEN v_full_tiers THEN v_digest ELSE h.ladder_digest END,
-           last_findings = v_count;
+           last_findings = v_count,
+           changed_since_xid = v_xmin;
 END
 $$;
 
@@ -617,3 +640,45 @@ LANGUAGE c
 AS 'MODULE_PATHNAME', 'ledger_chain_heads_wrapper';
 REVOKE ALL ON FUNCTION loyalty.ledger_chain_heads FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION loyalty.ledger_chain_heads TO service_role;
+
+-- The health check finds a balance changed without a ledger row within one
+-- run (a written balance row is enough), and verifies the chains of changed
+-- players from a stored position (chain_verified). health_check's new body
+-- is above, with the house step's.
+ALTER TABLE loyalty.health_state ADD COLUMN changed_since_xid bigint;
+COMMENT ON COLUMN loyalty.health_state.changed_since_xid IS 'The oldest transaction still running when the last run started: a balance row written by it or any later one is re-verified next, ledger entry or not.';
+CREATE TABLE loyalty.chain_verified (
+    player_id   uuid   NOT NULL,
+    seq         loyalty.nonnegative_bigint NOT NULL,
+    row_hash    text   NOT NULL,
+    verified_at loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT chain_verified_pkey PRIMARY KEY (player_id)
+);
+COMMENT ON TABLE loyalty.chain_verified IS 'health_check''s verified position in each player''s hash chain (incremental verification).';
+COMMENT ON COLUMN loyalty.chain_verified.player_id IS 'The player.';
+COMMENT ON COLUMN loyalty.chain_verified.seq IS 'The last seq verified.';
+COMMENT ON COLUMN loyalty.chain_verified.row_hash IS 'The row_hash that row had when verified.';
+COMMENT ON COLUMN loyalty.chain_verified.verified_at IS 'When.';
+SELECT pg_catalog.pg_extension_config_dump('loyalty.chain_verified', '');
+ALTER TABLE loyalty.chain_verified ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON loyalty.chain_verified FROM PUBLIC;
+GRANT SELECT ON loyalty.chain_verified TO service_role;
+CREATE POLICY chain_verified_service ON loyalty.chain_verified FOR SELECT TO service_role USING (true);
+CREATE FUNCTION loyalty.verify_ledger_chain_since(
+	"p_player_id" uuid,
+	"p_seq" bigint DEFAULT NULL,
+	"p_row_hash" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"ok" bool,
+	"break_seq" bigint,
+	"break_kind" TEXT,
+	"detail" TEXT,
+	"head_seq" bigint,
+	"head_hash" TEXT
+)
+STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'verify_ledger_chain_since_wrapper';
+REVOKE ALL ON FUNCTION loyalty.verify_ledger_chain_since FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.verify_ledger_chain_since TO service_role;

@@ -459,6 +459,7 @@ CREATE TABLE loyalty.health_state (
     sweep_after    uuid,
     ladder_digest  text,
     last_findings  integer,
+    changed_since_xid bigint,
     CONSTRAINT health_state_pkey PRIMARY KEY (singleton)
 );
 COMMENT ON TABLE loyalty.health_state IS 'health_check''s memory: when it last ran, where its rolling sweep over players stands, which ladder it last checked.';
@@ -467,6 +468,22 @@ COMMENT ON COLUMN loyalty.health_state.last_run_at IS 'When the last health_chec
 COMMENT ON COLUMN loyalty.health_state.sweep_after IS 'The rolling sweep re-verifies players after this id next (NULL: from the start).';
 COMMENT ON COLUMN loyalty.health_state.ladder_digest IS 'The tier ladder the last full tier check saw; a different ladder triggers a full check.';
 COMMENT ON COLUMN loyalty.health_state.last_findings IS 'How many findings the last run returned.';
+COMMENT ON COLUMN loyalty.health_state.changed_since_xid IS 'The oldest transaction still running when the last run started: a balance row written by it or any later one is re-verified next, ledger entry or not.';
+
+-- Where health_check last verified each player's chain: the next run checks
+-- that row still carries that hash and verifies only the rows after it.
+CREATE TABLE loyalty.chain_verified (
+    player_id   uuid   NOT NULL,
+    seq         loyalty.nonnegative_bigint NOT NULL,
+    row_hash    text   NOT NULL,
+    verified_at loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT chain_verified_pkey PRIMARY KEY (player_id)
+);
+COMMENT ON TABLE loyalty.chain_verified IS 'health_check''s verified position in each player''s hash chain (incremental verification).';
+COMMENT ON COLUMN loyalty.chain_verified.player_id IS 'The player.';
+COMMENT ON COLUMN loyalty.chain_verified.seq IS 'The last seq verified.';
+COMMENT ON COLUMN loyalty.chain_verified.row_hash IS 'The row_hash that row had when verified.';
+COMMENT ON COLUMN loyalty.chain_verified.verified_at IS 'When.';
 
 -- Every change made through the admin API: who, when, what before and after.
 CREATE TABLE loyalty.admin_audit (
@@ -689,3 +706,4 @@ SELECT pg_catalog.pg_extension_config_dump('loyalty.admin_audit', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.admin_audit_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.reward_replay', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.voucher', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.chain_verified', '');

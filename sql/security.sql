@@ -47,7 +47,8 @@ GRANT EXECUTE ON FUNCTION loyalty.caller_uid, loyalty.caller_has_permission
 GRANT EXECUTE ON FUNCTION loyalty.list_partial_completions, loyalty.recover_partial_completions,
     loyalty.verify_player_balance, loyalty.verify_all_balances, loyalty.rebuild_player_balance,
     loyalty.export_ledger, loyalty.lookup_correlation, loyalty.manual_reward_frequency,
-    loyalty.verify_ledger_chain, loyalty.verify_all_chains, loyalty.ledger_chain_heads,
+    loyalty.verify_ledger_chain, loyalty.verify_ledger_chain_since, loyalty.verify_all_chains,
+    loyalty.ledger_chain_heads,
     loyalty.verify_chain_heads, loyalty.health_check, loyalty.retier_players,
     loyalty.claim_notifications, loyalty.mark_notifications_delivered
     TO service_role;
@@ -79,6 +80,7 @@ ALTER TABLE loyalty.health_state    ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.admin_audit     ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.reward_replay   ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.voucher         ENABLE ROW LEVEL SECURITY;
+ALTER TABLE loyalty.chain_verified  ENABLE ROW LEVEL SECURITY;
 
 -- Reads. Nobody but the owner writes any table directly: every write goes
 -- through the functions above (no INSERT/UPDATE/DELETE grants, no write
@@ -135,6 +137,8 @@ GRANT SELECT ON loyalty.voucher TO authenticated, service_role;
 CREATE POLICY voucher_read ON loyalty.voucher FOR SELECT TO authenticated
     USING ((SELECT loyalty.caller_has_permission('loyalty:view_all')));
 CREATE POLICY voucher_service ON loyalty.voucher FOR SELECT TO service_role USING (true);
+GRANT SELECT ON loyalty.chain_verified TO service_role;
+CREATE POLICY chain_verified_service ON loyalty.chain_verified FOR SELECT TO service_role USING (true);
 
 -- Reference data anyone may read.
 GRANT SELECT ON loyalty.tier, loyalty.game_settings TO anon, authenticated, service_role;

@@ -57,7 +57,8 @@ extension_sql_file!(
         "outbox",
         "partial_completion",
         auth::require_caller,
-        ledger::chain::verify::verify_ledger_chain
+        ledger::chain::verify::verify_ledger_chain,
+        ledger::chain::verify::verify_ledger_chain_since
     ]
 );
 extension_sql_file!(

@@ -464,8 +464,17 @@ fn chain_heads_come_in_pages() {
     let staff = new_uuid();
     add_staff(&mut c, &staff, &["loyalty:award"], true);
     for _ in 0..3 {
-        c.query_one(REWARD, &[&new_uuid(), &10i64, &"a long enough reason", &staff, &None::<String>])
-            .unwrap();
+        c.query_one(
+            REWARD,
+            &[
+                &new_uuid(),
+                &10i64,
+                &"a long enough reason",
+                &staff,
+                &None::<String>,
+            ],
+        )
+        .unwrap();
     }
     let page = |c: &mut Client, after: Option<String>| -> serde_json::Value {
         let text: String = c
@@ -481,12 +490,18 @@ fn chain_heads_come_in_pages() {
     assert_eq!(first["players"], 2);
     let next = first["next_after"].as_str().unwrap().to_string();
     let second = page(&mut c, Some(next.clone()));
-    assert_eq!((second["players"].clone(), second["after"].clone()), (1.into(), next.into()));
+    assert_eq!(
+        (second["players"].clone(), second["after"].clone()),
+        (1.into(), next.into())
+    );
     assert!(second["next_after"].is_null());
     assert_ne!(first["digest"], second["digest"]);
     for p in [&first, &second] {
         let problems: i64 = c
-            .query_one("SELECT count(*) FROM loyalty.verify_chain_heads($1::text::jsonb)", &[&p.to_string()])
+            .query_one(
+                "SELECT count(*) FROM loyalty.verify_chain_heads($1::text::jsonb)",
+                &[&p.to_string()],
+            )
             .unwrap()
             .get(0);
         assert_eq!(problems, 0);
@@ -495,13 +510,149 @@ fn chain_heads_come_in_pages() {
     let mut cut = first.clone();
     cut["heads"].as_array_mut().unwrap().pop();
     let problems: Vec<String> = c
-        .query("SELECT problem FROM loyalty.verify_chain_heads($1::text::jsonb)", &[&cut.to_string()])
+        .query(
+            "SELECT problem FROM loyalty.verify_chain_heads($1::text::jsonb)",
+            &[&cut.to_string()],
+        )
         .unwrap()
         .iter()
         .map(|r| r.get(0))
         .collect();
     assert_eq!(problems.len(), 1);
-    assert!(problems[0].starts_with("the digest does not match"), "{problems:?}");
-    let e = c.query_one("SELECT loyalty.ledger_chain_heads(p_limit => 0)", &[]).unwrap_err();
+    assert!(
+        problems[0].starts_with("the digest does not match"),
+        "{problems:?}"
+    );
+    let e = c
+        .query_one("SELECT loyalty.ledger_chain_heads(p_limit => 0)", &[])
+        .unwrap_err();
     assert_eq!(sqlstate(&e).1, "VALIDATION_ERROR");
+}
+
+/// The player the next health_check sweep slice covers (one per run here),
+/// if any.
+fn next_swept(c: &mut Client) -> Option<String> {
+    c.query_opt(
+        "SELECT p.player_id::text FROM loyalty.player_loyalty p, loyalty.health_state h
+          WHERE h.sweep_after IS NULL OR p.player_id > h.sweep_after ORDER BY p.player_id LIMIT 1",
+        &[],
+    )
+    .unwrap()
+    .map(|r| r.get(0))
+}
+
+fn findings(c: &mut Client) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = c
+        .query("SELECT kind, subject FROM loyalty.health_check()", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    f.sort();
+    f
+}
+
+/// 0.2.0 found a balance changed without a ledger row only when its rolling
+/// sweep (1,000 players a run) reached the player, and verified chains only
+/// there. Now one run finds it whoever the sweep is at, and the chains of
+/// changed players are verified from the position the last run stored.
+#[test]
+fn one_health_run_finds_ledgerless_drift_and_checks_new_chain_rows() {
+    let db = fresh_db("healthinc");
+    let mut c = connect(&db);
+    c.batch_execute("SELECT loyalty.configure(p_health_sweep_players => 1)")
+        .unwrap();
+    let staff = new_uuid();
+    add_staff(&mut c, &staff, &["loyalty:award"], true);
+    let players: Vec<String> = (0..4).map(|_| new_uuid()).collect();
+    for p in &players {
+        c.query_one(
+            REWARD,
+            &[p, &100i64, &"a long enough reason", &staff, &None::<String>],
+        )
+        .unwrap();
+    }
+    assert_eq!(findings(&mut c), []);
+    let positions: i64 = c
+        .query_one(
+            "SELECT count(*) FROM loyalty.chain_verified WHERE seq = 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        positions, 4,
+        "the first run stores every changed player's position"
+    );
+
+    // a balance edited behind the write path's back, not where the sweep is
+    let swept = next_swept(&mut c);
+    let victim = players
+        .iter()
+        .find(|p| Some(*p) != swept.as_ref())
+        .unwrap()
+        .clone();
+    c.execute(
+        "UPDATE loyalty.player_loyalty SET current_balance = current_balance + 5000 WHERE player_id = $1::text::uuid",
+        &[&victim],
+    )
+    .unwrap();
+    assert_eq!(
+        findings(&mut c),
+        [("BALANCE_MISMATCH".to_string(), victim.clone())]
+    );
+    c.execute(
+        "UPDATE loyalty.player_loyalty SET current_balance = current_balance - 5000 WHERE player_id = $1::text::uuid",
+        &[&victim],
+    )
+    .unwrap();
+    assert_eq!(findings(&mut c), []);
+
+    // a new row, then the same row replaced and re-hashed with the head put
+    // back: found from the stored position, not by the sweep
+    let swept = next_swept(&mut c);
+    let forged = players
+        .iter()
+        .find(|p| Some(*p) != swept.as_ref())
+        .unwrap()
+        .clone();
+    c.query_one(
+        REWARD,
+        &[
+            &forged,
+            &200i64,
+            &"a long enough reason",
+            &staff,
+            &None::<String>,
+        ],
+    )
+    .unwrap();
+    assert_eq!(findings(&mut c), []);
+    let seq: i64 = c
+        .query_one(
+            "SELECT seq FROM loyalty.chain_verified WHERE player_id = $1::text::uuid",
+            &[&forged],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(seq, 2, "the position moved to the new head");
+    c.batch_execute(&format!(
+        "BEGIN;
+         ALTER TABLE loyalty.loyalty_ledger DISABLE TRIGGER USER;
+         CREATE TEMP TABLE head AS SELECT * FROM loyalty.player_loyalty WHERE player_id = '{forged}';
+         DELETE FROM loyalty.loyalty_ledger WHERE player_id = '{forged}' AND seq = 2;
+         UPDATE loyalty.player_loyalty p SET chain_seq = 1, current_balance = 100, lifetime_points = 100,
+                chain_head = (SELECT row_hash FROM loyalty.loyalty_ledger WHERE player_id = '{forged}' AND seq = 1)
+          WHERE p.player_id = '{forged}';
+         SELECT * FROM loyalty.manual_reward('{forged}', 200, 'another long reason', '{staff}');
+         UPDATE loyalty.player_loyalty p SET chain_head = h.chain_head FROM head h WHERE p.player_id = h.player_id;
+         ALTER TABLE loyalty.loyalty_ledger ENABLE TRIGGER USER;
+         COMMIT;"
+    ))
+    .unwrap();
+    assert_ne!(next_swept(&mut c), Some(forged.clone()));
+    assert_eq!(
+        findings(&mut c),
+        [("CHAIN_BROKEN".to_string(), forged.clone())]
+    );
 }

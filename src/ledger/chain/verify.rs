@@ -56,6 +56,19 @@ pub(super) fn load(
             &[player.into(), n.into()],
         )?,
     };
+    decode(rows)
+}
+
+/// The rows from `seq` on.
+fn load_from(client: &SpiClient<'_>, player: pgrx::Uuid, seq: i64) -> Result<Vec<Stored>> {
+    decode(spi::read(
+        client,
+        select_rows!(" AND seq >= $2 ORDER BY seq, id"),
+        &[player.into(), seq.into()],
+    )?)
+}
+
+fn decode(rows: pgrx::spi::SpiTupleTable<'_>) -> Result<Vec<Stored>> {
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let text = |i: usize| -> Result<String> { Ok(r.get::<String>(i)?.unwrap_or_default()) };
@@ -97,8 +110,18 @@ pub(super) fn load(
 /// player's head as the write path last set it: a row beyond it was not
 /// written by the write path; a head beyond the last row means rows are gone.
 pub(super) fn first_break(rows: &[Stored], head_seq: Option<i64>) -> Result<Option<Break>> {
+    walk(rows, head_seq, (1, GENESIS.to_string(), i64::MIN))
+}
+
+/// [`first_break`] from a verified position: `start` is the seq expected
+/// first, the hash it must link to and the id it must follow.
+fn walk(
+    rows: &[Stored],
+    head_seq: Option<i64>,
+    start: (i64, String, i64),
+) -> Result<Option<Break>> {
     let hashes: HashSet<&str> = rows.iter().map(|s| s.row_hash.as_str()).collect();
-    let (mut expected_seq, mut prev, mut prev_id) = (1i64, GENESIS.to_string(), i64::MIN);
+    let (mut expected_seq, mut prev, mut prev_id) = start;
     for s in rows {
         let seq = s.row.seq;
         let beyond_head = head_seq.is_some_and(|h| seq > h);
@@ -201,6 +224,98 @@ pub fn verify(
         (found, _, _) => found,
     };
     Ok((rows.len() as i64, head_seq, found))
+}
+
+/// A player's chain verified from a position an earlier run verified
+/// (`seq`, `row_hash`): that row must still carry that hash, and every row
+/// after it must link and hash as the write path wrote it, up to the head
+/// stored on player_loyalty. Without a position, the whole chain. Returns
+/// the first break, or the new position (the head's seq and hash).
+pub fn verify_since(
+    client: &SpiClient<'_>,
+    player: pgrx::Uuid,
+    from: Option<(i64, String)>,
+) -> Result<std::result::Result<(i64, String), Break>> {
+    let head = spi::read(
+        client,
+        "SELECT chain_seq, chain_head FROM loyalty.player_loyalty WHERE player_id = $1",
+        &[player.into()],
+    )?;
+    let (head_seq, head_hash) = if head.is_empty() {
+        (0, GENESIS.to_string())
+    } else {
+        let r = head.first();
+        (
+            r.get::<i64>(1)?.unwrap_or(0),
+            r.get::<String>(2)?.unwrap_or_default(),
+        )
+    };
+    let (rows, found) = match from.filter(|(seq, _)| *seq > 0) {
+        None => {
+            let rows = load(client, player, None)?;
+            let found = first_break(&rows, Some(head_seq))?;
+            (rows, found)
+        }
+        Some((seq, hash)) => {
+            let rows = load_from(client, player, seq)?;
+            let found = match rows.first() {
+                Some(s) if s.row.seq == seq && s.row_hash == hash => {
+                    walk(&rows[1..], Some(head_seq), (seq + 1, hash, s.row.id))?
+                }
+                _ => Some(Break {
+                    seq,
+                    kind: "edited",
+                    detail: format!("row seq {seq} no longer has the hash verified earlier"),
+                }),
+            };
+            (rows, found)
+        }
+    };
+    // the position row, if that is all there is, counts as the last row
+    let found = found.or_else(|| head_mismatch(&rows, head_seq, &head_hash));
+    Ok(match found {
+        Some(b) => Err(b),
+        None => Ok((head_seq, head_hash)),
+    })
+}
+
+/// `verify_ledger_chain_since(p_player_id, p_seq, p_row_hash)`: the
+/// incremental check health_check runs on changed players (see
+/// [`verify_since`]): ok with the new position, or the first break.
+#[pg_extern(security_definer, stable, parallel_safe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn verify_ledger_chain_since(
+    p_player_id: Option<pgrx::Uuid>,
+    p_seq: default!(Option<i64>, "NULL"),
+    p_row_hash: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(ok, bool),
+        name!(break_seq, Option<i64>),
+        name!(break_kind, Option<String>),
+        name!(detail, Option<String>),
+        name!(head_seq, Option<i64>),
+        name!(head_hash, Option<String>),
+    ),
+> {
+    let row = run(move || {
+        auth::require_trusted()?;
+        let player = required(p_player_id, "p_player_id")?;
+        let from = p_seq.zip(p_row_hash.map(str::to_string));
+        Ok(match Spi::connect(|c| verify_since(c, player, from))? {
+            Ok((seq, hash)) => (true, None, None, None, Some(seq), Some(hash)),
+            Err(b) => (
+                false,
+                Some(b.seq),
+                Some(b.kind.to_string()),
+                Some(b.detail),
+                None,
+                None,
+            ),
+        })
+    });
+    TableIterator::once(row)
 }
 
 /// One player's chain: the first break (seq, kind, detail), or ok.
