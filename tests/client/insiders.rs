@@ -316,6 +316,27 @@ fn a_trusted_back_end_acts_for_a_named_person() {
     assert_eq!(decided, approver);
 }
 
+/// A superuser's forgery: the player's last row (seq 2) replaced by one the
+/// write path hashes for `points` on top of row 1 (a 100-point reward), and
+/// the head stored on player_loyalty put back as it was.
+fn forge_last_row(c: &mut Client, player: &str, staff: &str, points: i64) {
+    c.batch_execute(&format!(
+        "BEGIN;
+         ALTER TABLE loyalty.loyalty_ledger DISABLE TRIGGER USER;
+         CREATE TEMP TABLE head AS SELECT * FROM loyalty.player_loyalty WHERE player_id = '{player}';
+         DELETE FROM loyalty.loyalty_ledger WHERE player_id = '{player}' AND seq = 2;
+         UPDATE loyalty.player_loyalty p SET chain_seq = 1, current_balance = 100, lifetime_points = 100,
+                chain_head = (SELECT row_hash FROM loyalty.loyalty_ledger WHERE player_id = '{player}' AND seq = 1)
+          WHERE p.player_id = '{player}';
+         SELECT * FROM loyalty.manual_reward('{player}', {points}, 'a forged long reason', '{staff}');
+         UPDATE loyalty.player_loyalty p SET chain_head = h.chain_head FROM head h WHERE p.player_id = h.player_id;
+         DROP TABLE head;
+         ALTER TABLE loyalty.loyalty_ledger ENABLE TRIGGER USER;
+         COMMIT;"
+    ))
+    .unwrap();
+}
+
 /// 0.2.0: a superuser who edits the player's last ledger row and re-hashes
 /// it passes verify_ledger_chain. Now the row is checked against the head
 /// the write path stored on player_loyalty.
@@ -338,22 +359,7 @@ fn a_rehashed_last_row_is_named() {
         )
         .unwrap();
     }
-    // the forgery: the last row replaced by one the write path hashes for
-    // 9,000 points on top of row 1, and the stored head put back as it was
-    c.batch_execute(&format!(
-        "BEGIN;
-         ALTER TABLE loyalty.loyalty_ledger DISABLE TRIGGER USER;
-         CREATE TEMP TABLE head AS SELECT * FROM loyalty.player_loyalty WHERE player_id = '{player}';
-         DELETE FROM loyalty.loyalty_ledger WHERE player_id = '{player}' AND seq = 2;
-         UPDATE loyalty.player_loyalty p SET chain_seq = 1, current_balance = 100, lifetime_points = 100,
-                chain_head = (SELECT row_hash FROM loyalty.loyalty_ledger WHERE player_id = '{player}' AND seq = 1)
-          WHERE p.player_id = '{player}';
-         SELECT * FROM loyalty.manual_reward('{player}', 9000, 'a long enough reason', '{staff}');
-         UPDATE loyalty.player_loyalty p SET chain_head = h.chain_head FROM head h WHERE p.player_id = h.player_id;
-         ALTER TABLE loyalty.loyalty_ledger ENABLE TRIGGER USER;
-         COMMIT;"
-    ))
-    .unwrap();
+    forge_last_row(&mut c, &player, &staff, 9000);
     let r = c
         .query_one(
             "SELECT ok, break_seq, break_kind, detail FROM loyalty.verify_ledger_chain($1::text::uuid)",
@@ -636,20 +642,7 @@ fn one_health_run_finds_ledgerless_drift_and_checks_new_chain_rows() {
         .unwrap()
         .get(0);
     assert_eq!(seq, 2, "the position moved to the new head");
-    c.batch_execute(&format!(
-        "BEGIN;
-         ALTER TABLE loyalty.loyalty_ledger DISABLE TRIGGER USER;
-         CREATE TEMP TABLE head AS SELECT * FROM loyalty.player_loyalty WHERE player_id = '{forged}';
-         DELETE FROM loyalty.loyalty_ledger WHERE player_id = '{forged}' AND seq = 2;
-         UPDATE loyalty.player_loyalty p SET chain_seq = 1, current_balance = 100, lifetime_points = 100,
-                chain_head = (SELECT row_hash FROM loyalty.loyalty_ledger WHERE player_id = '{forged}' AND seq = 1)
-          WHERE p.player_id = '{forged}';
-         SELECT * FROM loyalty.manual_reward('{forged}', 200, 'another long reason', '{staff}');
-         UPDATE loyalty.player_loyalty p SET chain_head = h.chain_head FROM head h WHERE p.player_id = h.player_id;
-         ALTER TABLE loyalty.loyalty_ledger ENABLE TRIGGER USER;
-         COMMIT;"
-    ))
-    .unwrap();
+    forge_last_row(&mut c, &forged, &staff, 200);
     assert_ne!(next_swept(&mut c), Some(forged.clone()));
     assert_eq!(
         findings(&mut c),

@@ -191,6 +191,24 @@ fn walk(
     Ok(None)
 }
 
+/// The head the write path stored on player_loyalty (seq, hash), if the
+/// player has a row.
+fn stored_head(client: &SpiClient<'_>, player: pgrx::Uuid) -> Result<Option<(i64, String)>> {
+    let head = spi::read(
+        client,
+        "SELECT chain_seq, chain_head FROM loyalty.player_loyalty WHERE player_id = $1",
+        &[player.into()],
+    )?;
+    if head.is_empty() {
+        return Ok(None);
+    }
+    let r = head.first();
+    Ok(Some((
+        r.get::<i64>(1)?.unwrap_or(0),
+        r.get::<String>(2)?.unwrap_or_default(),
+    )))
+}
+
 /// Where the rows verify but their last hash is not the head the write path
 /// stored on player_loyalty: the last row was edited and re-hashed.
 pub(super) fn head_mismatch(rows: &[Stored], head_seq: i64, head_hash: &str) -> Option<Break> {
@@ -208,20 +226,11 @@ pub fn verify(
     player: pgrx::Uuid,
 ) -> Result<(i64, Option<i64>, Option<Break>)> {
     let rows = load(client, player, None)?;
-    let head = spi::read(
-        client,
-        "SELECT chain_seq, chain_head FROM loyalty.player_loyalty WHERE player_id = $1",
-        &[player.into()],
-    )?;
-    let (head_seq, head_hash) = if head.is_empty() {
-        (None, None)
-    } else {
-        let r = head.first();
-        (r.get::<i64>(1)?, r.get::<String>(2)?)
-    };
-    let found = match (first_break(&rows, head_seq)?, head_seq, head_hash) {
-        (None, Some(seq), Some(hash)) => head_mismatch(&rows, seq, &hash),
-        (found, _, _) => found,
+    let head = stored_head(client, player)?;
+    let head_seq = head.as_ref().map(|(seq, _)| *seq);
+    let found = match (first_break(&rows, head_seq)?, head) {
+        (None, Some((seq, hash))) => head_mismatch(&rows, seq, &hash),
+        (found, _) => found,
     };
     Ok((rows.len() as i64, head_seq, found))
 }
@@ -236,20 +245,8 @@ pub fn verify_since(
     player: pgrx::Uuid,
     from: Option<(i64, String)>,
 ) -> Result<std::result::Result<(i64, String), Break>> {
-    let head = spi::read(
-        client,
-        "SELECT chain_seq, chain_head FROM loyalty.player_loyalty WHERE player_id = $1",
-        &[player.into()],
-    )?;
-    let (head_seq, head_hash) = if head.is_empty() {
-        (0, GENESIS.to_string())
-    } else {
-        let r = head.first();
-        (
-            r.get::<i64>(1)?.unwrap_or(0),
-            r.get::<String>(2)?.unwrap_or_default(),
-        )
-    };
+    let (head_seq, head_hash) =
+        stored_head(client, player)?.unwrap_or_else(|| (0, GENESIS.to_string()));
     let (rows, found) = match from.filter(|(seq, _)| *seq > 0) {
         None => {
             let rows = load(client, player, None)?;
