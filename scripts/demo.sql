@@ -46,21 +46,23 @@ SELECT player_id, current_balance, lifetime_points, tier, tier_progress FROM loy
 INSERT INTO loyalty.staff (staff_id, permissions) VALUES
     ('5eaf0000-0000-4000-8000-0000000000a1', '{loyalty:rate}'),
     ('5eaf0000-0000-4000-8000-0000000000a2', '{loyalty:approve}');
-\echo '## Open a BLACKJACK slip at bet 25 that started two hours ago (settings snapshotted now)'
+\echo '## Open a BLACKJACK slip at bet 25 that started two and a half hours ago (settings snapshotted now)'
 SELECT id AS slip_id, game_type, average_bet, start_time, status
   FROM loyalty.open_rating_slip('7d3f7a52-0000-4000-8000-000000000002', 'BLACKJACK', 25,
-       p_start_time => now() - interval '2 hours', p_correlation_id => 'demo-slip-1', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a1') \gset
+       p_start_time => now() - interval '150 minutes', p_correlation_id => 'demo-slip-1', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a1') \gset
 SELECT id, player_id, game_type, house_edge, decisions_per_hour, average_bet, start_time, status
   FROM loyalty.rating_slip WHERE id = :'slip_id';
 
-\echo '## Complete it: closed and 700 points posted in one call'
+\echo '## Complete it as of half an hour ago (two hours of play): closed and 700 points posted in one call'
 SELECT status, duration_seconds, points_earned, balance_before, balance_after, tier_after, ledger_entry_id, recovery_needed
-  FROM loyalty.complete_rating_slip(:'slip_id', 'demo-slip-1', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a1');
+  FROM loyalty.complete_rating_slip(:'slip_id', 'demo-slip-1', p_end_time => now() - interval '30 minutes',
+                                    p_staff_id => '5eaf0000-0000-4000-8000-0000000000a1');
 
 \echo '## Complete it again (a double click): ALREADY_COMPLETED, nothing written'
 SELECT status, points_earned, idempotent_hit, recovery_needed FROM loyalty.complete_rating_slip(:'slip_id', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a1');
 
-\echo '## A second slip whose accrual fails for real: another session holds the player''s balance row'
+\echo '## A second slip (from where the first ended: play is rated once) whose accrual fails for real:'
+\echo '## another session holds the player''s balance row'
 SELECT id AS slip2 FROM loyalty.open_rating_slip('7d3f7a52-0000-4000-8000-000000000002', 'ROULETTE', 10,
        p_start_time => now() - interval '30 minutes', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a1') \gset
 CREATE EXTENSION IF NOT EXISTS dblink;
