@@ -682,3 +682,768 @@ LANGUAGE c
 AS 'MODULE_PATHNAME', 'verify_ledger_chain_since_wrapper';
 REVOKE ALL ON FUNCTION loyalty.verify_ledger_chain_since FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION loyalty.verify_ledger_chain_since TO service_role;
+
+-- Comps (SPEC §15): holds, redemption and its reversal.
+--
+-- Settings, the held points (every existing player holds 0), the link from
+-- a reversal to its redemption, the new permission and the outbox kind.
+ALTER TABLE loyalty.config
+    ADD COLUMN cents_per_point numeric(12,4) NOT NULL DEFAULT 1
+        CONSTRAINT config_cents_per_point_check CHECK (cents_per_point BETWEEN 0 AND 10000),
+    ADD COLUMN max_redemption_points bigint NOT NULL DEFAULT 50000
+        CONSTRAINT config_max_redemption_points_check CHECK (max_redemption_points BETWEEN 1 AND 1000000000000),
+    ADD COLUMN redemption_approval_points bigint NOT NULL DEFAULT 10000
+        CONSTRAINT config_redemption_approval_points_check CHECK (redemption_approval_points >= 0);
+COMMENT ON COLUMN loyalty.config.cents_per_point IS 'What one point is worth in a comp, in cents: a hold records points x this, rounded down, as comp_value_cents.';
+COMMENT ON COLUMN loyalty.config.max_redemption_points IS 'Most points one hold or redemption may take (REDEMPTION_EXCEEDS_LIMIT above it).';
+COMMENT ON COLUMN loyalty.config.redemption_approval_points IS 'A hold of more points than this starts PENDING_APPROVAL and needs a second staff member (approve_hold).';
+ALTER TABLE loyalty.player_loyalty ADD COLUMN held_points loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
+    ADD CONSTRAINT player_loyalty_available_check CHECK (held_points <= current_balance);
+COMMENT ON COLUMN loyalty.player_loyalty.held_points IS 'Points reserved by the player''s PENDING_APPROVAL and ACTIVE holds; available = current_balance - held_points.';
+COMMENT ON COLUMN loyalty.player_loyalty.current_balance IS 'Points the player has, held ones included; never below held_points.';
+COMMENT ON COLUMN loyalty.player_loyalty.lifetime_points IS 'All points ever earned (GAMEPLAY and MANUAL_BONUS entries; loyalty.kind_earns); decides the tier. Spending and reversals never change it.';
+COMMENT ON TABLE loyalty.player_loyalty IS 'Balance per player. Invariant: current_balance = sum(ledger.points_change), lifetime_points = sum of the earned entries (loyalty.kind_earns), held_points = sum of the live holds.';
+ALTER TABLE loyalty.loyalty_ledger ADD COLUMN reverses_entry_id bigint;
+COMMENT ON COLUMN loyalty.loyalty_ledger.reverses_entry_id IS 'The REDEMPTION entry a REDEMPTION_REVERSAL gives back (its key, reversal:<id>, makes it at most once).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'GAMEPLAY, MANUAL_BONUS (positive manual), ADJUSTMENT (negative manual), REDEMPTION (a captured hold, negative), REDEMPTION_REVERSAL (a redemption given back, positive) or RECONCILIATION (an operator''s repair of a drifted balance: moves the stored balance back to the ledger, so it is not counted in the ledger''s sum; src/domain/kinds.rs).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.event_type IS 'RATING_SLIP_COMPLETED, POINTS_UPDATE_REQUESTED, POINTS_REDEEMED, REDEMPTION_REVERSED or BALANCE_RECONCILED.';
+ALTER TABLE loyalty.staff DROP CONSTRAINT staff_permissions_check,
+    ADD CONSTRAINT staff_permissions_check CHECK (permissions <@ ARRAY['loyalty:award', 'loyalty:rate', 'loyalty:approve',
+                                                                               'loyalty:recover', 'loyalty:view_all',
+                                                                               'loyalty:redeem']::text[]);
+COMMENT ON COLUMN loyalty.staff.permissions IS 'Granted permissions: loyalty:award (manual rewards), loyalty:rate (open, re-rate, complete slips), loyalty:approve (approve or reject held slips), loyalty:recover (recovery of partial completions), loyalty:view_all (read everything), loyalty:redeem (hold, capture and void comps).';
+ALTER TABLE loyalty.notification DROP CONSTRAINT notification_kind_check,
+    ADD CONSTRAINT notification_kind_check CHECK (kind IN ('TIER_CHANGED', 'ALERT', 'HOLD'));
+COMMENT ON COLUMN loyalty.notification.kind IS 'TIER_CHANGED and HOLD (a hold made, approved, captured, voided, expired, or a redemption reversed: readable by that player) or ALERT (readable by staff with loyalty:view_all).';
+
+-- The holds (sql/redeem/hold.sql), readable by their player and view_all staff.
+CREATE TABLE loyalty.hold (
+    hold_id          uuid    NOT NULL DEFAULT gen_random_uuid(),
+    player_id        uuid    NOT NULL,
+    points           bigint  NOT NULL CONSTRAINT hold_points_check CHECK (points > 0),
+    outlet           text    NOT NULL,
+    comp_value_cents bigint  NOT NULL CONSTRAINT hold_comp_value_cents_check CHECK (comp_value_cents >= 0),
+    status           text    NOT NULL
+                     CONSTRAINT hold_status_check
+                     CHECK (status IN ('PENDING_APPROVAL', 'ACTIVE', 'CAPTURED', 'VOIDED', 'EXPIRED')),
+    expires_at       loyalty.finite_timestamptz NOT NULL,
+    captured_points  bigint,
+    ledger_entry_id  bigint,
+    staff_id         uuid    NOT NULL,
+    approved_by      uuid,
+    reason           text    NOT NULL,
+    idempotency_key  text    NOT NULL,
+    correlation_id   text    NOT NULL,
+    created_at       loyalty.finite_timestamptz NOT NULL DEFAULT clock_timestamp(),
+    decided_at       loyalty.finite_timestamptz,
+    decided_by       uuid,
+    void_reason      text,
+    CONSTRAINT hold_pkey PRIMARY KEY (player_id, hold_id),
+    CONSTRAINT hold_player_id_idempotency_key_key UNIQUE (player_id, idempotency_key),
+    -- a captured hold names its entry and what it took, and nothing else does
+    CONSTRAINT hold_captured_check CHECK (
+        (status = 'CAPTURED') = (ledger_entry_id IS NOT NULL)
+        AND (status = 'CAPTURED') = (captured_points IS NOT NULL)
+        AND (captured_points IS NULL OR captured_points BETWEEN 1 AND points))
+);
+COMMENT ON TABLE loyalty.hold IS 'Points reserved for a comp: PENDING_APPROVAL or ACTIVE holds are in player_loyalty.held_points; CAPTURED posted one REDEMPTION entry; VOIDED and EXPIRED released their points.';
+COMMENT ON COLUMN loyalty.hold.hold_id IS 'The hold.';
+COMMENT ON COLUMN loyalty.hold.player_id IS 'Whose points are held.';
+COMMENT ON COLUMN loyalty.hold.points IS 'Points reserved (> 0).';
+COMMENT ON COLUMN loyalty.hold.outlet IS 'Where the comp is spent: a restaurant, the hotel, free play.';
+COMMENT ON COLUMN loyalty.hold.comp_value_cents IS 'What the comp is worth: points x config.cents_per_point when the hold was made, rounded down.';
+COMMENT ON COLUMN loyalty.hold.status IS 'PENDING_APPROVAL (above config.redemption_approval_points, waits for approve_hold), ACTIVE, CAPTURED, VOIDED or EXPIRED.';
+COMMENT ON COLUMN loyalty.hold.expires_at IS 'After this instant the hold never posts; expire_holds releases it.';
+COMMENT ON COLUMN loyalty.hold.captured_points IS 'Points the capture took (<= points; the rest went back).';
+COMMENT ON COLUMN loyalty.hold.ledger_entry_id IS 'The REDEMPTION entry of the capture.';
+COMMENT ON COLUMN loyalty.hold.staff_id IS 'Audit: who made the hold (the staff member a trusted back end named).';
+COMMENT ON COLUMN loyalty.hold.approved_by IS 'Audit: who approved a hold above the approval threshold.';
+COMMENT ON COLUMN loyalty.hold.reason IS 'Audit: why.';
+COMMENT ON COLUMN loyalty.hold.idempotency_key IS 'hold:<p_request_id> (a retry returns this hold), or hold:<hold_id> without one.';
+COMMENT ON COLUMN loyalty.hold.correlation_id IS 'Audit: correlation id of the request that made the hold.';
+COMMENT ON COLUMN loyalty.hold.created_at IS 'Audit: when the hold was made.';
+COMMENT ON COLUMN loyalty.hold.decided_at IS 'Audit: when it was captured, voided or expired.';
+COMMENT ON COLUMN loyalty.hold.decided_by IS 'Audit: who captured or voided it (NULL for an expiry).';
+COMMENT ON COLUMN loyalty.hold.void_reason IS 'Audit: why it was voided.';
+-- capture_hold, void_hold and approve_hold find a hold by its id alone
+CREATE INDEX hold_hold_id_idx ON loyalty.hold (hold_id);
+-- expire_holds and the health check read the live holds by deadline
+CREATE INDEX hold_live_expires_idx ON loyalty.hold (expires_at) WHERE status IN ('PENDING_APPROVAL', 'ACTIVE');
+-- reverse_redemption finds the hold of a REDEMPTION entry by its id
+CREATE UNIQUE INDEX hold_ledger_entry_key ON loyalty.hold (ledger_entry_id) WHERE ledger_entry_id IS NOT NULL;
+ALTER TABLE loyalty.hold ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON loyalty.hold FROM PUBLIC;
+GRANT SELECT ON loyalty.hold TO authenticated, service_role;
+CREATE POLICY hold_read ON loyalty.hold FOR SELECT TO authenticated
+    USING (player_id = (SELECT loyalty.caller_uid())
+           OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
+CREATE POLICY hold_service ON loyalty.hold FOR SELECT TO service_role USING (true);
+ALTER POLICY notification_read ON loyalty.notification
+    USING (kind IN ('TIER_CHANGED', 'HOLD') AND player_id = (SELECT loyalty.caller_uid())
+           OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
+
+-- Which kinds earn lifetime points (src/domain/kinds.rs): a reversal is
+-- positive and earns nothing, so "the positive changes" no longer says it.
+CREATE FUNCTION loyalty.kind_earns(
+	"p_kind" TEXT
+) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'kind_earns_wrapper';
+REVOKE ALL ON FUNCTION loyalty.kind_earns FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.kind_earns TO authenticated, service_role;
+
+-- The doors of src/redeem/.
+CREATE FUNCTION loyalty.hold_points(
+	"p_player_id" uuid,
+	"p_points" bigint,
+	"p_outlet" TEXT,
+	"p_reason" TEXT,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_request_id" TEXT DEFAULT NULL,
+	"p_ttl" interval DEFAULT '30 minutes',
+	"p_correlation_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"hold_id" uuid,
+	"player_id" uuid,
+	"status" TEXT,
+	"points" bigint,
+	"captured_points" bigint,
+	"outlet" TEXT,
+	"comp_value_cents" bigint,
+	"expires_at" timestamp with time zone,
+	"ledger_entry_id" bigint,
+	"available_before" bigint,
+	"available_after" bigint,
+	"balance_after" bigint,
+	"idempotent_hit" bool,
+	"correlation_id" TEXT
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'hold_points_wrapper';
+CREATE FUNCTION loyalty.redeem_points(
+	"p_player_id" uuid,
+	"p_points" bigint,
+	"p_outlet" TEXT,
+	"p_reason" TEXT,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_request_id" TEXT DEFAULT NULL,
+	"p_correlation_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"hold_id" uuid,
+	"player_id" uuid,
+	"status" TEXT,
+	"points" bigint,
+	"captured_points" bigint,
+	"outlet" TEXT,
+	"comp_value_cents" bigint,
+	"expires_at" timestamp with time zone,
+	"ledger_entry_id" bigint,
+	"available_before" bigint,
+	"available_after" bigint,
+	"balance_after" bigint,
+	"idempotent_hit" bool,
+	"correlation_id" TEXT
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'redeem_points_wrapper';
+CREATE FUNCTION loyalty.approve_hold(
+	"p_hold_id" uuid,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_correlation_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"hold_id" uuid,
+	"player_id" uuid,
+	"status" TEXT,
+	"points" bigint,
+	"captured_points" bigint,
+	"outlet" TEXT,
+	"comp_value_cents" bigint,
+	"expires_at" timestamp with time zone,
+	"ledger_entry_id" bigint,
+	"available_before" bigint,
+	"available_after" bigint,
+	"balance_after" bigint,
+	"idempotent_hit" bool,
+	"correlation_id" TEXT
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'approve_hold_wrapper';
+CREATE FUNCTION loyalty.capture_hold(
+	"p_hold_id" uuid,
+	"p_points" bigint DEFAULT NULL,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_correlation_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"hold_id" uuid,
+	"player_id" uuid,
+	"status" TEXT,
+	"points" bigint,
+	"captured_points" bigint,
+	"outlet" TEXT,
+	"comp_value_cents" bigint,
+	"expires_at" timestamp with time zone,
+	"ledger_entry_id" bigint,
+	"available_before" bigint,
+	"available_after" bigint,
+	"balance_after" bigint,
+	"idempotent_hit" bool,
+	"correlation_id" TEXT
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'capture_hold_wrapper';
+CREATE FUNCTION loyalty.void_hold(
+	"p_hold_id" uuid,
+	"p_reason" TEXT,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_correlation_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"hold_id" uuid,
+	"player_id" uuid,
+	"status" TEXT,
+	"points" bigint,
+	"captured_points" bigint,
+	"outlet" TEXT,
+	"comp_value_cents" bigint,
+	"expires_at" timestamp with time zone,
+	"ledger_entry_id" bigint,
+	"available_before" bigint,
+	"available_after" bigint,
+	"balance_after" bigint,
+	"idempotent_hit" bool,
+	"correlation_id" TEXT
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'void_hold_wrapper';
+CREATE FUNCTION loyalty.reverse_redemption(
+	"p_ledger_entry_id" bigint,
+	"p_reason" TEXT,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_correlation_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"ledger_entry_id" bigint,
+	"reverses_entry_id" bigint,
+	"hold_id" uuid,
+	"player_id" uuid,
+	"points_change" bigint,
+	"balance_before" bigint,
+	"balance_after" bigint,
+	"idempotent_hit" bool,
+	"correlation_id" TEXT
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'reverse_redemption_wrapper';
+CREATE FUNCTION loyalty.expire_holds(
+	"p_limit" INT DEFAULT 1000
+) RETURNS TABLE (
+	"hold_id" uuid,
+	"player_id" uuid,
+	"points" bigint,
+	"expires_at" timestamp with time zone
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'expire_holds_wrapper';
+REVOKE ALL ON FUNCTION loyalty.hold_points, loyalty.redeem_points, loyalty.approve_hold, loyalty.capture_hold,
+    loyalty.void_hold, loyalty.reverse_redemption, loyalty.expire_holds FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.hold_points, loyalty.approve_hold, loyalty.capture_hold,
+    loyalty.void_hold, loyalty.redeem_points, loyalty.reverse_redemption
+    TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION loyalty.expire_holds TO service_role;
+
+-- The runbooks, the health check and the dashboard know holds, and sum
+-- lifetime points with kind_earns; configure takes the three settings.
+DROP FUNCTION loyalty.verify_player_balance(uuid);
+CREATE FUNCTION loyalty.verify_player_balance(p_player_id uuid)
+RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint, lifetime_points bigint,
+               ledger_lifetime bigint, entries bigint, chain_breaks bigint, ok boolean,
+               held_points bigint, live_hold_points bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+BEGIN
+    PERFORM loyalty.require_caller();
+    IF p_player_id IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_player_id is required', ERRCODE = 'PT422';
+    END IF;
+    RETURN QUERY
+    -- RECONCILIATION entries (src/domain/kinds.rs) bring the stored balance back
+    -- to the ledger's sum and are left out of it; before/after breaks count
+    -- only after the last one (an operator reviewed and closed what came
+    -- before, and the ledger still shows it).
+    WITH l AS (
+        SELECT coalesce(sum(e.points_change) FILTER (WHERE NOT e.reconciliation), 0)::bigint AS bal,
+               coalesce(sum(e.points_change) FILTER (WHERE loyalty.kind_earns(e.transaction_type)),
+                        0)::bigint AS life,
+               count(*) AS n,
+               count(*) FILTER (WHERE e.seq > coalesce(e.last_reconciled, 0) AND e.prev_after IS NOT NULL
+                                  AND e.prev_after <> e.balance_before) AS breaks
+          FROM (SELECT x.points_change, x.balance_before, x.seq,
+                       x.transaction_type, x.transaction_type = 'RECONCILIATION' AS reconciliation,
+                       lag(x.balance_after) OVER (ORDER BY x.seq) AS prev_after,
+                       max(x.seq) FILTER (WHERE x.transaction_type = 'RECONCILIATION') OVER () AS last_reconciled
+                  FROM loyalty.loyalty_ledger x WHERE x.player_id = p_player_id) e
+    )
+    -- and the held points against the player's live holds (reference §15)
+    , h AS (
+        SELECT coalesce(sum(x.points), 0)::bigint AS live
+          FROM loyalty.hold x
+         WHERE x.player_id = p_player_id AND x.status IN ('PENDING_APPROVAL', 'ACTIVE')
+    )
+    SELECT p_player_id, p.current_balance::bigint, l.bal, p.lifetime_points::bigint, l.life, l.n, l.breaks,
+           p.current_balance IS NOT DISTINCT FROM l.bal AND p.lifetime_points IS NOT DISTINCT FROM l.life
+           AND l.breaks = 0 AND coalesce(p.held_points, 0) = h.live,
+           coalesce(p.held_points, 0)::bigint, h.live
+      FROM l CROSS JOIN h LEFT JOIN loyalty.player_loyalty p ON p.player_id = p_player_id
+     WHERE p.player_id IS NOT NULL OR l.n > 0;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING MESSAGE = 'PLAYER_NOT_FOUND',
+            DETAIL = format('no balance and no ledger entries for player %s', p_player_id), ERRCODE = 'PT404';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION loyalty.verify_player_balance(uuid) IS
+    'Runbook: one player''s balance and lifetime points against the ledger sums, the before/after chain, and held points against live holds.';
+REVOKE ALL ON FUNCTION loyalty.verify_player_balance FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.verify_player_balance TO service_role;
+CREATE OR REPLACE FUNCTION loyalty.verify_all_balances()
+RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint,
+               lifetime_points bigint, ledger_lifetime bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+    SELECT loyalty.require_caller();
+    -- Only mismatches; an empty result is a clean bill of health.
+    SELECT coalesce(p.player_id, l.player_id), p.current_balance, coalesce(l.bal, 0),
+           p.lifetime_points, coalesce(l.life, 0)
+      FROM loyalty.player_loyalty p
+      FULL JOIN (SELECT e.player_id,
+                        coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'),
+                                 0)::bigint AS bal,
+                        coalesce(sum(e.points_change) FILTER (WHERE loyalty.kind_earns(e.transaction_type)),
+                                 0)::bigint AS life
+                   FROM loyalty.loyalty_ledger e GROUP BY e.player_id) l ON l.player_id = p.player_id
+     WHERE p.player_id IS NULL OR l.player_id IS NULL AND (p.current_balance <> 0 OR p.lifetime_points <> 0)
+        OR p.current_balance <> l.bal OR p.lifetime_points <> l.life
+$$;
+COMMENT ON FUNCTION loyalty.verify_all_balances() IS
+    'Runbook: every player whose balance or lifetime points differ from the ledger (empty = all consistent).';
+CREATE OR REPLACE FUNCTION loyalty.health_check()
+RETURNS TABLE (kind text, severity text, subject text, alert_id bigint, new_alert boolean, details jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    c          loyalty.config%ROWTYPE;
+    st         loyalty.health_state%ROWTYPE;
+    v_started  timestamptz := clock_timestamp();
+    v_found    jsonb := '[]';
+    v_sweep    uuid[];
+    v_players  uuid[];
+    v_chained  uuid[];
+    v_changed  uuid[];
+    v_xmin     bigint := txid_snapshot_xmin(txid_current_snapshot());
+    v_digest   text;
+    v_full_tiers boolean;
+    v_unacked  jsonb;
+    f          record;
+    v_id       bigint;
+    v_count    integer := 0;
+BEGIN
+    PERFORM loyalty.require_caller();
+    -- One run at a time: the state row is the lock (a second caller waits,
+    -- then sees the first run's alerts and raises no duplicates).
+    INSERT INTO loyalty.health_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
+    SELECT * INTO st FROM loyalty.health_state FOR UPDATE;
+    SELECT * INTO c FROM loyalty.config;
+
+    -- Closed slips still owed their points, older than the threshold.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'PARTIAL_COMPLETION_STALE', 'severity', 'WARNING',
+                   'fingerprint', 'PARTIAL_COMPLETION_STALE:' || s.rating_slip_id, 'subject', s.rating_slip_id::text,
+                   'player_id', s.player_id,
+                   'details', jsonb_build_object('rating_slip_id', s.rating_slip_id, 'end_time', s.end_time,
+                                                 'age_seconds', floor(extract(epoch FROM v_started - s.end_time)),
+                                                 'last_error', p.error_code)))
+          FROM loyalty.partial_completion s
+          LEFT JOIN loyalty.pending_accrual p ON p.rating_slip_id = s.rating_slip_id
+         WHERE s.end_time < v_started - c.partial_stale_after),
+        '[]');
+
+    -- A slip that was paid but is still marked owed.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'PENDING_ROW_WRONG', 'severity', 'WARNING',
+                   'fingerprint', 'PENDING_ROW_WRONG:' || p.rating_slip_id, 'subject', p.rating_slip_id::text,
+                   'player_id', p.player_id,
+                   'details', jsonb_build_object('rating_slip_id', p.rating_slip_id, 'ledger_entry_id', l.id,
+                                                 'failed_at', p.failed_at)))
+          FROM loyalty.pending_accrual p
+          JOIN loyalty.loyalty_ledger l
+            ON l.player_id = p.player_id AND l.idempotency_key = 'gameplay:' || p.rating_slip_id::text
+         WHERE p.resolved_at IS NULL),
+        '[]');
+
+    -- Slips held for a second person's approval for too long.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'APPROVAL_OVERDUE', 'severity', 'WARNING',
+                   'fingerprint', 'APPROVAL_OVERDUE:' || s.id, 'subject', s.id::text,
+                   'player_id', s.player_id,
+                   'details', jsonb_build_object('rating_slip_id', s.id, 'held_since', s.end_time,
+                                                 'closed_by', s.closed_by)))
+          FROM loyalty.rating_slip s
+         WHERE s.approval_status = 'HELD' AND s.end_time < v_started - c.approval_overdue_after),
+        '[]');
+
+    -- Players to verify: every player with a ledger entry written since the
+    -- last run started (less a margin for transactions that commit late),
+    -- every player whose balance row was written since (by a transaction
+    -- that had not finished when the last run started: a change made behind
+    -- the write path's back writes no ledger entry, but it writes the row),
+    -- every player with an unresolved balance or chain alert, and the next
+    -- slice of the rolling sweep, which reaches everyone.
+    v_sweep := ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
+                      WHERE st.sweep_after IS NULL OR p.player_id > st.sweep_after
+                      ORDER BY p.player_id LIMIT c.health_sweep_players);
+    v_chained := v_sweep || ARRAY(SELECT a.player_id FROM loyalty.alert a
+                                   WHERE a.kind = 'CHAIN_BROKEN' AND a.resolved_at IS NULL
+                                     AND a.player_id IS NOT NULL);
+    v_changed := ARRAY(SELECT DISTINCT l.player_id FROM loyalty.loyalty_ledger l
+                        WHERE st.last_run_at IS NULL OR l.created_at >= st.last_run_at - interval '10 minutes')
+        || ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
+                  WHERE st.changed_since_xid IS NOT NULL
+                    AND age(p.xmin) <= txid_current() - st.changed_since_xid);
+    v_players := v_chained || v_changed
+        || ARRAY(SELECT a.player_id FROM loyalty.alert a
+                  WHERE a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.resolved_at IS NULL
+                    AND a.player_id IS NOT NULL);
+    v_players := ARRAY(SELECT DISTINCT u FROM unnest(v_players) u);
+    v_chained := ARRAY(SELECT DISTINCT u FROM unnest(v_chained) u);
+    v_changed := ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u WHERE u <> ALL (v_chained));
+
+    -- Stored balance or lifetime points that differ from the ledger
+    -- (RECONCILIATION entries left out of the sum, as in verify_player_balance).
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'BALANCE_MISMATCH', 'severity', 'CRITICAL',
+                   'fingerprint', 'BALANCE_MISMATCH:' || p.player_id, 'subject', p.player_id::text,
+                   'player_id', p.player_id,
+                   'details', jsonb_build_object('current_balance', p.current_balance, 'ledger_balance', l.bal,
+                                                 'lifetime_points', p.lifetime_points, 'ledger_lifetime', l.life)))
+          FROM unnest(v_players) u(player_id)
+          JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
+          CROSS JOIN LATERAL (
+              SELECT coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'), 0) AS bal,
+                     coalesce(sum(e.points_change) FILTER (WHERE loyalty.kind_earns(e.transaction_type)), 0) AS life
+                FROM loyalty.loyalty_ledger e WHERE e.player_id = u.player_id) l
+         WHERE p.current_balance <> l.bal OR p.lifetime_points <> l.life),
+        '[]');
+
+    -- Held points that are not the sum of the player's live holds
+    -- (reference §15): for the players verified above.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'HOLD_MISMATCH', 'severity', 'CRITICAL',
+                   'fingerprint', 'HOLD_MISMATCH:' || p.player_id, 'subject', p.player_id::text,
+                   'player_id', p.player_id,
+                   'details', jsonb_build_object('held_points', p.held_points, 'live_hold_points', h.live)))
+          FROM unnest(v_players) u(player_id)
+          JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
+          CROSS JOIN LATERAL (
+              SELECT coalesce(sum(x.points), 0) AS live FROM loyalty.hold x
+               WHERE x.player_id = u.player_id AND x.status IN ('PENDING_APPROVAL', 'ACTIVE')) h
+         WHERE p.held_points <> h.live),
+        '[]');
+
+    -- Live holds past their deadline that two expiry sweeps (one a minute)
+    -- should have released: expire_holds is not running.
+    v_found := v_found || coalesce((
+        SELECT jsonb_build_array(jsonb_build_object(
+                   'kind', 'HOLD_EXPIRY_LATE', 'severity', 'WARNING', 'fingerprint', 'HOLD_EXPIRY_LATE',
+                   'subject', 'holds', 'player_id', NULL,
+                   'details', jsonb_build_object('holds', count(*), 'oldest_expires_at', min(x.expires_at),
+                                                 'sample', (array_agg(x.hold_id ORDER BY x.expires_at))[1:20])))
+          FROM loyalty.hold x
+         WHERE x.status IN ('PENDING_APPROVAL', 'ACTIVE') AND x.expires_at < v_started - interval '2 minutes'
+        HAVING count(*) > 0),
+        '[]');
+
+    -- Hash chains (src/ledger/chain/): whole for the sweep slice and for
+    -- players already alerted (so an alert resolves once the chain verifies
+    -- again); for the other changed players, incrementally from where the
+    -- last run verified each one. Every chain that verifies stores its head
+    -- as the next run's position (chain_verified).
+    WITH r AS (
+        SELECT u.player_id, v.*
+          FROM unnest(v_chained) u(player_id)
+          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id) v
+        UNION ALL
+        SELECT u.player_id, v.*
+          FROM unnest(v_changed) u(player_id)
+          LEFT JOIN loyalty.chain_verified cv ON cv.player_id = u.player_id
+          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id, cv.seq, cv.row_hash) v),
+    moved AS (
+        INSERT INTO loyalty.chain_verified AS cv (player_id, seq, row_hash)
+        SELECT r.player_id, r.head_seq, r.head_hash FROM r WHERE r.ok
+        ON CONFLICT (player_id) DO UPDATE
+           SET seq = EXCLUDED.seq, row_hash = EXCLUDED.row_hash, verified_at = now())
+    SELECT v_found || coalesce(jsonb_agg(jsonb_build_object(
+               'kind', 'CHAIN_BROKEN', 'severity', 'CRITICAL',
+               'fingerprint', 'CHAIN_BROKEN:' || r.player_id, 'subject', r.player_id::text,
+               'player_id', r.player_id,
+               'details', jsonb_build_object('break_seq', r.break_seq, 'break_kind', r.break_kind,
+                                             'detail', r.detail))) FILTER (WHERE NOT r.ok),
+           '[]')
+      INTO v_found FROM r;
+
+    -- Stored tiers that disagree with the ladder: everyone when the ladder
+    -- changed since the last full check or a drift alert is unresolved,
+    -- else the players verified above. One finding for the whole ladder.
+    SELECT md5(string_agg(t.tier || ':' || t.threshold_points, ',' ORDER BY t.threshold_points))
+      INTO v_digest FROM loyalty.tier t;
+    v_full_tiers := v_digest IS DISTINCT FROM st.ladder_digest
+        OR EXISTS (SELECT 1 FROM loyalty.alert a WHERE a.kind = 'TIER_DRIFT' AND a.resolved_at IS NULL);
+    v_found := v_found || coalesce((
+        SELECT jsonb_build_array(jsonb_build_object(
+                   'kind', 'TIER_DRIFT', 'severity', 'WARNING', 'fingerprint', 'TIER_DRIFT', 'subject', 'ladder',
+                   'player_id', NULL,
+                   'details', jsonb_build_object('players', count(*),
+                                                 'sample', (array_agg(jsonb_build_object(
+                                                     'player_id', d.player_id, 'tier', d.tier,
+                                                     'ladder_tier', d.ladder_tier) ORDER BY d.player_id))[1:20])))
+          FROM (SELECT p.player_id, p.tier, loyalty.ladder_tier(p.lifetime_points) AS ladder_tier
+                  FROM loyalty.player_loyalty p
+                 WHERE v_full_tiers OR p.player_id = ANY (v_players)) d
+         WHERE d.tier <> d.ladder_tier
+        HAVING count(*) > 0),
+        '[]');
+
+    -- Raise one alert per finding (none while one is unresolved) and report it.
+    FOR f IN SELECT * FROM jsonb_to_recordset(v_found)
+                 AS x(kind text, severity text, fingerprint text, subject text, player_id uuid, details jsonb)
+    LOOP
+        v_id := NULL;
+        INSERT INTO loyalty.alert AS a (kind, severity, fingerprint, player_id, details)
+        VALUES (f.kind, f.severity, f.fingerprint, f.player_id, f.details)
+        ON CONFLICT (fingerprint) WHERE resolved_at IS NULL AND fingerprint IS NOT NULL DO NOTHING
+        RETURNING a.id INTO v_id;
+        new_alert := v_id IS NOT NULL;
+        IF new_alert THEN
+            PERFORM loyalty.announce_alert(v_id);
+        ELSE
+            SELECT a.id INTO v_id FROM loyalty.alert a WHERE a.fingerprint = f.fingerprint AND a.resolved_at IS NULL;
+        END IF;
+        kind := f.kind; severity := f.severity; subject := f.subject; alert_id := v_id; details := f.details;
+        v_count := v_count + 1;
+        RETURN NEXT;
+    END LOOP;
+
+    -- Resolve what this run checked and no longer found.
+    UPDATE loyalty.alert a SET resolved_at = v_started
+     WHERE a.resolved_at IS NULL AND a.fingerprint IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_found) x WHERE x ->> 'fingerprint' = a.fingerprint)
+       AND (a.kind IN ('PARTIAL_COMPLETION_STALE', 'PENDING_ROW_WRONG', 'APPROVAL_OVERDUE', 'HOLD_EXPIRY_LATE')
+            OR a.kind = 'TIER_DRIFT' AND v_full_tiers
+            OR a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.player_id = ANY (v_players)
+            OR a.kind = 'CHAIN_BROKEN' AND a.player_id = ANY (v_chained));
+
+    -- Open alerts nobody took on: reported, not alerted about again.
+    SELECT jsonb_build_object('alerts', count(*), 'oldest', min(a.created_at),
+                              'critical', count(*) FILTER (WHERE a.severity = 'CRITICAL')),
+           CASE WHEN bool_or(a.severity = 'CRITICAL') THEN 'CRITICAL'
+                WHEN bool_or(a.severity = 'WARNING') THEN 'WARNING' ELSE 'INFO' END
+      INTO v_unacked, severity
+      FROM loyalty.alert a
+     WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+       AND a.created_at < v_started - c.alert_ack_overdue_after;
+    IF (v_unacked ->> 'alerts')::bigint > 0 THEN
+        kind := 'ALERT_UNACKNOWLEDGED'; subject := 'alerts'; alert_id := NULL; new_alert := false;
+        details := v_unacked;
+        v_count := v_count + 1;
+        RETURN NEXT;
+    END IF;
+
+    UPDATE loyalty.health_state h
+       SET last_run_at = v_started,
+           sweep_after = CASE WHEN cardinality(v_sweep) < c.health_sweep_players THEN NULL
+                              ELSE v_sweep[cardinality(v_sweep)] END,
+           ladder_digest = CASE WHEN v_full_tiers THEN v_digest ELSE h.ladder_digest END,
+           last_findings = v_count,
+           changed_since_xid = v_xmin;
+END
+$$;
+COMMENT ON FUNCTION loyalty.health_check() IS
+    'Finds stale partial completions, paid slips marked owed, balance/ledger mismatches, held points that are not the live holds, holds past due and not expired, broken hash chains, tier drift, overdue approvals and unacknowledged alerts; one alert per finding while unresolved.';
+DROP FUNCTION loyalty.metrics();
+CREATE FUNCTION loyalty.metrics()
+RETURNS TABLE (gaming_day date, slips_open bigint, slips_completed_today bigint, slips_held_today bigint,
+               partial_completions bigint, oldest_partial_seconds bigint, rewards_today bigint,
+               reward_points_today bigint, alerts_open_info bigint, alerts_open_warning bigint,
+               alerts_open_critical bigint, notifications_pending bigint, last_health_check timestamptz,
+               last_health_check_age_seconds bigint, holds_live bigint, points_held bigint,
+               holds_past_due bigint, points_redeemed_today bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    c     loyalty.config%ROWTYPE;
+    v_day date;
+    v_day_start timestamptz;
+BEGIN
+    PERFORM loyalty.require_caller(ARRAY['loyalty:view_all']);
+    SELECT * INTO c FROM loyalty.config;
+    v_day := loyalty.gaming_day(now());
+    v_day_start := (v_day + c.gaming_day_start) AT TIME ZONE c.casino_timezone;
+    RETURN QUERY
+    SELECT v_day,
+           (SELECT count(*) FROM loyalty.rating_slip s WHERE s.status = 'OPEN'),
+           -- completed = paid: the day's gameplay entries (an index range, not a slip scan)
+           (SELECT count(*) FROM loyalty.loyalty_ledger l
+             WHERE l.transaction_type = 'GAMEPLAY' AND l.gaming_day = v_day
+               AND l.created_at >= v_day_start - interval '1 day'),
+           (SELECT count(*) FROM loyalty.rating_slip s
+             WHERE s.approval_status = 'HELD' AND s.end_time >= v_day_start
+               AND s.end_time < v_day_start + interval '1 day'),
+           o.n, o.age,
+           r.n, r.pts,
+           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+                                                   AND a.severity = 'INFO'),
+           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+                                                   AND a.severity = 'WARNING'),
+           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+                                                   AND a.severity = 'CRITICAL'),
+           (SELECT count(*) FROM loyalty.notification n WHERE n.delivered_at IS NULL),
+           h.last_run_at::timestamptz,
+           floor(extract(epoch FROM clock_timestamp() - h.last_run_at))::bigint,
+           hl.n, hl.pts, hl.late,
+           (SELECT coalesce(-sum(l.points_change), 0)::bigint FROM loyalty.loyalty_ledger l
+             WHERE l.transaction_type = 'REDEMPTION' AND l.gaming_day = v_day
+               AND l.created_at >= v_day_start - interval '1 day')
+      FROM (SELECT count(*) AS n, floor(extract(epoch FROM clock_timestamp() - min(s.end_time)))::bigint AS age
+              FROM loyalty.partial_completion s) o,
+           (SELECT count(*) AS n, coalesce(sum(l.points_change), 0)::bigint AS pts
+              FROM loyalty.loyalty_ledger l
+             WHERE l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT') AND l.gaming_day = v_day
+               AND l.created_at >= v_day_start - interval '1 day') r,
+           (SELECT count(*) AS n, coalesce(sum(x.points), 0)::bigint AS pts,
+                   count(*) FILTER (WHERE x.expires_at <= clock_timestamp()) AS late
+              FROM loyalty.hold x WHERE x.status IN ('PENDING_APPROVAL', 'ACTIVE')) hl
+      LEFT JOIN loyalty.health_state h ON true;
+END
+$$;
+COMMENT ON FUNCTION loyalty.metrics() IS
+    'Dashboard: one row of the numbers an operator graphs (docs/monitoring.md).';
+REVOKE ALL ON FUNCTION loyalty.metrics FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.metrics TO authenticated, service_role;
+DROP FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint);
+CREATE FUNCTION loyalty.configure(p_casino_timezone text DEFAULT NULL, p_gaming_day_start time DEFAULT NULL,
+    p_max_reward_points bigint DEFAULT NULL, p_rate_limit_count integer DEFAULT NULL,
+    p_rate_limit_window interval DEFAULT NULL, p_alert_reward_count integer DEFAULT NULL,
+    p_alert_window interval DEFAULT NULL, p_accrual_lock_timeout interval DEFAULT NULL,
+    p_partial_stale_after interval DEFAULT NULL, p_approval_overdue_after interval DEFAULT NULL,
+    p_alert_ack_overdue_after interval DEFAULT NULL, p_health_sweep_players integer DEFAULT NULL,
+    p_notification_claim_timeout interval DEFAULT NULL, p_correlation_id text DEFAULT NULL,
+    p_daily_approval_threshold_points bigint DEFAULT NULL, p_cents_per_point numeric DEFAULT NULL,
+    p_max_redemption_points bigint DEFAULT NULL, p_redemption_approval_points bigint DEFAULT NULL)
+RETURNS loyalty.config
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.config;
+    v_after  loyalty.config;
+    v_con    text;
+BEGIN
+    SELECT * INTO v_before FROM loyalty.config FOR UPDATE;
+    BEGIN
+        UPDATE loyalty.config c
+           SET casino_timezone = coalesce(p_casino_timezone, c.casino_timezone),
+               gaming_day_start = coalesce(p_gaming_day_start, c.gaming_day_start),
+               max_reward_points = coalesce(p_max_reward_points, c.max_reward_points),
+               rate_limit_count = coalesce(p_rate_limit_count, c.rate_limit_count),
+               rate_limit_window = coalesce(p_rate_limit_window, c.rate_limit_window),
+               alert_reward_count = coalesce(p_alert_reward_count, c.alert_reward_count),
+               alert_window = coalesce(p_alert_window, c.alert_window),
+               accrual_lock_timeout = coalesce(p_accrual_lock_timeout, c.accrual_lock_timeout),
+               partial_stale_after = coalesce(p_partial_stale_after, c.partial_stale_after),
+               approval_overdue_after = coalesce(p_approval_overdue_after, c.approval_overdue_after),
+               alert_ack_overdue_after = coalesce(p_alert_ack_overdue_after, c.alert_ack_overdue_after),
+               health_sweep_players = coalesce(p_health_sweep_players, c.health_sweep_players),
+               notification_claim_timeout = coalesce(p_notification_claim_timeout, c.notification_claim_timeout),
+               daily_approval_threshold_points = coalesce(p_daily_approval_threshold_points,
+                                                          c.daily_approval_threshold_points),
+               cents_per_point = coalesce(p_cents_per_point, c.cents_per_point),
+               max_redemption_points = coalesce(p_max_redemption_points, c.max_redemption_points),
+               redemption_approval_points = coalesce(p_redemption_approval_points, c.redemption_approval_points),
+               updated_at = now()
+         WHERE c.singleton
+        RETURNING * INTO v_after;
+    EXCEPTION WHEN check_violation OR invalid_parameter_value OR numeric_value_out_of_range THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        PERFORM loyalty.admin_refused(coalesce(nullif(v_con, ''), 'config_casino_timezone_check'),
+                                      'see docs/reference.md for each setting''s range');
+    END;
+    PERFORM loyalty.admin_audit_write(v_actor, 'configure', 'config', to_jsonb(v_before), to_jsonb(v_after), v_corr);
+    RETURN v_after;
+END
+$$;
+COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint, numeric, bigint, bigint) IS
+    'Admin (trusted back ends): casino time zone, gaming-day start, limits and thresholds (NULL keeps a value); audited.';
+REVOKE ALL ON FUNCTION loyalty.configure FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.configure TO service_role;
+CREATE OR REPLACE FUNCTION loyalty.upsert_staff(p_staff_id uuid, p_permissions text[] DEFAULT NULL,
+                                     p_active boolean DEFAULT NULL, p_correlation_id text DEFAULT NULL)
+RETURNS loyalty.staff
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.staff;
+    v_after  loyalty.staff;
+    v_con    text;
+BEGIN
+    IF p_staff_id IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_staff_id is required', ERRCODE = 'PT422';
+    END IF;
+    SELECT * INTO v_before FROM loyalty.staff s WHERE s.staff_id = p_staff_id FOR UPDATE;
+    BEGIN
+        IF NOT FOUND THEN
+            INSERT INTO loyalty.staff (staff_id, permissions, active)
+            VALUES (p_staff_id, coalesce(p_permissions, '{}'), coalesce(p_active, true))
+            RETURNING * INTO v_after;
+        ELSE
+            UPDATE loyalty.staff s
+               SET permissions = coalesce(p_permissions, s.permissions), active = coalesce(p_active, s.active),
+                   updated_at = now()
+             WHERE s.staff_id = p_staff_id
+            RETURNING * INTO v_after;
+        END IF;
+    EXCEPTION WHEN check_violation OR not_null_violation THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        PERFORM loyalty.admin_refused(v_con,
+            'permissions are loyalty:award, loyalty:rate, loyalty:approve, loyalty:recover, loyalty:view_all, loyalty:redeem');
+    END;
+    PERFORM loyalty.admin_audit_write(v_actor, 'upsert_staff', 'staff:' || p_staff_id,
+        CASE WHEN v_before.staff_id IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);
+    RETURN v_after;
+END
+$$;
+COMMENT ON FUNCTION loyalty.upsert_staff(uuid, text[], boolean, text) IS
+    'Admin (trusted back ends): add a staff member or change their permissions or active flag; audited.';
+ALTER FUNCTION loyalty.hold_points SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.redeem_points SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.capture_hold SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.void_hold SET plan_cache_mode = force_generic_plan;

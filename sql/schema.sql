@@ -71,6 +71,12 @@ CREATE TABLE loyalty.config (
                          CONSTRAINT config_notification_claim_timeout_check CHECK (notification_claim_timeout > '0'::interval),
     daily_approval_threshold_points bigint NOT NULL DEFAULT 50000
                          CONSTRAINT config_daily_approval_threshold_points_check CHECK (daily_approval_threshold_points >= 0),
+    cents_per_point      numeric(12,4) NOT NULL DEFAULT 1
+                         CONSTRAINT config_cents_per_point_check CHECK (cents_per_point BETWEEN 0 AND 10000),
+    max_redemption_points bigint NOT NULL DEFAULT 50000
+                         CONSTRAINT config_max_redemption_points_check CHECK (max_redemption_points BETWEEN 1 AND 1000000000000),
+    redemption_approval_points bigint NOT NULL DEFAULT 10000
+                         CONSTRAINT config_redemption_approval_points_check CHECK (redemption_approval_points >= 0),
     CONSTRAINT config_pkey PRIMARY KEY (singleton)
 );
 COMMENT ON TABLE loyalty.config IS 'Owner-only settings (one row): casino time zone, gaming-day start, security limits. Not writable by ordinary roles.';
@@ -90,6 +96,9 @@ COMMENT ON COLUMN loyalty.config.alert_ack_overdue_after IS 'health_check: an op
 COMMENT ON COLUMN loyalty.config.health_sweep_players IS 'health_check: how many players'' balances and chains each run re-verifies besides the players changed since the last run (a rolling sweep over everyone).';
 COMMENT ON COLUMN loyalty.config.notification_claim_timeout IS 'A claimed notification not marked delivered within this time may be claimed again (its worker is presumed dead).';
 COMMENT ON COLUMN loyalty.config.daily_approval_threshold_points IS 'Four-eyes over a day: the completion that takes a player''s gameplay points for the gaming day above this is HELD_FOR_APPROVAL, like a single slip above its own threshold.';
+COMMENT ON COLUMN loyalty.config.cents_per_point IS 'What one point is worth in a comp, in cents: a hold records points x this, rounded down, as comp_value_cents.';
+COMMENT ON COLUMN loyalty.config.max_redemption_points IS 'Most points one hold or redemption may take (REDEMPTION_EXCEEDS_LIMIT above it).';
+COMMENT ON COLUMN loyalty.config.redemption_approval_points IS 'A hold of more points than this starts PENDING_APPROVAL and needs a second staff member (approve_hold).';
 COMMENT ON COLUMN loyalty.config.accrual_lock_timeout IS 'Longest an accrual waits for a busy player''s row before the completion becomes PARTIAL_COMPLETION (keep it below API statement timeouts).';
 
 CREATE TABLE loyalty.tier (
@@ -145,7 +154,8 @@ CREATE TABLE loyalty.staff (
     staff_id    uuid    NOT NULL,
     permissions text[]  NOT NULL DEFAULT '{}'
                 CONSTRAINT staff_permissions_check CHECK (permissions <@ ARRAY['loyalty:award', 'loyalty:rate', 'loyalty:approve',
-                                                                               'loyalty:recover', 'loyalty:view_all']::text[]),
+                                                                               'loyalty:recover', 'loyalty:view_all',
+                                                                               'loyalty:redeem']::text[]),
     active      boolean NOT NULL DEFAULT true,
     created_at  loyalty.finite_timestamptz NOT NULL DEFAULT now(),
     updated_at  loyalty.finite_timestamptz NOT NULL DEFAULT now(),
@@ -153,7 +163,7 @@ CREATE TABLE loyalty.staff (
 );
 COMMENT ON TABLE loyalty.staff IS 'Staff members and what they may do. staff_id is the staff member''s auth user id.';
 COMMENT ON COLUMN loyalty.staff.staff_id IS 'The staff member''s auth user id (auth.uid() / JWT sub).';
-COMMENT ON COLUMN loyalty.staff.permissions IS 'Granted permissions: loyalty:award (manual rewards), loyalty:rate (open, re-rate, complete slips), loyalty:approve (approve or reject held slips), loyalty:recover (recovery of partial completions), loyalty:view_all (read everything).';
+COMMENT ON COLUMN loyalty.staff.permissions IS 'Granted permissions: loyalty:award (manual rewards), loyalty:rate (open, re-rate, complete slips), loyalty:approve (approve or reject held slips), loyalty:recover (recovery of partial completions), loyalty:view_all (read everything), loyalty:redeem (hold, capture and void comps).';
 COMMENT ON COLUMN loyalty.staff.active IS 'Inactive staff may do nothing.';
 COMMENT ON COLUMN loyalty.staff.created_at IS 'Audit: when the staff member was added.';
 COMMENT ON COLUMN loyalty.staff.updated_at IS 'Audit: when the staff row last changed.';
@@ -242,12 +252,16 @@ CREATE TABLE loyalty.player_loyalty (
     chain_head      text     NOT NULL DEFAULT '0000000000000000000000000000000000000000000000000000000000000000',
     gameplay_day    date,
     gameplay_day_points loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
-    CONSTRAINT player_loyalty_pkey PRIMARY KEY (player_id)
+    held_points     loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
+    CONSTRAINT player_loyalty_pkey PRIMARY KEY (player_id),
+    -- available points (balance - held) never below 0: the write path
+    -- refuses first (src/ledger/balance.rs); this is the guard behind it
+    CONSTRAINT player_loyalty_available_check CHECK (held_points <= current_balance)
 );
-COMMENT ON TABLE loyalty.player_loyalty IS 'Balance per player. Invariant: current_balance = sum(ledger.points_change), lifetime_points = sum of the positive changes.';
+COMMENT ON TABLE loyalty.player_loyalty IS 'Balance per player. Invariant: current_balance = sum(ledger.points_change), lifetime_points = sum of the earned entries (loyalty.kind_earns), held_points = sum of the live holds.';
 COMMENT ON COLUMN loyalty.player_loyalty.player_id IS 'The player (their auth user id).';
-COMMENT ON COLUMN loyalty.player_loyalty.current_balance IS 'Spendable points; never below 0.';
-COMMENT ON COLUMN loyalty.player_loyalty.lifetime_points IS 'All points ever earned (positive changes only); decides the tier.';
+COMMENT ON COLUMN loyalty.player_loyalty.current_balance IS 'Points the player has, held ones included; never below held_points.';
+COMMENT ON COLUMN loyalty.player_loyalty.lifetime_points IS 'All points ever earned (GAMEPLAY and MANUAL_BONUS entries; loyalty.kind_earns); decides the tier. Spending and reversals never change it.';
 COMMENT ON COLUMN loyalty.player_loyalty.tier IS 'Tier from lifetime_points and the tier ladder.';
 COMMENT ON COLUMN loyalty.player_loyalty.tier_progress IS 'Percent of the way from this tier''s threshold to the next (100 at the top tier).';
 COMMENT ON COLUMN loyalty.player_loyalty.created_at IS 'Audit: when the player first received a balance row.';
@@ -256,6 +270,7 @@ COMMENT ON COLUMN loyalty.player_loyalty.chain_seq IS 'Tamper evidence: seq of t
 COMMENT ON COLUMN loyalty.player_loyalty.chain_head IS 'Tamper evidence: row_hash of the player''s last ledger entry (64 zeros before the first).';
 COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day IS 'Gaming day of the player''s last GAMEPLAY entry (the daily approval threshold counts within it).';
 COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day_points IS 'GAMEPLAY points posted on gameplay_day, kept by the write path under the player''s lock.';
+COMMENT ON COLUMN loyalty.player_loyalty.held_points IS 'Points reserved by the player''s PENDING_APPROVAL and ACTIVE holds; available = current_balance - held_points.';
 
 -- The casino's gaming day of an instant: its local date in
 -- config.casino_timezone, where a day starts at config.gaming_day_start
@@ -299,6 +314,7 @@ CREATE TABLE loyalty.loyalty_ledger (
     -- the write path passes it (src/ledger/casino.rs); the default serves rows
     -- an owner writes by hand
     gaming_day       date   NOT NULL DEFAULT loyalty.gaming_day(clock_timestamp()),
+    reverses_entry_id bigint,
     CONSTRAINT loyalty_ledger_pkey PRIMARY KEY (player_id, id),
     CONSTRAINT loyalty_ledger_player_id_seq_key UNIQUE (player_id, seq),
     CONSTRAINT loyalty_ledger_player_id_idempotency_key_key UNIQUE (player_id, idempotency_key),
@@ -311,8 +327,8 @@ COMMENT ON COLUMN loyalty.loyalty_ledger.rating_slip_id IS 'The slip this entry 
 COMMENT ON COLUMN loyalty.loyalty_ledger.visit_id IS 'Visit of the slip, copied for reporting.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.session_id IS 'Table session of the slip, copied for reporting.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.idempotency_key IS 'Deterministic key (gameplay:<slip>, manual:<hash>); unique per player, so a replay finds the first entry.';
-COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'GAMEPLAY, MANUAL_BONUS (positive manual), ADJUSTMENT (negative manual) or RECONCILIATION (an operator''s repair of a drifted balance: moves the stored balance back to the ledger, so it is not counted in the ledger''s sum; src/domain/kinds.rs).';
-COMMENT ON COLUMN loyalty.loyalty_ledger.event_type IS 'RATING_SLIP_COMPLETED, POINTS_UPDATE_REQUESTED or BALANCE_RECONCILED.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'GAMEPLAY, MANUAL_BONUS (positive manual), ADJUSTMENT (negative manual), REDEMPTION (a captured hold, negative), REDEMPTION_REVERSAL (a redemption given back, positive) or RECONCILIATION (an operator''s repair of a drifted balance: moves the stored balance back to the ledger, so it is not counted in the ledger''s sum; src/domain/kinds.rs).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.event_type IS 'RATING_SLIP_COMPLETED, POINTS_UPDATE_REQUESTED, POINTS_REDEEMED, REDEMPTION_REVERSED or BALANCE_RECONCILED.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.points_change IS 'Signed change of the balance.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.reason IS 'Audit: why (required for manual rewards).';
 COMMENT ON COLUMN loyalty.loyalty_ledger.source IS 'Audit: which function wrote the entry.';
@@ -326,6 +342,7 @@ COMMENT ON COLUMN loyalty.loyalty_ledger.correlation_id IS 'Audit: correlation i
 COMMENT ON COLUMN loyalty.loyalty_ledger.seq IS 'Position in the player''s hash chain: 1, 2, 3, ... with no gaps (an idempotent replay takes none).';
 COMMENT ON COLUMN loyalty.loyalty_ledger.prev_hash IS 'Tamper evidence: the row_hash of the player''s previous entry (64 zeros for the first).';
 COMMENT ON COLUMN loyalty.loyalty_ledger.row_hash IS 'Tamper evidence: SHA-256 of prev_hash followed by the RFC 8785 canonical JSON of this row''s immutable fields (docs/reference.md, "Tamper evidence").';
+COMMENT ON COLUMN loyalty.loyalty_ledger.reverses_entry_id IS 'The REDEMPTION entry a REDEMPTION_REVERSAL gives back (its key, reversal:<id>, makes it at most once).';
 COMMENT ON COLUMN loyalty.loyalty_ledger.gaming_day IS 'The casino''s gaming day (loyalty.config time zone and day start) when the entry was written.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.created_at IS 'Audit: when the entry was written (the clock at the write, not the start of its transaction, so the manual-reward rate limit counts what really happened in each window).';
 CREATE INDEX loyalty_ledger_correlation_idx ON loyalty.loyalty_ledger (correlation_id) WHERE correlation_id IS NOT NULL;
@@ -427,7 +444,7 @@ COMMENT ON COLUMN loyalty.reward_window.alert_count IS 'Manual rewards created a
 -- alerts) or claimed by trusted workers (claim_notifications).
 CREATE TABLE loyalty.notification (
     id              bigserial   NOT NULL,
-    kind            text        NOT NULL CONSTRAINT notification_kind_check CHECK (kind IN ('TIER_CHANGED', 'ALERT')),
+    kind            text        NOT NULL CONSTRAINT notification_kind_check CHECK (kind IN ('TIER_CHANGED', 'ALERT', 'HOLD')),
     player_id       uuid,
     alert_id        bigint,
     ledger_entry_id bigint,
@@ -440,7 +457,7 @@ CREATE TABLE loyalty.notification (
 );
 COMMENT ON TABLE loyalty.notification IS 'Durable outbox of tier changes and alerts, written in the event''s transaction; pg_notify only wakes consumers up.';
 COMMENT ON COLUMN loyalty.notification.id IS 'Notification id, increasing in insertion order.';
-COMMENT ON COLUMN loyalty.notification.kind IS 'TIER_CHANGED (readable by that player) or ALERT (readable by staff with loyalty:view_all).';
+COMMENT ON COLUMN loyalty.notification.kind IS 'TIER_CHANGED and HOLD (a hold made, approved, captured, voided, expired, or a redemption reversed: readable by that player) or ALERT (readable by staff with loyalty:view_all).';
 COMMENT ON COLUMN loyalty.notification.player_id IS 'The player concerned, if any.';
 COMMENT ON COLUMN loyalty.notification.alert_id IS 'The alert (kind ALERT).';
 COMMENT ON COLUMN loyalty.notification.ledger_entry_id IS 'The ledger entry that changed the tier, if one did.';

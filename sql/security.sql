@@ -39,6 +39,13 @@ GRANT EXECUTE ON FUNCTION loyalty.open_rating_slip, loyalty.update_rating_slip_b
 -- included) is answered with its spec code and logged; the checks are inside.
 GRANT EXECUTE ON FUNCTION loyalty.manual_reward TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION loyalty.manual_reward_key TO authenticated, service_role;
+-- Comps: staff with loyalty:redeem hold, capture and void; loyalty:approve
+-- approves and reverses (each checks its caller itself).
+GRANT EXECUTE ON FUNCTION loyalty.hold_points, loyalty.approve_hold, loyalty.capture_hold,
+    loyalty.void_hold, loyalty.redeem_points, loyalty.reverse_redemption
+    TO authenticated, service_role;
+-- Pure: which kinds add to lifetime points (the runbooks and RLS-free reads).
+GRANT EXECUTE ON FUNCTION loyalty.kind_earns TO authenticated, service_role;
 -- Identity helpers the RLS policies call as the querying role.
 GRANT EXECUTE ON FUNCTION loyalty.caller_uid, loyalty.caller_has_permission
     TO anon, authenticated, service_role;
@@ -50,7 +57,7 @@ GRANT EXECUTE ON FUNCTION loyalty.list_partial_completions, loyalty.recover_part
     loyalty.verify_ledger_chain, loyalty.verify_ledger_chain_since, loyalty.verify_all_chains,
     loyalty.ledger_chain_heads,
     loyalty.verify_chain_heads, loyalty.health_check, loyalty.retier_players,
-    loyalty.claim_notifications, loyalty.mark_notifications_delivered
+    loyalty.claim_notifications, loyalty.mark_notifications_delivered, loyalty.expire_holds
     TO service_role;
 -- Read-only views of operations for staff with loyalty:view_all (each
 -- checks that itself) and trusted back ends.
@@ -81,6 +88,7 @@ ALTER TABLE loyalty.admin_audit     ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.reward_replay   ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.voucher         ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.chain_verified  ENABLE ROW LEVEL SECURITY;
+ALTER TABLE loyalty.hold            ENABLE ROW LEVEL SECURITY;
 
 -- Reads. Nobody but the owner writes any table directly: every write goes
 -- through the functions above (no INSERT/UPDATE/DELETE grants, no write
@@ -110,11 +118,11 @@ CREATE POLICY alert_read ON loyalty.alert FOR SELECT TO authenticated
 CREATE POLICY staff_read ON loyalty.staff FOR SELECT TO authenticated
     USING (staff_id = (SELECT loyalty.caller_uid())
            OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
--- The outbox: a player reads their own tier changes (Supabase Realtime's
+-- The outbox: a player reads their own tier changes and holds (Supabase Realtime's
 -- table feed applies the same policy); alerts are for view_all staff.
 GRANT SELECT ON loyalty.notification TO authenticated, service_role;
 CREATE POLICY notification_read ON loyalty.notification FOR SELECT TO authenticated
-    USING (kind = 'TIER_CHANGED' AND player_id = (SELECT loyalty.caller_uid())
+    USING (kind IN ('TIER_CHANGED', 'HOLD') AND player_id = (SELECT loyalty.caller_uid())
            OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
 -- Audit trails: view_all staff.
 GRANT SELECT ON loyalty.admin_audit, loyalty.reward_replay TO authenticated, service_role;
@@ -138,6 +146,12 @@ CREATE POLICY voucher_read ON loyalty.voucher FOR SELECT TO authenticated
     USING ((SELECT loyalty.caller_has_permission('loyalty:view_all')));
 CREATE POLICY voucher_service ON loyalty.voucher FOR SELECT TO service_role USING (true);
 GRANT SELECT ON loyalty.chain_verified TO service_role;
+-- A player reads their own holds; staff with loyalty:view_all everyone's.
+GRANT SELECT ON loyalty.hold TO authenticated, service_role;
+CREATE POLICY hold_read ON loyalty.hold FOR SELECT TO authenticated
+    USING (player_id = (SELECT loyalty.caller_uid())
+           OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
+CREATE POLICY hold_service ON loyalty.hold FOR SELECT TO service_role USING (true);
 CREATE POLICY chain_verified_service ON loyalty.chain_verified FOR SELECT TO service_role USING (true);
 
 -- Reference data anyone may read.
@@ -159,3 +173,7 @@ ALTER FUNCTION loyalty.complete_rating_slip SET plan_cache_mode = force_generic_
 ALTER FUNCTION loyalty.complete_rating_slips SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.accrue_points_from_slip SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.recover_slip_loyalty SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.hold_points SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.redeem_points SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.capture_hold SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.void_hold SET plan_cache_mode = force_generic_plan;

@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod ops;
 pub mod pg;
 pub mod play;
+pub mod redeem;
 pub mod rewards;
 
 ::pgrx::pg_module_magic!();
@@ -30,6 +31,11 @@ pub extern "C-unwind" fn _PG_init() {
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/seed.sql", name = "seed", requires = ["schema"]);
+extension_sql_file!(
+    "../sql/redeem/hold.sql",
+    name = "hold",
+    requires = ["schema"]
+);
 extension_sql_file!(
     "../sql/play/partial_completion.sql",
     name = "partial_completion",

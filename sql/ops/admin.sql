@@ -66,7 +66,7 @@ BEGIN
     EXCEPTION WHEN check_violation OR not_null_violation THEN
         GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
         PERFORM loyalty.admin_refused(v_con,
-            'permissions are loyalty:award, loyalty:rate, loyalty:approve, loyalty:recover, loyalty:view_all');
+            'permissions are loyalty:award, loyalty:rate, loyalty:approve, loyalty:recover, loyalty:view_all, loyalty:redeem');
     END;
     PERFORM loyalty.admin_audit_write(v_actor, 'upsert_staff', 'staff:' || p_staff_id,
         CASE WHEN v_before.staff_id IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);
@@ -230,7 +230,8 @@ CREATE FUNCTION loyalty.configure(p_casino_timezone text DEFAULT NULL, p_gaming_
     p_partial_stale_after interval DEFAULT NULL, p_approval_overdue_after interval DEFAULT NULL,
     p_alert_ack_overdue_after interval DEFAULT NULL, p_health_sweep_players integer DEFAULT NULL,
     p_notification_claim_timeout interval DEFAULT NULL, p_correlation_id text DEFAULT NULL,
-    p_daily_approval_threshold_points bigint DEFAULT NULL)
+    p_daily_approval_threshold_points bigint DEFAULT NULL, p_cents_per_point numeric DEFAULT NULL,
+    p_max_redemption_points bigint DEFAULT NULL, p_redemption_approval_points bigint DEFAULT NULL)
 RETURNS loyalty.config
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
@@ -259,9 +260,13 @@ BEGIN
                notification_claim_timeout = coalesce(p_notification_claim_timeout, c.notification_claim_timeout),
                daily_approval_threshold_points = coalesce(p_daily_approval_threshold_points,
                                                           c.daily_approval_threshold_points),
+               cents_per_point = coalesce(p_cents_per_point, c.cents_per_point),
+               max_redemption_points = coalesce(p_max_redemption_points, c.max_redemption_points),
+               redemption_approval_points = coalesce(p_redemption_approval_points, c.redemption_approval_points),
                updated_at = now()
+         WHERE c.singleton
         RETURNING * INTO v_after;
-    EXCEPTION WHEN check_violation OR invalid_parameter_value THEN
+    EXCEPTION WHEN check_violation OR invalid_parameter_value OR numeric_value_out_of_range THEN
         GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
         PERFORM loyalty.admin_refused(coalesce(nullif(v_con, ''), 'config_casino_timezone_check'),
                                       'see docs/reference.md for each setting''s range');
@@ -270,5 +275,5 @@ BEGIN
     RETURN v_after;
 END
 $$;
-COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint) IS
+COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint, numeric, bigint, bigint) IS
     'Admin (trusted back ends): casino time zone, gaming-day start, limits and thresholds (NULL keeps a value); audited.';

@@ -105,7 +105,8 @@ BEGIN
                     AND age(p.xmin) <= txid_current() - st.changed_since_xid);
     v_players := v_chained || v_changed
         || ARRAY(SELECT a.player_id FROM loyalty.alert a
-                  WHERE a.kind = 'BALANCE_MISMATCH' AND a.resolved_at IS NULL AND a.player_id IS NOT NULL);
+                  WHERE a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.resolved_at IS NULL
+                    AND a.player_id IS NOT NULL);
     v_players := ARRAY(SELECT DISTINCT u FROM unnest(v_players) u);
     v_chained := ARRAY(SELECT DISTINCT u FROM unnest(v_chained) u);
     v_changed := ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u WHERE u <> ALL (v_chained));
@@ -123,10 +124,38 @@ BEGIN
           JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
           CROSS JOIN LATERAL (
               SELECT coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'), 0) AS bal,
-                     coalesce(sum(e.points_change) FILTER (WHERE e.points_change > 0
-                                                             AND e.transaction_type <> 'RECONCILIATION'), 0) AS life
+                     coalesce(sum(e.points_change) FILTER (WHERE loyalty.kind_earns(e.transaction_type)), 0) AS life
                 FROM loyalty.loyalty_ledger e WHERE e.player_id = u.player_id) l
          WHERE p.current_balance <> l.bal OR p.lifetime_points <> l.life),
+        '[]');
+
+    -- Held points that are not the sum of the player's live holds
+    -- (reference §15): for the players verified above.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'HOLD_MISMATCH', 'severity', 'CRITICAL',
+                   'fingerprint', 'HOLD_MISMATCH:' || p.player_id, 'subject', p.player_id::text,
+                   'player_id', p.player_id,
+                   'details', jsonb_build_object('held_points', p.held_points, 'live_hold_points', h.live)))
+          FROM unnest(v_players) u(player_id)
+          JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
+          CROSS JOIN LATERAL (
+              SELECT coalesce(sum(x.points), 0) AS live FROM loyalty.hold x
+               WHERE x.player_id = u.player_id AND x.status IN ('PENDING_APPROVAL', 'ACTIVE')) h
+         WHERE p.held_points <> h.live),
+        '[]');
+
+    -- Live holds past their deadline that two expiry sweeps (one a minute)
+    -- should have released: expire_holds is not running.
+    v_found := v_found || coalesce((
+        SELECT jsonb_build_array(jsonb_build_object(
+                   'kind', 'HOLD_EXPIRY_LATE', 'severity', 'WARNING', 'fingerprint', 'HOLD_EXPIRY_LATE',
+                   'subject', 'holds', 'player_id', NULL,
+                   'details', jsonb_build_object('holds', count(*), 'oldest_expires_at', min(x.expires_at),
+                                                 'sample', (array_agg(x.hold_id ORDER BY x.expires_at))[1:20])))
+          FROM loyalty.hold x
+         WHERE x.status IN ('PENDING_APPROVAL', 'ACTIVE') AND x.expires_at < v_started - interval '2 minutes'
+        HAVING count(*) > 0),
         '[]');
 
     -- Hash chains (src/ledger/chain/): whole for the sweep slice and for
@@ -203,9 +232,9 @@ BEGIN
     UPDATE loyalty.alert a SET resolved_at = v_started
      WHERE a.resolved_at IS NULL AND a.fingerprint IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_found) x WHERE x ->> 'fingerprint' = a.fingerprint)
-       AND (a.kind IN ('PARTIAL_COMPLETION_STALE', 'PENDING_ROW_WRONG', 'APPROVAL_OVERDUE')
+       AND (a.kind IN ('PARTIAL_COMPLETION_STALE', 'PENDING_ROW_WRONG', 'APPROVAL_OVERDUE', 'HOLD_EXPIRY_LATE')
             OR a.kind = 'TIER_DRIFT' AND v_full_tiers
-            OR a.kind = 'BALANCE_MISMATCH' AND a.player_id = ANY (v_players)
+            OR a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.player_id = ANY (v_players)
             OR a.kind = 'CHAIN_BROKEN' AND a.player_id = ANY (v_chained));
 
     -- Open alerts nobody took on: reported, not alerted about again.
@@ -234,14 +263,15 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION loyalty.health_check() IS
-    'Finds stale partial completions, paid slips marked owed, balance/ledger mismatches, broken hash chains, tier drift, overdue approvals and unacknowledged alerts; one alert per finding while unresolved.';
+    'Finds stale partial completions, paid slips marked owed, balance/ledger mismatches, held points that are not the live holds, holds past due and not expired, broken hash chains, tier drift, overdue approvals and unacknowledged alerts; one alert per finding while unresolved.';
 
 CREATE FUNCTION loyalty.metrics()
 RETURNS TABLE (gaming_day date, slips_open bigint, slips_completed_today bigint, slips_held_today bigint,
                partial_completions bigint, oldest_partial_seconds bigint, rewards_today bigint,
                reward_points_today bigint, alerts_open_info bigint, alerts_open_warning bigint,
                alerts_open_critical bigint, notifications_pending bigint, last_health_check timestamptz,
-               last_health_check_age_seconds bigint)
+               last_health_check_age_seconds bigint, holds_live bigint, points_held bigint,
+               holds_past_due bigint, points_redeemed_today bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 DECLARE
@@ -273,13 +303,20 @@ BEGIN
                                                    AND a.severity = 'CRITICAL'),
            (SELECT count(*) FROM loyalty.notification n WHERE n.delivered_at IS NULL),
            h.last_run_at::timestamptz,
-           floor(extract(epoch FROM clock_timestamp() - h.last_run_at))::bigint
+           floor(extract(epoch FROM clock_timestamp() - h.last_run_at))::bigint,
+           hl.n, hl.pts, hl.late,
+           (SELECT coalesce(-sum(l.points_change), 0)::bigint FROM loyalty.loyalty_ledger l
+             WHERE l.transaction_type = 'REDEMPTION' AND l.gaming_day = v_day
+               AND l.created_at >= v_day_start - interval '1 day')
       FROM (SELECT count(*) AS n, floor(extract(epoch FROM clock_timestamp() - min(s.end_time)))::bigint AS age
               FROM loyalty.partial_completion s) o,
            (SELECT count(*) AS n, coalesce(sum(l.points_change), 0)::bigint AS pts
               FROM loyalty.loyalty_ledger l
              WHERE l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT') AND l.gaming_day = v_day
-               AND l.created_at >= v_day_start - interval '1 day') r
+               AND l.created_at >= v_day_start - interval '1 day') r,
+           (SELECT count(*) AS n, coalesce(sum(x.points), 0)::bigint AS pts,
+                   count(*) FILTER (WHERE x.expires_at <= clock_timestamp()) AS late
+              FROM loyalty.hold x WHERE x.status IN ('PENDING_APPROVAL', 'ACTIVE')) hl
       LEFT JOIN loyalty.health_state h ON true;
 END
 $$;

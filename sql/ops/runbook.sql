@@ -11,7 +11,8 @@ COMMENT ON FUNCTION loyalty.list_partial_completions(integer) IS
 
 CREATE FUNCTION loyalty.verify_player_balance(p_player_id uuid)
 RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint, lifetime_points bigint,
-               ledger_lifetime bigint, entries bigint, chain_breaks bigint, ok boolean)
+               ledger_lifetime bigint, entries bigint, chain_breaks bigint, ok boolean,
+               held_points bigint, live_hold_points bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 BEGIN
@@ -26,21 +27,28 @@ BEGIN
     -- before, and the ledger still shows it).
     WITH l AS (
         SELECT coalesce(sum(e.points_change) FILTER (WHERE NOT e.reconciliation), 0)::bigint AS bal,
-               coalesce(sum(e.points_change) FILTER (WHERE e.points_change > 0 AND NOT e.reconciliation),
+               coalesce(sum(e.points_change) FILTER (WHERE loyalty.kind_earns(e.transaction_type)),
                         0)::bigint AS life,
                count(*) AS n,
                count(*) FILTER (WHERE e.seq > coalesce(e.last_reconciled, 0) AND e.prev_after IS NOT NULL
                                   AND e.prev_after <> e.balance_before) AS breaks
           FROM (SELECT x.points_change, x.balance_before, x.seq,
-                       x.transaction_type = 'RECONCILIATION' AS reconciliation,
+                       x.transaction_type, x.transaction_type = 'RECONCILIATION' AS reconciliation,
                        lag(x.balance_after) OVER (ORDER BY x.seq) AS prev_after,
                        max(x.seq) FILTER (WHERE x.transaction_type = 'RECONCILIATION') OVER () AS last_reconciled
                   FROM loyalty.loyalty_ledger x WHERE x.player_id = p_player_id) e
     )
+    -- and the held points against the player's live holds (reference §15)
+    , h AS (
+        SELECT coalesce(sum(x.points), 0)::bigint AS live
+          FROM loyalty.hold x
+         WHERE x.player_id = p_player_id AND x.status IN ('PENDING_APPROVAL', 'ACTIVE')
+    )
     SELECT p_player_id, p.current_balance::bigint, l.bal, p.lifetime_points::bigint, l.life, l.n, l.breaks,
            p.current_balance IS NOT DISTINCT FROM l.bal AND p.lifetime_points IS NOT DISTINCT FROM l.life
-           AND l.breaks = 0
-      FROM l LEFT JOIN loyalty.player_loyalty p ON p.player_id = p_player_id
+           AND l.breaks = 0 AND coalesce(p.held_points, 0) = h.live,
+           coalesce(p.held_points, 0)::bigint, h.live
+      FROM l CROSS JOIN h LEFT JOIN loyalty.player_loyalty p ON p.player_id = p_player_id
      WHERE p.player_id IS NOT NULL OR l.n > 0;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING MESSAGE = 'PLAYER_NOT_FOUND',
@@ -49,7 +57,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION loyalty.verify_player_balance(uuid) IS
-    'Runbook: one player''s balance and lifetime points against the ledger sums, and the before/after chain.';
+    'Runbook: one player''s balance and lifetime points against the ledger sums, the before/after chain, and held points against live holds.';
 
 CREATE FUNCTION loyalty.verify_all_balances()
 RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint,
@@ -64,8 +72,7 @@ AS $$
       FULL JOIN (SELECT e.player_id,
                         coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'),
                                  0)::bigint AS bal,
-                        coalesce(sum(e.points_change) FILTER (WHERE e.points_change > 0
-                                                                AND e.transaction_type <> 'RECONCILIATION'),
+                        coalesce(sum(e.points_change) FILTER (WHERE loyalty.kind_earns(e.transaction_type)),
                                  0)::bigint AS life
                    FROM loyalty.loyalty_ledger e GROUP BY e.player_id) l ON l.player_id = p.player_id
      WHERE p.player_id IS NULL OR l.player_id IS NULL AND (p.current_balance <> 0 OR p.lifetime_points <> 0)

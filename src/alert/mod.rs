@@ -22,6 +22,8 @@ pub enum AlertKind {
     ManualRewardFrequency,
     /// A slip closed above its game's approval threshold and waits.
     SlipNeedsApproval,
+    /// A hold above the redemption approval threshold waits for a second person.
+    HoldNeedsApproval,
 }
 
 impl AlertKind {
@@ -29,13 +31,16 @@ impl AlertKind {
         match self {
             AlertKind::ManualRewardFrequency => "MANUAL_REWARD_FREQUENCY",
             AlertKind::SlipNeedsApproval => "SLIP_NEEDS_APPROVAL",
+            AlertKind::HoldNeedsApproval => "HOLD_NEEDS_APPROVAL",
         }
     }
 
-    /// How urgent: both wait for a person, neither is a broken invariant.
+    /// How urgent: each waits for a person, none is a broken invariant.
     pub fn severity(self) -> &'static str {
         match self {
-            AlertKind::ManualRewardFrequency | AlertKind::SlipNeedsApproval => "WARNING",
+            AlertKind::ManualRewardFrequency
+            | AlertKind::SlipNeedsApproval
+            | AlertKind::HoldNeedsApproval => "WARNING",
         }
     }
 }

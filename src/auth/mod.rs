@@ -25,6 +25,7 @@ pub const PERM_RATE: &str = "loyalty:rate";
 pub const PERM_APPROVE: &str = "loyalty:approve";
 pub const PERM_RECOVER: &str = "loyalty:recover";
 pub const PERM_VIEW_ALL: &str = "loyalty:view_all";
+pub const PERM_REDEEM: &str = "loyalty:redeem";
 
 thread_local! {
     /// Whether `auth.uid()` exists, looked up once and again after any

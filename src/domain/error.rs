@@ -22,6 +22,10 @@ pub enum Code {
     ValidationError,
     RewardExceedsLimit,
     RateLimitExceeded,
+    HoldNotFound,
+    EntryNotFound,
+    HoldNotActive,
+    RedemptionExceedsLimit,
 }
 
 impl Code {
@@ -42,6 +46,10 @@ impl Code {
             Code::ValidationError => "VALIDATION_ERROR",
             Code::RewardExceedsLimit => "REWARD_EXCEEDS_LIMIT",
             Code::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
+            Code::HoldNotFound => "HOLD_NOT_FOUND",
+            Code::EntryNotFound => "LEDGER_ENTRY_NOT_FOUND",
+            Code::HoldNotActive => "HOLD_NOT_ACTIVE",
+            Code::RedemptionExceedsLimit => "REDEMPTION_EXCEEDS_LIMIT",
         }
     }
 
@@ -50,14 +58,19 @@ impl Code {
         match self {
             Code::Unauthorized => 401,
             Code::Forbidden | Code::InvalidStaffId => 403,
-            Code::SlipNotFound | Code::PlayerNotFound | Code::AlertNotFound => 404,
+            Code::SlipNotFound
+            | Code::PlayerNotFound
+            | Code::AlertNotFound
+            | Code::HoldNotFound
+            | Code::EntryNotFound => 404,
             Code::SlipNotClosed
             | Code::SlipAlreadyOpen
             | Code::SlipNotApproved
             | Code::SlipOverlap
             | Code::IdempotencyConflict
-            | Code::InsufficientBalance => 409,
-            Code::ValidationError | Code::RewardExceedsLimit => 422,
+            | Code::InsufficientBalance
+            | Code::HoldNotActive => 409,
+            Code::ValidationError | Code::RewardExceedsLimit | Code::RedemptionExceedsLimit => 422,
             Code::RateLimitExceeded => 429,
         }
     }

@@ -20,14 +20,21 @@ pub enum Kind {
     /// moves the stored balance back to what the ledger sums to, so it is
     /// itself left out of that sum.
     Reconciliation,
+    /// Points spent on a comp: the capture of a hold (negative).
+    Redemption,
+    /// A redemption given back (the comp was charged in cash instead):
+    /// positive, linked to the entry it reverses.
+    RedemptionReversal,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Gameplay,
         Kind::ManualBonus,
         Kind::Adjustment,
         Kind::Reconciliation,
+        Kind::Redemption,
+        Kind::RedemptionReversal,
     ];
 
     /// The event a ledger entry of this kind records.
@@ -36,6 +43,8 @@ impl Kind {
             Kind::Gameplay => "RATING_SLIP_COMPLETED",
             Kind::ManualBonus | Kind::Adjustment => "POINTS_UPDATE_REQUESTED",
             Kind::Reconciliation => "BALANCE_RECONCILED",
+            Kind::Redemption => "POINTS_REDEEMED",
+            Kind::RedemptionReversal => "REDEMPTION_REVERSED",
         }
     }
 
@@ -45,6 +54,8 @@ impl Kind {
             Kind::ManualBonus => "MANUAL_BONUS",
             Kind::Adjustment => "ADJUSTMENT",
             Kind::Reconciliation => "RECONCILIATION",
+            Kind::Redemption => "REDEMPTION",
+            Kind::RedemptionReversal => "REDEMPTION_REVERSAL",
         }
     }
 
@@ -70,6 +81,13 @@ impl Kind {
     pub fn counts_in_balance(self) -> bool {
         !matches!(self, Kind::Reconciliation)
     }
+
+    /// Whether entries of this kind are points earned: they add to lifetime
+    /// points (and so to the tier). Spending, giving a spend back and
+    /// repairs never do (reference §15).
+    pub fn earns(self) -> bool {
+        matches!(self, Kind::Gameplay | Kind::ManualBonus)
+    }
 }
 
 /// `loyalty.is_ledger_kind(text)`: whether a `transaction_type` is one of
@@ -84,6 +102,14 @@ pub fn is_ledger_kind(p_kind: &str) -> bool {
 #[pg_extern(immutable, parallel_safe, strict)]
 pub fn is_ledger_event(p_event: &str) -> bool {
     Kind::ALL.iter().any(|k| k.event_type() == p_event)
+}
+
+/// `loyalty.kind_earns(text)`: whether entries of a `transaction_type` add
+/// to lifetime points; the runbooks and the health check sum lifetime
+/// points with it.
+#[pg_extern(immutable, parallel_safe, strict)]
+pub fn kind_earns(p_kind: &str) -> bool {
+    Kind::ALL.iter().any(|k| k.as_str() == p_kind && k.earns())
 }
 
 extension_sql!(
@@ -126,6 +152,21 @@ mod unit {
         assert!(!Kind::Gameplay.is_manual_reward());
         assert!(!Kind::Reconciliation.is_manual_reward());
         assert_eq!(outside_balance_kinds(), vec!["RECONCILIATION"]);
+        assert!(!Kind::Redemption.is_manual_reward());
+        assert!(!Kind::RedemptionReversal.is_manual_reward());
+    }
+
+    #[test]
+    fn only_gameplay_and_bonuses_earn() {
+        let earning: Vec<_> = Kind::ALL
+            .iter()
+            .filter(|k| k.earns())
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(earning, vec!["GAMEPLAY", "MANUAL_BONUS"]);
+        assert!(kind_earns("GAMEPLAY"));
+        assert!(!kind_earns("REDEMPTION_REVERSAL"));
+        assert!(!kind_earns("gameplay"));
     }
 
     #[test]
@@ -143,7 +184,9 @@ mod unit {
                 "RATING_SLIP_COMPLETED",
                 "POINTS_UPDATE_REQUESTED",
                 "POINTS_UPDATE_REQUESTED",
-                "BALANCE_RECONCILED"
+                "BALANCE_RECONCILED",
+                "POINTS_REDEEMED",
+                "REDEMPTION_REVERSED"
             ]
         );
     }

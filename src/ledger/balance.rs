@@ -41,6 +41,9 @@ pub struct Locked {
     /// descending the primary key again.
     pub(super) tid: pg_sys::ItemPointerData,
     pub balance: i64,
+    /// Points reserved by pending and active holds (redeem/): available is
+    /// `balance - held`, never below 0.
+    pub held: i64,
     pub lifetime: i64,
     pub tier: String,
     pub ladder: Rc<[Tier]>,
@@ -115,7 +118,7 @@ pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Opti
     let ladder = ladder::get(client)?;
     let rows = spi::write(
         client,
-        "SELECT ctid, current_balance, lifetime_points, tier, chain_seq, chain_head
+        "SELECT ctid, current_balance, lifetime_points, tier, chain_seq, chain_head, held_points
            FROM loyalty.player_loyalty WHERE player_id = $1 FOR UPDATE",
         &[player_id.into()],
     )?;
@@ -136,34 +139,55 @@ pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Opti
         chain_head: row
             .get::<String>(6)?
             .unwrap_or_else(|| crate::ledger::chain::GENESIS.to_string()),
+        held: row.get::<i64>(7)?.unwrap_or(0),
     }))
 }
 
 /// A locked balance after `delta`.
 pub(super) struct Computed {
     pub(super) balance_after: i64,
+    pub(super) held_after: i64,
     pub(super) lifetime: i64,
     pub(super) tier_after: String,
     pub(super) progress: i16,
 }
 
-/// Refuses a result below zero and any overflow.
-pub(super) fn compute(locked: &Locked, delta: i64) -> Result<Computed> {
+/// Refuses a result that leaves fewer than zero points available
+/// (balance − held after the change) and any overflow. `earns`: the change
+/// adds to lifetime points (domain/kinds.rs); `held_delta` moves points into
+/// (positive) or out of (negative) the player's holds.
+pub(super) fn compute(
+    locked: &Locked,
+    delta: i64,
+    earns: bool,
+    held_delta: i64,
+) -> Result<Computed> {
     let balance_after = locked.balance.checked_add(delta).ok_or_else(|| {
         LoyaltyError::validation(format!(
             "a change of {delta} points would overflow the balance"
         ))
     })?;
-    if balance_after < 0 {
+    let held_after = locked
+        .held
+        .checked_add(held_delta)
+        .filter(|h| *h >= 0)
+        .ok_or_else(|| LoyaltyError::validation("held points would leave 0..=i64::MAX"))?;
+    if balance_after < held_after {
+        let available = locked.balance - locked.held;
         return Err(LoyaltyError::new(
             Code::InsufficientBalance,
-            format!(
-                "balance is {} points; a change of {delta} would take it below zero",
-                locked.balance
-            ),
+            if held_delta > 0 && delta == 0 {
+                format!("{available} points are available; the hold asks for {held_delta}")
+            } else {
+                format!(
+                    "{available} points are available ({} held); a change of {delta} would take them below zero",
+                    locked.held
+                )
+            },
         ));
     }
-    let lifetime = locked.lifetime.checked_add(delta.max(0)).ok_or_else(|| {
+    let earned = if earns { delta.max(0) } else { 0 };
+    let lifetime = locked.lifetime.checked_add(earned).ok_or_else(|| {
         LoyaltyError::validation(format!(
             "a change of {delta} points would overflow lifetime points"
         ))
@@ -171,6 +195,7 @@ pub(super) fn compute(locked: &Locked, delta: i64) -> Result<Computed> {
     let (tier_after, progress) = points::tier_for(lifetime, &locked.ladder);
     Ok(Computed {
         balance_after,
+        held_after,
         lifetime,
         tier_after,
         progress,
@@ -183,9 +208,12 @@ pub(super) fn compute_to(locked: &Locked, delta: i64, lifetime: i64) -> Result<C
     let balance_after = locked
         .balance
         .checked_add(delta)
-        .filter(|b| *b >= 0)
+        .filter(|b| *b >= locked.held)
         .ok_or_else(|| {
-            LoyaltyError::validation("a reconciliation must leave a balance of 0 or more")
+            LoyaltyError::validation(format!(
+                "a reconciliation must leave at least the {} held points; void holds first",
+                locked.held
+            ))
         })?;
     if lifetime < 0 {
         return Err(LoyaltyError::validation(
@@ -195,6 +223,7 @@ pub(super) fn compute_to(locked: &Locked, delta: i64, lifetime: i64) -> Result<C
     let (tier_after, progress) = points::tier_for(lifetime, &locked.ladder);
     Ok(Computed {
         balance_after,
+        held_after: locked.held,
         lifetime,
         tier_after,
         progress,
@@ -232,7 +261,9 @@ pub(super) fn apply(
     delta: i64,
     correlation_id: &str,
 ) -> Result<BalanceChange> {
-    let c = compute(&locked, delta)?;
+    // The primitive adds earned points (a positive increment counts toward
+    // the tier, as in 0.1.0) and never touches holds.
+    let c = compute(&locked, delta, true, 0)?;
     let updated_at = set_balance(
         client,
         &locked,

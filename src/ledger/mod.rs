@@ -3,7 +3,7 @@
 //! holds, expiry and reversals): it locks the player, checks the
 //! idempotency key under the lock, appends the ledger row, seals it into the
 //! player's hash chain (`chain`) and changes the balance in one statement.
-//! `balance` is that row under its lock; `casino`, `ladder` and `settings`
+//! `balance` is that row under its lock; `held` is what holds reserve; `casino`, `ladder` and `settings`
 //! are the configuration the write path and its limits read; `rate_limit`
 //! counts manual rewards per staff member; `api` is the SQL surface of the
 //! primitive itself. Calls `auth`, the plumbing and the core; never a floor
@@ -13,6 +13,7 @@ pub mod api;
 pub mod balance;
 pub mod casino;
 pub mod chain;
+pub mod held;
 pub mod ladder;
 mod post;
 pub mod rate_limit;

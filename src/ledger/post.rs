@@ -58,6 +58,11 @@ pub struct Entry<'a> {
     /// Lifetime points after the entry, when they are not the running sum
     /// (a reconciliation sets them to what the ledger says).
     pub lifetime_after: Option<i64>,
+    /// Held points released (negative) in the same change: a capture posts
+    /// the comp and frees its whole hold at once.
+    pub held_change: i64,
+    /// The entry this one gives back (a redemption's reversal).
+    pub reverses_entry_id: Option<i64>,
 }
 
 /// A posted (or previously posted) ledger entry.
@@ -88,7 +93,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
         };
         let computed = match e.lifetime_after {
             Some(lifetime) => compute_to(&locked, e.points, lifetime),
-            None => compute(&locked, e.points),
+            None => compute(&locked, e.points, e.kind.earns(), e.held_change),
         };
         let change = match computed {
             Ok(c) => c,
@@ -125,6 +130,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
             correlation_id: e.correlation_id.to_string(),
             created_at: pg_sys::TimestampTz::from(created),
             gaming_day,
+            reverses_entry_id: e.reverses_entry_id,
         };
         let row_hash = sealed.hash(&locked.chain_head);
         // Under the player's lock; ON CONFLICT also sees a concurrent
@@ -136,9 +142,9 @@ pub fn post(e: &Entry) -> Result<Posted> {
                     (player_id, rating_slip_id, visit_id, session_id, idempotency_key, transaction_type,
                      event_type, points_change, reason, source, staff_id, reward_id, balance_before,
                      balance_after, tier_before, tier_after, correlation_id, id, created_at, seq,
-                     prev_hash, row_hash, gaming_day)
+                     prev_hash, row_hash, gaming_day, reverses_entry_id)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                        $21, $22, $23, $24, $25, $26::date)
+                        $21, $22, $23, $24, $25, $26::date, $29)
                 ON CONFLICT (player_id, idempotency_key) DO NOTHING
                 RETURNING id)
              UPDATE loyalty.player_loyalty
@@ -147,7 +153,8 @@ pub fn post(e: &Entry) -> Result<Posted> {
                     gameplay_day = CASE WHEN $27 THEN $26::date ELSE gameplay_day END,
                     gameplay_day_points = CASE WHEN NOT $27 THEN gameplay_day_points
                                                WHEN gameplay_day = $26::date THEN gameplay_day_points + $8
-                                               ELSE $8 END
+                                               ELSE $8 END,
+                    held_points = $28
               WHERE ctid = $20 AND player_id = $1 AND EXISTS (SELECT FROM entry)
              RETURNING (SELECT id FROM entry)",
             &[
@@ -178,6 +185,8 @@ pub fn post(e: &Entry) -> Result<Posted> {
                 row_hash.as_str().into(),
                 sealed.gaming_day.as_str().into(),
                 (e.kind == Kind::Gameplay).into(),
+                change.held_after.into(),
+                e.reverses_entry_id.into(),
             ],
         )?;
         if rows.is_empty() {

@@ -313,6 +313,8 @@ fn rebuild_player_balance(
             reward_id: None,
             correlation_id: &correlation_id,
             lifetime_after: Some(truth.lifetime),
+            held_change: 0,
+            reverses_entry_id: None,
         })?;
         let pid = player_id.to_string();
         log::emit(
@@ -354,8 +356,7 @@ fn ledger_truth(c: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Truth> {
     let rows = spi::read(
         c,
         "SELECT coalesce(sum(points_change) FILTER (WHERE NOT transaction_type = ANY ($2)), 0)::bigint,
-                coalesce(sum(points_change) FILTER (WHERE points_change > 0
-                                                      AND NOT transaction_type = ANY ($2)), 0)::bigint,
+                coalesce(sum(points_change) FILTER (WHERE loyalty.kind_earns(transaction_type)), 0)::bigint,
                 count(*) FILTER (WHERE seq > coalesce(last_reconciled, 0)
                                    AND prev_after IS NOT NULL AND prev_after <> balance_before)
            FROM (SELECT points_change, transaction_type, balance_before, seq,

@@ -26,6 +26,12 @@ pub enum Event {
     BalanceRebuilt,
     SlipHeld,
     SlipRejected,
+    PointsHeld,
+    HoldApproved,
+    HoldCaptured,
+    HoldVoided,
+    HoldExpired,
+    RedemptionReversed,
 }
 
 impl Event {
@@ -47,6 +53,12 @@ impl Event {
             Event::BalanceRebuilt => "loyalty_balance_rebuilt",
             Event::SlipHeld => "loyalty_slip_held",
             Event::SlipRejected => "loyalty_slip_rejected",
+            Event::PointsHeld => "points_held",
+            Event::HoldApproved => "hold_approved",
+            Event::HoldCaptured => "hold_captured",
+            Event::HoldVoided => "hold_voided",
+            Event::HoldExpired => "hold_expired",
+            Event::RedemptionReversed => "redemption_reversed",
         }
     }
 }

@@ -86,6 +86,24 @@ macro_rules! row_shape {
         name!(recovery_needed, bool),
         name!(correlation_id, String),
     )); };
+    // A hold after a call (hold_points, approve_hold, capture_hold,
+    // void_hold, redeem_points).
+    (@columns HoldRow $($what:tt)*) => { $crate::row_shape!(@write [$($what)*] (
+        name!(hold_id, pgrx::Uuid),
+        name!(player_id, pgrx::Uuid),
+        name!(status, String),
+        name!(points, i64),
+        name!(captured_points, Option<i64>),
+        name!(outlet, String),
+        name!(comp_value_cents, i64),
+        name!(expires_at, TimestampWithTimeZone),
+        name!(ledger_entry_id, Option<i64>),
+        name!(available_before, i64),
+        name!(available_after, i64),
+        name!(balance_after, i64),
+        name!(idempotent_hit, bool),
+        name!(correlation_id, String),
+    )); };
 
     (@write [type $alias:ident] ($($columns:tt)*)) => {
         pub type $alias = ($($columns)*);
@@ -112,3 +130,4 @@ row_shape!(@columns SlipRow type SlipRow);
 row_shape!(@columns AccrualRow type AccrualRow);
 row_shape!(@columns CompleteRow type CompleteRow);
 row_shape!(@columns BatchRow type BatchRow);
+row_shape!(@columns HoldRow type HoldRow);

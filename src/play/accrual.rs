@@ -46,6 +46,8 @@ pub(crate) fn gameplay_entry<'a>(
         reward_id: None,
         correlation_id,
         lifetime_after: None,
+        held_change: 0,
+        reverses_entry_id: None,
     })
 }
 

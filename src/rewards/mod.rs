@@ -330,6 +330,8 @@ fn issue(
         reward_id: req.reward_id,
         correlation_id,
         lifetime_after: None,
+        held_change: 0,
+        reverses_entry_id: None,
     })?;
     if !posted.idempotent_hit {
         Spi::connect(|c| rate_limit::record(c, staff, &cfg, &windows))?;

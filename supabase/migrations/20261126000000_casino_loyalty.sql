@@ -23,7 +23,7 @@ SELECT loyalty.configure(p_casino_timezone => 'America/Los_Angeles',
 
 RESET ROLE;
 
--- The health check every minute, where pg_cron is enabled (Dashboard ->
+-- The health check and the hold expiry every minute, where pg_cron is enabled (Dashboard ->
 -- Database -> Extensions). The job runs as `postgres`, so it switches to
 -- service_role first.
 DO $$
@@ -32,6 +32,12 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'casino-loyalty-health') THEN
         PERFORM cron.schedule('casino-loyalty-health', '* * * * *',
                               'SET ROLE service_role; SELECT count(*) FROM loyalty.health_check()');
+    END IF;
+    -- Holds past their deadline release their points (reference §15).
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron')
+       AND NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'casino-loyalty-expire-holds') THEN
+        PERFORM cron.schedule('casino-loyalty-expire-holds', '* * * * *',
+                              'SET ROLE service_role; SELECT count(*) FROM loyalty.expire_holds()');
     END IF;
 END
 $$;

@@ -57,6 +57,9 @@ pub struct Sealed {
     pub created_at: i64,
     /// The casino's gaming day of the entry, `YYYY-MM-DD`.
     pub gaming_day: String,
+    /// The entry a reversal gives back. Hashed only when set, so the rows
+    /// written before the column existed keep their hashes.
+    pub reverses_entry_id: Option<i64>,
 }
 
 impl Sealed {
@@ -75,6 +78,7 @@ impl Sealed {
             self.seq.to_string(),
         ];
         let [balance_after, balance_before, created_at, id, points_change, seq] = &ints;
+        let reverses = self.reverses_entry_id.map(|r| r.to_string());
         // sorted by key (ASCII keys: byte order is RFC 8785 order)
         let members: [(&str, Option<&str>); 21] = [
             ("balance_after", Some(balance_after)),
@@ -104,6 +108,15 @@ impl Sealed {
         for (i, (key, value)) in members.iter().enumerate() {
             if i > 0 {
                 out.push(',');
+            }
+            // the one member written only when set, in its key order
+            if *key == "reward_id" {
+                if let Some(r) = &reverses {
+                    keys::write_string(&mut out, "reverses_entry_id");
+                    out.push(':');
+                    keys::write_string(&mut out, r);
+                    out.push(',');
+                }
             }
             keys::write_string(&mut out, key);
             out.push(':');
@@ -161,7 +174,7 @@ fn seal_ledger_chains() -> i64 {
                     )?;
                 }
                 let mut prev = GENESIS.to_string();
-                for s in verify::load(c, p, None)? {
+                for s in verify::load_for_sealing(c, p)? {
                     let hash = s.row.hash(&prev);
                     spi::write(
                         c,

@@ -31,13 +31,17 @@ pub struct Break {
 
 macro_rules! select_rows {
     ($tail:literal) => {
+        select_rows!("reverses_entry_id", $tail)
+    };
+    ($reverses:literal, $tail:literal) => {
         concat!(
             "SELECT id, player_id::text, seq, transaction_type, event_type, points_change, balance_before,
                     balance_after, tier_before, tier_after, idempotency_key, rating_slip_id::text,
                     visit_id::text, session_id::text, staff_id::text, reason, reward_id, source,
                     correlation_id, created_at, prev_hash, row_hash,
-                    pg_catalog.to_char(gaming_day, 'YYYY-MM-DD')
-               FROM loyalty.loyalty_ledger WHERE player_id = $1",
+                    pg_catalog.to_char(gaming_day, 'YYYY-MM-DD'), ",
+            $reverses,
+            " FROM loyalty.loyalty_ledger WHERE player_id = $1",
             $tail
         )
     };
@@ -57,6 +61,17 @@ pub(super) fn load(
         )?,
     };
     decode(rows)
+}
+
+/// A player's rows as the 0.1.0 upgrade seals them: the ledger has no
+/// `reverses_entry_id` yet (the 0.3.0 step adds it), and no row reverses
+/// another.
+pub(super) fn load_for_sealing(client: &SpiClient<'_>, player: pgrx::Uuid) -> Result<Vec<Stored>> {
+    decode(spi::read(
+        client,
+        select_rows!("NULL::bigint", " ORDER BY seq, id"),
+        &[player.into()],
+    )?)
 }
 
 /// The rows from `seq` on.
@@ -98,6 +113,7 @@ fn decode(rows: pgrx::spi::SpiTupleTable<'_>) -> Result<Vec<Stored>> {
                 correlation_id: text(19)?,
                 created_at: pg_sys::TimestampTz::from(created),
                 gaming_day: text(23)?,
+                reverses_entry_id: r.get(24)?,
             },
             prev_hash: text(21)?,
             row_hash: text(22)?,
@@ -530,7 +546,7 @@ mod unit {
     #[test]
     fn canonical_is_rfc8785_of_the_row_object() {
         fn reference(r: &Sealed) -> String {
-            keys::canonical_json(&json!({
+            let mut object = json!({
                 "id": r.id.to_string(),
                 "player_id": r.player_id,
                 "seq": r.seq.to_string(),
@@ -552,8 +568,11 @@ mod unit {
                 "correlation_id": r.correlation_id,
                 "created_at_unix_micros": (r.created_at + PG_EPOCH_UNIX_MICROS).to_string(),
                 "gaming_day": r.gaming_day,
-            }))
-            .unwrap()
+            });
+            if let Some(rev) = r.reverses_entry_id {
+                object["reverses_entry_id"] = json!(rev.to_string());
+            }
+            keys::canonical_json(&object).unwrap()
         }
         let plain = row(3, 30);
         let full = Sealed {
@@ -573,7 +592,12 @@ mod unit {
             gaming_day: "2026-11-26".into(),
             ..row(7, 70)
         };
-        for r in [plain, full] {
+        let reversal = Sealed {
+            reverses_entry_id: Some(i64::MAX),
+            ..full.clone()
+        };
+        assert_ne!(reversal.canonical(), full.canonical());
+        for r in [plain, full, reversal] {
             assert_eq!(r.canonical(), reference(&r));
         }
     }
