@@ -117,8 +117,9 @@ fn schema_definer_functions_pin_search_path_and_write_paths_keep_generic_plans()
               WHERE pronamespace = 'loyalty'::regnamespace
                 AND 'plan_cache_mode=force_generic_plan' = ANY (proconfig)"
         ),
-        "accrue_points_from_slip,complete_rating_slip,complete_rating_slips,increment_player_loyalty,\
-         manual_reward,open_rating_slip,recover_slip_loyalty,update_rating_slip_bet"
+        "accrue_points_from_slip,capture_hold,complete_rating_slip,complete_rating_slips,hold_points,\
+         increment_player_loyalty,manual_reward,open_rating_slip,recover_slip_loyalty,redeem_points,\
+         update_rating_slip_bet,void_hold"
     );
 }
 
@@ -166,8 +167,9 @@ fn schema_hot_tables_check_only_what_relates_two_columns() {
                     'loyalty.player_loyalty'::regclass, 'loyalty.rating_slip'::regclass,
                     'loyalty.reward_window'::regclass)"
         ),
-        "loyalty_ledger_balance_arithmetic_check, rating_slip_approval_when_closed_check, \
-         rating_slip_duration_when_closed_check, rating_slip_end_time_when_closed_check"
+        "loyalty_ledger_balance_arithmetic_check, player_loyalty_available_check, \
+         rating_slip_approval_when_closed_check, rating_slip_duration_when_closed_check, \
+         rating_slip_end_time_when_closed_check"
     );
     // the domains still refuse what the CHECKs refused
     for (domain, value) in [

@@ -771,6 +771,7 @@ CREATE INDEX hold_hold_id_idx ON loyalty.hold (hold_id);
 CREATE INDEX hold_live_expires_idx ON loyalty.hold (expires_at) WHERE status IN ('PENDING_APPROVAL', 'ACTIVE');
 -- reverse_redemption finds the hold of a REDEMPTION entry by its id
 CREATE UNIQUE INDEX hold_ledger_entry_key ON loyalty.hold (ledger_entry_id) WHERE ledger_entry_id IS NOT NULL;
+SELECT pg_catalog.pg_extension_config_dump('loyalty.hold', '');
 ALTER TABLE loyalty.hold ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON loyalty.hold FROM PUBLIC;
 GRANT SELECT ON loyalty.hold TO authenticated, service_role;

@@ -178,6 +178,11 @@ pub(super) fn compute(
             Code::InsufficientBalance,
             if held_delta > 0 && delta == 0 {
                 format!("{available} points are available; the hold asks for {held_delta}")
+            } else if locked.held == 0 {
+                format!(
+                    "balance is {} points; a change of {delta} would take it below zero",
+                    locked.balance
+                )
             } else {
                 format!(
                     "{available} points are available ({} held); a change of {delta} would take them below zero",

@@ -244,6 +244,7 @@ fn reserve(a: &Ask, limits: &Limits, correlation_id: &str) -> Result<(Hold, Avai
 row_fn! {
     /// Reserve points for a comp (reference §15). Above
     /// `config.redemption_approval_points` the hold starts PENDING_APPROVAL.
+    #[allow(clippy::too_many_arguments)]
     #[pg_extern(security_definer, volatile, parallel_unsafe)]
     #[search_path(pg_catalog, loyalty, pg_temp)]
     fn hold_points(
