@@ -164,6 +164,48 @@ SELECT rating_slip_id, points, approval_threshold_points FROM loyalty.list_held_
 \echo '## A second person approves it: the supervisor, who did not rate it (the rater would be FORBIDDEN)'
 SELECT points_earned, balance_after, idempotent_hit FROM loyalty.approve_slip(:'big_slip', 'demo-approve', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a2');
 
+\echo
+\echo '################ Comps: spending points through holds'
+\echo '## A cashier with loyalty:redeem holds 1,200 points for dinner (retried by the POS: the same hold)'
+INSERT INTO loyalty.staff (staff_id, permissions) VALUES ('5eaf0000-0000-4000-8000-0000000000a3', '{loyalty:redeem}');
+SELECT hold_id AS dinner, status, points, comp_value_cents, available_before, available_after
+  FROM loyalty.hold_points('7d3f7a52-0000-4000-8000-000000000003', 1200, 'steakhouse', 'dinner for two',
+                           p_staff_id => '5eaf0000-0000-4000-8000-0000000000a3', p_request_id => 'POS-4411') \gset
+\echo :status :points points held, worth :comp_value_cents cents; available :available_before -> :available_after
+SELECT status, available_after, idempotent_hit
+  FROM loyalty.hold_points('7d3f7a52-0000-4000-8000-000000000003', 1200, 'steakhouse', 'dinner for two',
+                           p_staff_id => '5eaf0000-0000-4000-8000-0000000000a3', p_request_id => 'POS-4411');
+\echo '## The bill comes to 1,000 points: one REDEMPTION entry, the other 200 go back'
+SELECT status, captured_points, ledger_entry_id AS dinner_entry, available_after, balance_after
+  FROM loyalty.capture_hold(:'dinner', 1000, p_staff_id => '5eaf0000-0000-4000-8000-0000000000a3') \gset
+\echo :status :captured_points points; balance :balance_after, available :available_after
+\echo '## A buffet hold the guest never uses: voided, its points released'
+SELECT hold_id AS buffet FROM loyalty.hold_points('7d3f7a52-0000-4000-8000-000000000003', 300, 'buffet', 'lunch buffet',
+       p_staff_id => '5eaf0000-0000-4000-8000-0000000000a3') \gset
+SELECT status, available_before, available_after
+  FROM loyalty.void_hold(:'buffet', 'guest left before lunch', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a3');
+\echo '## A bar hold that lives one second: past its deadline it never posts, and the sweep (pg_cron) expires it'
+SELECT hold_id AS bar FROM loyalty.hold_points('7d3f7a52-0000-4000-8000-000000000003', 100, 'bar', 'a round of drinks',
+       p_staff_id => '5eaf0000-0000-4000-8000-0000000000a3', p_ttl => '1 second') \gset
+SELECT pg_sleep(1.2);
+\set ON_ERROR_STOP 0
+SELECT * FROM loyalty.capture_hold(:'bar', p_staff_id => '5eaf0000-0000-4000-8000-0000000000a3');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+\set ON_ERROR_STOP 1
+SELECT points, hold_id = :'bar' AS the_bar_hold FROM loyalty.expire_holds();
+\echo '## The guest paid the dinner in cash after all: a supervisor (not the cashier) gives the points back, once'
+SELECT points_change, balance_after, idempotent_hit
+  FROM loyalty.reverse_redemption(:dinner_entry, 'moved to a cash charge, ticket 881',
+                                  p_staff_id => '5eaf0000-0000-4000-8000-0000000000a2');
+SELECT points_change, idempotent_hit
+  FROM loyalty.reverse_redemption(:dinner_entry, 'moved to a cash charge, ticket 881',
+                                  p_staff_id => '5eaf0000-0000-4000-8000-0000000000a2');
+\echo '## Every hold, and the books: held points are the live holds, lifetime points and tier never moved'
+SELECT outlet, status, points, captured_points FROM loyalty.hold ORDER BY created_at;
+SELECT current_balance, held_points, lifetime_points, tier
+  FROM loyalty.player_loyalty WHERE player_id = '7d3f7a52-0000-4000-8000-000000000003';
+SELECT ok, held_points, live_hold_points FROM loyalty.verify_player_balance('7d3f7a52-0000-4000-8000-000000000003');
+
 \echo '## Tamper evidence: every ledger row is a link in its player''s hash chain'
 SELECT player_id, seq, left(prev_hash, 12) AS prev_hash, left(row_hash, 12) AS row_hash, points_change
   FROM loyalty.loyalty_ledger ORDER BY player_id, seq;

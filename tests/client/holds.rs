@@ -522,3 +522,76 @@ fn sixteen_sessions_race_every_way_points_move_and_the_books_balance() {
         mismatches.len()
     );
 }
+
+/// The health check (SPEC §15): held points that are not the sum of the
+/// player's live holds are HOLD_MISMATCH (CRITICAL); a live hold past its
+/// deadline that two sweeps should have released is HOLD_EXPIRY_LATE. Each
+/// resolves once the condition is gone.
+#[test]
+fn health_check_finds_held_points_that_are_not_the_holds_and_a_sweep_that_stopped() {
+    let db = fresh_db("holds_health");
+    let mut c = connect(&db);
+    let (player, cashier) = (new_uuid(), new_uuid());
+    add_staff(&mut c, &cashier, &["loyalty:redeem", "loyalty:award"], true);
+    give(&mut c, &player, 5000, &cashier);
+    let hold: String = c
+        .query_one(HOLD, &[&player, &700i64, &"bar", &cashier, &None::<String>, &"10 minutes"])
+        .unwrap()
+        .get(0);
+    let findings = |c: &mut Client| -> Vec<(String, String)> {
+        c.query("SELECT kind, severity FROM loyalty.health_check() ORDER BY kind", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    assert_eq!(findings(&mut c), vec![]);
+    // behind the write path's back: held points no hold accounts for, and
+    // a hold whose deadline passed three minutes ago without a sweep
+    c.batch_execute(&format!(
+        "UPDATE loyalty.player_loyalty SET held_points = 900 WHERE player_id = '{player}';
+         UPDATE loyalty.hold SET expires_at = now() - interval '3 minutes' WHERE hold_id = '{hold}';"
+    ))
+    .unwrap();
+    assert_eq!(
+        findings(&mut c),
+        vec![
+            ("HOLD_EXPIRY_LATE".to_string(), "WARNING".to_string()),
+            ("HOLD_MISMATCH".to_string(), "CRITICAL".to_string()),
+        ]
+    );
+    let details: String = c
+        .query_one(
+            "SELECT details::text FROM loyalty.alert WHERE kind = 'HOLD_MISMATCH' AND resolved_at IS NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&details).unwrap(),
+        serde_json::json!({"held_points": 900, "live_hold_points": 700})
+    );
+    // the operator puts the held points back; the sweep releases the hold
+    c.batch_execute(&format!(
+        "UPDATE loyalty.player_loyalty SET held_points = 700 WHERE player_id = '{player}';"
+    ))
+    .unwrap();
+    let swept: i64 = c
+        .query_one("SELECT count(*) FROM loyalty.expire_holds()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(swept, 1);
+    assert_eq!(findings(&mut c), vec![]);
+    let open: i64 = c
+        .query_one(
+            "SELECT count(*) FROM loyalty.alert WHERE kind LIKE 'HOLD_%' AND resolved_at IS NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(open, 0);
+    drop(c);
+    connect("postgres")
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .unwrap();
+}

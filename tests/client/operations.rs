@@ -285,17 +285,31 @@ fn a_broken_chain_and_unacknowledged_alerts_are_reported() {
     assert_eq!(kinds, ["CHAIN_BROKEN"]);
 }
 
-/// The health check on a schedule: real pg_cron (loaded by the test
-/// cluster, as Supabase ships it) runs it every minute in this database
-/// (Debian's pg_cron 1.4 schedules by the minute; a job added just after
-/// a tick may first run two ticks later), so this waits up to three.
+/// The health check and the hold expiry on a schedule: real pg_cron
+/// (loaded by the test cluster, as Supabase ships it) runs them every
+/// minute in this database (Debian's pg_cron 1.4 schedules by the minute;
+/// a job added just after a tick may first run two ticks later), so this
+/// waits up to three.
 #[test]
-fn pg_cron_runs_the_health_check_and_it_raises_an_alert() {
+fn pg_cron_runs_the_health_check_and_the_hold_expiry() {
     let db = fresh_db("health_cron");
     let mut c = connect(&db);
     c.batch_execute("SELECT loyalty.configure(p_partial_stale_after => '1 millisecond')")
         .unwrap();
     let (_, slip) = partial_completion(&mut c);
+    // a hold whose second of life is over long before the first tick
+    let (player, cashier) = (new_uuid(), new_uuid());
+    add_staff(&mut c, &cashier, &["loyalty:redeem", "loyalty:award"], true);
+    c.query_one(REWARD, &[&player, &500i64, &"starting balance", &cashier, &None::<String>])
+        .unwrap();
+    let hold: String = c
+        .query_one(
+            "SELECT hold_id::text FROM loyalty.hold_points($1::text::uuid, 200, 'bar', 'a round of drinks',
+                    $2::text::uuid, p_ttl => '1 second')",
+            &[&player, &cashier],
+        )
+        .unwrap()
+        .get(0);
     let mut admin = connect("postgres");
     admin
         .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
@@ -304,6 +318,13 @@ fn pg_cron_runs_the_health_check_and_it_raises_an_alert() {
         .query_one(
             "SELECT cron.schedule_in_database($1, '* * * * *', 'SELECT count(*) FROM loyalty.health_check()', $2)",
             &[&format!("loyalty-health-{db}"), &db],
+        )
+        .unwrap()
+        .get(0);
+    let expiry: i64 = admin
+        .query_one(
+            "SELECT cron.schedule_in_database($1, '* * * * *', 'SELECT count(*) FROM loyalty.expire_holds()', $2)",
+            &[&format!("loyalty-expire-{db}"), &db],
         )
         .unwrap()
         .get(0);
@@ -357,9 +378,24 @@ fn pg_cron_runs_the_health_check_and_it_raises_an_alert() {
         assert!(Instant::now() < deadline, "pg_cron logged no successful run");
         std::thread::sleep(Duration::from_millis(200));
     }
-    admin
-        .execute("SELECT cron.unschedule($1::bigint)", &[&job])
-        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(200);
+    let expired = |c: &mut Client| -> (String, i64) {
+        let r = c
+            .query_one(
+                "SELECT h.status, p.held_points FROM loyalty.hold h JOIN loyalty.player_loyalty p USING (player_id)
+                  WHERE h.hold_id = $1::text::uuid",
+                &[&hold],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    while expired(&mut c) != ("EXPIRED".to_string(), 0) {
+        assert!(Instant::now() < deadline, "pg_cron never expired the hold");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for j in [job, expiry] {
+        admin.execute("SELECT cron.unschedule($1::bigint)", &[&j]).unwrap();
+    }
     assert_eq!(open_alerts(&mut c, "PARTIAL_COMPLETION_STALE"), 1);
     let last: bool = c
         .query_one(
