@@ -228,9 +228,147 @@ BEGIN
 END
 $$;
 
+-- Comps by hand (W6): the same checks as the extension's hold_points,
+-- capture_hold and redeem_points (trusted caller naming an active staff
+-- member with loyalty:redeem, not the player, the redemption cap, a request
+-- id that finds the first hold, the player's lock, available = balance -
+-- held), then the hold row, the REDEMPTION entry and the balance. Not made:
+-- the approval threshold's alert, the log lines and the outbox rows.
+CREATE TABLE cmp.hold (LIKE loyalty.hold INCLUDING ALL);
+
+CREATE FUNCTION cmp.hold_points(p_player_id uuid, p_points bigint, p_outlet text, p_reason text,
+                                p_staff_id uuid, p_request_id text DEFAULT NULL, p_ttl interval DEFAULT '30 minutes',
+                                OUT hold_id uuid, OUT status text, OUT available_after bigint,
+                                OUT idempotent_hit boolean)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cmp, pg_temp AS $$
+DECLARE
+    cfg record;
+    r cmp.player_loyalty;
+    h cmp.hold;
+    v_key text := 'hold:req:' || coalesce(p_request_id, gen_random_uuid()::text);
+BEGIN
+    PERFORM cmp.require_trusted();
+    IF NOT EXISTS (SELECT 1 FROM cmp.staff s WHERE s.staff_id = p_staff_id AND s.active
+                      AND 'loyalty:redeem' = ANY (s.permissions)) THEN
+        RAISE EXCEPTION USING MESSAGE = 'FORBIDDEN', ERRCODE = 'PT403';
+    END IF;
+    IF p_player_id = p_staff_id THEN
+        RAISE EXCEPTION USING MESSAGE = 'FORBIDDEN', ERRCODE = 'PT403';
+    END IF;
+    SELECT max_redemption_points, redemption_approval_points, cents_per_point INTO cfg FROM loyalty.config;
+    IF p_points IS NULL OR p_points <= 0 OR length(btrim(p_reason)) < 10 OR btrim(p_outlet) = ''
+       OR p_ttl < interval '1 second' OR p_ttl > interval '7 days' THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422';
+    END IF;
+    IF p_points > cfg.max_redemption_points THEN
+        RAISE EXCEPTION USING MESSAGE = 'REDEMPTION_EXCEEDS_LIMIT', ERRCODE = 'PT422';
+    END IF;
+    SELECT * INTO r FROM cmp.player_loyalty p WHERE p.player_id = p_player_id FOR UPDATE;
+    SELECT * INTO h FROM cmp.hold x WHERE x.player_id = p_player_id AND x.idempotency_key = v_key;
+    IF FOUND THEN
+        IF h.points <> p_points OR h.outlet <> p_outlet OR h.reason <> p_reason THEN
+            RAISE EXCEPTION USING MESSAGE = 'IDEMPOTENCY_CONFLICT', ERRCODE = 'PT409';
+        END IF;
+        hold_id := h.hold_id; status := h.status; available_after := r.current_balance - r.held_points;
+        idempotent_hit := true;
+        RETURN;
+    END IF;
+    IF r.player_id IS NULL OR r.current_balance - r.held_points < p_points THEN
+        RAISE EXCEPTION USING MESSAGE = 'INSUFFICIENT_BALANCE', ERRCODE = 'PT409';
+    END IF;
+    UPDATE cmp.player_loyalty p SET held_points = p.held_points + p_points, updated_at = now()
+     WHERE p.player_id = p_player_id;
+    INSERT INTO cmp.hold (player_id, points, outlet, comp_value_cents, status, expires_at, staff_id, reason,
+                          idempotency_key, correlation_id)
+    VALUES (p_player_id, p_points, p_outlet, floor(p_points * cfg.cents_per_point)::bigint,
+            CASE WHEN p_points > cfg.redemption_approval_points THEN 'PENDING_APPROVAL' ELSE 'ACTIVE' END,
+            clock_timestamp() + p_ttl, p_staff_id, p_reason, v_key,
+            coalesce(current_setting('loyalty.correlation_id', true), gen_random_uuid()::text))
+    RETURNING cmp.hold.hold_id, cmp.hold.status INTO hold_id, status;
+    available_after := r.current_balance - r.held_points - p_points;
+    idempotent_hit := false;
+END
+$$;
+
+CREATE FUNCTION cmp.capture_hold(p_hold_id uuid, p_points bigint DEFAULT NULL, p_staff_id uuid DEFAULT NULL,
+                                 OUT status text, OUT ledger_entry_id bigint, OUT available_after bigint,
+                                 OUT idempotent_hit boolean)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cmp, pg_temp AS $$
+DECLARE
+    v_player uuid;
+    r cmp.player_loyalty;
+    h cmp.hold;
+    v_take bigint;
+BEGIN
+    PERFORM cmp.require_trusted();
+    IF NOT EXISTS (SELECT 1 FROM cmp.staff s WHERE s.staff_id = p_staff_id AND s.active
+                      AND 'loyalty:redeem' = ANY (s.permissions)) THEN
+        RAISE EXCEPTION USING MESSAGE = 'FORBIDDEN', ERRCODE = 'PT403';
+    END IF;
+    SELECT x.player_id INTO v_player FROM cmp.hold x WHERE x.hold_id = p_hold_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING MESSAGE = 'HOLD_NOT_FOUND', ERRCODE = 'PT404';
+    END IF;
+    IF v_player = p_staff_id THEN
+        RAISE EXCEPTION USING MESSAGE = 'FORBIDDEN', ERRCODE = 'PT403';
+    END IF;
+    SELECT * INTO r FROM cmp.player_loyalty p WHERE p.player_id = v_player FOR UPDATE;
+    SELECT * INTO h FROM cmp.hold x WHERE x.player_id = v_player AND x.hold_id = p_hold_id FOR UPDATE;
+    IF h.status = 'CAPTURED' THEN
+        status := h.status; ledger_entry_id := h.ledger_entry_id;
+        available_after := r.current_balance - r.held_points; idempotent_hit := true;
+        RETURN;
+    END IF;
+    IF h.status <> 'ACTIVE' OR h.expires_at <= clock_timestamp() THEN
+        RAISE EXCEPTION USING MESSAGE = 'HOLD_NOT_ACTIVE', ERRCODE = 'PT409';
+    END IF;
+    v_take := coalesce(p_points, h.points);
+    IF v_take < 1 OR v_take > h.points THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422';
+    END IF;
+    INSERT INTO cmp.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type, points_change,
+           reason, source, staff_id, balance_before, balance_after, tier_before, tier_after, correlation_id)
+    VALUES (v_player, 'redemption:' || p_hold_id, 'REDEMPTION', 'POINTS_REDEEMED', -v_take, h.reason,
+            'capture_hold', p_staff_id, r.current_balance, r.current_balance - v_take, r.tier, r.tier,
+            coalesce(current_setting('loyalty.correlation_id', true), gen_random_uuid()::text))
+    RETURNING id INTO ledger_entry_id;
+    UPDATE cmp.player_loyalty p SET current_balance = r.current_balance - v_take,
+           held_points = r.held_points - h.points, updated_at = now()
+     WHERE p.player_id = v_player;
+    UPDATE cmp.hold x SET status = 'CAPTURED', captured_points = v_take, ledger_entry_id = capture_hold.ledger_entry_id,
+           decided_at = clock_timestamp(), decided_by = p_staff_id
+     WHERE x.player_id = v_player AND x.hold_id = p_hold_id;
+    status := 'CAPTURED';
+    available_after := r.current_balance - v_take - (r.held_points - h.points);
+    idempotent_hit := false;
+END
+$$;
+
+CREATE FUNCTION cmp.redeem_points(p_player_id uuid, p_points bigint, p_outlet text, p_reason text,
+                                  p_staff_id uuid, p_request_id text DEFAULT NULL,
+                                  OUT status text, OUT available_after bigint, OUT idempotent_hit boolean)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cmp, pg_temp AS $$
+DECLARE
+    h record;
+    c record;
+BEGIN
+    SELECT * INTO h FROM cmp.hold_points(p_player_id, p_points, p_outlet, p_reason, p_staff_id,
+                                         'redeem:' || p_request_id, '30 minutes');
+    IF h.idempotent_hit OR h.status <> 'ACTIVE' THEN
+        status := h.status; available_after := h.available_after; idempotent_hit := h.idempotent_hit;
+        RETURN;
+    END IF;
+    SELECT * INTO c FROM cmp.capture_hold(h.hold_id, NULL, p_staff_id);
+    status := c.status; available_after := c.available_after; idempotent_hit := false;
+END
+$$;
+
 -- The extension's write functions run with generic plans (sql/security.sql);
 -- so do these.
 ALTER FUNCTION cmp.increment SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION cmp.complete_rating_slip SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION cmp.complete_rating_slips SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION cmp.manual_reward SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION cmp.hold_points SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION cmp.capture_hold SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION cmp.redeem_points SET plan_cache_mode = force_generic_plan;

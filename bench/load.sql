@@ -45,6 +45,21 @@ INSERT INTO loyalty.rating_slip (id, player_id, game_type, house_edge, decisions
 SELECT s.id, gen_random_uuid(), 'ROULETTE', 5.26, 38, 10, 1.0, 10, now() - interval '45 minutes', 25000
   FROM bench.slip5 s;
 
+-- W6: comps. 10,000 players with 1,000,000 points each (one ledger row
+-- each, both sides), a cashier with loyalty:redeem; every call takes 1 point
+-- from a random one of them, under its own request id.
+CREATE TABLE bench.guest (n int PRIMARY KEY, id uuid NOT NULL);
+INSERT INTO bench.guest SELECT g, gen_random_uuid() FROM generate_series(1, 10000) g;
+INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type, points_change,
+       balance_before, balance_after, tier_before, tier_after, correlation_id, source, seq, prev_hash, row_hash)
+SELECT g.id, 'history:guest', 'GAMEPLAY', 'RATING_SLIP_COMPLETED', 1000000, 0, 1000000, 'BRONZE', 'PLATINUM',
+       'history', 'bench', 1, repeat('0', 64), repeat('0', 64)
+  FROM bench.guest g;
+INSERT INTO cmp.loyalty_ledger SELECT * FROM loyalty.loyalty_ledger WHERE idempotency_key = 'history:guest';
+INSERT INTO loyalty.player_loyalty (player_id, current_balance, lifetime_points, tier, tier_progress, chain_seq)
+SELECT id, 1000000, 1000000, 'PLATINUM', 100, 1 FROM bench.guest;
+CREATE SEQUENCE bench.w6;
+
 -- The comparator's copies, after every slip and player exists.
 INSERT INTO cmp.rating_slip SELECT * FROM loyalty.rating_slip;
 INSERT INTO cmp.player_loyalty SELECT * FROM loyalty.player_loyalty;
@@ -54,6 +69,7 @@ INSERT INTO cmp.player_loyalty SELECT * FROM loyalty.player_loyalty;
 -- they count as few rows as production's 10-per-minute limit lets them.
 INSERT INTO loyalty.staff (staff_id, permissions) VALUES ('00000000-0000-4000-8000-00000000057a', '{loyalty:award}'),
     ('00000000-0000-4000-8000-00000000f100', '{loyalty:rate}');
+INSERT INTO loyalty.staff (staff_id, permissions) VALUES ('00000000-0000-4000-8000-00000000ca5e', '{loyalty:redeem}');
 INSERT INTO cmp.staff SELECT * FROM loyalty.staff;
 UPDATE loyalty.config SET rate_limit_count = 1000000000, rate_limit_window = '1 millisecond',
                           alert_reward_count = 1000000000, alert_window = '1 millisecond';

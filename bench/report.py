@@ -46,6 +46,8 @@ def main():
     rows = ["| workload | variant | clients | median TPS | p50 ms | p99 ms | errors | ratio | ratio per round |",
             "|---|---|---|---|---|---|---|---|---|"]
     for w in spec:
+        if not glob.glob(f"{run_dir}/{w['ext']}.r1.out"):
+            continue  # not run (BENCH_ONLY)
         ext = side(run_dir, w["ext"], rounds, w.get("per_call", 1))
         cmp = side(run_dir, w["cmp"], rounds, w.get("per_call", 1)) if w.get("cmp") else None
         ratio, per_round = "", ""
@@ -63,6 +65,8 @@ def main():
         print("| batch (8 slips per call), slips/s | vs single-call complete_rating_slip | vs PL/pgSQL batch loop |")
         print("|---|---|---|")
         for label, b, single, loop in batch:
+            if not glob.glob(f"{run_dir}/{b}.r1.out"):
+                continue
             bs, ss, ls = (side(run_dir, n, rounds, k) for n, k in ((b, 8), (single, 1), (loop, 8)))
             per = ", ".join(f"{x / y:.2f}" for x, y in zip(bs["rounds"], ss["rounds"]) if y)
             print(f"| {label} | **{bs['tps'] / ss['tps']:.2f}×** (rounds {per}) | "

@@ -8,6 +8,7 @@
 # checkpoints) lands on both sides; the report takes each side's median TPS.
 #   bash bench/run.sh                                # 3 rounds of 10 s
 #   BENCH_ROUNDS=5 BENCH_SECONDS=20 bash bench/run.sh
+#   BENCH_ONLY=w6 bash bench/run.sh                  # only the workloads named w6*
 source "$(dirname "$0")/../scripts/lib.sh"
 
 SECONDS_PER=${BENCH_SECONDS:-10}
@@ -66,6 +67,7 @@ run() {
 # times (SUFFIX names the runs of a second setting, e.g. _sync)
 pair() {
     local ext=$1 cmp=$2 db=$3 clients=$4 sfx=${5:-} r
+    [[ -z "${BENCH_ONLY:-}" || "$ext" == "$BENCH_ONLY"* ]] || return 0
     for r in $(seq 1 "$ROUNDS"); do
         run "$ext$sfx.r$r" "$db" "$clients" "$W/$ext.sql"
         [ -z "$cmp" ] || run "$cmp$sfx.r$r" "$db" "$clients" "$W/$cmp.sql"
@@ -78,6 +80,8 @@ pair w2_ext_inc w2_cmp_inc bench 8
 pair w3_ext w3_pgcrypto bench 2
 pair w4_verify_ext w4_verify_hand bench_w4 1
 pair w4_partial "" bench_w4 1
+pair w6_ext_redeem w6_cmp_redeem bench 4
+pair w6_ext_hold_capture w6_cmp_hold_capture bench 4
 # durable commits: every commit waits for its WAL flush
 SYNC=on pair w1_ext w1_cmp bench 4 _sync
 SYNC=on pair w1b_ext w1b_cmp bench 4 _sync
@@ -102,6 +106,18 @@ psql_q -d bench -c "SELECT 'extension mismatches' AS check, count(*) FROM loyalt
     UNION ALL SELECT 'broken chains among 2,000 players the run paid', count(*)
       FROM (SELECT DISTINCT player_id FROM loyalty.loyalty_ledger WHERE source LIKE 'complete_rating_slip%'
              LIMIT 2000) p, LATERAL loyalty.verify_ledger_chain(p.player_id) v WHERE NOT v.ok
+    UNION ALL SELECT 'extension held points that are not the live holds', count(*) FROM loyalty.player_loyalty p
+      WHERE p.held_points <> (SELECT coalesce(sum(h.points), 0) FROM loyalty.hold h
+                               WHERE h.player_id = p.player_id AND h.status IN ('ACTIVE', 'PENDING_APPROVAL'))
+    UNION ALL SELECT 'comparator held points that are not the live holds', count(*) FROM cmp.player_loyalty p
+      WHERE p.held_points <> (SELECT coalesce(sum(h.points), 0) FROM cmp.hold h
+                               WHERE h.player_id = p.player_id AND h.status IN ('ACTIVE', 'PENDING_APPROVAL'))
+    UNION ALL SELECT 'extension holds captured / redemption entries', (SELECT count(*) FROM loyalty.hold
+      WHERE status = 'CAPTURED') - (SELECT count(*) FROM loyalty.loyalty_ledger WHERE transaction_type = 'REDEMPTION')
+    UNION ALL SELECT 'comparator holds captured / redemption entries', (SELECT count(*) FROM cmp.hold
+      WHERE status = 'CAPTURED') - (SELECT count(*) FROM cmp.loyalty_ledger WHERE transaction_type = 'REDEMPTION')
+    UNION ALL SELECT 'extension holds captured', count(*) FROM loyalty.hold WHERE status = 'CAPTURED'
+    UNION ALL SELECT 'comparator holds captured', count(*) FROM cmp.hold WHERE status = 'CAPTURED'
     UNION ALL SELECT 'deadlocks (pg_stat_database)', deadlocks FROM pg_stat_database WHERE datname = 'bench'" \
     | tee "$OUT/invariants.txt"
 psql_q -d bench_w4 -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
@@ -111,8 +127,12 @@ psql_q -d bench_w4 -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
                         WHERE l.player_id = s.player_id AND l.idempotency_key = 'gameplay:' || s.id::text)
      ORDER BY s.end_time, s.id LIMIT 100" | tee "$OUT/w4_partial_plan.txt"
 
-say "W5: one backend, 1,000,000 calls"
-psql -X -v ON_ERROR_STOP=1 -d bench -f "$ROOT/bench/w5_memory.sql" | tee "$OUT/w5_memory.txt"
+if [[ -z "${BENCH_ONLY:-}" || w5 == "$BENCH_ONLY"* ]]; then
+    say "W5: one backend, 1,000,000 calls"
+    psql -X -v ON_ERROR_STOP=1 -d bench -f "$ROOT/bench/w5_memory.sql" | tee "$OUT/w5_memory.txt"
+else
+    : >"$OUT/w5_memory.txt"
+fi
 
 say "results"
 SPEC='[
@@ -123,6 +143,8 @@ SPEC='[
  {"title":"W3 key hashing","ext":"w3_ext","ext_label":"hash_idempotency_key","cmp":"w3_pgcrypto","cmp_label":"pgcrypto digest(canonical text)","clients":2},
  {"title":"W4 verify all (1M rows)","ext":"w4_verify_ext","ext_label":"verify_all_balances()","cmp":"w4_verify_hand","cmp_label":"hand-written GROUP BY","clients":1},
  {"title":"W4 list partial completions (1M closed)","ext":"w4_partial","ext_label":"list_partial_completions(100)","clients":1},
+ {"title":"W6 free play in one call","ext":"w6_ext_redeem","ext_label":"redeem_points","cmp":"w6_cmp_redeem","cmp_label":"PL/pgSQL comparator","clients":4},
+ {"title":"W6 hold, then capture in part","ext":"w6_ext_hold_capture","ext_label":"hold_points + capture_hold","cmp":"w6_cmp_hold_capture","cmp_label":"PL/pgSQL comparator","clients":4},
  {"title":"W1 complete slip, sync on","ext":"w1_ext_sync","ext_label":"complete_rating_slip","cmp":"w1_cmp_sync","cmp_label":"PL/pgSQL comparator","clients":4},
  {"title":"W1b 8 slips per call, sync on (slips/s)","ext":"w1b_ext_sync","ext_label":"complete_rating_slips","cmp":"w1b_cmp_sync","cmp_label":"PL/pgSQL batch loop","clients":4,"per_call":8},
  {"title":"W2 hot player reward, sync on","ext":"w2_ext_reward_sync","ext_label":"manual_reward","cmp":"w2_cmp_reward_sync","cmp_label":"PL/pgSQL comparator","clients":8}

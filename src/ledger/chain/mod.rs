@@ -200,3 +200,72 @@ fn seal_ledger_chains() -> i64 {
         })
     })
 }
+
+#[cfg(test)]
+mod unit {
+    use super::verify::unit::row;
+    use super::*;
+    use serde_json::json;
+
+    /// The straight writer is RFC 8785 of the row's object: the same bytes
+    /// as `keys::canonical_json` over it, for rows with every optional field
+    /// set or unset and with strings that need escaping or are not ASCII.
+    #[test]
+    fn canonical_is_rfc8785_of_the_row_object() {
+        fn reference(r: &Sealed) -> String {
+            let mut object = json!({
+                "id": r.id.to_string(),
+                "player_id": r.player_id,
+                "seq": r.seq.to_string(),
+                "transaction_type": r.transaction_type,
+                "event_type": r.event_type,
+                "points_change": r.points_change.to_string(),
+                "balance_before": r.balance_before.to_string(),
+                "balance_after": r.balance_after.to_string(),
+                "tier_before": r.tier_before,
+                "tier_after": r.tier_after,
+                "idempotency_key": r.idempotency_key,
+                "rating_slip_id": r.rating_slip_id,
+                "visit_id": r.visit_id,
+                "session_id": r.session_id,
+                "staff_id": r.staff_id,
+                "reason": r.reason,
+                "reward_id": r.reward_id,
+                "source": r.source,
+                "correlation_id": r.correlation_id,
+                "created_at_unix_micros": (r.created_at + PG_EPOCH_UNIX_MICROS).to_string(),
+                "gaming_day": r.gaming_day,
+            });
+            if let Some(rev) = r.reverses_entry_id {
+                object["reverses_entry_id"] = json!(rev.to_string());
+            }
+            keys::canonical_json(&object).unwrap()
+        }
+        let plain = row(3, 30);
+        let full = Sealed {
+            id: i64::MAX,
+            player_id: "00000000-0000-4000-8000-000000000001".into(),
+            points_change: -5,
+            balance_before: 0,
+            balance_after: i64::MAX,
+            rating_slip_id: Some("slip".into()),
+            visit_id: Some("visit".into()),
+            session_id: Some("session".into()),
+            staff_id: Some("staff".into()),
+            reason: Some("quote \" backslash \\ tab \t nl \n ctl \u{1} é 😀 \u{2028}".into()),
+            reward_id: Some("r-1".into()),
+            source: Some("manual_reward".into()),
+            created_at: i64::MIN + PG_EPOCH_UNIX_MICROS,
+            gaming_day: "2026-11-26".into(),
+            ..row(7, 70)
+        };
+        let reversal = Sealed {
+            reverses_entry_id: Some(i64::MAX),
+            ..full.clone()
+        };
+        assert_ne!(reversal.canonical(), full.canonical());
+        for r in [plain, full, reversal] {
+            assert_eq!(r.canonical(), reference(&r));
+        }
+    }
+}
