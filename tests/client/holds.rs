@@ -173,6 +173,40 @@ fn only_the_right_person_moves_held_points_and_refusals_commit_nothing() {
     };
     assert_eq!(sweep(&mut c, "anon", None), "UNAUTHORIZED");
     assert_eq!(sweep(&mut c, "authenticated", Some(&cashier)), "FORBIDDEN");
+    // and the cashier signed in, asking for what may not be: over the cap,
+    // more than is available, a lifetime out of range, an unknown hold
+    let ask = |c: &mut Client, points: i64, ttl: &str| {
+        code(as_role(c, "authenticated", Some(&cashier), |tx| {
+            tx.query_one(
+                "SELECT * FROM loyalty.hold_points($1::text::uuid, $2, 'bar', 'a round of drinks',
+                        p_ttl => $3::text::interval)",
+                &[&player, &points, &ttl],
+            )
+        }))
+    };
+    assert_eq!(ask(&mut c, 50_001, "1 minute"), "REDEMPTION_EXCEEDS_LIMIT");
+    assert_eq!(ask(&mut c, 4301, "1 minute"), "INSUFFICIENT_BALANCE");
+    assert_eq!(ask(&mut c, 10, "7 days 00:00:01"), "VALIDATION_ERROR");
+    let adjust = as_role(&mut c, "service_role", None, |tx| {
+        tx.query_one(
+            REWARD,
+            &[
+                &player,
+                &-4301i64,
+                &"clawback of a duplicate",
+                &cashier,
+                &None::<String>,
+            ],
+        )
+    });
+    assert_eq!(code(adjust), "INSUFFICIENT_BALANCE");
+    let unknown = as_role(&mut c, "authenticated", Some(&cashier), |tx| {
+        tx.query_one(
+            "SELECT * FROM loyalty.void_hold(gen_random_uuid(), 'no such hold here')",
+            &[],
+        )
+    });
+    assert_eq!(code(unknown), "HOLD_NOT_FOUND");
     assert_eq!(footprint(&mut c), before, "a refusal committed something");
 
     // the cashier signed in: hold, capture; the player reads theirs only
@@ -535,15 +569,28 @@ fn health_check_finds_held_points_that_are_not_the_holds_and_a_sweep_that_stoppe
     add_staff(&mut c, &cashier, &["loyalty:redeem", "loyalty:award"], true);
     give(&mut c, &player, 5000, &cashier);
     let hold: String = c
-        .query_one(HOLD, &[&player, &700i64, &"bar", &cashier, &None::<String>, &"10 minutes"])
+        .query_one(
+            HOLD,
+            &[
+                &player,
+                &700i64,
+                &"bar",
+                &cashier,
+                &None::<String>,
+                &"10 minutes",
+            ],
+        )
         .unwrap()
         .get(0);
     let findings = |c: &mut Client| -> Vec<(String, String)> {
-        c.query("SELECT kind, severity FROM loyalty.health_check() ORDER BY kind", &[])
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect()
+        c.query(
+            "SELECT kind, severity FROM loyalty.health_check() ORDER BY kind",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
     };
     assert_eq!(findings(&mut c), vec![]);
     // behind the write path's back: held points no hold accounts for, and

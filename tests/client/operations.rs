@@ -300,8 +300,17 @@ fn pg_cron_runs_the_health_check_and_the_hold_expiry() {
     // a hold whose second of life is over long before the first tick
     let (player, cashier) = (new_uuid(), new_uuid());
     add_staff(&mut c, &cashier, &["loyalty:redeem", "loyalty:award"], true);
-    c.query_one(REWARD, &[&player, &500i64, &"starting balance", &cashier, &None::<String>])
-        .unwrap();
+    c.query_one(
+        REWARD,
+        &[
+            &player,
+            &500i64,
+            &"starting balance",
+            &cashier,
+            &None::<String>,
+        ],
+    )
+    .unwrap();
     let hold: String = c
         .query_one(
             "SELECT hold_id::text FROM loyalty.hold_points($1::text::uuid, 200, 'bar', 'a round of drinks',
@@ -394,7 +403,9 @@ fn pg_cron_runs_the_health_check_and_the_hold_expiry() {
         std::thread::sleep(Duration::from_millis(200));
     }
     for j in [job, expiry] {
-        admin.execute("SELECT cron.unschedule($1::bigint)", &[&j]).unwrap();
+        admin
+            .execute("SELECT cron.unschedule($1::bigint)", &[&j])
+            .unwrap();
     }
     assert_eq!(open_alerts(&mut c, "PARTIAL_COMPLETION_STALE"), 1);
     let last: bool = c
