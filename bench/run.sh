@@ -107,11 +107,13 @@ psql_q -d bench -c "SELECT 'extension mismatches' AS check, count(*) FROM loyalt
       FROM (SELECT DISTINCT player_id FROM loyalty.loyalty_ledger WHERE source LIKE 'complete_rating_slip%'
              LIMIT 2000) p, LATERAL loyalty.verify_ledger_chain(p.player_id) v WHERE NOT v.ok
     UNION ALL SELECT 'extension held points that are not the live holds', count(*) FROM loyalty.player_loyalty p
-      WHERE p.held_points <> (SELECT coalesce(sum(h.points), 0) FROM loyalty.hold h
-                               WHERE h.player_id = p.player_id AND h.status IN ('ACTIVE', 'PENDING_APPROVAL'))
+      LEFT JOIN (SELECT player_id, sum(points) AS live FROM loyalty.hold
+                  WHERE status IN ('ACTIVE', 'PENDING_APPROVAL') GROUP BY 1) h USING (player_id)
+     WHERE p.held_points <> coalesce(h.live, 0)
     UNION ALL SELECT 'comparator held points that are not the live holds', count(*) FROM cmp.player_loyalty p
-      WHERE p.held_points <> (SELECT coalesce(sum(h.points), 0) FROM cmp.hold h
-                               WHERE h.player_id = p.player_id AND h.status IN ('ACTIVE', 'PENDING_APPROVAL'))
+      LEFT JOIN (SELECT player_id, sum(points) AS live FROM cmp.hold
+                  WHERE status IN ('ACTIVE', 'PENDING_APPROVAL') GROUP BY 1) h USING (player_id)
+     WHERE p.held_points <> coalesce(h.live, 0)
     UNION ALL SELECT 'extension holds captured / redemption entries', (SELECT count(*) FROM loyalty.hold
       WHERE status = 'CAPTURED') - (SELECT count(*) FROM loyalty.loyalty_ledger WHERE transaction_type = 'REDEMPTION')
     UNION ALL SELECT 'comparator holds captured / redemption entries', (SELECT count(*) FROM cmp.hold

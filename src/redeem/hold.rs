@@ -193,13 +193,15 @@ fn reserve(a: &Ask, limits: &Limits, correlation_id: &str) -> Result<(Hold, Avai
             .ok_or_else(|| LoyaltyError::validation("could not make a hold id"))?;
         let h = decode(spi::write(
             c,
-            "INSERT INTO loyalty.hold (hold_id, player_id, points, outlet, comp_value_cents, status, expires_at,
+            super::hold_row!(
+                "INSERT INTO loyalty.hold (hold_id, player_id, points, outlet, comp_value_cents, status, expires_at,
                                        staff_id, reason, idempotency_key, correlation_id)
              SELECT $1, $2, $3, $10, floor($3 * c.cents_per_point)::bigint, $4,
                     pg_catalog.clock_timestamp() + $5 * interval '1 microsecond', $6, $7, $8, $9
                FROM loyalty.config c
-             RETURNING hold_id, player_id, status, points, captured_points, outlet, comp_value_cents,
-                       expires_at, ledger_entry_id, staff_id, approved_by, reason, false",
+             RETURNING",
+                "false"
+            ),
             &[
                 hold_id.into(),
                 a.player.into(),

@@ -90,13 +90,29 @@ impl Hold {
     }
 }
 
+/// The columns [`decode`] reads, in its order: `$head` is the statement
+/// before them (a SELECT, or a write's RETURNING), `$past_due` the last
+/// column (whether `expires_at` has passed), then what follows.
+macro_rules! hold_row {
+    ($head:literal, $past_due:literal $(, $tail:literal)*) => {
+        concat!(
+            $head,
+            " hold_id, player_id, status, points, captured_points, outlet, comp_value_cents,
+              expires_at, ledger_entry_id, staff_id, approved_by, reason, ",
+            $past_due
+            $(, $tail)*
+        )
+    };
+}
+pub(crate) use hold_row;
+
+/// A SELECT of holds ending in `$tail`.
 macro_rules! select_hold {
     ($tail:literal) => {
-        concat!(
-            "SELECT hold_id, player_id, status, points, captured_points, outlet, comp_value_cents,
-                    expires_at, ledger_entry_id, staff_id, approved_by, reason,
-                    expires_at <= pg_catalog.clock_timestamp()
-               FROM loyalty.hold ",
+        $crate::redeem::hold_row!(
+            "SELECT",
+            "expires_at <= pg_catalog.clock_timestamp()",
+            " FROM loyalty.hold ",
             $tail
         )
     };

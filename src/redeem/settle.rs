@@ -67,12 +67,14 @@ pub fn capture(
     Spi::connect(|c| {
         let captured = super::decode(spi::write(
             c,
-            "UPDATE loyalty.hold
+            super::hold_row!(
+                "UPDATE loyalty.hold
                 SET status = 'CAPTURED', captured_points = $3, ledger_entry_id = $4,
                     decided_at = pg_catalog.clock_timestamp(), decided_by = $5
               WHERE player_id = $1 AND hold_id = $2
-             RETURNING hold_id, player_id, status, points, captured_points, outlet, comp_value_cents,
-                       expires_at, ledger_entry_id, staff_id, approved_by, reason, false",
+             RETURNING",
+                "false"
+            ),
             &[
                 h.player_id.into(),
                 h.hold_id.into(),
@@ -81,7 +83,9 @@ pub fn capture(
                 person.into(),
             ],
         )?)?
-        .ok_or_else(|| LoyaltyError::new(Code::HoldNotFound, "the hold vanished while capturing"))?;
+        .ok_or_else(|| {
+            LoyaltyError::new(Code::HoldNotFound, "the hold vanished while capturing")
+        })?;
         let after = unchanged(c, h.player_id)?;
         let available = Available {
             before: after.after + take - h.points,
@@ -167,11 +171,13 @@ fn release(
     let available = held::change_held(c, locked, -h.points)?;
     let done = super::decode(spi::write(
         c,
-        "UPDATE loyalty.hold
+        super::hold_row!(
+                "UPDATE loyalty.hold
             SET status = $3, decided_at = pg_catalog.clock_timestamp(), decided_by = $4, void_reason = $5
           WHERE player_id = $1 AND hold_id = $2
-         RETURNING hold_id, player_id, status, points, captured_points, outlet, comp_value_cents,
-                   expires_at, ledger_entry_id, staff_id, approved_by, reason, true",
+             RETURNING",
+                "true"
+            ),
         &[
             h.player_id.into(),
             h.hold_id.into(),
