@@ -710,11 +710,15 @@ COMMENT ON COLUMN loyalty.loyalty_ledger.event_type IS 'RATING_SLIP_COMPLETED, P
 ALTER TABLE loyalty.staff DROP CONSTRAINT staff_permissions_check,
     ADD CONSTRAINT staff_permissions_check CHECK (permissions <@ ARRAY['loyalty:award', 'loyalty:rate', 'loyalty:approve',
                                                                                'loyalty:recover', 'loyalty:view_all',
-                                                                               'loyalty:redeem']::text[]);
-COMMENT ON COLUMN loyalty.staff.permissions IS 'Granted permissions: loyalty:award (manual rewards), loyalty:rate (open, re-rate, complete slips), loyalty:approve (approve or reject held slips), loyalty:recover (recovery of partial completions), loyalty:view_all (read everything), loyalty:redeem (hold, capture and void comps).';
+                                                                               'loyalty:redeem', 'loyalty:audit']::text[]),
+    ADD CONSTRAINT staff_audit_separation_check
+                CHECK (NOT (permissions && ARRAY['loyalty:audit']::text[]
+                            AND permissions && ARRAY['loyalty:award', 'loyalty:rate', 'loyalty:redeem',
+                                                     'loyalty:approve']::text[]));
+COMMENT ON COLUMN loyalty.staff.permissions IS 'Granted permissions: loyalty:award (manual rewards), loyalty:rate (open, re-rate, complete slips), loyalty:approve (approve or reject held slips), loyalty:recover (recovery of partial completions), loyalty:view_all (read everything), loyalty:redeem (hold, capture and void comps), loyalty:audit (the exception report; never together with award, rate, redeem or approve: whoever reviews neither grants nor receives).';
 ALTER TABLE loyalty.notification DROP CONSTRAINT notification_kind_check,
-    ADD CONSTRAINT notification_kind_check CHECK (kind IN ('TIER_CHANGED', 'ALERT', 'HOLD'));
-COMMENT ON COLUMN loyalty.notification.kind IS 'TIER_CHANGED and HOLD (a hold made, approved, captured, voided, expired, or a redemption reversed: readable by that player) or ALERT (readable by staff with loyalty:view_all).';
+    ADD CONSTRAINT notification_kind_check CHECK (kind IN ('TIER_CHANGED', 'ALERT', 'HOLD', 'POINTS_EXPIRING'));
+COMMENT ON COLUMN loyalty.notification.kind IS 'TIER_CHANGED, HOLD (a hold made, approved, captured, voided, expired, or a redemption reversed) and POINTS_EXPIRING (readable by that player), or ALERT (readable by staff with loyalty:view_all).';
 
 -- The holds (sql/redeem/hold.sql), readable by their player and view_all staff.
 CREATE TABLE loyalty.hold (
@@ -731,6 +735,7 @@ CREATE TABLE loyalty.hold (
     ledger_entry_id  bigint,
     staff_id         uuid    NOT NULL,
     approved_by      uuid,
+    approved_at      loyalty.finite_timestamptz,
     reason           text    NOT NULL,
     idempotency_key  text    NOT NULL,
     correlation_id   text    NOT NULL,
@@ -740,6 +745,7 @@ CREATE TABLE loyalty.hold (
     void_reason      text,
     CONSTRAINT hold_pkey PRIMARY KEY (player_id, hold_id),
     CONSTRAINT hold_player_id_idempotency_key_key UNIQUE (player_id, idempotency_key),
+    CONSTRAINT hold_approved_check CHECK ((approved_by IS NULL) = (approved_at IS NULL)),
     -- a captured hold names its entry and what it took, and nothing else does
     CONSTRAINT hold_captured_check CHECK (
         (status = 'CAPTURED') = (ledger_entry_id IS NOT NULL)
@@ -758,6 +764,7 @@ COMMENT ON COLUMN loyalty.hold.captured_points IS 'Points the capture took (<= p
 COMMENT ON COLUMN loyalty.hold.ledger_entry_id IS 'The REDEMPTION entry of the capture.';
 COMMENT ON COLUMN loyalty.hold.staff_id IS 'Audit: who made the hold (the staff member a trusted back end named).';
 COMMENT ON COLUMN loyalty.hold.approved_by IS 'Audit: who approved a hold above the approval threshold.';
+COMMENT ON COLUMN loyalty.hold.approved_at IS 'Audit: when it was approved (the exception report lists it on that gaming day).';
 COMMENT ON COLUMN loyalty.hold.reason IS 'Audit: why.';
 COMMENT ON COLUMN loyalty.hold.idempotency_key IS 'hold:<p_request_id> (a retry returns this hold), or hold:<hold_id> without one.';
 COMMENT ON COLUMN loyalty.hold.correlation_id IS 'Audit: correlation id of the request that made the hold.';
@@ -780,7 +787,7 @@ CREATE POLICY hold_read ON loyalty.hold FOR SELECT TO authenticated
            OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
 CREATE POLICY hold_service ON loyalty.hold FOR SELECT TO service_role USING (true);
 ALTER POLICY notification_read ON loyalty.notification
-    USING (kind IN ('TIER_CHANGED', 'HOLD') AND player_id = (SELECT loyalty.caller_uid())
+    USING (kind IN ('TIER_CHANGED', 'HOLD', 'POINTS_EXPIRING') AND player_id = (SELECT loyalty.caller_uid())
            OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
 
 -- Which kinds earn lifetime points (src/domain/kinds.rs): a reversal is
@@ -1356,7 +1363,8 @@ CREATE FUNCTION loyalty.configure(p_casino_timezone text DEFAULT NULL, p_gaming_
     p_alert_ack_overdue_after interval DEFAULT NULL, p_health_sweep_players integer DEFAULT NULL,
     p_notification_claim_timeout interval DEFAULT NULL, p_correlation_id text DEFAULT NULL,
     p_daily_approval_threshold_points bigint DEFAULT NULL, p_cents_per_point numeric DEFAULT NULL,
-    p_max_redemption_points bigint DEFAULT NULL, p_redemption_approval_points bigint DEFAULT NULL)
+    p_max_redemption_points bigint DEFAULT NULL, p_redemption_approval_points bigint DEFAULT NULL,
+    p_points_inactivity_expiry interval DEFAULT NULL, p_expiry_warning interval DEFAULT NULL)
 RETURNS loyalty.config
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
@@ -1388,6 +1396,10 @@ BEGIN
                cents_per_point = coalesce(p_cents_per_point, c.cents_per_point),
                max_redemption_points = coalesce(p_max_redemption_points, c.max_redemption_points),
                redemption_approval_points = coalesce(p_redemption_approval_points, c.redemption_approval_points),
+               -- '0' turns inactivity expiry off again (NULL keeps the value, as everywhere)
+               points_inactivity_expiry = CASE WHEN p_points_inactivity_expiry = '0'::interval THEN NULL
+                                               ELSE coalesce(p_points_inactivity_expiry, c.points_inactivity_expiry) END,
+               expiry_warning = coalesce(p_expiry_warning, c.expiry_warning),
                updated_at = now()
          WHERE c.singleton
         RETURNING * INTO v_after;
@@ -1400,7 +1412,7 @@ BEGIN
     RETURN v_after;
 END
 $$;
-COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint, numeric, bigint, bigint) IS
+COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint, numeric, bigint, bigint, interval, interval) IS
     'Admin (trusted back ends): casino time zone, gaming-day start, limits and thresholds (NULL keeps a value); audited.';
 REVOKE ALL ON FUNCTION loyalty.configure FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION loyalty.configure TO service_role;
@@ -1435,7 +1447,7 @@ BEGIN
     EXCEPTION WHEN check_violation OR not_null_violation THEN
         GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
         PERFORM loyalty.admin_refused(v_con,
-            'permissions are loyalty:award, loyalty:rate, loyalty:approve, loyalty:recover, loyalty:view_all, loyalty:redeem');
+            'permissions are loyalty:award, loyalty:rate, loyalty:approve, loyalty:recover, loyalty:view_all, loyalty:redeem, loyalty:audit; loyalty:audit never with award, rate, redeem or approve');
     END;
     PERFORM loyalty.admin_audit_write(v_actor, 'upsert_staff', 'staff:' || p_staff_id,
         CASE WHEN v_before.staff_id IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);
@@ -1448,3 +1460,192 @@ ALTER FUNCTION loyalty.hold_points SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.redeem_points SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.capture_hold SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.void_hold SET plan_cache_mode = force_generic_plan;
+
+-- Statements (SPEC §16): a balance as of any instant and a statement of a
+-- range, read from the ledger rows' own balances (sql/aging/statement.sql).
+-- Who may read a player's statement; the arguments it needs.
+CREATE FUNCTION loyalty.statement_reader(p_player_id uuid) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+BEGIN
+    IF p_player_id IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_player_id is required', ERRCODE = 'PT422';
+    END IF;
+    IF loyalty.caller_uid() IS DISTINCT FROM p_player_id THEN
+        PERFORM loyalty.require_caller(ARRAY['loyalty:view_all']);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION loyalty.statement_reader(uuid) IS
+    'Internal: the player themselves, staff with loyalty:view_all or a trusted back end may read p_player_id''s balances and statements; UNAUTHORIZED or FORBIDDEN otherwise.';
+
+CREATE FUNCTION loyalty.player_balance_at(p_player_id uuid, p_at timestamptz DEFAULT now())
+RETURNS TABLE (player_id uuid, at timestamptz, balance bigint, lifetime_points bigint, tier text,
+               ledger_entry_id bigint, seq bigint, entry_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    e record;
+BEGIN
+    PERFORM loyalty.statement_reader(p_player_id);
+    IF p_at IS NULL OR NOT isfinite(p_at) THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_at must be a finite time', ERRCODE = 'PT422';
+    END IF;
+    -- the last entry at or before p_at, in the player's chain order
+    SELECT l.id, l.seq, l.created_at, l.balance_after, l.tier_after INTO e
+      FROM loyalty.loyalty_ledger l
+     WHERE l.player_id = p_player_id AND l.created_at <= p_at
+     ORDER BY l.seq DESC LIMIT 1;
+    player_id := p_player_id; at := p_at;
+    IF e.id IS NULL THEN
+        balance := 0; lifetime_points := 0; tier := loyalty.ladder_tier(0);
+    ELSE
+        balance := e.balance_after; tier := e.tier_after;
+        ledger_entry_id := e.id; seq := e.seq; entry_at := e.created_at;
+        SELECT coalesce(sum(l.points_change) FILTER (WHERE loyalty.kind_earns(l.transaction_type)), 0)::bigint
+          INTO lifetime_points
+          FROM loyalty.loyalty_ledger l WHERE l.player_id = p_player_id AND l.seq <= e.seq;
+    END IF;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION loyalty.player_balance_at(uuid, timestamptz) IS
+    'A player''s balance, lifetime points and tier as of p_at: the last ledger entry at or before it (none: 0 and the lowest tier).';
+
+CREATE FUNCTION loyalty.player_statement(p_player_id uuid, p_from timestamptz, p_to timestamptz DEFAULT now())
+RETURNS TABLE (line text, seq bigint, ledger_entry_id bigint, created_at timestamptz, gaming_day date,
+               transaction_type text, points_change bigint, balance_after bigint, entries bigint,
+               reason text, correlation_id text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_opening bigint;
+    v_closing bigint;
+BEGIN
+    PERFORM loyalty.statement_reader(p_player_id);
+    IF p_from IS NULL OR p_to IS NULL OR NOT isfinite(p_from) OR NOT isfinite(p_to) OR p_from > p_to THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
+            DETAIL = 'give finite p_from <= p_to (the statement covers [p_from, p_to))', ERRCODE = 'PT422';
+    END IF;
+    SELECT coalesce((SELECT l.balance_after FROM loyalty.loyalty_ledger l
+                      WHERE l.player_id = p_player_id AND l.created_at < p_from
+                      ORDER BY l.seq DESC LIMIT 1), 0)
+      INTO v_opening;
+    line := 'OPENING'; created_at := p_from; balance_after := v_opening;
+    RETURN NEXT;
+    RETURN QUERY
+    SELECT 'ENTRY', l.seq::bigint, l.id, l.created_at::timestamptz, l.gaming_day, l.transaction_type::text, l.points_change,
+           l.balance_after::bigint, NULL::bigint, l.reason, l.correlation_id
+      FROM loyalty.loyalty_ledger l
+     WHERE l.player_id = p_player_id AND l.created_at >= p_from AND l.created_at < p_to
+     ORDER BY l.seq;
+    RETURN QUERY
+    SELECT 'TOTAL', NULL::bigint, NULL::bigint, NULL::timestamptz, NULL::date, l.transaction_type::text,
+           sum(l.points_change)::bigint, NULL::bigint, count(*), NULL::text, NULL::text
+      FROM loyalty.loyalty_ledger l
+     WHERE l.player_id = p_player_id AND l.created_at >= p_from AND l.created_at < p_to
+     GROUP BY l.transaction_type ORDER BY l.transaction_type;
+    SELECT coalesce((SELECT l.balance_after FROM loyalty.loyalty_ledger l
+                      WHERE l.player_id = p_player_id AND l.created_at < p_to
+                      ORDER BY l.seq DESC LIMIT 1), 0)
+      INTO v_closing;
+    line := 'CLOSING'; seq := NULL; ledger_entry_id := NULL; created_at := p_to; gaming_day := NULL;
+    transaction_type := NULL; points_change := v_closing - v_opening; balance_after := v_closing;
+    entries := NULL; reason := NULL; correlation_id := NULL;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION loyalty.player_statement(uuid, timestamptz, timestamptz) IS
+    'A player''s statement of [p_from, p_to): the OPENING balance, every ENTRY in chain order, a TOTAL per kind, and the CLOSING balance (the next statement''s opening); CLOSING.points_change is the net movement.';
+REVOKE ALL ON FUNCTION loyalty.statement_reader, loyalty.player_balance_at, loyalty.player_statement FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.player_balance_at, loyalty.player_statement TO authenticated, service_role;
+
+-- The exception report (SPEC §16) and loyalty:audit, which the staff CHECKs
+-- above keep apart from granting and receiving (sql/ops/exception_report.sql).
+CREATE FUNCTION loyalty.exception_report(p_from_gaming_day date, p_to_gaming_day date)
+RETURNS TABLE (event text, gaming_day date, at timestamptz, player_id uuid, initiator text, approver text,
+               amount bigint, reason text, correlation_id text, reference text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+BEGIN
+    PERFORM loyalty.require_caller(ARRAY['loyalty:audit']);
+    IF p_from_gaming_day IS NULL OR p_to_gaming_day IS NULL OR p_from_gaming_day > p_to_gaming_day
+       OR NOT isfinite(p_from_gaming_day) OR NOT isfinite(p_to_gaming_day) THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
+            DETAIL = 'give finite gaming days p_from_gaming_day <= p_to_gaming_day (both included)', ERRCODE = 'PT422';
+    END IF;
+    RETURN QUERY
+    -- manual adds and adjustments, reconciliations, reversals, expiries:
+    -- the ledger's own rows (a gaming day lies within three days of its
+    -- rows' UTC dates, so the created_at index narrows the scan)
+    SELECT l.transaction_type::text, l.gaming_day, l.created_at::timestamptz, l.player_id,
+           coalesce(l.staff_id::text, l.source), NULL::text, l.points_change, l.reason, l.correlation_id,
+           'ledger:' || l.id || coalesce(' reverses ledger:' || l.reverses_entry_id, '')
+      FROM loyalty.loyalty_ledger l
+     WHERE l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT', 'RECONCILIATION', 'REDEMPTION_REVERSAL', 'EXPIRY')
+       AND l.gaming_day BETWEEN p_from_gaming_day AND p_to_gaming_day
+       AND l.created_at >= (p_from_gaming_day - 3)::timestamp AT TIME ZONE 'UTC'
+       AND l.created_at < (p_to_gaming_day + 4)::timestamp AT TIME ZONE 'UTC'
+    UNION ALL
+    -- held slips decided by a second person
+    SELECT 'SLIP_' || s.approval_status::text, loyalty.gaming_day(s.decided_at), s.decided_at::timestamptz,
+           s.player_id, s.closed_by::text, s.decided_by::text, l.points_change, s.decision_reason,
+           s.correlation_id, 'slip:' || s.id
+      FROM loyalty.rating_slip s
+      LEFT JOIN loyalty.loyalty_ledger l ON l.player_id = s.player_id AND l.id = s.accrued_ledger_id
+     WHERE s.approval_status IN ('APPROVED', 'REJECTED')
+       AND loyalty.gaming_day(s.decided_at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+    UNION ALL
+    -- comps above the approval threshold, approved by a second person
+    SELECT 'HOLD_APPROVED', loyalty.gaming_day(h.approved_at), h.approved_at::timestamptz, h.player_id,
+           h.staff_id::text, h.approved_by::text, -h.points, h.reason, h.correlation_id, 'hold:' || h.hold_id
+      FROM loyalty.hold h
+     WHERE h.approved_by IS NOT NULL
+       AND loyalty.gaming_day(h.approved_at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+    UNION ALL
+    -- every change made through the admin API
+    SELECT 'ADMIN_' || upper(a.action), loyalty.gaming_day(a.at), a.at::timestamptz, NULL::uuid, a.actor,
+           NULL::text, NULL::bigint, NULL::text, a.correlation_id, a.target
+      FROM loyalty.admin_audit a
+     WHERE loyalty.gaming_day(a.at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+     ORDER BY 3, 1, 10;
+END
+$$;
+COMMENT ON FUNCTION loyalty.exception_report(date, date) IS
+    'Exception report for the gaming days [p_from_gaming_day, p_to_gaming_day]: manual adds and adjustments, reconciliations, redemption reversals, expiries, slip approvals and rejections, approved comps above the threshold, admin API changes; each with initiator and approver. loyalty:audit staff and trusted back ends.';
+REVOKE ALL ON FUNCTION loyalty.exception_report FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.exception_report TO authenticated, service_role;
+
+-- Inactivity expiry (SPEC §16): the settings (off until the casino sets
+-- points_inactivity_expiry), each player's last earning time, kept by the
+-- write path from now on and filled here from the ledger, and the sweep.
+ALTER TABLE loyalty.config
+    ADD COLUMN points_inactivity_expiry interval
+        CONSTRAINT config_points_inactivity_expiry_check CHECK (points_inactivity_expiry > '0'::interval),
+    ADD COLUMN expiry_warning interval NOT NULL DEFAULT '30 days'
+        CONSTRAINT config_expiry_warning_check CHECK (expiry_warning >= '0'::interval);
+COMMENT ON COLUMN loyalty.config.points_inactivity_expiry IS 'Points expire after this long without an earning entry (NULL: never). expire_inactive_points posts the EXPIRY entries.';
+COMMENT ON COLUMN loyalty.config.expiry_warning IS 'How long before their points expire a player is told (one POINTS_EXPIRING notification per stretch without play).';
+ALTER TABLE loyalty.player_loyalty ADD COLUMN last_earned_at loyalty.finite_timestamptz,
+    ADD COLUMN expiry_warned_for loyalty.finite_timestamptz;
+COMMENT ON COLUMN loyalty.player_loyalty.last_earned_at IS 'When the player last earned points (GAMEPLAY or MANUAL_BONUS entry), kept by the write path: inactivity expiry counts from it.';
+COMMENT ON COLUMN loyalty.player_loyalty.expiry_warned_for IS 'The last_earned_at a POINTS_EXPIRING warning was sent for (one warning per stretch without play).';
+UPDATE loyalty.player_loyalty p SET last_earned_at = l.at
+  FROM (SELECT player_id, max(created_at) AS at FROM loyalty.loyalty_ledger
+         WHERE transaction_type IN ('GAMEPLAY', 'MANUAL_BONUS') GROUP BY player_id) l
+ WHERE p.player_id = l.player_id;
+CREATE FUNCTION loyalty.expire_inactive_points(
+	"p_limit" INT DEFAULT 1000
+) RETURNS TABLE (
+	"player_id" uuid,
+	"points_expired" bigint,
+	"ledger_entry_id" bigint,
+	"balance_after" bigint,
+	"warned" bigint
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'expire_inactive_points_wrapper';
+REVOKE ALL ON FUNCTION loyalty.expire_inactive_points FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.expire_inactive_points TO service_role;

@@ -77,6 +77,10 @@ CREATE TABLE loyalty.config (
                          CONSTRAINT config_max_redemption_points_check CHECK (max_redemption_points BETWEEN 1 AND 1000000000000),
     redemption_approval_points bigint NOT NULL DEFAULT 10000
                          CONSTRAINT config_redemption_approval_points_check CHECK (redemption_approval_points >= 0),
+    points_inactivity_expiry interval
+                         CONSTRAINT config_points_inactivity_expiry_check CHECK (points_inactivity_expiry > '0'::interval),
+    expiry_warning       interval NOT NULL DEFAULT '30 days'
+                         CONSTRAINT config_expiry_warning_check CHECK (expiry_warning >= '0'::interval),
     CONSTRAINT config_pkey PRIMARY KEY (singleton)
 );
 COMMENT ON TABLE loyalty.config IS 'Owner-only settings (one row): casino time zone, gaming-day start, security limits. Not writable by ordinary roles.';
@@ -98,6 +102,8 @@ COMMENT ON COLUMN loyalty.config.notification_claim_timeout IS 'A claimed notifi
 COMMENT ON COLUMN loyalty.config.daily_approval_threshold_points IS 'Four-eyes over a day: the completion that takes a player''s gameplay points for the gaming day above this is HELD_FOR_APPROVAL, like a single slip above its own threshold.';
 COMMENT ON COLUMN loyalty.config.cents_per_point IS 'What one point is worth in a comp, in cents: a hold records points x this, rounded down, as comp_value_cents.';
 COMMENT ON COLUMN loyalty.config.max_redemption_points IS 'Most points one hold or redemption may take (REDEMPTION_EXCEEDS_LIMIT above it).';
+COMMENT ON COLUMN loyalty.config.points_inactivity_expiry IS 'Points expire after this long without an earning entry (NULL: never). expire_inactive_points posts the EXPIRY entries.';
+COMMENT ON COLUMN loyalty.config.expiry_warning IS 'How long before their points expire a player is told (one POINTS_EXPIRING notification per stretch without play).';
 COMMENT ON COLUMN loyalty.config.redemption_approval_points IS 'A hold of more points than this starts PENDING_APPROVAL and needs a second staff member (approve_hold).';
 COMMENT ON COLUMN loyalty.config.accrual_lock_timeout IS 'Longest an accrual waits for a busy player''s row before the completion becomes PARTIAL_COMPLETION (keep it below API statement timeouts).';
 
@@ -155,7 +161,11 @@ CREATE TABLE loyalty.staff (
     permissions text[]  NOT NULL DEFAULT '{}'
                 CONSTRAINT staff_permissions_check CHECK (permissions <@ ARRAY['loyalty:award', 'loyalty:rate', 'loyalty:approve',
                                                                                'loyalty:recover', 'loyalty:view_all',
-                                                                               'loyalty:redeem']::text[]),
+                                                                               'loyalty:redeem', 'loyalty:audit']::text[])
+                CONSTRAINT staff_audit_separation_check
+                CHECK (NOT (permissions && ARRAY['loyalty:audit']::text[]
+                            AND permissions && ARRAY['loyalty:award', 'loyalty:rate', 'loyalty:redeem',
+                                                     'loyalty:approve']::text[])),
     active      boolean NOT NULL DEFAULT true,
     created_at  loyalty.finite_timestamptz NOT NULL DEFAULT now(),
     updated_at  loyalty.finite_timestamptz NOT NULL DEFAULT now(),
@@ -163,7 +173,7 @@ CREATE TABLE loyalty.staff (
 );
 COMMENT ON TABLE loyalty.staff IS 'Staff members and what they may do. staff_id is the staff member''s auth user id.';
 COMMENT ON COLUMN loyalty.staff.staff_id IS 'The staff member''s auth user id (auth.uid() / JWT sub).';
-COMMENT ON COLUMN loyalty.staff.permissions IS 'Granted permissions: loyalty:award (manual rewards), loyalty:rate (open, re-rate, complete slips), loyalty:approve (approve or reject held slips), loyalty:recover (recovery of partial completions), loyalty:view_all (read everything), loyalty:redeem (hold, capture and void comps).';
+COMMENT ON COLUMN loyalty.staff.permissions IS 'Granted permissions: loyalty:award (manual rewards), loyalty:rate (open, re-rate, complete slips), loyalty:approve (approve or reject held slips), loyalty:recover (recovery of partial completions), loyalty:view_all (read everything), loyalty:redeem (hold, capture and void comps), loyalty:audit (the exception report; never together with award, rate, redeem or approve: whoever reviews neither grants nor receives).';
 COMMENT ON COLUMN loyalty.staff.active IS 'Inactive staff may do nothing.';
 COMMENT ON COLUMN loyalty.staff.created_at IS 'Audit: when the staff member was added.';
 COMMENT ON COLUMN loyalty.staff.updated_at IS 'Audit: when the staff row last changed.';
@@ -253,6 +263,8 @@ CREATE TABLE loyalty.player_loyalty (
     gameplay_day    date,
     gameplay_day_points loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
     held_points     loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
+    last_earned_at  loyalty.finite_timestamptz,
+    expiry_warned_for loyalty.finite_timestamptz,
     CONSTRAINT player_loyalty_pkey PRIMARY KEY (player_id),
     -- available points (balance - held) never below 0: the write path
     -- refuses first (src/ledger/balance.rs); this is the guard behind it
@@ -270,6 +282,8 @@ COMMENT ON COLUMN loyalty.player_loyalty.chain_seq IS 'Tamper evidence: seq of t
 COMMENT ON COLUMN loyalty.player_loyalty.chain_head IS 'Tamper evidence: row_hash of the player''s last ledger entry (64 zeros before the first).';
 COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day IS 'Gaming day of the player''s last GAMEPLAY entry (the daily approval threshold counts within it).';
 COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day_points IS 'GAMEPLAY points posted on gameplay_day, kept by the write path under the player''s lock.';
+COMMENT ON COLUMN loyalty.player_loyalty.last_earned_at IS 'When the player last earned points (GAMEPLAY or MANUAL_BONUS entry), kept by the write path: inactivity expiry counts from it.';
+COMMENT ON COLUMN loyalty.player_loyalty.expiry_warned_for IS 'The last_earned_at a POINTS_EXPIRING warning was sent for (one warning per stretch without play).';
 COMMENT ON COLUMN loyalty.player_loyalty.held_points IS 'Points reserved by the player''s PENDING_APPROVAL and ACTIVE holds; available = current_balance - held_points.';
 
 -- The casino's gaming day of an instant: its local date in
@@ -444,7 +458,7 @@ COMMENT ON COLUMN loyalty.reward_window.alert_count IS 'Manual rewards created a
 -- alerts) or claimed by trusted workers (claim_notifications).
 CREATE TABLE loyalty.notification (
     id              bigserial   NOT NULL,
-    kind            text        NOT NULL CONSTRAINT notification_kind_check CHECK (kind IN ('TIER_CHANGED', 'ALERT', 'HOLD')),
+    kind            text        NOT NULL CONSTRAINT notification_kind_check CHECK (kind IN ('TIER_CHANGED', 'ALERT', 'HOLD', 'POINTS_EXPIRING')),
     player_id       uuid,
     alert_id        bigint,
     ledger_entry_id bigint,
@@ -457,7 +471,7 @@ CREATE TABLE loyalty.notification (
 );
 COMMENT ON TABLE loyalty.notification IS 'Durable outbox of tier changes and alerts, written in the event''s transaction; pg_notify only wakes consumers up.';
 COMMENT ON COLUMN loyalty.notification.id IS 'Notification id, increasing in insertion order.';
-COMMENT ON COLUMN loyalty.notification.kind IS 'TIER_CHANGED and HOLD (a hold made, approved, captured, voided, expired, or a redemption reversed: readable by that player) or ALERT (readable by staff with loyalty:view_all).';
+COMMENT ON COLUMN loyalty.notification.kind IS 'TIER_CHANGED, HOLD (a hold made, approved, captured, voided, expired, or a redemption reversed) and POINTS_EXPIRING (readable by that player), or ALERT (readable by staff with loyalty:view_all).';
 COMMENT ON COLUMN loyalty.notification.player_id IS 'The player concerned, if any.';
 COMMENT ON COLUMN loyalty.notification.alert_id IS 'The alert (kind ALERT).';
 COMMENT ON COLUMN loyalty.notification.ledger_entry_id IS 'The ledger entry that changed the tier, if one did.';

@@ -44,6 +44,11 @@ GRANT EXECUTE ON FUNCTION loyalty.manual_reward_key TO authenticated, service_ro
 GRANT EXECUTE ON FUNCTION loyalty.hold_points, loyalty.approve_hold, loyalty.capture_hold,
     loyalty.void_hold, loyalty.redeem_points, loyalty.reverse_redemption
     TO authenticated, service_role;
+-- Statements: the player their own, loyalty:view_all staff anyone's (each
+-- checks that itself).
+GRANT EXECUTE ON FUNCTION loyalty.player_balance_at, loyalty.player_statement TO authenticated, service_role;
+-- The exception report: loyalty:audit staff and trusted back ends (it checks that itself).
+GRANT EXECUTE ON FUNCTION loyalty.exception_report TO authenticated, service_role;
 -- Pure: which kinds add to lifetime points (the runbooks and RLS-free reads).
 GRANT EXECUTE ON FUNCTION loyalty.kind_earns TO authenticated, service_role;
 -- Identity helpers the RLS policies call as the querying role.
@@ -59,6 +64,7 @@ GRANT EXECUTE ON FUNCTION loyalty.list_partial_completions, loyalty.recover_part
     loyalty.verify_chain_heads, loyalty.health_check, loyalty.retier_players,
     loyalty.claim_notifications, loyalty.mark_notifications_delivered, loyalty.expire_holds
     TO service_role;
+GRANT EXECUTE ON FUNCTION loyalty.expire_inactive_points TO service_role;
 -- Read-only views of operations for staff with loyalty:view_all (each
 -- checks that itself) and trusted back ends.
 GRANT EXECUTE ON FUNCTION loyalty.metrics, loyalty.reward_history, loyalty.staff_activity,
@@ -118,11 +124,11 @@ CREATE POLICY alert_read ON loyalty.alert FOR SELECT TO authenticated
 CREATE POLICY staff_read ON loyalty.staff FOR SELECT TO authenticated
     USING (staff_id = (SELECT loyalty.caller_uid())
            OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
--- The outbox: a player reads their own tier changes and holds (Supabase Realtime's
+-- The outbox: a player reads their own tier changes, holds and expiry warnings (Supabase Realtime's
 -- table feed applies the same policy); alerts are for view_all staff.
 GRANT SELECT ON loyalty.notification TO authenticated, service_role;
 CREATE POLICY notification_read ON loyalty.notification FOR SELECT TO authenticated
-    USING (kind IN ('TIER_CHANGED', 'HOLD') AND player_id = (SELECT loyalty.caller_uid())
+    USING (kind IN ('TIER_CHANGED', 'HOLD', 'POINTS_EXPIRING') AND player_id = (SELECT loyalty.caller_uid())
            OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
 -- Audit trails: view_all staff.
 GRANT SELECT ON loyalty.admin_audit, loyalty.reward_replay TO authenticated, service_role;

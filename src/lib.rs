@@ -5,6 +5,7 @@ use pgrx::prelude::*;
 
 // The rooms, from the bottom floor up; each may call only the rooms below
 // it (CONTRIBUTING.md, "The house").
+pub mod aging;
 pub mod alert;
 pub mod auth;
 pub mod domain;
@@ -66,6 +67,22 @@ extension_sql_file!(
         ledger::chain::verify::verify_ledger_chain,
         ledger::chain::verify::verify_ledger_chain_since
     ]
+);
+extension_sql_file!(
+    "../sql/aging/statement.sql",
+    name = "statement",
+    requires = [
+        "schema",
+        "health",
+        auth::require_caller,
+        auth::caller_uid_sql,
+        domain::kinds::kind_earns
+    ]
+);
+extension_sql_file!(
+    "../sql/ops/exception_report.sql",
+    name = "exception_report",
+    requires = ["schema", "hold", auth::require_caller]
 );
 extension_sql_file!(
     "../sql/ops/admin.sql",

@@ -66,7 +66,7 @@ BEGIN
     EXCEPTION WHEN check_violation OR not_null_violation THEN
         GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
         PERFORM loyalty.admin_refused(v_con,
-            'permissions are loyalty:award, loyalty:rate, loyalty:approve, loyalty:recover, loyalty:view_all, loyalty:redeem');
+            'permissions are loyalty:award, loyalty:rate, loyalty:approve, loyalty:recover, loyalty:view_all, loyalty:redeem, loyalty:audit; loyalty:audit never with award, rate, redeem or approve');
     END;
     PERFORM loyalty.admin_audit_write(v_actor, 'upsert_staff', 'staff:' || p_staff_id,
         CASE WHEN v_before.staff_id IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);
@@ -231,7 +231,8 @@ CREATE FUNCTION loyalty.configure(p_casino_timezone text DEFAULT NULL, p_gaming_
     p_alert_ack_overdue_after interval DEFAULT NULL, p_health_sweep_players integer DEFAULT NULL,
     p_notification_claim_timeout interval DEFAULT NULL, p_correlation_id text DEFAULT NULL,
     p_daily_approval_threshold_points bigint DEFAULT NULL, p_cents_per_point numeric DEFAULT NULL,
-    p_max_redemption_points bigint DEFAULT NULL, p_redemption_approval_points bigint DEFAULT NULL)
+    p_max_redemption_points bigint DEFAULT NULL, p_redemption_approval_points bigint DEFAULT NULL,
+    p_points_inactivity_expiry interval DEFAULT NULL, p_expiry_warning interval DEFAULT NULL)
 RETURNS loyalty.config
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
@@ -263,6 +264,10 @@ BEGIN
                cents_per_point = coalesce(p_cents_per_point, c.cents_per_point),
                max_redemption_points = coalesce(p_max_redemption_points, c.max_redemption_points),
                redemption_approval_points = coalesce(p_redemption_approval_points, c.redemption_approval_points),
+               -- '0' turns inactivity expiry off again (NULL keeps the value, as everywhere)
+               points_inactivity_expiry = CASE WHEN p_points_inactivity_expiry = '0'::interval THEN NULL
+                                               ELSE coalesce(p_points_inactivity_expiry, c.points_inactivity_expiry) END,
+               expiry_warning = coalesce(p_expiry_warning, c.expiry_warning),
                updated_at = now()
          WHERE c.singleton
         RETURNING * INTO v_after;
@@ -275,5 +280,5 @@ BEGIN
     RETURN v_after;
 END
 $$;
-COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint, numeric, bigint, bigint) IS
+COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint, numeric, bigint, bigint, interval, interval) IS
     'Admin (trusted back ends): casino time zone, gaming-day start, limits and thresholds (NULL keeps a value); audited.';

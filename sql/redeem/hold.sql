@@ -18,6 +18,7 @@ CREATE TABLE loyalty.hold (
     ledger_entry_id  bigint,
     staff_id         uuid    NOT NULL,
     approved_by      uuid,
+    approved_at      loyalty.finite_timestamptz,
     reason           text    NOT NULL,
     idempotency_key  text    NOT NULL,
     correlation_id   text    NOT NULL,
@@ -27,6 +28,7 @@ CREATE TABLE loyalty.hold (
     void_reason      text,
     CONSTRAINT hold_pkey PRIMARY KEY (player_id, hold_id),
     CONSTRAINT hold_player_id_idempotency_key_key UNIQUE (player_id, idempotency_key),
+    CONSTRAINT hold_approved_check CHECK ((approved_by IS NULL) = (approved_at IS NULL)),
     -- a captured hold names its entry and what it took, and nothing else does
     CONSTRAINT hold_captured_check CHECK (
         (status = 'CAPTURED') = (ledger_entry_id IS NOT NULL)
@@ -45,6 +47,7 @@ COMMENT ON COLUMN loyalty.hold.captured_points IS 'Points the capture took (<= p
 COMMENT ON COLUMN loyalty.hold.ledger_entry_id IS 'The REDEMPTION entry of the capture.';
 COMMENT ON COLUMN loyalty.hold.staff_id IS 'Audit: who made the hold (the staff member a trusted back end named).';
 COMMENT ON COLUMN loyalty.hold.approved_by IS 'Audit: who approved a hold above the approval threshold.';
+COMMENT ON COLUMN loyalty.hold.approved_at IS 'Audit: when it was approved (the exception report lists it on that gaming day).';
 COMMENT ON COLUMN loyalty.hold.reason IS 'Audit: why.';
 COMMENT ON COLUMN loyalty.hold.idempotency_key IS 'hold:<p_request_id> (a retry returns this hold), or hold:<hold_id> without one.';
 COMMENT ON COLUMN loyalty.hold.correlation_id IS 'Audit: correlation id of the request that made the hold.';

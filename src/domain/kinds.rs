@@ -25,16 +25,20 @@ pub enum Kind {
     /// A redemption given back (the comp was charged in cash instead):
     /// positive, linked to the entry it reverses.
     RedemptionReversal,
+    /// Points that lapsed after a stretch with no earning (negative: the
+    /// available points; held points stay held).
+    Expiry,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Gameplay,
         Kind::ManualBonus,
         Kind::Adjustment,
         Kind::Reconciliation,
         Kind::Redemption,
         Kind::RedemptionReversal,
+        Kind::Expiry,
     ];
 
     /// The event a ledger entry of this kind records.
@@ -45,6 +49,7 @@ impl Kind {
             Kind::Reconciliation => "BALANCE_RECONCILED",
             Kind::Redemption => "POINTS_REDEEMED",
             Kind::RedemptionReversal => "REDEMPTION_REVERSED",
+            Kind::Expiry => "POINTS_EXPIRED",
         }
     }
 
@@ -56,6 +61,7 @@ impl Kind {
             Kind::Reconciliation => "RECONCILIATION",
             Kind::Redemption => "REDEMPTION",
             Kind::RedemptionReversal => "REDEMPTION_REVERSAL",
+            Kind::Expiry => "EXPIRY",
         }
     }
 
@@ -186,7 +192,8 @@ mod unit {
                 "POINTS_UPDATE_REQUESTED",
                 "BALANCE_RECONCILED",
                 "POINTS_REDEEMED",
-                "REDEMPTION_REVERSED"
+                "REDEMPTION_REVERSED",
+                "POINTS_EXPIRED"
             ]
         );
     }

@@ -154,7 +154,8 @@ pub fn post(e: &Entry) -> Result<Posted> {
                     gameplay_day_points = CASE WHEN NOT $27 THEN gameplay_day_points
                                                WHEN gameplay_day = $26::date THEN gameplay_day_points + $8
                                                ELSE $8 END,
-                    held_points = $28
+                    held_points = $28,
+                    last_earned_at = CASE WHEN $30 THEN $22 ELSE last_earned_at END
               WHERE ctid = $20 AND player_id = $1 AND EXISTS (SELECT FROM entry)
              RETURNING (SELECT id FROM entry)",
             &[
@@ -187,6 +188,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
                 (e.kind == Kind::Gameplay).into(),
                 change.held_after.into(),
                 e.reverses_entry_id.into(),
+                e.kind.earns().into(),
             ],
         )?;
         if rows.is_empty() {

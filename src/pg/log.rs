@@ -32,6 +32,7 @@ pub enum Event {
     HoldVoided,
     HoldExpired,
     RedemptionReversed,
+    PointsExpired,
 }
 
 impl Event {
@@ -59,6 +60,7 @@ impl Event {
             Event::HoldVoided => "hold_voided",
             Event::HoldExpired => "hold_expired",
             Event::RedemptionReversed => "redemption_reversed",
+            Event::PointsExpired => "points_expired",
         }
     }
 }

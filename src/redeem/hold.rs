@@ -349,7 +349,8 @@ row_fn! {
                     "PENDING_APPROVAL" if !h.past_due => {
                         spi::write(
                             c,
-                            "UPDATE loyalty.hold SET status = 'ACTIVE', approved_by = $3
+                            "UPDATE loyalty.hold
+                                SET status = 'ACTIVE', approved_by = $3, approved_at = pg_catalog.clock_timestamp()
                               WHERE player_id = $1 AND hold_id = $2",
                             &[player.into(), hold_id.into(), person.uid().into()],
                         )?;

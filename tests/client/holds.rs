@@ -333,7 +333,7 @@ fn sixteen_sessions_race_every_way_points_move_and_the_books_balance() {
                 (slot.clone(), barrier.clone(), tally.clone(), failures.clone());
             thread::spawn(move || {
                 let mut c = shared_db();
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t + 1) * 0x1000_0001);
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((t + 1) * 0x1000_0001));
                 barrier.wait();
                 let end = Instant::now() + Duration::from_secs(seconds);
                 while Instant::now() < end {
