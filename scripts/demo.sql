@@ -242,3 +242,28 @@ SELECT slips_open, slips_completed_today, slips_held_today, partial_completions,
 SELECT staff_id, permissions FROM loyalty.upsert_staff('7d3f7a52-0000-4000-8000-0000000000b2',
        '{loyalty:rate}', p_correlation_id => 'HR-1');
 SELECT action, target, actor, correlation_id FROM loyalty.admin_audit ORDER BY id;
+
+\echo
+\echo '################ Statements, expiry and the exception report'
+\echo '## Player ...0003''s statement of the last day: opening, every entry, totals per kind, closing'
+SELECT line, seq, transaction_type, points_change, balance_after, entries
+  FROM loyalty.player_statement('7d3f7a52-0000-4000-8000-000000000003', now() - interval '1 day');
+\echo '## ... and what they had just before the dinner was charged'
+SELECT balance, lifetime_points, tier, seq
+  FROM loyalty.player_balance_at('7d3f7a52-0000-4000-8000-000000000003',
+       (SELECT created_at - interval '1 microsecond' FROM loyalty.loyalty_ledger
+         WHERE player_id = '7d3f7a52-0000-4000-8000-000000000003' AND transaction_type = 'REDEMPTION'));
+\echo '## The casino lets points lapse after inactivity (here two seconds, warned one second before; off by default)'
+SELECT points_inactivity_expiry, expiry_warning
+  FROM loyalty.configure(p_points_inactivity_expiry => '2 seconds', p_expiry_warning => '1 second',
+                         p_correlation_id => 'POLICY-1');
+SELECT pg_sleep(2.1);
+SELECT player_id, points_expired, balance_after FROM loyalty.expire_inactive_points() ORDER BY player_id;
+SELECT player_id, payload->>'available' AS warned_of FROM loyalty.notification WHERE kind = 'POINTS_EXPIRING' ORDER BY player_id;
+SELECT points_inactivity_expiry IS NULL AS expiry_off
+  FROM loyalty.configure(p_points_inactivity_expiry => '0', p_correlation_id => 'POLICY-2');
+\echo '## The quarter''s exception review, for a compliance reviewer with loyalty:audit (who may hold nothing that grants or receives)'
+SELECT staff_id, permissions FROM loyalty.upsert_staff('7d3f7a52-0000-4000-8000-0000000000c1', '{loyalty:audit}',
+       p_correlation_id => 'COMPLIANCE-1');
+SELECT event, initiator, approver, amount, reason
+  FROM loyalty.exception_report(loyalty.gaming_day(now()) - 90, loyalty.gaming_day(now()));

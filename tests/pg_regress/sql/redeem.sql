@@ -141,7 +141,7 @@ ROLLBACK TO s;
 \set VERBOSITY default
 
 -- above the approval threshold: reserved, pending, alerted; a second person approves
-SELECT loyalty.configure(p_redemption_approval_points => 1000) IS NOT NULL AS configured;
+SELECT redemption_approval_points FROM loyalty.configure(p_redemption_approval_points => 1000);
 SELECT hold_id AS suite, status, available_after FROM loyalty.hold_points(:p, 2000, 'hotel', 'two nights suite', :cashier2) \gset
 \echo :status :available_after
 SELECT kind, details->>'points' AS points, details->>'threshold' AS threshold
