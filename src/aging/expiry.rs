@@ -22,18 +22,21 @@ struct Lapsing {
     gaming_day: String,
 }
 
-/// Players inactive for longer than the setting with points available, in
-/// the order they went quiet; the row lock is taken per player afterwards.
+/// Players inactive for longer than the setting with points available, the
+/// longest quiet first, returned in player order: each player's lock is
+/// then taken in that order, as a batch completion takes its players'.
 /// A sequential scan of the balances (a daily job): an index on
 /// `last_earned_at` would make every earning post a non-HOT update.
 fn candidates(limit: i32) -> Result<Vec<pgrx::Uuid>> {
     Spi::connect(|c| {
         let rows = spi::write(
             c,
-            "SELECT p.player_id FROM loyalty.player_loyalty p, loyalty.config c
-              WHERE c.points_inactivity_expiry IS NOT NULL AND p.current_balance > p.held_points
-                AND coalesce(p.last_earned_at, p.created_at) <= pg_catalog.clock_timestamp() - c.points_inactivity_expiry
-              ORDER BY coalesce(p.last_earned_at, p.created_at) LIMIT $1",
+            "SELECT player_id FROM (
+                 SELECT p.player_id FROM loyalty.player_loyalty p, loyalty.config c
+                  WHERE c.points_inactivity_expiry IS NOT NULL AND p.current_balance > p.held_points
+                    AND coalesce(p.last_earned_at, p.created_at) <= pg_catalog.clock_timestamp() - c.points_inactivity_expiry
+                  ORDER BY coalesce(p.last_earned_at, p.created_at) LIMIT $1) quiet
+              ORDER BY player_id",
             &[limit.into()],
         )?;
         Ok(rows

@@ -260,9 +260,14 @@ fn expire_holds(
         let due: Vec<(pgrx::Uuid, pgrx::Uuid)> = Spi::connect(|c| -> Result<_> {
             let rows = spi::write(
                 c,
-                "SELECT player_id, hold_id FROM loyalty.hold
-                  WHERE status IN ('PENDING_APPROVAL', 'ACTIVE') AND expires_at <= pg_catalog.clock_timestamp()
-                  ORDER BY expires_at LIMIT $1",
+                // the oldest deadlines, then locked in player order, as a
+                // batch completion locks its players: no two sweeps and no
+                // sweep and batch wait for each other in a circle
+                "SELECT player_id, hold_id FROM (
+                     SELECT player_id, hold_id FROM loyalty.hold
+                      WHERE status IN ('PENDING_APPROVAL', 'ACTIVE') AND expires_at <= pg_catalog.clock_timestamp()
+                      ORDER BY expires_at LIMIT $1) due
+                  ORDER BY player_id, hold_id",
                 &[limit.into()],
             )?;
             Ok(rows
