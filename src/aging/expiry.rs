@@ -12,6 +12,23 @@ use crate::pg::log::{self, Event};
 use crate::pg::spi;
 use pgrx::prelude::*;
 
+/// The one statement of when points lapse: a player with points available
+/// whose last earning (or, never having earned, their first balance row)
+/// is older than the inactivity setting, less `$lead` (an interval
+/// expression: `c.expiry_warning` for the warning, none for the expiry).
+/// Reads `p` (player_loyalty) and `c` (config).
+macro_rules! lapses_within {
+    ($lead:literal) => {
+        concat!(
+            "c.points_inactivity_expiry IS NOT NULL AND p.current_balance > p.held_points
+             AND coalesce(p.last_earned_at, p.created_at)
+                 <= pg_catalog.clock_timestamp() - (c.points_inactivity_expiry - ",
+            $lead,
+            ")"
+        )
+    };
+}
+
 /// Most players one call expires (each is locked until the caller commits).
 pub const MAX_EXPIRE: i32 = 100_000;
 
@@ -31,12 +48,13 @@ fn candidates(limit: i32) -> Result<Vec<pgrx::Uuid>> {
     Spi::connect(|c| {
         let rows = spi::write(
             c,
-            "SELECT player_id FROM (
-                 SELECT p.player_id FROM loyalty.player_loyalty p, loyalty.config c
-                  WHERE c.points_inactivity_expiry IS NOT NULL AND p.current_balance > p.held_points
-                    AND coalesce(p.last_earned_at, p.created_at) <= pg_catalog.clock_timestamp() - c.points_inactivity_expiry
-                  ORDER BY coalesce(p.last_earned_at, p.created_at) LIMIT $1) quiet
-              ORDER BY player_id",
+            concat!(
+                "SELECT player_id FROM (
+                     SELECT p.player_id FROM loyalty.player_loyalty p, loyalty.config c WHERE ",
+                lapses_within!("'0'::interval"),
+                " ORDER BY coalesce(p.last_earned_at, p.created_at) LIMIT $1) quiet
+                  ORDER BY player_id"
+            ),
             &[limit.into()],
         )?;
         Ok(rows
@@ -54,11 +72,13 @@ fn lock_lapsing(player: pgrx::Uuid) -> Result<Option<Lapsing>> {
         }
         let rows = spi::write(
             c,
-            "SELECT p.current_balance - p.held_points, to_char(loyalty.gaming_day(pg_catalog.clock_timestamp()), 'YYYY-MM-DD')
-               FROM loyalty.player_loyalty p, loyalty.config c
-              WHERE p.player_id = $1 AND c.points_inactivity_expiry IS NOT NULL
-                AND p.current_balance > p.held_points
-                AND coalesce(p.last_earned_at, p.created_at) <= pg_catalog.clock_timestamp() - c.points_inactivity_expiry",
+            concat!(
+                "SELECT p.current_balance - p.held_points,
+                        to_char(loyalty.gaming_day(pg_catalog.clock_timestamp()), 'YYYY-MM-DD')
+                   FROM loyalty.player_loyalty p, loyalty.config c
+                  WHERE p.player_id = $1 AND ",
+                lapses_within!("'0'::interval")
+            ),
             &[player.into()],
         )?;
         if rows.is_empty() {
@@ -79,15 +99,15 @@ fn warn(limit: i32, correlation_id: &str) -> Result<i64> {
     Spi::connect(|c| {
         let rows = spi::write(
             c,
-            "WITH due AS (
+            concat!(
+                "WITH due AS (
                  SELECT p.player_id, coalesce(p.last_earned_at, p.created_at) AS quiet_since,
                         coalesce(p.last_earned_at, p.created_at) + c.points_inactivity_expiry AS expires_at,
                         p.current_balance - p.held_points AS available
                    FROM loyalty.player_loyalty p, loyalty.config c
-                  WHERE c.points_inactivity_expiry IS NOT NULL AND p.current_balance > p.held_points
-                    AND coalesce(p.last_earned_at, p.created_at)
-                        <= pg_catalog.clock_timestamp() - (c.points_inactivity_expiry - c.expiry_warning)
-                    AND p.expiry_warned_for IS DISTINCT FROM coalesce(p.last_earned_at, p.created_at)
+                  WHERE ",
+                lapses_within!("c.expiry_warning"),
+                " AND p.expiry_warned_for IS DISTINCT FROM coalesce(p.last_earned_at, p.created_at)
                   ORDER BY 2 LIMIT $1
                   FOR UPDATE OF p SKIP LOCKED),
              marked AS (
@@ -98,7 +118,8 @@ fn warn(limit: i32, correlation_id: &str) -> Result<i64> {
                     pg_catalog.jsonb_build_object('expires_at', d.expires_at, 'available', d.available,
                                                   'correlation_id', $2::text)
                FROM due d
-             RETURNING 1",
+             RETURNING 1"
+            ),
             &[limit.into(), correlation_id.into()],
         )?;
         Ok(rows.len() as i64)

@@ -214,23 +214,38 @@ pub fn announce(
             "available_after" => available_after,
         },
     );
+    hold_notification(
+        c,
+        hold.player_id,
+        hold.ledger_entry_id,
+        serde_json::json!({
+            "event": event.name(),
+            "hold_id": hold.hold_id.to_string(),
+            "status": hold.status.as_str(),
+            "points": hold.points,
+            "captured_points": hold.captured_points,
+            "outlet": hold.outlet.as_str(),
+            "available_after": available_after,
+        }),
+    )
+}
+
+/// The player's outbox row of kind HOLD (RLS lets them read it), in this
+/// transaction: every hold change and every reversal writes one.
+pub fn hold_notification(
+    c: &SpiClient<'_>,
+    player: pgrx::Uuid,
+    ledger_entry_id: Option<i64>,
+    payload: serde_json::Value,
+) -> Result<()> {
     spi::write(
         c,
         "INSERT INTO loyalty.notification (kind, player_id, ledger_entry_id, payload)
-         VALUES ('HOLD', $1, $2,
-                 pg_catalog.jsonb_build_object('event', $3::text, 'hold_id', $4::uuid, 'status', $5::text,
-                                               'points', $6::bigint, 'captured_points', $7::bigint,
-                                               'outlet', $8::text, 'available_after', $9::bigint))",
+         VALUES ('HOLD', $1, $2, $3::text::jsonb)",
         &[
-            hold.player_id.into(),
-            hold.ledger_entry_id.into(),
-            event.name().into(),
-            hold.hold_id.into(),
-            hold.status.as_str().into(),
-            hold.points.into(),
-            hold.captured_points.into(),
-            hold.outlet.as_str().into(),
-            available_after.into(),
+            player.into(),
+            ledger_entry_id.into(),
+            payload.to_string().into(),
         ],
     )?;
     Ok(())

@@ -122,22 +122,17 @@ fn reverse_redemption(
                 },
             );
             Spi::connect(|c| {
-                spi::write(
+                super::hold_notification(
                     c,
-                    "INSERT INTO loyalty.notification (kind, player_id, ledger_entry_id, payload)
-                     VALUES ('HOLD', $1, $2,
-                             pg_catalog.jsonb_build_object('event', $3::text, 'hold_id', $4::uuid,
-                                                           'points', $5::bigint, 'reverses_entry_id', $6::bigint))",
-                    &[
-                        r.player.into(),
-                        posted.entry_id.into(),
-                        Event::RedemptionReversed.name().into(),
-                        r.hold_id.into(),
-                        posted.points_change.into(),
-                        entry_id.into(),
-                    ],
+                    r.player,
+                    Some(posted.entry_id),
+                    serde_json::json!({
+                        "event": Event::RedemptionReversed.name(),
+                        "hold_id": r.hold_id.to_string(),
+                        "points": posted.points_change,
+                        "reverses_entry_id": entry_id,
+                    }),
                 )
-                .map(|_| ())
             })?;
         }
         Ok((
