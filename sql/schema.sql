@@ -81,6 +81,16 @@ CREATE TABLE loyalty.config (
                          CONSTRAINT config_points_inactivity_expiry_check CHECK (points_inactivity_expiry > '0'::interval),
     expiry_warning       interval NOT NULL DEFAULT '30 days'
                          CONSTRAINT config_expiry_warning_check CHECK (expiry_warning >= '0'::interval),
+    tier_basis           text     NOT NULL DEFAULT 'LIFETIME'
+                         CONSTRAINT config_tier_basis_check CHECK (tier_basis IN ('LIFETIME', 'PERIOD')),
+    tier_period_start    text     NOT NULL DEFAULT '01-01'
+                         -- MM-DD of a day every year has (so not 02-29)
+                         CONSTRAINT config_tier_period_start_check CHECK (
+                             CASE WHEN tier_period_start ~ '^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'
+                                  THEN substr(tier_period_start, 4, 2)::integer
+                                       <= extract(day FROM make_date(2001, substr(tier_period_start, 1, 2)::integer, 1)
+                                                           + interval '1 month - 1 day')
+                                  ELSE false END),
     CONSTRAINT config_pkey PRIMARY KEY (singleton)
 );
 COMMENT ON TABLE loyalty.config IS 'Owner-only settings (one row): casino time zone, gaming-day start, security limits. Not writable by ordinary roles.';
@@ -104,6 +114,8 @@ COMMENT ON COLUMN loyalty.config.cents_per_point IS 'What one point is worth in 
 COMMENT ON COLUMN loyalty.config.max_redemption_points IS 'Most points one hold or redemption may take (REDEMPTION_EXCEEDS_LIMIT above it).';
 COMMENT ON COLUMN loyalty.config.points_inactivity_expiry IS 'Points expire after this long without an earning entry (NULL: never). expire_inactive_points posts the EXPIRY entries.';
 COMMENT ON COLUMN loyalty.config.expiry_warning IS 'How long before their points expire a player is told (one POINTS_EXPIRING notification per stretch without play).';
+COMMENT ON COLUMN loyalty.config.tier_basis IS 'What decides the tier: LIFETIME (lifetime points; a tier never falls) or PERIOD (tier credits of the qualification year, the tier reached kept through the next year; roll_tier_period starts each year).';
+COMMENT ON COLUMN loyalty.config.tier_period_start IS 'MM-DD: the qualification year starts on this day each year, at the gaming-day start in the casino''s time zone (not 02-29).';
 COMMENT ON COLUMN loyalty.config.redemption_approval_points IS 'A hold of more points than this starts PENDING_APPROVAL and needs a second staff member (approve_hold).';
 COMMENT ON COLUMN loyalty.config.accrual_lock_timeout IS 'Longest an accrual waits for a busy player''s row before the completion becomes PARTIAL_COMPLETION (keep it below API statement timeouts).';
 
@@ -265,6 +277,9 @@ CREATE TABLE loyalty.player_loyalty (
     held_points     loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
     last_earned_at  loyalty.finite_timestamptz,
     expiry_warned_for loyalty.finite_timestamptz,
+    tier_credits    loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
+    tier_period     date,
+    retained_tier   text,
     CONSTRAINT player_loyalty_pkey PRIMARY KEY (player_id),
     -- available points (balance - held) never below 0: the write path
     -- refuses first (src/ledger/balance.rs); this is the guard behind it
@@ -274,7 +289,7 @@ COMMENT ON TABLE loyalty.player_loyalty IS 'Balance per player. Invariant: curre
 COMMENT ON COLUMN loyalty.player_loyalty.player_id IS 'The player (their auth user id).';
 COMMENT ON COLUMN loyalty.player_loyalty.current_balance IS 'Points the player has, held ones included; never below held_points.';
 COMMENT ON COLUMN loyalty.player_loyalty.lifetime_points IS 'All points ever earned (GAMEPLAY and MANUAL_BONUS entries; loyalty.kind_earns); decides the tier. Spending and reversals never change it.';
-COMMENT ON COLUMN loyalty.player_loyalty.tier IS 'Tier from lifetime_points and the tier ladder.';
+COMMENT ON COLUMN loyalty.player_loyalty.tier IS 'Tier from the tier ladder and lifetime_points (config.tier_basis LIFETIME) or the higher of tier_credits'' tier and retained_tier (PERIOD).';
 COMMENT ON COLUMN loyalty.player_loyalty.tier_progress IS 'Percent of the way from this tier''s threshold to the next (100 at the top tier).';
 COMMENT ON COLUMN loyalty.player_loyalty.created_at IS 'Audit: when the player first received a balance row.';
 COMMENT ON COLUMN loyalty.player_loyalty.updated_at IS 'Audit: when the balance last changed.';
@@ -284,6 +299,9 @@ COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day IS 'Gaming day of the play
 COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day_points IS 'GAMEPLAY points posted on gameplay_day, kept by the write path under the player''s lock.';
 COMMENT ON COLUMN loyalty.player_loyalty.last_earned_at IS 'When the player last earned points (GAMEPLAY or MANUAL_BONUS entry), kept by the write path: inactivity expiry counts from it.';
 COMMENT ON COLUMN loyalty.player_loyalty.expiry_warned_for IS 'The last_earned_at a POINTS_EXPIRING warning was sent for (one warning per stretch without play).';
+COMMENT ON COLUMN loyalty.player_loyalty.tier_credits IS 'Tier credits earned in tier_period (GAMEPLAY and MANUAL_BONUS add, a negative ADJUSTMENT takes away, never below 0); the tier under config.tier_basis = PERIOD.';
+COMMENT ON COLUMN loyalty.player_loyalty.tier_period IS 'First gaming day of the qualification period tier_credits count in (NULL before the player''s first entry of 0.3.0).';
+COMMENT ON COLUMN loyalty.player_loyalty.retained_tier IS 'The tier the previous period''s credits reached, kept through tier_period (NULL: the lowest).';
 COMMENT ON COLUMN loyalty.player_loyalty.held_points IS 'Points reserved by the player''s PENDING_APPROVAL and ACTIVE holds; available = current_balance - held_points.';
 
 -- The casino's gaming day of an instant: its local date in

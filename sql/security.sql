@@ -64,7 +64,9 @@ GRANT EXECUTE ON FUNCTION loyalty.list_partial_completions, loyalty.recover_part
     loyalty.verify_chain_heads, loyalty.health_check, loyalty.retier_players,
     loyalty.claim_notifications, loyalty.mark_notifications_delivered, loyalty.expire_holds
     TO service_role;
-GRANT EXECUTE ON FUNCTION loyalty.expire_inactive_points TO service_role;
+GRANT EXECUTE ON FUNCTION loyalty.expire_inactive_points, loyalty.roll_tier_period TO service_role;
+-- When the current qualification period began (a date anyone may know).
+GRANT EXECUTE ON FUNCTION loyalty.tier_period_of TO authenticated, service_role;
 -- Read-only views of operations for staff with loyalty:view_all (each
 -- checks that itself) and trusted back ends.
 GRANT EXECUTE ON FUNCTION loyalty.metrics, loyalty.reward_history, loyalty.staff_activity,

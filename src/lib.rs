@@ -65,7 +65,8 @@ extension_sql_file!(
         "partial_completion",
         auth::require_caller,
         ledger::chain::verify::verify_ledger_chain,
-        ledger::chain::verify::verify_ledger_chain_since
+        ledger::chain::verify::verify_ledger_chain_since,
+        ledger::ladder::player_tier
     ]
 );
 extension_sql_file!(
@@ -76,7 +77,8 @@ extension_sql_file!(
         "health",
         auth::require_caller,
         auth::caller_uid_sql,
-        domain::kinds::kind_earns
+        domain::kinds::kind_earns,
+        ledger::ladder::player_tier
     ]
 );
 extension_sql_file!(
@@ -90,7 +92,8 @@ extension_sql_file!(
     requires = [
         "schema",
         auth::require_caller,
-        pg::context::resolve_correlation_id
+        pg::context::resolve_correlation_id,
+        ledger::casino::tier_period_of
     ]
 );
 extension_sql_file!("../sql/security.sql", name = "security", finalize);

@@ -42,7 +42,7 @@ BEGIN
      ORDER BY l.seq DESC LIMIT 1;
     player_id := p_player_id; at := p_at;
     IF e.id IS NULL THEN
-        balance := 0; lifetime_points := 0; tier := loyalty.ladder_tier(0);
+        balance := 0; lifetime_points := 0; tier := loyalty.player_tier(0);
     ELSE
         balance := e.balance_after; tier := e.tier_after;
         ledger_entry_id := e.id; seq := e.seq; entry_at := e.created_at;

@@ -232,7 +232,8 @@ CREATE FUNCTION loyalty.configure(p_casino_timezone text DEFAULT NULL, p_gaming_
     p_notification_claim_timeout interval DEFAULT NULL, p_correlation_id text DEFAULT NULL,
     p_daily_approval_threshold_points bigint DEFAULT NULL, p_cents_per_point numeric DEFAULT NULL,
     p_max_redemption_points bigint DEFAULT NULL, p_redemption_approval_points bigint DEFAULT NULL,
-    p_points_inactivity_expiry interval DEFAULT NULL, p_expiry_warning interval DEFAULT NULL)
+    p_points_inactivity_expiry interval DEFAULT NULL, p_expiry_warning interval DEFAULT NULL,
+    p_tier_basis text DEFAULT NULL, p_tier_period_start text DEFAULT NULL)
 RETURNS loyalty.config
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
@@ -268,6 +269,8 @@ BEGIN
                points_inactivity_expiry = CASE WHEN p_points_inactivity_expiry = '0'::interval THEN NULL
                                                ELSE coalesce(p_points_inactivity_expiry, c.points_inactivity_expiry) END,
                expiry_warning = coalesce(p_expiry_warning, c.expiry_warning),
+               tier_basis = coalesce(p_tier_basis, c.tier_basis),
+               tier_period_start = coalesce(p_tier_period_start, c.tier_period_start),
                updated_at = now()
          WHERE c.singleton
         RETURNING * INTO v_after;
@@ -276,9 +279,20 @@ BEGIN
         PERFORM loyalty.admin_refused(coalesce(nullif(v_con, ''), 'config_casino_timezone_check'),
                                       'see docs/reference.md for each setting''s range');
     END;
+    -- Turning the period basis on takes no tier away: every player keeps
+    -- the tier they hold as the retained tier of the current period (and
+    -- the credits earned in it), so the first fall is at the next rollover.
+    IF v_before.tier_basis = 'LIFETIME' AND v_after.tier_basis = 'PERIOD' THEN
+        UPDATE loyalty.player_loyalty p
+           SET retained_tier = p.tier,
+               tier_credits = CASE WHEN p.tier_period = loyalty.tier_period_of(now()) THEN p.tier_credits ELSE 0 END,
+               tier_period = loyalty.tier_period_of(now())
+          FROM (SELECT q.player_id FROM loyalty.player_loyalty q ORDER BY q.player_id FOR UPDATE) locked
+         WHERE p.player_id = locked.player_id;
+    END IF;
     PERFORM loyalty.admin_audit_write(v_actor, 'configure', 'config', to_jsonb(v_before), to_jsonb(v_after), v_corr);
     RETURN v_after;
 END
 $$;
-COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint, numeric, bigint, bigint, interval, interval) IS
-    'Admin (trusted back ends): casino time zone, gaming-day start, limits and thresholds (NULL keeps a value); audited.';
+COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint, numeric, bigint, bigint, interval, interval, text, text) IS
+    'Admin (trusted back ends): casino time zone, gaming-day start, limits, thresholds and the tier basis (NULL keeps a value); audited. Turning tier_basis to PERIOD keeps every player''s tier through the current period.';

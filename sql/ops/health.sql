@@ -3,20 +3,6 @@
 -- per finding while it stays unresolved, and resolves alerts whose
 -- condition is gone. metrics() gives the numbers an operator graphs.
 
--- The tier a player with p_lifetime points holds under the current ladder
--- (the same rule as src/domain/points.rs: the highest threshold reached, else the
--- lowest tier).
-CREATE FUNCTION loyalty.ladder_tier(p_lifetime bigint) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, loyalty, pg_temp
-AS $$
-    SELECT coalesce((SELECT t.tier FROM loyalty.tier t WHERE t.threshold_points <= p_lifetime
-                      ORDER BY t.threshold_points DESC LIMIT 1),
-                    (SELECT t.tier FROM loyalty.tier t ORDER BY t.threshold_points LIMIT 1),
-                    'BRONZE')
-$$;
-COMMENT ON FUNCTION loyalty.ladder_tier(bigint) IS
-    'The tier the current ladder gives p_lifetime lifetime points.';
-
 CREATE FUNCTION loyalty.health_check()
 RETURNS TABLE (kind text, severity text, subject text, alert_id bigint, new_alert boolean, details jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
@@ -189,7 +175,8 @@ BEGIN
     -- Stored tiers that disagree with the ladder: everyone when the ladder
     -- changed since the last full check or a drift alert is unresolved,
     -- else the players verified above. One finding for the whole ladder.
-    SELECT md5(string_agg(t.tier || ':' || t.threshold_points, ',' ORDER BY t.threshold_points))
+    SELECT md5(string_agg(t.tier || ':' || t.threshold_points, ',' ORDER BY t.threshold_points)
+               || (SELECT cf.tier_basis FROM loyalty.config cf))
       INTO v_digest FROM loyalty.tier t;
     v_full_tiers := v_digest IS DISTINCT FROM st.ladder_digest
         OR EXISTS (SELECT 1 FROM loyalty.alert a WHERE a.kind = 'TIER_DRIFT' AND a.resolved_at IS NULL);
@@ -201,7 +188,8 @@ BEGIN
                                                  'sample', (array_agg(jsonb_build_object(
                                                      'player_id', d.player_id, 'tier', d.tier,
                                                      'ladder_tier', d.ladder_tier) ORDER BY d.player_id))[1:20])))
-          FROM (SELECT p.player_id, p.tier, loyalty.ladder_tier(p.lifetime_points) AS ladder_tier
+          FROM (SELECT p.player_id, p.tier,
+                       loyalty.player_tier(p.lifetime_points, p.tier_credits, p.retained_tier, p.tier) AS ladder_tier
                   FROM loyalty.player_loyalty p
                  WHERE v_full_tiers OR p.player_id = ANY (v_players)) d
          WHERE d.tier <> d.ladder_tier

@@ -88,6 +88,17 @@ impl Kind {
         !matches!(self, Kind::Reconciliation)
     }
 
+    /// Tier credits an entry of this kind and `points` is worth under the
+    /// period basis (reference §16): earning adds, a negative adjustment
+    /// takes away; spending, giving back, expiry and repairs never count.
+    pub fn tier_credit(self, points: i64) -> i64 {
+        match self {
+            Kind::Gameplay | Kind::ManualBonus => points.max(0),
+            Kind::Adjustment => points.min(0),
+            _ => 0,
+        }
+    }
+
     /// Whether entries of this kind are points earned: they add to lifetime
     /// points (and so to the tier). Spending, giving a spend back and
     /// repairs never do (reference §15).

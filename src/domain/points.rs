@@ -208,6 +208,125 @@ pub fn tier_for(lifetime: i64, ladder: &[Tier]) -> (String, i16) {
     (this.name.clone(), progress)
 }
 
+/// What decides the tier (`config.tier_basis`, reference §16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// Lifetime points (0.2.0's rule): a tier never falls.
+    Lifetime,
+    /// Tier credits of the qualification period, with the tier the previous
+    /// period reached kept through this one.
+    Period,
+}
+
+impl Basis {
+    pub fn parse(text: &str) -> Basis {
+        if text == "PERIOD" {
+            Basis::Period
+        } else {
+            Basis::Lifetime
+        }
+    }
+}
+
+/// A player's standing in the qualification periods: the current period's
+/// tier credits and the tier kept from the previous one. Kept under both
+/// bases, so a casino that turns `PERIOD` on mid-period counts what was
+/// earned since the period began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    /// Credits earned in `period` (never below 0).
+    pub credits: i64,
+    /// First gaming day (`YYYY-MM-DD`) of the period the credits count in;
+    /// None before the first post.
+    pub period: Option<String>,
+    /// The tier the previous period's credits reached; None: the lowest.
+    pub retained: Option<String>,
+}
+
+impl Standing {
+    /// The standing in `current` (a period's first gaming day): unchanged
+    /// inside it; at its start, the tier the last period's credits reached
+    /// is kept and the credits start again at 0. A player who earned nothing
+    /// in the period just ended (or whose standing is older) keeps nothing.
+    pub fn rolled(&self, current: &str, ladder: &[Tier]) -> Standing {
+        match self.period.as_deref() {
+            Some(p) if p >= current => self.clone(),
+            Some(p) if p >= year_before(current).as_str() => Standing {
+                credits: 0,
+                period: Some(current.to_string()),
+                retained: Some(tier_for(self.credits, ladder).0),
+            },
+            _ => Standing {
+                credits: 0,
+                period: Some(current.to_string()),
+                retained: None,
+            },
+        }
+    }
+
+    /// After a change worth `credit` tier credits (negative: a deduction),
+    /// never below 0.
+    pub fn credited(mut self, credit: i64) -> Standing {
+        self.credits = self.credits.saturating_add(credit).max(0);
+        self
+    }
+}
+
+/// The first gaming day of the year-long period that contains `gaming_day`
+/// (both `YYYY-MM-DD`), for periods starting each year on `start` (`MM-DD`).
+pub fn period_of(gaming_day: &str, start: &str) -> String {
+    let (year, month_day) = gaming_day.split_at(4.min(gaming_day.len()));
+    let month_day = month_day.trim_start_matches('-');
+    let year: i32 = year.parse().unwrap_or(2000);
+    let first = if month_day >= start { year } else { year - 1 };
+    format!("{first:04}-{start}")
+}
+
+/// The same day one year earlier (`YYYY-MM-DD`).
+fn year_before(day: &str) -> String {
+    let (year, rest) = day.split_at(4.min(day.len()));
+    let year: i32 = year.parse().unwrap_or(2000);
+    format!("{:04}{rest}", year - 1)
+}
+
+/// The tier and progress a player holds: from lifetime points, or under
+/// `Period` the highest of what the credits reach, the retained tier and
+/// `held` (the tier already held in this period: a tier never falls inside
+/// a period, only when the next one starts). While a kept tier is the
+/// higher, progress is how far the credits are toward keeping it (its
+/// threshold) for the next period.
+pub fn tier_of(
+    basis: Basis,
+    lifetime: i64,
+    standing: &Standing,
+    held: Option<&str>,
+    ladder: &[Tier],
+) -> (String, i16) {
+    if basis == Basis::Lifetime {
+        return tier_for(lifetime, ladder);
+    }
+    let earned = tier_for(standing.credits, ladder);
+    let rung = |name: &str| ladder.iter().position(|t| t.name == name);
+    let kept = [standing.retained.as_deref(), held]
+        .into_iter()
+        .flatten()
+        .filter_map(rung)
+        .max();
+    match kept {
+        Some(k) if Some(k) > rung(&earned.0) => {
+            let threshold = ladder[k].threshold;
+            let progress = if threshold <= 0 {
+                100
+            } else {
+                let done = standing.credits.clamp(0, threshold) as i128;
+                ((200 * done + threshold as i128) / (2 * threshold as i128)).clamp(0, 100) as i16
+            };
+            (ladder[k].name.clone(), progress)
+        }
+        _ => earned,
+    }
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
@@ -325,5 +444,83 @@ mod unit {
         assert_eq!(tier_for(99_999, &l), ("GOLD".into(), 100));
         assert_eq!(tier_for(100_000, &l), ("PLATINUM".into(), 100));
         assert_eq!(tier_for(i64::MAX, &l), ("PLATINUM".into(), 100));
+    }
+
+    #[test]
+    fn periods() {
+        assert_eq!(period_of("2027-09-30", "10-01"), "2026-10-01");
+        assert_eq!(period_of("2027-10-01", "10-01"), "2027-10-01");
+        assert_eq!(period_of("2027-12-31", "10-01"), "2027-10-01");
+        assert_eq!(period_of("2027-01-01", "01-01"), "2027-01-01");
+        assert_eq!(period_of("2026-12-31", "01-01"), "2026-01-01");
+    }
+
+    #[test]
+    fn standings_roll_and_tiers_are_kept_one_period() {
+        let l = ladder();
+        let gold = Standing {
+            credits: 60_000,
+            period: Some("2026-10-01".into()),
+            retained: None,
+        };
+        // inside the period nothing moves
+        assert_eq!(gold.rolled("2026-10-01", &l), gold);
+        // the next period keeps GOLD with no credits
+        let next = gold.rolled("2027-10-01", &l);
+        assert_eq!(next.credits, 0);
+        assert_eq!(next.retained.as_deref(), Some("GOLD"));
+        assert_eq!(
+            tier_of(Basis::Period, 0, &next, None, &l),
+            ("GOLD".into(), 0)
+        );
+        assert_eq!(next.rolled("2027-10-01", &l), next);
+        // earning 1,000 in it: still GOLD, 2% of the way to keeping it
+        let some = next.clone().credited(1_000);
+        assert_eq!(
+            tier_of(Basis::Period, 0, &some, None, &l),
+            ("GOLD".into(), 2)
+        );
+        // a deduction never takes credits below 0
+        assert_eq!(some.clone().credited(-5_000).credits, 0);
+        // nor a tier held in the period: credits of SILVER, GOLD held
+        let fell = Standing {
+            credits: 10_000,
+            period: Some("2026-10-01".into()),
+            retained: None,
+        };
+        assert_eq!(
+            tier_of(Basis::Period, 0, &fell, None, &l),
+            ("SILVER".into(), 0)
+        );
+        assert_eq!(
+            tier_of(Basis::Period, 0, &fell, Some("GOLD"), &l),
+            ("GOLD".into(), 20)
+        );
+        // the second rollover keeps what the credits reached: BRONZE
+        let after = some.rolled("2028-10-01", &l);
+        assert_eq!(after.retained.as_deref(), Some("BRONZE"));
+        assert_eq!(tier_of(Basis::Period, 0, &after, None, &l).0, "BRONZE");
+        // a standing two periods old keeps nothing
+        let stale = gold.rolled("2028-10-01", &l);
+        assert_eq!(stale.retained, None);
+        assert_eq!(tier_of(Basis::Period, 0, &stale, None, &l).0, "BRONZE");
+        // credits above the retained tier decide
+        let up = next.credited(100_000);
+        assert_eq!(
+            tier_of(Basis::Period, 0, &up, None, &l),
+            ("PLATINUM".into(), 100)
+        );
+        // lifetime basis ignores the standing
+        assert_eq!(
+            tier_of(Basis::Lifetime, 10_000, &stale, Some("GOLD"), &l).0,
+            "SILVER"
+        );
+        // a retained tier the ladder lost counts as none
+        let gone = Standing {
+            credits: 0,
+            period: Some("2027-10-01".into()),
+            retained: Some("DIAMOND".into()),
+        };
+        assert_eq!(tier_of(Basis::Period, 0, &gone, None, &l).0, "BRONZE");
     }
 }

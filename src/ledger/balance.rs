@@ -4,7 +4,7 @@
 //! to its ledger use these; nothing else writes `player_loyalty`.
 
 use crate::domain::error::{Code, LoyaltyError, Result};
-use crate::domain::points::{self, Tier};
+use crate::domain::points::{self, Basis, Standing, Tier};
 use crate::ledger::ladder;
 use crate::pg::log::{self, Event};
 use crate::pg::spi;
@@ -50,6 +50,31 @@ pub struct Locked {
     /// The player's chain head (chain/): the last row's seq and hash.
     pub chain_seq: i64,
     pub chain_head: String,
+    /// Credits and retained tier as stored (maybe of a period since ended).
+    pub standing: Standing,
+    /// The instant the lock was granted: a ledger row posted under it is
+    /// dated then, and the gaming day and qualification period are its.
+    pub at: TimestampWithTimeZone,
+    pub gaming_day: String,
+    pub basis: Basis,
+    /// First gaming day of the qualification period `at` falls in.
+    pub period: String,
+}
+
+impl Locked {
+    /// The tier (and progress) this player holds with `lifetime` points and
+    /// `standing`, under the casino's basis and ladder. Inside the stored
+    /// period the tier held is kept (it falls only when a period starts).
+    pub fn tier_with(&self, lifetime: i64, standing: &Standing) -> (String, i16) {
+        let in_period = self.standing.period.as_deref() >= Some(self.period.as_str());
+        let held = in_period.then_some(self.tier.as_str());
+        points::tier_of(self.basis, lifetime, standing, held, &self.ladder)
+    }
+
+    /// The stored standing, rolled into the period of the lock's instant.
+    pub fn current_standing(&self) -> Standing {
+        self.standing.rolled(&self.period, &self.ladder)
+    }
 }
 
 /// Run `lock` with `lock_timeout` at most `loyalty.config.accrual_lock_timeout`
@@ -118,7 +143,8 @@ pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Opti
     let ladder = ladder::get(client)?;
     let rows = spi::write(
         client,
-        "SELECT ctid, current_balance, lifetime_points, tier, chain_seq, chain_head, held_points
+        "SELECT ctid, current_balance, lifetime_points, tier, chain_seq, chain_head, held_points,
+                tier_credits, to_char(tier_period, 'YYYY-MM-DD'), retained_tier
            FROM loyalty.player_loyalty WHERE player_id = $1 FOR UPDATE",
         &[player_id.into()],
     )?;
@@ -126,7 +152,22 @@ pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Opti
         return Ok(None);
     }
     let row = rows.first();
+    // SAFETY: reads the clock, as clock_timestamp() does.
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    let at = TimestampWithTimeZone::try_from(now)
+        .map_err(|_| LoyaltyError::validation("the clock is out of timestamp range"))?;
+    let gaming_day = crate::ledger::casino::gaming_day(client, now)?;
+    let (basis, period) = crate::ledger::casino::tier_rules(client, &gaming_day)?;
     Ok(Some(Locked {
+        standing: Standing {
+            credits: row.get::<i64>(8)?.unwrap_or(0),
+            period: row.get::<String>(9)?,
+            retained: row.get::<String>(10)?,
+        },
+        at,
+        gaming_day,
+        basis,
+        period,
         player_id,
         tid: row
             .get::<pg_sys::ItemPointerData>(1)?
@@ -144,22 +185,27 @@ pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Opti
 }
 
 /// A locked balance after `delta`.
-pub(super) struct Computed {
-    pub(super) balance_after: i64,
-    pub(super) held_after: i64,
-    pub(super) lifetime: i64,
-    pub(super) tier_after: String,
-    pub(super) progress: i16,
+pub struct Computed {
+    pub balance_after: i64,
+    pub held_after: i64,
+    pub lifetime: i64,
+    pub tier_after: String,
+    pub progress: i16,
+    /// In the period of the lock's instant, after the change's credits.
+    pub standing: Standing,
 }
 
 /// Refuses a result that leaves fewer than zero points available
 /// (balance − held after the change) and any overflow. `earns`: the change
-/// adds to lifetime points (domain/kinds.rs); `held_delta` moves points into
-/// (positive) or out of (negative) the player's holds.
+/// adds to lifetime points and `credit` to tier credits (domain/kinds.rs);
+/// `held_delta` moves points into (positive) or out of (negative) the
+/// player's holds. A standing of an ended period rolls first, so the
+/// change's credits count in the period it is posted in.
 pub(super) fn compute(
     locked: &Locked,
     delta: i64,
     earns: bool,
+    credit: i64,
     held_delta: i64,
 ) -> Result<Computed> {
     let balance_after = locked.balance.checked_add(delta).ok_or_else(|| {
@@ -197,14 +243,22 @@ pub(super) fn compute(
             "a change of {delta} points would overflow lifetime points"
         ))
     })?;
-    let (tier_after, progress) = points::tier_for(lifetime, &locked.ladder);
+    let standing = locked.current_standing().credited(credit);
+    let (tier_after, progress) = locked.tier_with(lifetime, &standing);
     Ok(Computed {
         balance_after,
         held_after,
         lifetime,
         tier_after,
         progress,
+        standing,
     })
+}
+
+/// The locked row with no change but the tier rules applied: a new period
+/// rolled in (`roll_tier_period`), a new ladder (`retier_players`).
+pub fn restated(locked: &Locked) -> Result<Computed> {
+    compute(locked, 0, false, 0, 0)
 }
 
 /// A reconciliation: `delta` moves the balance to what the ledger says and
@@ -225,13 +279,15 @@ pub(super) fn compute_to(locked: &Locked, delta: i64, lifetime: i64) -> Result<C
             "lifetime points must be 0 or more",
         ));
     }
-    let (tier_after, progress) = points::tier_for(lifetime, &locked.ladder);
+    let standing = locked.current_standing();
+    let (tier_after, progress) = locked.tier_with(lifetime, &standing);
     Ok(Computed {
         balance_after,
         held_after: locked.held,
         lifetime,
         tier_after,
         progress,
+        standing,
     })
 }
 
@@ -268,15 +324,8 @@ pub(super) fn apply(
 ) -> Result<BalanceChange> {
     // The primitive adds earned points (a positive increment counts toward
     // the tier, as in 0.1.0) and never touches holds.
-    let c = compute(&locked, delta, true, 0)?;
-    let updated_at = set_balance(
-        client,
-        &locked,
-        c.balance_after,
-        c.lifetime,
-        &c.tier_after,
-        c.progress,
-    )?;
+    let c = compute(&locked, delta, true, delta.max(0), 0)?;
+    let updated_at = set_balance(client, &locked, &c)?;
     announce_tier_change(client, &locked, &c, None, correlation_id)?;
     Ok(BalanceChange {
         player_id,
@@ -291,29 +340,31 @@ pub(super) fn apply(
     })
 }
 
-/// Write a locked player's balance, lifetime points and tier.
+/// Write a locked player's balance, lifetime points, tier and standing as
+/// computed (held points are the write path's and held.rs's alone).
 pub fn set_balance(
     client: &SpiClient<'_>,
     locked: &Locked,
-    balance: i64,
-    lifetime: i64,
-    tier: &str,
-    progress: i16,
+    c: &Computed,
 ) -> Result<TimestampWithTimeZone> {
     spi::write(
         client,
         "UPDATE loyalty.player_loyalty
             SET current_balance = $3, lifetime_points = $4, tier = $5,
-                tier_progress = $6, updated_at = now()
+                tier_progress = $6, updated_at = now(),
+                tier_credits = $7, tier_period = $8::date, retained_tier = $9
           WHERE ctid = $2 AND player_id = $1
       RETURNING updated_at",
         &[
             locked.player_id.into(),
             locked.tid.into(),
-            balance.into(),
-            lifetime.into(),
-            tier.into(),
-            progress.into(),
+            c.balance_after.into(),
+            c.lifetime.into(),
+            c.tier_after.as_str().into(),
+            c.progress.into(),
+            c.standing.credits.into(),
+            c.standing.period.as_deref().into(),
+            c.standing.retained.as_deref().into(),
         ],
     )?
     .first()

@@ -1,10 +1,11 @@
 //! The casino settings the write path needs on every post, read once per
 //! backend and kept until `loyalty.config` changes (pg/watch.rs), so a post
 //! costs no query for them:
-//! the gaming day every ledger row carries (time zone, day start), and the
-//! accrual lock timeout.
+//! the gaming day every ledger row carries (time zone, day start), the
+//! accrual lock timeout, and what decides the tier (basis, period start).
 
 use crate::domain::error::{LoyaltyError, Result};
+use crate::domain::points::{self, Basis};
 use crate::pg::spi;
 use crate::pg::watch::{self, Table};
 use pgrx::prelude::*;
@@ -22,6 +23,9 @@ struct Casino {
     day_start: i64,
     /// `accrual_lock_timeout` in milliseconds.
     accrual_lock_timeout_ms: i32,
+    tier_basis: Basis,
+    /// `tier_period_start`: `MM-DD`.
+    tier_period_start: String,
 }
 
 thread_local! {
@@ -64,6 +68,46 @@ pub fn accrual_lock_timeout_ms(client: &SpiClient<'_>) -> Result<i32> {
     Ok(casino(client)?.accrual_lock_timeout_ms)
 }
 
+/// The tier basis, and the first gaming day of the qualification period
+/// that holds `gaming_day` (`YYYY-MM-DD`).
+pub fn tier_rules(client: &SpiClient<'_>, gaming_day: &str) -> Result<(Basis, String)> {
+    let c = casino(client)?;
+    Ok((
+        c.tier_basis,
+        points::period_of(gaming_day, &c.tier_period_start),
+    ))
+}
+
+/// `config.tier_basis`.
+pub fn tier_basis(client: &SpiClient<'_>) -> Result<Basis> {
+    Ok(casino(client)?.tier_basis)
+}
+
+/// `loyalty.tier_period_of(p_at)`: the first gaming day of the
+/// qualification period `p_at` falls in (what a post at `p_at` counts its
+/// tier credits toward).
+#[pg_extern(stable)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn tier_period_of(p_at: default!(TimestampWithTimeZone, "now()")) -> pgrx::datum::Date {
+    crate::domain::error::run(|| {
+        let day = Spi::connect(|c| {
+            let day = gaming_day(c, pg_sys::TimestampTz::from(p_at))?;
+            Ok::<_, LoyaltyError>(tier_rules(c, &day)?.1)
+        })?;
+        parse_date(&day)
+    })
+}
+
+/// A `YYYY-MM-DD` date.
+pub fn parse_date(day: &str) -> Result<pgrx::datum::Date> {
+    let part = |r: std::ops::Range<usize>| day.get(r).and_then(|p| p.parse::<i32>().ok());
+    match (part(0..4), part(5..7), part(8..10)) {
+        (Some(y), Some(m), Some(d)) => pgrx::datum::Date::new(y, m as u8, d as u8)
+            .map_err(|_| LoyaltyError::validation(format!("{day} is not a date"))),
+        _ => Err(LoyaltyError::validation(format!("{day} is not a date"))),
+    }
+}
+
 /// The cached settings, read again after `loyalty.config` changed.
 fn casino(client: &SpiClient<'_>) -> Result<Casino> {
     if watch::still_current(client, Table::Config)? {
@@ -75,7 +119,8 @@ fn casino(client: &SpiClient<'_>) -> Result<Casino> {
         client,
         "SELECT casino_timezone,
                 (extract(epoch FROM gaming_day_start - time '00:00') * 1000000)::bigint,
-                (extract(epoch FROM accrual_lock_timeout) * 1000)::integer
+                (extract(epoch FROM accrual_lock_timeout) * 1000)::integer,
+                tier_basis, tier_period_start
            FROM loyalty.config",
         &[],
     )?;
@@ -88,6 +133,8 @@ fn casino(client: &SpiClient<'_>) -> Result<Casino> {
             .map_err(|_| LoyaltyError::validation("casino_timezone holds a NUL"))?,
         day_start: row.get::<i64>(2)?.unwrap_or(0),
         accrual_lock_timeout_ms: row.get::<i32>(3)?.unwrap_or(2_000),
+        tier_basis: Basis::parse(&row.get::<String>(4)?.unwrap_or_default()),
+        tier_period_start: row.get::<String>(5)?.unwrap_or_else(|| "01-01".into()),
     };
     CASINO.with(|c| *c.borrow_mut() = Some(casino.clone()));
     Ok(casino)

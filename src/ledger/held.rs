@@ -32,7 +32,7 @@ impl Locked {
 /// or an expiry) the locked player's held points. INSUFFICIENT_BALANCE when
 /// fewer than `delta` points are available.
 pub fn change_held(client: &SpiClient<'_>, locked: &Locked, delta: i64) -> Result<Available> {
-    let c = compute(locked, 0, false, delta)?;
+    let c = compute(locked, 0, false, 0, delta)?;
     spi::write(
         client,
         "UPDATE loyalty.player_loyalty SET held_points = $3, updated_at = now()

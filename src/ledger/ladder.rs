@@ -58,3 +58,40 @@ CREATE TRIGGER tier_ladder_changed
     name = "tier_ladder_trigger",
     requires = ["schema", tier_ladder_changed]
 );
+
+/// `loyalty.player_tier(lifetime, credits, retained, tier)`: the tier a
+/// stored balance row should hold under the casino's basis and ladder (the
+/// write path's rule, domain/points.rs `tier_of`; under PERIOD the row's
+/// own tier is kept, as inside a period). The health check and
+/// `retier_players` compare stored tiers with it; a statement with no
+/// entries opens at `player_tier(0)`.
+#[pg_extern(stable)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn player_tier(
+    p_lifetime_points: i64,
+    p_tier_credits: default!(i64, "0"),
+    p_retained_tier: default!(Option<&str>, "NULL"),
+    p_tier: default!(Option<&str>, "NULL"),
+) -> String {
+    crate::domain::error::run(|| {
+        Spi::connect(|c| {
+            let ladder = get(c)?;
+            let basis = crate::ledger::casino::tier_basis(c)?;
+            let standing = crate::domain::points::Standing {
+                credits: p_tier_credits,
+                period: None,
+                retained: p_retained_tier.map(str::to_string),
+            };
+            Ok(
+                crate::domain::points::tier_of(
+                    basis,
+                    p_lifetime_points,
+                    &standing,
+                    p_tier,
+                    &ladder,
+                )
+                .0,
+            )
+        })
+    })
+}

@@ -19,5 +19,7 @@ mod post;
 pub mod rate_limit;
 pub mod settings;
 
-pub use balance::{lock_player, set_balance, tier_changed, BalanceChange, Locked, TIER_CHANNEL};
+pub use balance::{
+    lock_player, restated, set_balance, tier_changed, BalanceChange, Computed, Locked, TIER_CHANNEL,
+};
 pub use post::{find_entry, increment, post, replay, Entry, Posted};

@@ -93,7 +93,13 @@ pub fn post(e: &Entry) -> Result<Posted> {
         };
         let computed = match e.lifetime_after {
             Some(lifetime) => compute_to(&locked, e.points, lifetime),
-            None => compute(&locked, e.points, e.kind.earns(), e.held_change),
+            None => compute(
+                &locked,
+                e.points,
+                e.kind.earns(),
+                e.kind.tier_credit(e.points),
+                e.held_change,
+            ),
         };
         let change = match computed {
             Ok(c) => c,
@@ -105,9 +111,9 @@ pub fn post(e: &Entry) -> Result<Posted> {
         // them; the next seq and the hash chain from the head read under
         // the lock. A replay (ON CONFLICT) inserts nothing and leaves the
         // head alone, so it consumes no seq (only an id).
-        let (id, created) = next_id_and_clock()?;
-        let gaming_day =
-            crate::ledger::casino::gaming_day(client, pg_sys::TimestampTz::from(created))?;
+        let id = next_id()?;
+        let created = locked.at;
+        let gaming_day = locked.gaming_day.clone();
         let sealed = crate::ledger::chain::Sealed {
             id,
             player_id: e.player_id.to_string(),
@@ -155,7 +161,8 @@ pub fn post(e: &Entry) -> Result<Posted> {
                                                WHEN gameplay_day = $26::date THEN gameplay_day_points + $8
                                                ELSE $8 END,
                     held_points = $28,
-                    last_earned_at = CASE WHEN $30 THEN $22 ELSE last_earned_at END
+                    last_earned_at = CASE WHEN $30 THEN $22 ELSE last_earned_at END,
+                    tier_credits = $31, tier_period = $32::date, retained_tier = $33
               WHERE ctid = $20 AND player_id = $1 AND EXISTS (SELECT FROM entry)
              RETURNING (SELECT id FROM entry)",
             &[
@@ -189,6 +196,9 @@ pub fn post(e: &Entry) -> Result<Posted> {
                 change.held_after.into(),
                 e.reverses_entry_id.into(),
                 e.kind.earns().into(),
+                change.standing.credits.into(),
+                change.standing.period.as_deref().into(),
+                change.standing.retained.as_deref().into(),
             ],
         )?;
         if rows.is_empty() {
@@ -214,10 +224,9 @@ pub fn post(e: &Entry) -> Result<Posted> {
     })
 }
 
-/// The next ledger id and the clock: what `nextval` on the ledger's id
-/// sequence and `clock_timestamp()` return, without a round trip through
-/// SQL on every post.
-fn next_id_and_clock() -> Result<(i64, TimestampWithTimeZone)> {
+/// The next ledger id: what `nextval` on the ledger's id sequence returns,
+/// without a round trip through SQL on every post.
+fn next_id() -> Result<i64> {
     unsafe extern "C-unwind" {
         // nextval(regclass) itself, as PostgreSQL's fmgr calls it
         fn nextval_oid(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
@@ -225,19 +234,16 @@ fn next_id_and_clock() -> Result<(i64, TimestampWithTimeZone)> {
     // SAFETY: catalog lookups and a sequence call in this backend, through
     // pgrx's guarded DirectFunctionCall1Coll, which turns a PostgreSQL ERROR
     // (no such schema) into a normal error.
-    let (id, now) = unsafe {
+    let id = unsafe {
         let nsp = pg_sys::get_namespace_oid(c"loyalty".as_ptr(), false);
         let seq = pg_sys::get_relname_relid(c"loyalty_ledger_id_seq".as_ptr(), nsp);
-        let id = pg_sys::DirectFunctionCall1Coll(
+        pg_sys::DirectFunctionCall1Coll(
             Some(nextval_oid),
             pg_sys::InvalidOid,
             pg_sys::Datum::from(seq),
-        );
-        (id.value() as i64, pg_sys::GetCurrentTimestamp())
+        )
     };
-    let created = TimestampWithTimeZone::try_from(now)
-        .map_err(|_| LoyaltyError::validation("the clock is out of timestamp range"))?;
-    Ok((id, created))
+    Ok(id.value() as i64)
 }
 
 /// The entry already posted under `e`'s key, as an idempotent hit; an

@@ -7,7 +7,6 @@
 #![allow(clippy::type_complexity)]
 
 use crate::domain::error::{run, Code, LoyaltyError, Result};
-use crate::domain::points;
 use crate::ledger;
 use crate::pg::context;
 use crate::pg::log::{self, Event};
@@ -284,7 +283,7 @@ fn rebuild_player_balance(
                 "the ledger sums to a negative balance; investigate before rebuilding",
             ));
         }
-        let (new_tier, _) = points::tier_for(truth.lifetime, &before.ladder);
+        let (new_tier, _) = before.tier_with(truth.lifetime, &before.current_standing());
         if truth.balance == bal && truth.lifetime == life && truth.breaks == 0 && new_tier == tier {
             return Ok((
                 player_id,
@@ -407,7 +406,7 @@ fn retier_players(
             let rows = spi::write(
                 c,
                 "SELECT p.player_id FROM loyalty.player_loyalty p
-                  WHERE p.tier IS DISTINCT FROM loyalty.ladder_tier(p.lifetime_points)
+                  WHERE p.tier IS DISTINCT FROM loyalty.player_tier(p.lifetime_points, p.tier_credits, p.retained_tier, p.tier)
                   ORDER BY p.player_id LIMIT $1 FOR UPDATE SKIP LOCKED",
                 &[limit.into()],
             )?;
@@ -425,8 +424,9 @@ fn retier_players(
                 let Some(locked) = ledger::lock_player(c, id)? else {
                     continue;
                 };
-                let (tier, progress) = points::tier_for(locked.lifetime, &locked.ladder);
-                ledger::set_balance(c, &locked, locked.balance, locked.lifetime, &tier, progress)?;
+                let restated = ledger::restated(&locked)?;
+                ledger::set_balance(c, &locked, &restated)?;
+                let tier = restated.tier_after;
                 let pid = id.to_string();
                 ledger::tier_changed(
                     c,

@@ -1,0 +1,109 @@
+//! `roll_tier_period` (pg_cron, daily): start the new qualification period
+//! for every player whose standing belongs to one that has ended. The rule
+//! itself is the write path's (domain/points.rs `Standing::rolled`, applied
+//! by `ledger::restated`), so a player who posts before the sweep reaches
+//! them rolls the same way in that post.
+
+// pgrx reads a TableIterator's columns from the signature itself.
+#![allow(clippy::type_complexity)]
+
+use crate::auth;
+use crate::domain::error::{required, run, LoyaltyError, Result};
+use crate::ledger;
+use crate::pg::context;
+use crate::pg::spi;
+use pgrx::prelude::*;
+
+/// Most players one call rolls (each is locked until the caller commits).
+pub const MAX_ROLL: i32 = 100_000;
+
+/// The current period's first gaming day, and up to `limit` players whose
+/// standing is of an earlier one, in player order (the order every sweep
+/// and batch takes its locks in).
+fn candidates(limit: i32) -> Result<(String, Vec<pgrx::Uuid>)> {
+    Spi::connect(|c| {
+        // SAFETY: reads the clock, as clock_timestamp() does.
+        let now = unsafe { pg_sys::GetCurrentTimestamp() };
+        let day = ledger::casino::gaming_day(c, now)?;
+        let (_, period) = ledger::casino::tier_rules(c, &day)?;
+        let rows = spi::write(
+            c,
+            "SELECT player_id FROM loyalty.player_loyalty
+              WHERE tier_period < $1::date ORDER BY player_id LIMIT $2",
+            &[period.as_str().into(), limit.into()],
+        )?;
+        let ids = rows
+            .into_iter()
+            .filter_map(|r| r.get(1).ok().flatten())
+            .collect();
+        Ok((period, ids))
+    })
+}
+
+/// `roll_tier_period(p_limit)`: for each player whose tier credits count in
+/// a period that has ended, keep the tier those credits reached through the
+/// new period, start its credits at 0, and, under `tier_basis = PERIOD`,
+/// set the tier that follows (a fall notifies as any tier change). A rerun
+/// finds nobody left. Trusted back ends only; call until it returns none.
+#[pg_extern(security_definer, volatile, parallel_unsafe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn roll_tier_period(
+    p_limit: default!(Option<i32>, "1000"),
+) -> TableIterator<
+    'static,
+    (
+        name!(player_id, pgrx::Uuid),
+        name!(tier_before, String),
+        name!(tier_after, String),
+        name!(period_credits, i64),
+        name!(retained_tier, Option<String>),
+        name!(period_start, pgrx::datum::Date),
+    ),
+> {
+    let rows = run(move || {
+        auth::require_trusted()?;
+        let limit = required(p_limit, "p_limit")?;
+        if !(1..=MAX_ROLL).contains(&limit) {
+            return Err(LoyaltyError::validation(format!(
+                "p_limit must be between 1 and {MAX_ROLL}"
+            )));
+        }
+        let correlation_id = context::correlation_id(None)?;
+        let (period, players) = candidates(limit)?;
+        let mut out = Vec::with_capacity(players.len());
+        Spi::connect(|c| -> Result<()> {
+            for player in players {
+                let Some(locked) = ledger::lock_player(c, player)? else {
+                    continue;
+                };
+                if locked.standing.period.as_deref() >= Some(period.as_str()) {
+                    continue; // a post rolled them while we looked
+                }
+                let rolled = ledger::restated(&locked)?;
+                ledger::set_balance(c, &locked, &rolled)?;
+                if rolled.tier_after != locked.tier {
+                    ledger::tier_changed(
+                        c,
+                        &player.to_string(),
+                        &locked.tier,
+                        &rolled.tier_after,
+                        locked.lifetime,
+                        None,
+                        &correlation_id,
+                    )?;
+                }
+                out.push((
+                    player,
+                    locked.tier.clone(),
+                    rolled.tier_after.clone(),
+                    locked.standing.credits,
+                    rolled.standing.retained.clone(),
+                    ledger::casino::parse_date(&locked.period)?,
+                ));
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    });
+    TableIterator::new(rows)
+}
