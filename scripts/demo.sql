@@ -267,3 +267,30 @@ SELECT staff_id, permissions FROM loyalty.upsert_staff('7d3f7a52-0000-4000-8000-
        p_correlation_id => 'COMPLIANCE-1');
 SELECT event, initiator, approver, amount, reason
   FROM loyalty.exception_report(loyalty.gaming_day(now()) - 90, loyalty.gaming_day(now()));
+
+\echo
+\echo '################ Tiers by qualification year'
+\echo '## The casino qualifies tiers per calendar year (PERIOD, from 1 January); nobody loses a tier at the switch'
+SELECT tier_basis, tier_period_start
+  FROM loyalty.configure(p_tier_basis => 'PERIOD', p_tier_period_start => '01-01', p_correlation_id => 'POLICY-3');
+SELECT player_id, tier, tier_credits, tier_period, retained_tier FROM loyalty.player_loyalty ORDER BY player_id;
+\echo '## A year passes: the server''s clock jumps to 06:30 on the next 1 January, casino time'
+SELECT extract(epoch FROM ((loyalty.tier_period_of() + interval '1 year' + c.gaming_day_start + interval '30 minutes')
+                           AT TIME ZONE c.casino_timezone) - now())::bigint AS jump
+  FROM loyalty.config c \gset
+\setenv DEMO_JUMP :jump
+\! echo "+$DEMO_JUMP" > "$DEMO_CLOCK"
+SELECT loyalty.tier_period_of() AS year_begins;
+\echo '## The daily rollover (pg_cron): each player keeps through this year the tier last year''s credits reached'
+SELECT player_id, tier_before, tier_after, period_credits, retained_tier FROM loyalty.roll_tier_period();
+\echo '## Run again the same day, it finds nobody'
+SELECT count(*) AS rolled_again FROM loyalty.roll_tier_period();
+\echo '## Another year without play: the second rollover, where tiers fall, each with a tier-change notification'
+SELECT extract(epoch FROM ((loyalty.tier_period_of() + interval '1 year' + c.gaming_day_start + interval '30 minutes')
+                           AT TIME ZONE c.casino_timezone) - now())::bigint + :jump AS jump
+  FROM loyalty.config c \gset
+\setenv DEMO_JUMP :jump
+\! echo "+$DEMO_JUMP" > "$DEMO_CLOCK"
+SELECT player_id, tier_before, tier_after, period_credits, retained_tier FROM loyalty.roll_tier_period();
+SELECT player_id, payload->>'tier_before' AS tier_before, payload->>'tier_after' AS tier_after
+  FROM loyalty.notification WHERE kind = 'TIER_CHANGED' AND created_at > now() - interval '1 minute' ORDER BY id;

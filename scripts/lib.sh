@@ -18,7 +18,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # Debian packages, cargo-pgrx and `cargo pgrx init`, each only if missing.
 setup() {
     local pkgs=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib postgresql-$PG_MAJOR-cron
-                libclang-dev clang sudo)
+                libclang-dev clang sudo faketime)
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -88,8 +88,21 @@ log_line_prefix = '%m [%p] '
 lc_messages = 'C'
 CONF
     for conf in "$@"; do echo "$conf" >>"$PGDATA/postgresql.conf"; done
-    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start >/dev/null
+    # CLUSTER_ENV: VAR=value words for the server's environment (the time
+    # suite preloads libfaketime)
+    as_pg env ${CLUSTER_ENV[@]+"${CLUSTER_ENV[@]}"} "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start >/dev/null
     say "throwaway cluster on socket $PGHOST port $PGPORT"
+}
+
+# expect WHAT WANT GOT: one check of a shell-driven suite; a mismatch prints
+# both and sets FAILED=1.
+FAILED=0
+expect() {
+    if [ "$2" = "$3" ]; then
+        echo "ok: $1"
+    else
+        echo "FAIL: $1"; echo "  want: $2"; echo "  got:  $3"; FAILED=1
+    fi
 }
 
 cluster_stop() {

@@ -14,6 +14,8 @@
 #   supabase  a second cluster bootstrapped like self-hosted Supabase, README's
 #             Supabase steps run as the roles they name, then what a project
 #             relies on (tests/supabase/run.sh)
+#   time      a cluster on a clock moved by libfaketime: qualification years
+#             roll over twice (tests/time/run.sh)
 # Ends with one summary line per suite and "suites: N passed, N failed".
 source "$(dirname "$0")/lib.sh"
 set +e  # run every suite, then report
@@ -126,6 +128,9 @@ fi
 
 say "supabase (tests/supabase: README's self-hosted steps on a Supabase-shaped cluster)"
 bash tests/supabase/run.sh && record supabase pass || record supabase FAIL
+
+say "time (tests/time: tier periods on a server clock moved by libfaketime)"
+bash tests/time/run.sh && record time pass || record time FAIL
 
 say "summary"
 passed=0; failed=0

@@ -1687,6 +1687,13 @@ STABLE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'player_tier_wrapper';
+CREATE FUNCTION loyalty.tier_period_of(
+	"p_at" timestamp with time zone DEFAULT now()
+) RETURNS date
+STRICT STABLE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'tier_period_of_wrapper';
 CREATE FUNCTION loyalty.roll_tier_period(
 	"p_limit" INT DEFAULT 1000
 ) RETURNS TABLE (
@@ -1701,14 +1708,13 @@ VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'roll_tier_period_wrapper';
-CREATE FUNCTION loyalty.tier_period_of(
-	"p_at" timestamp with time zone DEFAULT now()
-) RETURNS date
-STRICT STABLE
+CREATE FUNCTION loyalty.keep_tiers_through_period() RETURNS bigint
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'tier_period_of_wrapper';
-REVOKE ALL ON FUNCTION loyalty.player_tier, loyalty.roll_tier_period, loyalty.tier_period_of FROM PUBLIC;
+AS 'MODULE_PATHNAME', 'keep_tiers_through_period_wrapper';
+REVOKE ALL ON FUNCTION loyalty.player_tier, loyalty.tier_period_of, loyalty.roll_tier_period,
+    loyalty.keep_tiers_through_period FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION loyalty.roll_tier_period TO service_role;
 GRANT EXECUTE ON FUNCTION loyalty.tier_period_of TO authenticated, service_role;
 CREATE OR REPLACE FUNCTION loyalty.health_check()
@@ -2047,15 +2053,10 @@ BEGIN
                                       'see docs/reference.md for each setting''s range');
     END;
     -- Turning the period basis on takes no tier away: every player keeps
-    -- the tier they hold as the retained tier of the current period (and
-    -- the credits earned in it), so the first fall is at the next rollover.
+    -- the tier they hold through the current period (src/aging/tier.rs),
+    -- so the first fall is at the next rollover.
     IF v_before.tier_basis = 'LIFETIME' AND v_after.tier_basis = 'PERIOD' THEN
-        UPDATE loyalty.player_loyalty p
-           SET retained_tier = p.tier,
-               tier_credits = CASE WHEN p.tier_period = loyalty.tier_period_of(now()) THEN p.tier_credits ELSE 0 END,
-               tier_period = loyalty.tier_period_of(now())
-          FROM (SELECT q.player_id FROM loyalty.player_loyalty q ORDER BY q.player_id FOR UPDATE) locked
-         WHERE p.player_id = locked.player_id;
+        PERFORM loyalty.keep_tiers_through_period();
     END IF;
     PERFORM loyalty.admin_audit_write(v_actor, 'configure', 'config', to_jsonb(v_before), to_jsonb(v_after), v_corr);
     RETURN v_after;

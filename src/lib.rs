@@ -93,7 +93,7 @@ extension_sql_file!(
         "schema",
         auth::require_caller,
         pg::context::resolve_correlation_id,
-        ledger::casino::tier_period_of
+        aging::tier::keep_tiers_through_period
     ]
 );
 extension_sql_file!("../sql/security.sql", name = "security", finalize);

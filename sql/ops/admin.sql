@@ -280,15 +280,10 @@ BEGIN
                                       'see docs/reference.md for each setting''s range');
     END;
     -- Turning the period basis on takes no tier away: every player keeps
-    -- the tier they hold as the retained tier of the current period (and
-    -- the credits earned in it), so the first fall is at the next rollover.
+    -- the tier they hold through the current period (src/aging/tier.rs),
+    -- so the first fall is at the next rollover.
     IF v_before.tier_basis = 'LIFETIME' AND v_after.tier_basis = 'PERIOD' THEN
-        UPDATE loyalty.player_loyalty p
-           SET retained_tier = p.tier,
-               tier_credits = CASE WHEN p.tier_period = loyalty.tier_period_of(now()) THEN p.tier_credits ELSE 0 END,
-               tier_period = loyalty.tier_period_of(now())
-          FROM (SELECT q.player_id FROM loyalty.player_loyalty q ORDER BY q.player_id FOR UPDATE) locked
-         WHERE p.player_id = locked.player_id;
+        PERFORM loyalty.keep_tiers_through_period();
     END IF;
     PERFORM loyalty.admin_audit_write(v_actor, 'configure', 'config', to_jsonb(v_before), to_jsonb(v_after), v_corr);
     RETURN v_after;

@@ -173,7 +173,7 @@ fn expire_inactive_points(
                 staff_id: None,
                 reward_id: None,
                 correlation_id: &correlation_id,
-                lifetime_after: None,
+                restate: None,
                 held_change: 0,
                 reverses_entry_id: None,
             }) {

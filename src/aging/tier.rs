@@ -107,3 +107,33 @@ fn roll_tier_period(
     });
     TableIterator::new(rows)
 }
+
+/// `keep_tiers_through_period()`: what `configure` runs when it turns
+/// `tier_basis` to PERIOD: every player, in player order, keeps the tier
+/// they hold through the current period (ledger::retaining). Trusted back
+/// ends only; returns how many players.
+#[pg_extern(security_definer, volatile, parallel_unsafe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn keep_tiers_through_period() -> i64 {
+    run(|| {
+        auth::require_trusted()?;
+        Spi::connect(|c| -> Result<i64> {
+            let players: Vec<pgrx::Uuid> = spi::write(
+                c,
+                "SELECT player_id FROM loyalty.player_loyalty ORDER BY player_id",
+                &[],
+            )?
+            .into_iter()
+            .filter_map(|r| r.get(1).ok().flatten())
+            .collect();
+            let mut kept = 0;
+            for player in players {
+                if let Some(locked) = ledger::lock_player(c, player)? {
+                    ledger::set_balance(c, &locked, &ledger::retaining(&locked))?;
+                    kept += 1;
+                }
+            }
+            Ok(kept)
+        })
+    })
+}

@@ -245,12 +245,18 @@ pub struct Standing {
 
 impl Standing {
     /// The standing in `current` (a period's first gaming day): unchanged
-    /// inside it; at its start, the tier the last period's credits reached
+    /// inside it (a stored period after it, left by a start moved earlier,
+    /// is it); at its start, the tier the last period's credits reached
     /// is kept and the credits start again at 0. A player who earned nothing
     /// in the period just ended (or whose standing is older) keeps nothing.
     pub fn rolled(&self, current: &str, ladder: &[Tier]) -> Standing {
         match self.period.as_deref() {
-            Some(p) if p >= current => self.clone(),
+            // a later stored period: the casino moved the start earlier, and
+            // what was earned since counts in the period that holds it now
+            Some(p) if p >= current => Standing {
+                period: Some(current.to_string()),
+                ..self.clone()
+            },
             Some(p) if p >= year_before(current).as_str() => Standing {
                 credits: 0,
                 period: Some(current.to_string()),
@@ -500,6 +506,17 @@ mod unit {
         let after = some.rolled("2028-10-01", &l);
         assert_eq!(after.retained.as_deref(), Some("BRONZE"));
         assert_eq!(tier_of(Basis::Period, 0, &after, None, &l).0, "BRONZE");
+        // the start moved earlier: the credits stay, in the period now current
+        let moved = Standing {
+            credits: 7,
+            period: Some("2027-01-01".into()),
+            retained: None,
+        };
+        assert_eq!(moved.rolled("2026-10-01", &l).credits, 7);
+        assert_eq!(
+            moved.rolled("2026-10-01", &l).period.as_deref(),
+            Some("2026-10-01")
+        );
         // a standing two periods old keeps nothing
         let stale = gold.rolled("2028-10-01", &l);
         assert_eq!(stale.retained, None);

@@ -255,15 +255,44 @@ pub(super) fn compute(
     })
 }
 
+/// The locked row as the period basis begins for it: the tier it holds is
+/// kept as the retained tier of the current period (with the credits
+/// earned in it), so turning the basis on takes no tier away.
+pub fn retaining(locked: &Locked) -> Computed {
+    let mut standing = locked.current_standing();
+    standing.retained = Some(locked.tier.clone());
+    let (tier_after, progress) = points::tier_of(
+        Basis::Period,
+        locked.lifetime,
+        &standing,
+        None,
+        &locked.ladder,
+    );
+    Computed {
+        balance_after: locked.balance,
+        held_after: locked.held,
+        lifetime: locked.lifetime,
+        tier_after,
+        progress,
+        standing,
+    }
+}
+
 /// The locked row with no change but the tier rules applied: a new period
 /// rolled in (`roll_tier_period`), a new ladder (`retier_players`).
 pub fn restated(locked: &Locked) -> Result<Computed> {
     compute(locked, 0, false, 0, 0)
 }
 
-/// A reconciliation: `delta` moves the balance to what the ledger says and
-/// lifetime points are set to `lifetime` (the ledger's, not a running sum).
-pub(super) fn compute_to(locked: &Locked, delta: i64, lifetime: i64) -> Result<Computed> {
+/// A reconciliation: `delta` moves the balance to what the ledger says, and
+/// lifetime points and the current period's tier credits are set to
+/// `lifetime` and `credits` (the ledger's, not running sums).
+pub(super) fn compute_to(
+    locked: &Locked,
+    delta: i64,
+    lifetime: i64,
+    credits: i64,
+) -> Result<Computed> {
     let balance_after = locked
         .balance
         .checked_add(delta)
@@ -274,12 +303,13 @@ pub(super) fn compute_to(locked: &Locked, delta: i64, lifetime: i64) -> Result<C
                 locked.held
             ))
         })?;
-    if lifetime < 0 {
+    if lifetime < 0 || credits < 0 {
         return Err(LoyaltyError::validation(
-            "lifetime points must be 0 or more",
+            "lifetime points and tier credits must be 0 or more",
         ));
     }
-    let standing = locked.current_standing();
+    let mut standing = locked.current_standing();
+    standing.credits = credits;
     let (tier_after, progress) = locked.tier_with(lifetime, &standing);
     Ok(Computed {
         balance_after,

@@ -20,6 +20,7 @@ pub mod rate_limit;
 pub mod settings;
 
 pub use balance::{
-    lock_player, restated, set_balance, tier_changed, BalanceChange, Computed, Locked, TIER_CHANNEL,
+    lock_player, restated, retaining, set_balance, tier_changed, BalanceChange, Computed, Locked,
+    TIER_CHANNEL,
 };
-pub use post::{find_entry, increment, post, replay, Entry, Posted};
+pub use post::{find_entry, increment, post, replay, Entry, Posted, Restate};

@@ -55,14 +55,22 @@ pub struct Entry<'a> {
     pub staff_id: Option<pgrx::Uuid>,
     pub reward_id: Option<&'a str>,
     pub correlation_id: &'a str,
-    /// Lifetime points after the entry, when they are not the running sum
-    /// (a reconciliation sets them to what the ledger says).
-    pub lifetime_after: Option<i64>,
+    /// Lifetime points and tier credits after the entry, when they are not
+    /// the running sums (a reconciliation sets them to what the ledger says).
+    pub restate: Option<Restate>,
     /// Held points released (negative) in the same change: a capture posts
     /// the comp and frees its whole hold at once.
     pub held_change: i64,
     /// The entry this one gives back (a redemption's reversal).
     pub reverses_entry_id: Option<i64>,
+}
+
+/// What a reconciliation sets from the ledger.
+#[derive(Debug, Clone, Copy)]
+pub struct Restate {
+    pub lifetime: i64,
+    /// Tier credits of the current qualification period.
+    pub credits: i64,
 }
 
 /// A posted (or previously posted) ledger entry.
@@ -91,8 +99,8 @@ pub fn post(e: &Entry) -> Result<Posted> {
         } else {
             lock_or_create(client, e.player_id)?
         };
-        let computed = match e.lifetime_after {
-            Some(lifetime) => compute_to(&locked, e.points, lifetime),
+        let computed = match e.restate {
+            Some(truth) => compute_to(&locked, e.points, truth.lifetime, truth.credits),
             None => compute(
                 &locked,
                 e.points,

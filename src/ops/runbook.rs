@@ -277,14 +277,21 @@ fn rebuild_player_balance(
             )
         })?;
         let (bal, life, tier) = (before.balance, before.lifetime, before.tier.clone());
-        let truth = Spi::connect(|c| ledger_truth(c, player_id))?;
+        let truth = Spi::connect(|c| ledger_truth(c, player_id, &before.period))?;
         if truth.balance < 0 {
             return Err(LoyaltyError::validation(
                 "the ledger sums to a negative balance; investigate before rebuilding",
             ));
         }
-        let (new_tier, _) = before.tier_with(truth.lifetime, &before.current_standing());
-        if truth.balance == bal && truth.lifetime == life && truth.breaks == 0 && new_tier == tier {
+        let standing = before.current_standing();
+        let credits_right = standing.credits == truth.credits;
+        let (new_tier, _) = before.tier_with(truth.lifetime, &standing);
+        if truth.balance == bal
+            && truth.lifetime == life
+            && credits_right
+            && truth.breaks == 0
+            && new_tier == tier
+        {
             return Ok((
                 player_id,
                 bal,
@@ -311,7 +318,10 @@ fn rebuild_player_balance(
             staff_id: None,
             reward_id: None,
             correlation_id: &correlation_id,
-            lifetime_after: Some(truth.lifetime),
+            restate: Some(ledger::Restate {
+                lifetime: truth.lifetime,
+                credits: truth.credits,
+            }),
             held_change: 0,
             reverses_entry_id: None,
         })?;
@@ -349,9 +359,12 @@ struct Truth {
     balance: i64,
     lifetime: i64,
     breaks: i64,
+    /// Tier credits the entries of the period from `period` give, in chain
+    /// order (a deduction never takes them below 0).
+    credits: i64,
 }
 
-fn ledger_truth(c: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Truth> {
+fn ledger_truth(c: &SpiClient<'_>, player_id: pgrx::Uuid, period: &str) -> Result<Truth> {
     let rows = spi::read(
         c,
         "SELECT coalesce(sum(points_change) FILTER (WHERE NOT transaction_type = ANY ($2)), 0)::bigint,
@@ -365,10 +378,31 @@ fn ledger_truth(c: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Truth> {
         &[player_id.into(), crate::domain::kinds::outside_balance_kinds().into()],
     )?;
     let r = rows.first();
+    let (balance, lifetime, breaks) = (
+        r.get::<i64>(1)?.unwrap_or(0),
+        r.get::<i64>(2)?.unwrap_or(0),
+        r.get::<i64>(3)?.unwrap_or(0),
+    );
+    let mut credits = 0i64;
+    for e in spi::read(
+        c,
+        "SELECT transaction_type::text, points_change FROM loyalty.loyalty_ledger
+          WHERE player_id = $1 AND gaming_day >= $2::date ORDER BY seq",
+        &[player_id.into(), period.into()],
+    )? {
+        let kind = e.get::<String>(1)?.unwrap_or_default();
+        let points = e.get::<i64>(2)?.unwrap_or(0);
+        let credit = crate::domain::kinds::Kind::ALL
+            .iter()
+            .find(|k| k.as_str() == kind)
+            .map_or(0, |k| k.tier_credit(points));
+        credits = credits.saturating_add(credit).max(0);
+    }
     Ok(Truth {
-        balance: r.get::<i64>(1)?.unwrap_or(0),
-        lifetime: r.get::<i64>(2)?.unwrap_or(0),
-        breaks: r.get::<i64>(3)?.unwrap_or(0),
+        balance,
+        lifetime,
+        breaks,
+        credits,
     })
 }
 

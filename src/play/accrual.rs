@@ -45,7 +45,7 @@ pub(crate) fn gameplay_entry<'a>(
         staff_id: None,
         reward_id: None,
         correlation_id,
-        lifetime_after: None,
+        restate: None,
         held_change: 0,
         reverses_entry_id: None,
     })

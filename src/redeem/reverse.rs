@@ -103,7 +103,7 @@ fn reverse_redemption(
             staff_id: uid,
             reward_id: None,
             correlation_id: &correlation_id,
-            lifetime_after: None,
+            restate: None,
             held_change: 0,
             reverses_entry_id: Some(entry_id),
         })?;

@@ -52,7 +52,7 @@ pub fn capture(
         staff_id: Some(person),
         reward_id: None,
         correlation_id,
-        lifetime_after: None,
+        restate: None,
         held_change: -h.points,
         reverses_entry_id: None,
     })?;

@@ -329,7 +329,7 @@ fn issue(
         staff_id: Some(staff),
         reward_id: req.reward_id,
         correlation_id,
-        lifetime_after: None,
+        restate: None,
         held_change: 0,
         reverses_entry_id: None,
     })?;

@@ -39,6 +39,14 @@ BEGIN
         PERFORM cron.schedule('casino-loyalty-expire-holds', '* * * * *',
                               'SET ROLE service_role; SELECT count(*) FROM loyalty.expire_holds()');
     END IF;
+    -- Qualification years (only moves tiers under tier_basis = 'PERIOD'):
+    -- hourly, so a year starts within the hour of its gaming-day start in
+    -- any time zone; every other run finds nobody (reference §4).
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron')
+       AND NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'casino-loyalty-roll-tiers') THEN
+        PERFORM cron.schedule('casino-loyalty-roll-tiers', '7 * * * *',
+                              'SET ROLE service_role; SELECT count(*) FROM loyalty.roll_tier_period(100000)');
+    END IF;
 END
 $$;
 

@@ -11,20 +11,12 @@ trap cluster_stop EXIT
 CLUSTER_SUPERUSER=supabase_admin cluster_start "shared_preload_libraries = 'pg_cron'" \
     "cron.use_background_workers = on" "max_worker_processes = 20" "wal_level = logical" >/dev/null || exit 1
 
-FAILED=0
 q() {  # q ROLE SQL: one psql call as ROLE in database postgres; stdout, or "ERROR <sqlstate>"
     local role="$1" sql="$2" out
     if out=$(psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -U "$role" -d postgres -c "$sql" 2>&1); then
         printf '%s' "$out"
     else
         printf 'ERROR %s' "$(grep -o 'ERROR: *[0-9A-Z]\{5\}' <<<"$out" | head -1 | awk '{print $2}')"
-    fi
-}
-expect() {  # expect WHAT WANT GOT
-    if [ "$2" = "$3" ]; then
-        echo "ok: $1"
-    else
-        echo "FAIL: $1"; echo "  want: $2"; echo "  got:  $3"; FAILED=1
     fi
 }
 
