@@ -123,7 +123,6 @@ fn keep_tiers_through_period() -> i64 {
                 "SELECT player_id FROM loyalty.player_loyalty ORDER BY player_id",
                 &[],
             )?
-            .into_iter()
             .filter_map(|r| r.get(1).ok().flatten())
             .collect();
             let mut kept = 0;
