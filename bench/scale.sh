@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Costs that stay flat: the health check, the partial-completion listing, a
-# completion and a manual reward, per call inside one backend, at 1 million
-# and at 10 million ledger rows (100,000 and 1,000,000 players, ten entries
-# each, real hash chains, one closed slip per player with 100 owed). Each
+# completion, a manual reward, a balance as of a time and a statement, per
+# call inside one backend, at 1 million and at 10 million ledger rows
+# (100,000 and 1,000,000 players, ten entries each, real hash chains, one
+# closed slip per player with 100 owed; and one player with 100,000 entries
+# of their own, whose statement of 100 entries is measured beside a
+# ten-entry player's whole statement). Each
 # measurement runs SCALE_REPS times (default 5) at each size; the report is
 # the median per call and the 10M/1M ratio (target: at most 1.5).
 # Usage: bash bench/scale.sh       (about 25 minutes; not part of the tests)
@@ -35,7 +38,8 @@ measure() {
         PGOPTIONS="-c bench.rep=$rep -c bench.label=$label" psql -X -At -d scale 2>&1 <<'SQL' \
             | grep -o 'health_ms=.*' | sed "s/^/$label /"
 DO $$
-DECLARE t0 timestamptz; h float8; l float8; c float8; r float8;
+DECLARE t0 timestamptz; h float8; l float8; c float8; r float8; b float8; w float8; s float8;
+        f timestamptz; u timestamptz;
         rep int := current_setting('bench.rep')::int; tag text := current_setting('bench.label') || '-' || rep;
 BEGIN
   t0 := clock_timestamp();
@@ -58,13 +62,46 @@ BEGIN
         p_reward_id => tag || '-' || i);
   END LOOP;
   r := extract(epoch FROM clock_timestamp() - t0) * 1e6 / 2000;
-  RAISE NOTICE 'health_ms=% partial_ms=% completion_us=% reward_us=%',
-    round(h::numeric, 2), round(l::numeric, 3), round(c::numeric, 1), round(r::numeric, 1);
+  -- a balance as of a time: a random player (ten entries) at a random instant of their history
+  t0 := clock_timestamp();
+  FOR i IN 1..2000 LOOP
+    PERFORM * FROM loyalty.player_balance_at(('00000000-0000-4000-8000-' || lpad(to_hex(1 + (i * 7919 + rep) % 100000), 12, '0'))::uuid,
+        timestamptz '2026-01-01 12:05+00' + ((i * 31) % 300) * interval '1 day');
+  END LOOP;
+  b := extract(epoch FROM clock_timestamp() - t0) * 1e6 / 2000;
+  -- the 100,000-entry player's statement of 100 entries from the middle of their history
+  SELECT min(created_at) FILTER (WHERE seq = 50000 + rep * 1000), min(created_at) FILTER (WHERE seq = 50100 + rep * 1000)
+    INTO f, u FROM loyalty.loyalty_ledger WHERE player_id = '00000000-0000-4000-8000-0000000fffff' AND seq IN (50000 + rep * 1000, 50100 + rep * 1000);
+  t0 := clock_timestamp();
+  FOR i IN 1..200 LOOP
+    PERFORM count(*) FROM loyalty.player_statement('00000000-0000-4000-8000-0000000fffff', f, u);
+  END LOOP;
+  w := extract(epoch FROM clock_timestamp() - t0) * 1e6 / 200;
+  -- a ten-entry player's whole statement
+  t0 := clock_timestamp();
+  FOR i IN 1..200 LOOP
+    PERFORM count(*) FROM loyalty.player_statement(('00000000-0000-4000-8000-' || lpad(to_hex(1 + (i * 7919) % 100000), 12, '0'))::uuid,
+        timestamptz '2025-01-01', timestamptz '2027-01-01');
+  END LOOP;
+  s := extract(epoch FROM clock_timestamp() - t0) * 1e6 / 200;
+  RAISE NOTICE 'health_ms=% partial_ms=% completion_us=% reward_us=% balance_at_us=% whale_statement_100_us=% statement_10_us=%',
+    round(h::numeric, 2), round(l::numeric, 3), round(c::numeric, 1), round(r::numeric, 1), round(b::numeric, 1),
+    round(w::numeric, 1), round(s::numeric, 1);
 END $$;
 SQL
     done | tee -a "$OUT/raw.txt"
 }
 
+say "one player with 100,000 entries (real rewards, one at a time)"
+psql_q -d scale -c "
+DO \$\$
+BEGIN
+  FOR i IN 1..100000 LOOP
+    PERFORM loyalty.manual_reward('00000000-0000-4000-8000-0000000fffff', 1 + i % 100, 'scale bench whale',
+        '5afe0000-0000-4000-8000-000000000001', p_reward_id => 'whale-' || i);
+    IF i % 10000 = 0 THEN COMMIT; END IF;
+  END LOOP;
+END \$\$"
 say "loading 1,000,000 ledger rows"
 psql_q -d scale -v first=1 -v last=100000 -f "$ROOT/bench/scale_load.sql" >/dev/null
 psql_q -d scale -At -c "SELECT 'chains broken in a sample: ' || count(*) FROM (SELECT player_id FROM loyalty.player_loyalty

@@ -38,8 +38,8 @@ INSERT INTO loyalty.loyalty_ledger (id, player_id, idempotency_key, transaction_
 SELECT id, player_id, 'scale:' || seq, 'MANUAL_BONUS', 'POINTS_UPDATE_REQUESTED', pts, bal - pts, bal, 'BRONZE',
        'BRONZE', 'bench-scale', 'bench', created_at, seq, prev_hash, row_hash, gaming_day
   FROM s ORDER BY player_id, seq;
-INSERT INTO loyalty.player_loyalty (player_id, current_balance, lifetime_points, tier, chain_seq, chain_head)
-SELECT player_id, bal, bal, 'BRONZE', 10, row_hash FROM s WHERE seq = 10;
+INSERT INTO loyalty.player_loyalty (player_id, current_balance, lifetime_points, tier, chain_seq, chain_head, chain_head_at)
+SELECT player_id, bal, bal, 'BRONZE', 10, row_hash, created_at FROM s WHERE seq = 10;
 INSERT INTO loyalty.rating_slip (player_id, game_type, house_edge, decisions_per_hour, points_conversion_rate,
        point_multiplier, average_bet, start_time, end_time, status, duration_seconds, accrued_ledger_id,
        approval_threshold_points)

@@ -1668,12 +1668,14 @@ ALTER TABLE loyalty.config
                                                            + interval '1 month - 1 day')
                                   ELSE false END);
 ALTER TABLE loyalty.player_loyalty
+    ADD COLUMN chain_head_at   loyalty.finite_timestamptz,
     ADD COLUMN tier_credits    loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
     ADD COLUMN tier_period     date,
     ADD COLUMN retained_tier   text;
 COMMENT ON COLUMN loyalty.config.tier_basis IS 'What decides the tier: LIFETIME (lifetime points; a tier never falls) or PERIOD (tier credits of the qualification year, the tier reached kept through the next year; roll_tier_period starts each year).';
 COMMENT ON COLUMN loyalty.config.tier_period_start IS 'MM-DD: the qualification year starts on this day each year, at the gaming-day start in the casino''s time zone (not 02-29).';
 COMMENT ON COLUMN loyalty.player_loyalty.tier IS 'Tier from the tier ladder and lifetime_points (config.tier_basis LIFETIME) or the higher of tier_credits'' tier and retained_tier (PERIOD).';
+COMMENT ON COLUMN loyalty.player_loyalty.chain_head_at IS 'Tamper evidence and statements: created_at of the player''s last ledger entry. The next entry is never dated before it, so a chain''s times are in order.';
 COMMENT ON COLUMN loyalty.player_loyalty.tier_credits IS 'Tier credits earned in tier_period (GAMEPLAY and MANUAL_BONUS add, a negative ADJUSTMENT takes away, never below 0); the tier under config.tier_basis = PERIOD.';
 COMMENT ON COLUMN loyalty.player_loyalty.tier_period IS 'First gaming day of the qualification period tier_credits count in (NULL before the player''s first entry of 0.3.0).';
 COMMENT ON COLUMN loyalty.player_loyalty.retained_tier IS 'The tier the previous period''s credits reached, kept through tier_period (NULL: the lowest).';
@@ -1964,6 +1966,48 @@ BEGIN
            changed_since_xid = v_xmin;
 END
 $$;
+-- Statements find an instant's entry by halving the chain (chain_seq_at):
+-- each chain's head time, from which the write path keeps times in order.
+UPDATE loyalty.player_loyalty p SET chain_head_at = l.created_at
+  FROM loyalty.loyalty_ledger l WHERE l.player_id = p.player_id AND l.seq = p.chain_seq;
+-- The seq of the player's last entry dated before p_at (or at it, with
+-- p_inclusive); 0 if none. A binary search over seq 1..chain_seq: about
+-- twenty key lookups for a million entries. A chain with a gap (which
+-- verify_ledger_chain reports) is read in order instead.
+CREATE FUNCTION loyalty.chain_seq_at(p_player_id uuid, p_at timestamptz, p_inclusive boolean)
+RETURNS bigint
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    lo  bigint := 0;
+    hi  bigint;
+    mid bigint;
+    t   timestamptz;
+BEGIN
+    SELECT p.chain_seq INTO hi FROM loyalty.player_loyalty p WHERE p.player_id = p_player_id;
+    hi := coalesce(hi, 0);
+    WHILE lo < hi LOOP
+        mid := (lo + hi + 1) / 2;
+        t := NULL;
+        SELECT l.created_at INTO t FROM loyalty.loyalty_ledger l WHERE l.player_id = p_player_id AND l.seq = mid;
+        IF t IS NULL THEN
+            RETURN coalesce((SELECT max(l.seq) FROM loyalty.loyalty_ledger l
+                              WHERE l.player_id = p_player_id
+                                AND (l.created_at < p_at OR p_inclusive AND l.created_at = p_at)), 0);
+        END IF;
+        IF t < p_at OR p_inclusive AND t = p_at THEN
+            lo := mid;
+        ELSE
+            hi := mid - 1;
+        END IF;
+    END LOOP;
+    RETURN lo;
+END
+$$;
+COMMENT ON FUNCTION loyalty.chain_seq_at(uuid, timestamptz, boolean) IS
+    'Internal: seq of the player''s last ledger entry before p_at (at or before, with p_inclusive); 0 if none.';
+
+REVOKE ALL ON FUNCTION loyalty.chain_seq_at FROM PUBLIC;
 CREATE OR REPLACE FUNCTION loyalty.player_balance_at(p_player_id uuid, p_at timestamptz DEFAULT now())
 RETURNS TABLE (player_id uuid, at timestamptz, balance bigint, lifetime_points bigint, tier text,
                ledger_entry_id bigint, seq bigint, entry_at timestamptz)
@@ -1971,16 +2015,17 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, 
 AS $$
 DECLARE
     e record;
+    v_seq bigint;
 BEGIN
     PERFORM loyalty.statement_reader(p_player_id);
     IF p_at IS NULL OR NOT isfinite(p_at) THEN
         RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_at must be a finite time', ERRCODE = 'PT422';
     END IF;
     -- the last entry at or before p_at, in the player's chain order
+    v_seq := loyalty.chain_seq_at(p_player_id, p_at, true);
     SELECT l.id, l.seq, l.created_at, l.balance_after, l.tier_after INTO e
       FROM loyalty.loyalty_ledger l
-     WHERE l.player_id = p_player_id AND l.created_at <= p_at
-     ORDER BY l.seq DESC LIMIT 1;
+     WHERE l.player_id = p_player_id AND l.seq = v_seq;
     player_id := p_player_id; at := p_at;
     IF e.id IS NULL THEN
         balance := 0; lifetime_points := 0; tier := loyalty.player_tier(0);
@@ -1991,6 +2036,51 @@ BEGIN
           INTO lifetime_points
           FROM loyalty.loyalty_ledger l WHERE l.player_id = p_player_id AND l.seq <= e.seq;
     END IF;
+    RETURN NEXT;
+END
+$$;
+CREATE OR REPLACE FUNCTION loyalty.player_statement(p_player_id uuid, p_from timestamptz, p_to timestamptz DEFAULT now())
+RETURNS TABLE (line text, seq bigint, ledger_entry_id bigint, created_at timestamptz, gaming_day date,
+               transaction_type text, points_change bigint, balance_after bigint, entries bigint,
+               reason text, correlation_id text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_opening bigint;
+    v_closing bigint;
+    v_first   bigint;  -- the entries are seq v_first + 1 .. v_last
+    v_last    bigint;
+BEGIN
+    PERFORM loyalty.statement_reader(p_player_id);
+    IF p_from IS NULL OR p_to IS NULL OR NOT isfinite(p_from) OR NOT isfinite(p_to) OR p_from > p_to THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
+            DETAIL = 'give finite p_from <= p_to (the statement covers [p_from, p_to))', ERRCODE = 'PT422';
+    END IF;
+    v_first := loyalty.chain_seq_at(p_player_id, p_from, false);
+    v_last := loyalty.chain_seq_at(p_player_id, p_to, false);
+    SELECT coalesce((SELECT l.balance_after FROM loyalty.loyalty_ledger l
+                      WHERE l.player_id = p_player_id AND l.seq = v_first), 0)
+      INTO v_opening;
+    line := 'OPENING'; created_at := p_from; balance_after := v_opening;
+    RETURN NEXT;
+    RETURN QUERY
+    SELECT 'ENTRY', l.seq::bigint, l.id, l.created_at::timestamptz, l.gaming_day, l.transaction_type::text, l.points_change,
+           l.balance_after::bigint, NULL::bigint, l.reason, l.correlation_id
+      FROM loyalty.loyalty_ledger l
+     WHERE l.player_id = p_player_id AND l.seq > v_first AND l.seq <= v_last
+     ORDER BY l.seq;
+    RETURN QUERY
+    SELECT 'TOTAL', NULL::bigint, NULL::bigint, NULL::timestamptz, NULL::date, l.transaction_type::text,
+           sum(l.points_change)::bigint, NULL::bigint, count(*), NULL::text, NULL::text
+      FROM loyalty.loyalty_ledger l
+     WHERE l.player_id = p_player_id AND l.seq > v_first AND l.seq <= v_last
+     GROUP BY l.transaction_type ORDER BY l.transaction_type;
+    SELECT coalesce((SELECT l.balance_after FROM loyalty.loyalty_ledger l
+                      WHERE l.player_id = p_player_id AND l.seq = v_last), 0)
+      INTO v_closing;
+    line := 'CLOSING'; seq := NULL; ledger_entry_id := NULL; created_at := p_to; gaming_day := NULL;
+    transaction_type := NULL; points_change := v_closing - v_opening; balance_after := v_closing;
+    entries := NULL; reason := NULL; correlation_id := NULL;
     RETURN NEXT;
 END
 $$;

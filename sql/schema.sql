@@ -277,6 +277,7 @@ CREATE TABLE loyalty.player_loyalty (
     held_points     loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
     last_earned_at  loyalty.finite_timestamptz,
     expiry_warned_for loyalty.finite_timestamptz,
+    chain_head_at   loyalty.finite_timestamptz,
     tier_credits    loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
     tier_period     date,
     retained_tier   text,
@@ -299,6 +300,7 @@ COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day IS 'Gaming day of the play
 COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day_points IS 'GAMEPLAY points posted on gameplay_day, kept by the write path under the player''s lock.';
 COMMENT ON COLUMN loyalty.player_loyalty.last_earned_at IS 'When the player last earned points (GAMEPLAY or MANUAL_BONUS entry), kept by the write path: inactivity expiry counts from it.';
 COMMENT ON COLUMN loyalty.player_loyalty.expiry_warned_for IS 'The last_earned_at a POINTS_EXPIRING warning was sent for (one warning per stretch without play).';
+COMMENT ON COLUMN loyalty.player_loyalty.chain_head_at IS 'Tamper evidence and statements: created_at of the player''s last ledger entry. The next entry is never dated before it, so a chain''s times are in order.';
 COMMENT ON COLUMN loyalty.player_loyalty.tier_credits IS 'Tier credits earned in tier_period (GAMEPLAY and MANUAL_BONUS add, a negative ADJUSTMENT takes away, never below 0); the tier under config.tier_basis = PERIOD.';
 COMMENT ON COLUMN loyalty.player_loyalty.tier_period IS 'First gaming day of the qualification period tier_credits count in (NULL before the player''s first entry of 0.3.0).';
 COMMENT ON COLUMN loyalty.player_loyalty.retained_tier IS 'The tier the previous period''s credits reached, kept through tier_period (NULL: the lowest).';

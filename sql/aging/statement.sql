@@ -4,8 +4,48 @@
 -- range [p_from, p_to) between two such balances: one statement's closing
 -- balance is the next one's opening balance. A player reads their own;
 -- staff with loyalty:view_all and trusted back ends anyone's. Each reads
--- the player's rows through the (player_id, seq) key only, so its cost is
--- that player's entries, whatever the ledger's size.
+-- the player's rows through the (player_id, seq) key only: the write path
+-- keeps a chain's times in order (a row is never dated before the one it
+-- follows: src/ledger/balance.rs), so the entry of an instant is found by
+-- halving the chain, and a statement costs its own entries, whatever the
+-- player's history or the ledger's size.
+
+-- The seq of the player's last entry dated before p_at (or at it, with
+-- p_inclusive); 0 if none. A binary search over seq 1..chain_seq: about
+-- twenty key lookups for a million entries. A chain with a gap (which
+-- verify_ledger_chain reports) is read in order instead.
+CREATE FUNCTION loyalty.chain_seq_at(p_player_id uuid, p_at timestamptz, p_inclusive boolean)
+RETURNS bigint
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    lo  bigint := 0;
+    hi  bigint;
+    mid bigint;
+    t   timestamptz;
+BEGIN
+    SELECT p.chain_seq INTO hi FROM loyalty.player_loyalty p WHERE p.player_id = p_player_id;
+    hi := coalesce(hi, 0);
+    WHILE lo < hi LOOP
+        mid := (lo + hi + 1) / 2;
+        t := NULL;
+        SELECT l.created_at INTO t FROM loyalty.loyalty_ledger l WHERE l.player_id = p_player_id AND l.seq = mid;
+        IF t IS NULL THEN
+            RETURN coalesce((SELECT max(l.seq) FROM loyalty.loyalty_ledger l
+                              WHERE l.player_id = p_player_id
+                                AND (l.created_at < p_at OR p_inclusive AND l.created_at = p_at)), 0);
+        END IF;
+        IF t < p_at OR p_inclusive AND t = p_at THEN
+            lo := mid;
+        ELSE
+            hi := mid - 1;
+        END IF;
+    END LOOP;
+    RETURN lo;
+END
+$$;
+COMMENT ON FUNCTION loyalty.chain_seq_at(uuid, timestamptz, boolean) IS
+    'Internal: seq of the player''s last ledger entry before p_at (at or before, with p_inclusive); 0 if none.';
 
 -- Who may read a player's statement; the arguments it needs.
 CREATE FUNCTION loyalty.statement_reader(p_player_id uuid) RETURNS void
@@ -30,16 +70,17 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, 
 AS $$
 DECLARE
     e record;
+    v_seq bigint;
 BEGIN
     PERFORM loyalty.statement_reader(p_player_id);
     IF p_at IS NULL OR NOT isfinite(p_at) THEN
         RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_at must be a finite time', ERRCODE = 'PT422';
     END IF;
     -- the last entry at or before p_at, in the player's chain order
+    v_seq := loyalty.chain_seq_at(p_player_id, p_at, true);
     SELECT l.id, l.seq, l.created_at, l.balance_after, l.tier_after INTO e
       FROM loyalty.loyalty_ledger l
-     WHERE l.player_id = p_player_id AND l.created_at <= p_at
-     ORDER BY l.seq DESC LIMIT 1;
+     WHERE l.player_id = p_player_id AND l.seq = v_seq;
     player_id := p_player_id; at := p_at;
     IF e.id IS NULL THEN
         balance := 0; lifetime_points := 0; tier := loyalty.player_tier(0);
@@ -65,15 +106,18 @@ AS $$
 DECLARE
     v_opening bigint;
     v_closing bigint;
+    v_first   bigint;  -- the entries are seq v_first + 1 .. v_last
+    v_last    bigint;
 BEGIN
     PERFORM loyalty.statement_reader(p_player_id);
     IF p_from IS NULL OR p_to IS NULL OR NOT isfinite(p_from) OR NOT isfinite(p_to) OR p_from > p_to THEN
         RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
             DETAIL = 'give finite p_from <= p_to (the statement covers [p_from, p_to))', ERRCODE = 'PT422';
     END IF;
+    v_first := loyalty.chain_seq_at(p_player_id, p_from, false);
+    v_last := loyalty.chain_seq_at(p_player_id, p_to, false);
     SELECT coalesce((SELECT l.balance_after FROM loyalty.loyalty_ledger l
-                      WHERE l.player_id = p_player_id AND l.created_at < p_from
-                      ORDER BY l.seq DESC LIMIT 1), 0)
+                      WHERE l.player_id = p_player_id AND l.seq = v_first), 0)
       INTO v_opening;
     line := 'OPENING'; created_at := p_from; balance_after := v_opening;
     RETURN NEXT;
@@ -81,17 +125,16 @@ BEGIN
     SELECT 'ENTRY', l.seq::bigint, l.id, l.created_at::timestamptz, l.gaming_day, l.transaction_type::text, l.points_change,
            l.balance_after::bigint, NULL::bigint, l.reason, l.correlation_id
       FROM loyalty.loyalty_ledger l
-     WHERE l.player_id = p_player_id AND l.created_at >= p_from AND l.created_at < p_to
+     WHERE l.player_id = p_player_id AND l.seq > v_first AND l.seq <= v_last
      ORDER BY l.seq;
     RETURN QUERY
     SELECT 'TOTAL', NULL::bigint, NULL::bigint, NULL::timestamptz, NULL::date, l.transaction_type::text,
            sum(l.points_change)::bigint, NULL::bigint, count(*), NULL::text, NULL::text
       FROM loyalty.loyalty_ledger l
-     WHERE l.player_id = p_player_id AND l.created_at >= p_from AND l.created_at < p_to
+     WHERE l.player_id = p_player_id AND l.seq > v_first AND l.seq <= v_last
      GROUP BY l.transaction_type ORDER BY l.transaction_type;
     SELECT coalesce((SELECT l.balance_after FROM loyalty.loyalty_ledger l
-                      WHERE l.player_id = p_player_id AND l.created_at < p_to
-                      ORDER BY l.seq DESC LIMIT 1), 0)
+                      WHERE l.player_id = p_player_id AND l.seq = v_last), 0)
       INTO v_closing;
     line := 'CLOSING'; seq := NULL; ledger_entry_id := NULL; created_at := p_to; gaming_day := NULL;
     transaction_type := NULL; points_change := v_closing - v_opening; balance_after := v_closing;

@@ -52,8 +52,9 @@ pub struct Locked {
     pub chain_head: String,
     /// Credits and retained tier as stored (maybe of a period since ended).
     pub standing: Standing,
-    /// The instant the lock was granted: a ledger row posted under it is
-    /// dated then, and the gaming day and qualification period are its.
+    /// The instant the lock was granted (or the chain's last row's, if the
+    /// clock is behind it): a ledger row posted under it is dated then, and
+    /// the gaming day and qualification period are its.
     pub at: TimestampWithTimeZone,
     pub gaming_day: String,
     pub basis: Basis,
@@ -144,7 +145,7 @@ pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Opti
     let rows = spi::write(
         client,
         "SELECT ctid, current_balance, lifetime_points, tier, chain_seq, chain_head, held_points,
-                tier_credits, to_char(tier_period, 'YYYY-MM-DD'), retained_tier
+                tier_credits, to_char(tier_period, 'YYYY-MM-DD'), retained_tier, chain_head_at
            FROM loyalty.player_loyalty WHERE player_id = $1 FOR UPDATE",
         &[player_id.into()],
     )?;
@@ -153,7 +154,13 @@ pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Opti
     }
     let row = rows.first();
     // SAFETY: reads the clock, as clock_timestamp() does.
-    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    let clock = unsafe { pg_sys::GetCurrentTimestamp() };
+    // Never before the chain's last row (a clock stepped back): a chain's
+    // times stay in order, which statements search by (sql/aging).
+    let head_at = row
+        .get::<TimestampWithTimeZone>(11)?
+        .map(pg_sys::TimestampTz::from);
+    let now = head_at.map_or(clock, |h| h.max(clock));
     let at = TimestampWithTimeZone::try_from(now)
         .map_err(|_| LoyaltyError::validation("the clock is out of timestamp range"))?;
     let gaming_day = crate::ledger::casino::gaming_day(client, now)?;

@@ -170,7 +170,8 @@ pub fn post(e: &Entry) -> Result<Posted> {
                                                ELSE $8 END,
                     held_points = $28,
                     last_earned_at = CASE WHEN $30 THEN $22 ELSE last_earned_at END,
-                    tier_credits = $31, tier_period = $32::date, retained_tier = $33
+                    tier_credits = $31, tier_period = $32::date, retained_tier = $33,
+                    chain_head_at = $22
               WHERE ctid = $20 AND player_id = $1 AND EXISTS (SELECT FROM entry)
              RETURNING (SELECT id FROM entry)",
             &[

@@ -114,6 +114,15 @@ expect "lifetime points never fell" "61000 20000 60000 15100 12001" \
 expect "every balance equals its ledger, every chain verifies (no mismatch, no break)" "0 0" \
     "$(q "SELECT count(*) FROM loyalty.verify_all_balances()") $(q "SELECT count(*) FROM loyalty.verify_all_chains()")"
 expect "the health check finds no tier drift" 0 "$(drift)"
+at '2027-10-01 05:00:00'
+expect "a clock stepped back behind A's last entry: the new entry is dated no earlier than it" \
+    "MANUAL_BONUS BRONZE>BRONZE t" \
+    "$(reward $A 10) $(q "SELECT bool_and(created_at >= prev) FROM (SELECT created_at, lag(created_at) OVER (ORDER BY seq) AS prev
+                            FROM loyalty.loyalty_ledger WHERE player_id = '$A') e WHERE prev IS NOT NULL")"
+expect "so it falls on the last entry's gaming day, and a balance as of then includes it" "2027-10-01 61010" \
+    "$(q "SELECT l.gaming_day || ' ' || b.balance FROM loyalty.loyalty_ledger l,
+                 LATERAL loyalty.player_balance_at(l.player_id, l.created_at) b
+           WHERE l.player_id = '$A' ORDER BY l.seq DESC LIMIT 1")"
 expect "a player cannot call the rollover (no grant)" "ERROR 42501" \
     "$(q "BEGIN; SET LOCAL ROLE authenticated; SELECT set_config('request.jwt.claims', '{\"sub\":\"$A\"}', true);
            SELECT * FROM loyalty.roll_tier_period(); COMMIT;")"
