@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Summarise pgbench runs: median TPS over the rounds, latency p50/p99 over
 every transaction of every round (from pgbench's per-transaction logs),
-errors, and the extension/comparator ratio, as a Markdown table."""
+errors, and the extension/comparator ratio (and extension/lean, where a
+workload has the lean way of bench/lean.sql), as a Markdown table."""
 import glob
 import json
 import re
@@ -59,6 +60,12 @@ def main():
         if cmp:
             rows.append(f"| | {w['cmp_label']} | {w['clients']} | {cmp['tps']:.0f} | "
                         f"{cmp['p50']:.2f} | {cmp['p99']:.2f} | {'aborted' if cmp['errors'] < 0 else cmp['errors']} | | |")
+        if w.get("lean") and glob.glob(f"{run_dir}/{w['lean']}.r1.out"):
+            lean = side(run_dir, w["lean"], rounds)
+            vs = f"**{ext['tps'] / lean['tps']:.2f}×** extension / lean" if lean["tps"] else ""
+            per = ", ".join(f"{e / c:.2f}" for e, c in zip(ext["rounds"], lean["rounds"]) if c)
+            rows.append(f"| | {w['lean_label']} | {w['clients']} | {lean['tps']:.0f} | "
+                        f"{lean['p50']:.2f} | {lean['p99']:.2f} | {'aborted' if lean['errors'] < 0 else lean['errors']} | {vs} | {per} |")
     print("\n".join(rows))
     if batch:
         print()

@@ -38,7 +38,7 @@ psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 say "loading data (10,000 players with history, $((W1_SLIPS + W1B_SLIPS + 200000)) open slips each for its own player)"
 createdb bench
 psql_q -d bench -v w1_slips="$W1_SLIPS" -v w1b_slips="$W1B_SLIPS" -c 'CREATE EXTENSION casino_loyalty' \
-    -f "$ROOT/bench/comparator.sql" -f "$ROOT/bench/load.sql"
+    -f "$ROOT/bench/comparator.sql" -f "$ROOT/bench/load.sql" -f "$ROOT/bench/lean.sql" -c "VACUUM ANALYZE"
 say "loading W4 data (100,000 players, 1,000,000 ledger rows, 1,000,000 closed slips)"
 createdb bench_w4
 psql_q -d bench_w4 -c 'CREATE EXTENSION casino_loyalty' -f "$ROOT/bench/load_w4.sql"
@@ -63,17 +63,19 @@ run() {
     grep -E "^tps|failed|aborted|actually processed" "$OUT/$name.out" || cat "$OUT/$name.out"
 }
 
-# pair EXT CMP DB CLIENTS [SUFFIX]: the two sides in alternation, ROUNDS
-# times (SUFFIX names the runs of a second setting, e.g. _sync)
+# pair EXT CMP DB CLIENTS [SUFFIX] [LEAN]: the sides in alternation, ROUNDS
+# times (SUFFIX names the runs of a second setting, e.g. _sync; LEAN, the
+# lean hand-written way of bench/lean.sql, runs third in each round)
 pair() {
-    local ext=$1 cmp=$2 db=$3 clients=$4 sfx=${5:-} r
+    local ext=$1 cmp=$2 db=$3 clients=$4 sfx=${5:-} lean=${6:-} r
     [[ -z "${BENCH_ONLY:-}" || "$ext" == "$BENCH_ONLY"* ]] || return 0
     for r in $(seq 1 "$ROUNDS"); do
         run "$ext$sfx.r$r" "$db" "$clients" "$W/$ext.sql"
         [ -z "$cmp" ] || run "$cmp$sfx.r$r" "$db" "$clients" "$W/$cmp.sql"
+        [ -z "$lean" ] || run "$lean$sfx.r$r" "$db" "$clients" "$W/$lean.sql"
     done
 }
-pair w1_ext w1_cmp bench 4
+pair w1_ext w1_cmp bench 4 "" w1_lean
 pair w1b_ext w1b_cmp bench 4
 pair w2_ext_reward w2_cmp_reward bench 8
 pair w2_ext_inc w2_cmp_inc bench 8
@@ -83,7 +85,7 @@ pair w4_partial "" bench_w4 1
 pair w6_ext_redeem w6_cmp_redeem bench 4
 pair w6_ext_hold_capture w6_cmp_hold_capture bench 4
 # durable commits: every commit waits for its WAL flush
-SYNC=on pair w1_ext w1_cmp bench 4 _sync
+SYNC=on pair w1_ext w1_cmp bench 4 _sync w1_lean
 SYNC=on pair w1b_ext w1b_cmp bench 4 _sync
 SYNC=on pair w2_ext_reward w2_cmp_reward bench 8 _sync
 
@@ -120,6 +122,12 @@ psql_q -d bench -c "SELECT 'extension mismatches' AS check, count(*) FROM loyalt
       WHERE status = 'CAPTURED') - (SELECT count(*) FROM cmp.loyalty_ledger WHERE transaction_type = 'REDEMPTION')
     UNION ALL SELECT 'extension holds captured', count(*) FROM loyalty.hold WHERE status = 'CAPTURED'
     UNION ALL SELECT 'comparator holds captured', count(*) FROM cmp.hold WHERE status = 'CAPTURED'
+    UNION ALL SELECT 'lean mismatches', count(*) FROM lean.player_loyalty p
+      JOIN (SELECT player_id, sum(points_change) s FROM lean.loyalty_ledger GROUP BY 1) l USING (player_id)
+     WHERE p.current_balance <> l.s
+    UNION ALL SELECT 'lean slips paid twice', count(*) FROM (SELECT rating_slip_id FROM lean.loyalty_ledger
+      GROUP BY 1 HAVING count(*) > 1) d
+    UNION ALL SELECT 'lean slips completed', count(*) FROM lean.rating_slip WHERE status = 'CLOSED'
     UNION ALL SELECT 'deadlocks (pg_stat_database)', deadlocks FROM pg_stat_database WHERE datname = 'bench'" \
     | tee "$OUT/invariants.txt"
 psql_q -d bench_w4 -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
@@ -138,7 +146,7 @@ fi
 
 say "results"
 SPEC='[
- {"title":"W1 complete slip","ext":"w1_ext","ext_label":"complete_rating_slip","cmp":"w1_cmp","cmp_label":"PL/pgSQL comparator","clients":4},
+ {"title":"W1 complete slip","ext":"w1_ext","ext_label":"complete_rating_slip","cmp":"w1_cmp","cmp_label":"PL/pgSQL comparator","lean":"w1_lean","lean_label":"lean PL/pgSQL (bench/lean.sql)","clients":4},
  {"title":"W1b complete 8 slips per call (slips/s)","ext":"w1b_ext","ext_label":"complete_rating_slips","cmp":"w1b_cmp","cmp_label":"PL/pgSQL batch loop","clients":4,"per_call":8},
  {"title":"W2 hot player reward","ext":"w2_ext_reward","ext_label":"manual_reward","cmp":"w2_cmp_reward","cmp_label":"PL/pgSQL comparator","clients":8},
  {"title":"W2 hot player increment","ext":"w2_ext_inc","ext_label":"increment_player_loyalty","cmp":"w2_cmp_inc","cmp_label":"PL/pgSQL comparator","clients":8},
@@ -147,7 +155,7 @@ SPEC='[
  {"title":"W4 list partial completions (1M closed)","ext":"w4_partial","ext_label":"list_partial_completions(100)","clients":1},
  {"title":"W6 free play in one call","ext":"w6_ext_redeem","ext_label":"redeem_points","cmp":"w6_cmp_redeem","cmp_label":"PL/pgSQL comparator","clients":4},
  {"title":"W6 hold, then capture in part","ext":"w6_ext_hold_capture","ext_label":"hold_points + capture_hold","cmp":"w6_cmp_hold_capture","cmp_label":"PL/pgSQL comparator","clients":4},
- {"title":"W1 complete slip, sync on","ext":"w1_ext_sync","ext_label":"complete_rating_slip","cmp":"w1_cmp_sync","cmp_label":"PL/pgSQL comparator","clients":4},
+ {"title":"W1 complete slip, sync on","ext":"w1_ext_sync","ext_label":"complete_rating_slip","cmp":"w1_cmp_sync","cmp_label":"PL/pgSQL comparator","lean":"w1_lean_sync","lean_label":"lean PL/pgSQL (bench/lean.sql)","clients":4},
  {"title":"W1b 8 slips per call, sync on (slips/s)","ext":"w1b_ext_sync","ext_label":"complete_rating_slips","cmp":"w1b_cmp_sync","cmp_label":"PL/pgSQL batch loop","clients":4,"per_call":8},
  {"title":"W2 hot player reward, sync on","ext":"w2_ext_reward_sync","ext_label":"manual_reward","cmp":"w2_cmp_reward_sync","cmp_label":"PL/pgSQL comparator","clients":8}
 ]'
