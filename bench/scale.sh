@@ -23,7 +23,7 @@ psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 createdb scale
 psql_q -d scale -c 'CREATE EXTENSION casino_loyalty' \
     -c "INSERT INTO loyalty.staff (staff_id, permissions)
-        SELECT ('5afe0000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, '{loyalty:award}'
+        SELECT ('5afe0000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, '{loyalty:award}'::text[]
           FROM generate_series(1, 50) g
         UNION ALL SELECT '00000000-0000-4000-8000-00000000f100', '{loyalty:rate}'" \
     -c "UPDATE loyalty.config SET rate_limit_count = 100000000, alert_reward_count = 100000000"

@@ -58,7 +58,7 @@ pub(crate) fn complete(
     end_time: Option<TimestampWithTimeZone>,
     correlation_id: String,
 ) -> Result<CompleteRow> {
-    let slip = Spi::connect(|client| slip::load(client, slip_id, true))?;
+    let (slip, day) = Spi::connect(|client| slip::load_for_closing(client, slip_id))?;
     caller.not_for_self(slip.player_id, "rate play")?;
     if slip.approval_status.as_deref() == Some("HELD") {
         // Writes nothing: it still waits for a second staff member.
@@ -109,7 +109,7 @@ pub(crate) fn complete(
     if let Ok(points) = closed.points() {
         let rule = if points > closed.approval_threshold_points {
             Some("slip")
-        } else if over_daily_threshold(&closed, points)? {
+        } else if over_daily_threshold(&day, points) {
             Some("daily")
         } else {
             None
@@ -175,21 +175,9 @@ pub(crate) fn complete(
 /// Whether paying `points` would take the player's GAMEPLAY points for
 /// today's gaming day above `config.daily_approval_threshold_points`: many
 /// slips just under the per-slip threshold are held like one large slip.
-fn over_daily_threshold(slip: &Slip, points: i64) -> Result<bool> {
-    let (limit, today) = Spi::connect(|client| -> Result<(i64, i64)> {
-        let rows = spi::read(
-            client,
-            "SELECT c.daily_approval_threshold_points,
-                    coalesce((SELECT p.gameplay_day_points FROM loyalty.player_loyalty p
-                               WHERE p.player_id = $1 AND p.gameplay_day = loyalty.gaming_day(now())), 0)
-               FROM loyalty.config c",
-            &[slip.player_id.into()],
-        )?;
-        let r = rows.first();
-        Ok((r.get::<i64>(1)?.unwrap_or(0), r.get::<i64>(2)?.unwrap_or(0)))
-    })?;
+fn over_daily_threshold(day: &slip::Day, points: i64) -> bool {
     // i128: neither sum can overflow
-    Ok(i128::from(today) + i128::from(points) > i128::from(limit))
+    i128::from(day.points_today) + i128::from(points) > i128::from(day.threshold)
 }
 
 /// Write a slip's closing: end, duration, who closed it, approval state

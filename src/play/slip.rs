@@ -78,15 +78,56 @@ impl Slip {
 
 macro_rules! select_slip {
     ($tail:literal) => {
+        select_slip!("", $tail)
+    };
+    ($extra:literal, $tail:literal) => {
         concat!(
-            "SELECT id, player_id, visit_id, session_id, game_type, house_edge::text, decisions_per_hour,
-                    points_conversion_rate::text, point_multiplier::text, average_bet, start_time, end_time,
-                    status, duration_seconds, accrued_ledger_id, approval_threshold_points, approval_status,
-                    opened_by, closed_by, rerated_by
-               FROM loyalty.rating_slip WHERE id = $1",
+            "SELECT s.id, s.player_id, s.visit_id, s.session_id, s.game_type, s.house_edge::text,
+                    s.decisions_per_hour, s.points_conversion_rate::text, s.point_multiplier::text,
+                    s.average_bet, s.start_time, s.end_time, s.status, s.duration_seconds,
+                    s.accrued_ledger_id, s.approval_threshold_points, s.approval_status, s.opened_by,
+                    s.closed_by, s.rerated_by",
+            $extra,
+            " FROM loyalty.rating_slip s WHERE s.id = $1",
             $tail
         )
     };
+}
+
+/// What the daily four-eyes rule needs of a slip's player: their GAMEPLAY
+/// points of today's gaming day, and `config.daily_approval_threshold_points`.
+pub struct Day {
+    pub points_today: i64,
+    pub threshold: i64,
+}
+
+/// A slip to close, locked, with its player's day (read in the same
+/// statement: completing a slip makes one round trip for both).
+pub fn load_for_closing(client: &SpiClient<'_>, id: pgrx::Uuid) -> Result<(Slip, Day)> {
+    let rows = spi::write(
+        client,
+        select_slip!(
+            ",
+             coalesce((SELECT p.gameplay_day_points FROM loyalty.player_loyalty p
+                        WHERE p.player_id = s.player_id AND p.gameplay_day = loyalty.gaming_day(now())), 0),
+             (SELECT c.daily_approval_threshold_points FROM loyalty.config c)",
+            " FOR UPDATE OF s"
+        ),
+        &[id.into()],
+    )?;
+    let rows = rows.first();
+    let day = if rows.is_empty() {
+        Day {
+            points_today: 0,
+            threshold: 0,
+        }
+    } else {
+        Day {
+            points_today: rows.get::<i64>(21)?.unwrap_or(0),
+            threshold: rows.get::<i64>(22)?.unwrap_or(0),
+        }
+    };
+    Ok((decode(rows, id)?, day))
 }
 
 /// Load a slip, optionally locking it; SLIP_NOT_FOUND if there is none.
