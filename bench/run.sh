@@ -33,11 +33,13 @@ chmod 777 "$OUT"
 # and 7,300). A side that runs out gets errors, not an empty loop.
 W1_SLIPS=$((6000 * ROUNDS * SECONDS_PER * 2))
 W1B_SLIPS=$((10000 * ROUNDS * SECONDS_PER * 2))
+W1_LEAN_SLIPS=$((25000 * ROUNDS * SECONDS_PER * 2))
 
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 say "loading data (10,000 players with history, $((W1_SLIPS + W1B_SLIPS + 200000)) open slips each for its own player)"
 createdb bench
-psql_q -d bench -v w1_slips="$W1_SLIPS" -v w1b_slips="$W1B_SLIPS" -c 'CREATE EXTENSION casino_loyalty' \
+psql_q -d bench -v w1_slips="$W1_SLIPS" -v w1b_slips="$W1B_SLIPS" -v w1_lean_slips="$W1_LEAN_SLIPS" \
+    -c 'CREATE EXTENSION casino_loyalty' \
     -f "$ROOT/bench/comparator.sql" -f "$ROOT/bench/load.sql" -f "$ROOT/bench/lean.sql" -c "VACUUM ANALYZE"
 say "loading W4 data (100,000 players, 1,000,000 ledger rows, 1,000,000 closed slips)"
 createdb bench_w4
@@ -58,7 +60,7 @@ run() {
     local name=$1 db=$2 clients=$3 script=$4; shift 4
     say "$name: $clients clients, $SECONDS_PER s, synchronous_commit ${SYNC:-off}"
     (cd "$OUT" && PGOPTIONS="-c synchronous_commit=${SYNC:-off}" \
-        pgbench -n -M prepared -c "$clients" -j "$clients" -T "$SECONDS_PER" -D w1_slips="$W1_SLIPS" \
+        pgbench -n -M prepared -c "$clients" -j "$clients" -T "$SECONDS_PER" -D w1_slips="$W1_SLIPS" -D w1_lean_slips="$W1_LEAN_SLIPS" \
         -l --log-prefix="$name.log" -f "$script" "$@" "$db" >"$name.out" 2>&1) || true
     grep -E "^tps|failed|aborted|actually processed" "$OUT/$name.out" || cat "$OUT/$name.out"
 }
