@@ -76,7 +76,7 @@ fn roll_tier_period(
                 let Some(locked) = ledger::lock_player(c, player)? else {
                     continue;
                 };
-                if locked.standing.period.as_deref() >= Some(period.as_str()) {
+                if locked.standing.is_in(&period) {
                     continue; // a post rolled them while we looked
                 }
                 let rolled = ledger::restated(&locked)?;

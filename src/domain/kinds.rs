@@ -65,6 +65,11 @@ impl Kind {
         }
     }
 
+    /// The kind a `transaction_type` names, if any.
+    pub fn named(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// The kind of a manual reward of `points` (positive: bonus).
     pub fn manual(points: i64) -> Kind {
         if points > 0 {
@@ -111,7 +116,7 @@ impl Kind {
 /// the kinds (the `loyalty.ledger_kind` domain's CHECK).
 #[pg_extern(immutable, parallel_safe, strict)]
 pub fn is_ledger_kind(p_kind: &str) -> bool {
-    Kind::ALL.iter().any(|k| k.as_str() == p_kind)
+    Kind::named(p_kind).is_some()
 }
 
 /// `loyalty.is_ledger_event(text)`: whether an `event_type` is one a kind
@@ -126,7 +131,7 @@ pub fn is_ledger_event(p_event: &str) -> bool {
 /// points with it.
 #[pg_extern(immutable, parallel_safe, strict)]
 pub fn kind_earns(p_kind: &str) -> bool {
-    Kind::ALL.iter().any(|k| k.as_str() == p_kind && k.earns())
+    Kind::named(p_kind).is_some_and(Kind::earns)
 }
 
 extension_sql!(

@@ -253,7 +253,7 @@ impl Standing {
         match self.period.as_deref() {
             // a later stored period: the casino moved the start earlier, and
             // what was earned since counts in the period that holds it now
-            Some(p) if p >= current => Standing {
+            _ if self.is_in(current) => Standing {
                 period: Some(current.to_string()),
                 ..self.clone()
             },
@@ -270,12 +270,24 @@ impl Standing {
         }
     }
 
+    /// Whether the credits count in `current` (a period's first gaming day),
+    /// nothing having to roll: stored for it, or for a later one.
+    pub fn is_in(&self, current: &str) -> bool {
+        self.period.as_deref() >= Some(current)
+    }
+
     /// After a change worth `credit` tier credits (negative: a deduction),
     /// never below 0.
     pub fn credited(mut self, credit: i64) -> Standing {
-        self.credits = self.credits.saturating_add(credit).max(0);
+        self.credits = add_credit(self.credits, credit);
         self
     }
+}
+
+/// Tier credits after a change worth `credit` (negative: a deduction):
+/// never below 0.
+pub fn add_credit(credits: i64, credit: i64) -> i64 {
+    credits.saturating_add(credit).max(0)
 }
 
 /// The first gaming day of the year-long period that contains `gaming_day`

@@ -67,8 +67,10 @@ impl Locked {
     /// `standing`, under the casino's basis and ladder. Inside the stored
     /// period the tier held is kept (it falls only when a period starts).
     pub fn tier_with(&self, lifetime: i64, standing: &Standing) -> (String, i16) {
-        let in_period = self.standing.period.as_deref() >= Some(self.period.as_str());
-        let held = in_period.then_some(self.tier.as_str());
+        let held = self
+            .standing
+            .is_in(&self.period)
+            .then_some(self.tier.as_str());
         points::tier_of(self.basis, lifetime, standing, held, &self.ladder)
     }
 

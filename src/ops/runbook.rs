@@ -392,11 +392,8 @@ fn ledger_truth(c: &SpiClient<'_>, player_id: pgrx::Uuid, period: &str) -> Resul
     )? {
         let kind = e.get::<String>(1)?.unwrap_or_default();
         let points = e.get::<i64>(2)?.unwrap_or(0);
-        let credit = crate::domain::kinds::Kind::ALL
-            .iter()
-            .find(|k| k.as_str() == kind)
-            .map_or(0, |k| k.tier_credit(points));
-        credits = credits.saturating_add(credit).max(0);
+        let credit = crate::domain::kinds::Kind::named(&kind).map_or(0, |k| k.tier_credit(points));
+        credits = crate::domain::points::add_credit(credits, credit);
     }
     Ok(Truth {
         balance,
