@@ -12,8 +12,7 @@ chmod 755 "$DEMO_CLOCK_DIR"
 export DEMO_CLOCK="$DEMO_CLOCK_DIR/offset"
 echo "+0" >"$DEMO_CLOCK" && chmod 644 "$DEMO_CLOCK"
 trap 'cluster_stop; rm -rf "$DEMO_CLOCK_DIR"' EXIT
-CLUSTER_ENV=(LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
-             FAKETIME_TIMESTAMP_FILE="$DEMO_CLOCK" FAKETIME_NO_CACHE=1)
+CLUSTER_ENV=(LD_PRELOAD="$(libfaketime)" FAKETIME_TIMESTAMP_FILE="$DEMO_CLOCK" FAKETIME_NO_CACHE=1)
 cluster_start
 createdb -h "$PGHOST" -p "$PGPORT" demo
 say "demo"

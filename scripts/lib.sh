@@ -94,6 +94,12 @@ CONF
     say "throwaway cluster on socket $PGHOST port $PGPORT"
 }
 
+# The path of libfaketime (Debian faketime, which setup installs), for a
+# server whose clock a script moves (the demo's last section, tests/time).
+libfaketime() {
+    dpkg -L libfaketime 2>/dev/null | grep -m1 '/libfaketime\.so\.1$'
+}
+
 # expect WHAT WANT GOT: one check of a shell-driven suite; a mismatch prints
 # both and sets FAILED=1.
 FAILED=0

@@ -8,8 +8,7 @@
 # installed (scripts/test.sh does that first).
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$ROOT"
-LIBFAKETIME=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
-[ -r "$LIBFAKETIME" ] || { echo "libfaketime missing (Debian package faketime)"; exit 1; }
+LIBFAKETIME="$(libfaketime)" || { echo "libfaketime missing (Debian package faketime)"; exit 1; }
 CLOCK_DIR="$(mktemp -d /tmp/casino_loyalty_clock.XXXXXX)"
 chmod 755 "$CLOCK_DIR"
 CLOCK="$CLOCK_DIR/offset"
