@@ -2,7 +2,8 @@
 //! backend and kept until `loyalty.config` changes (pg/watch.rs), so a post
 //! costs no query for them:
 //! the gaming day every ledger row carries (time zone, day start), the
-//! accrual lock timeout, and what decides the tier (basis, period start).
+//! accrual lock timeout, what decides the tier (basis, period start) and
+//! the daily four-eyes threshold a completion checks.
 
 use crate::domain::error::{LoyaltyError, Result};
 use crate::domain::points::{self, Basis};
@@ -26,6 +27,8 @@ struct Casino {
     tier_basis: Basis,
     /// `tier_period_start`: `MM-DD`.
     tier_period_start: String,
+    /// `daily_approval_threshold_points`.
+    daily_approval_threshold: i64,
 }
 
 thread_local! {
@@ -61,6 +64,17 @@ pub fn gaming_day(client: &SpiClient<'_>, at: pg_sys::TimestampTz) -> Result<Str
         .ok_or_else(|| LoyaltyError::validation("the clock is out of timestamp range"))?
         .div_euclid(MICROS_PER_DAY);
     Ok(civil_date(days))
+}
+
+/// The gaming day (`YYYY-MM-DD`) of the transaction's start, `now()`:
+/// what `loyalty.gaming_day(now())` answers, without a query.
+pub fn today(client: &SpiClient<'_>) -> Result<String> {
+    gaming_day(client, pg_sys::TimestampTz::from(crate::pg::context::now()))
+}
+
+/// `config.daily_approval_threshold_points`.
+pub fn daily_approval_threshold(client: &SpiClient<'_>) -> Result<i64> {
+    Ok(casino(client)?.daily_approval_threshold)
 }
 
 /// `config.accrual_lock_timeout` in milliseconds.
@@ -120,7 +134,7 @@ fn casino(client: &SpiClient<'_>) -> Result<Casino> {
         "SELECT casino_timezone,
                 (extract(epoch FROM gaming_day_start - time '00:00') * 1000000)::bigint,
                 (extract(epoch FROM accrual_lock_timeout) * 1000)::integer,
-                tier_basis, tier_period_start
+                tier_basis, tier_period_start, daily_approval_threshold_points
            FROM loyalty.config",
         &[],
     )?;
@@ -135,6 +149,7 @@ fn casino(client: &SpiClient<'_>) -> Result<Casino> {
         accrual_lock_timeout_ms: row.get::<i32>(3)?.unwrap_or(2_000),
         tier_basis: Basis::parse(&row.get::<String>(4)?.unwrap_or_default()),
         tier_period_start: row.get::<String>(5)?.unwrap_or_else(|| "01-01".into()),
+        daily_approval_threshold: row.get::<i64>(6)?.unwrap_or(0),
     };
     CASINO.with(|c| *c.borrow_mut() = Some(casino.clone()));
     Ok(casino)

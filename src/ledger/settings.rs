@@ -6,7 +6,6 @@
 
 use crate::domain::error::{LoyaltyError, Result};
 use crate::pg::spi;
-use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
 #[derive(Debug, Clone)]
@@ -36,7 +35,6 @@ pub fn load_for_staff(
         client,
         "SELECT c.max_reward_points, c.rate_limit_count::bigint, extract(epoch FROM c.rate_limit_window)::float8,
                 c.alert_reward_count::bigint, extract(epoch FROM c.alert_window)::float8,
-                to_char(loyalty.gaming_day(now()), 'YYYY-MM-DD'),
                 s.active, s.permissions
            FROM loyalty.config c LEFT JOIN loyalty.staff s ON s.staff_id = $1",
         &[staff.into()],
@@ -53,24 +51,11 @@ pub fn load_for_staff(
         rate_limit_window_s: r.get(3)?.unwrap_or(60.0),
         alert_reward_count: r.get(4)?.unwrap_or(20),
         alert_window_s: r.get(5)?.unwrap_or(3600.0),
-        gaming_day: r.get(6)?.unwrap_or_default(),
+        gaming_day: crate::ledger::casino::today(client)?,
     };
-    let staff_row = match r.get::<bool>(7)? {
-        Some(active) => Some((active, r.get::<Vec<String>>(8)?.unwrap_or_default())),
+    let staff_row = match r.get::<bool>(6)? {
+        Some(active) => Some((active, r.get::<Vec<String>>(7)?.unwrap_or_default())),
         None => None,
     };
     Ok((settings, staff_row))
-}
-
-/// The gaming day (YYYY-MM-DD) of `at`: the casino's local date, where a
-/// day starts at `gaming_day_start` (06:00: 03:00 belongs to the day before).
-pub fn gaming_day(client: &SpiClient<'_>, at: TimestampWithTimeZone) -> Result<String> {
-    spi::read(
-        client,
-        "SELECT to_char(loyalty.gaming_day($1::timestamptz), 'YYYY-MM-DD')",
-        &[at.into()],
-    )?
-    .first()
-    .get_one::<String>()?
-    .ok_or_else(|| LoyaltyError::validation("loyalty.config has no row; reinstall the extension"))
 }

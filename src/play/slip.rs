@@ -11,6 +11,7 @@
 use crate::auth::{self, PERM_RATE};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::points::{self, Decimal, GameSettings};
+use crate::ledger::casino;
 use crate::pg::context;
 use crate::pg::rows::SlipRow;
 use crate::pg::spi;
@@ -102,30 +103,30 @@ pub struct Day {
 }
 
 /// A slip to close, locked, with its player's day (read in the same
-/// statement: completing a slip makes one round trip for both).
+/// statement: completing a slip makes one round trip for both). Today's
+/// gaming day and the threshold come from the casino settings cache.
 pub fn load_for_closing(client: &SpiClient<'_>, id: pgrx::Uuid) -> Result<(Slip, Day)> {
+    let today = casino::today(client)?;
+    let threshold = casino::daily_approval_threshold(client)?;
     let rows = spi::write(
         client,
         select_slip!(
             ",
              coalesce((SELECT p.gameplay_day_points FROM loyalty.player_loyalty p
-                        WHERE p.player_id = s.player_id AND p.gameplay_day = loyalty.gaming_day(now())), 0),
-             (SELECT c.daily_approval_threshold_points FROM loyalty.config c)",
+                        WHERE p.player_id = s.player_id AND p.gameplay_day = $2::date), 0)",
             " FOR UPDATE OF s"
         ),
-        &[id.into()],
+        &[id.into(), today.as_str().into()],
     )?;
     let rows = rows.first();
-    let day = if rows.is_empty() {
-        Day {
-            points_today: 0,
-            threshold: 0,
-        }
+    let points_today = if rows.is_empty() {
+        0
     } else {
-        Day {
-            points_today: rows.get::<i64>(21)?.unwrap_or(0),
-            threshold: rows.get::<i64>(22)?.unwrap_or(0),
-        }
+        rows.get::<i64>(21)?.unwrap_or(0)
+    };
+    let day = Day {
+        points_today,
+        threshold,
     };
     Ok((decode(rows, id)?, day))
 }

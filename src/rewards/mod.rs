@@ -7,6 +7,7 @@ use crate::auth::{self, PERM_AWARD};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::keys;
 use crate::domain::kinds::Kind;
+use crate::ledger::casino;
 use crate::ledger::rate_limit;
 use crate::ledger::settings::{self, Settings};
 use crate::ledger::{self, Entry, Posted};
@@ -59,7 +60,7 @@ fn manual_reward_key(
         let points = required(p_points, "p_points")?;
         let reason = required(p_reason, "p_reason")?;
         let at = context::finite(required(p_at, "p_at")?, "p_at")?;
-        let day = Spi::connect(|c| settings::gaming_day(c, at))?;
+        let day = Spi::connect(|c| casino::gaming_day(c, pg_sys::TimestampTz::from(at)))?;
         reward_key(
             &player.to_string(),
             &staff.to_string(),
