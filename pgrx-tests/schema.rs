@@ -165,11 +165,54 @@ fn schema_hot_tables_check_only_what_relates_two_columns() {
             "SELECT string_agg(conname, ', ' ORDER BY conname) FROM pg_constraint
               WHERE contype = 'c' AND conrelid IN ('loyalty.loyalty_ledger'::regclass,
                     'loyalty.player_loyalty'::regclass, 'loyalty.rating_slip'::regclass,
-                    'loyalty.reward_window'::regclass)"
+                    'loyalty.reward_window'::regclass, 'loyalty.hold'::regclass,
+                    'loyalty.notification'::regclass)"
         ),
-        "loyalty_ledger_balance_arithmetic_check, player_loyalty_available_check, \
-         rating_slip_approval_when_closed_check, rating_slip_duration_when_closed_check, \
-         rating_slip_end_time_when_closed_check"
+        "hold_state_check, loyalty_ledger_balance_arithmetic_check, player_loyalty_available_check, \
+         rating_slip_state_check"
+    );
+    // the one CHECK per table still refuses each rule it holds
+    let slip = "INSERT INTO loyalty.rating_slip (player_id, game_type, house_edge, decisions_per_hour,
+                    points_conversion_rate, point_multiplier, average_bet, start_time, approval_threshold_points,
+                    status, end_time, duration_seconds, approval_status)
+                VALUES ('00000000-0000-4000-8000-00000000d0d1', 'BLACKJACK', 1, 60, 1, 1, 10, now(), 0";
+    for tail in [
+        "'OPEN', now(), NULL, NULL)",
+        "'OPEN', NULL, 60, NULL)",
+        "'CLOSED', NULL, 60, NULL)",
+        "'OPEN', NULL, NULL, 'HELD')",
+    ] {
+        assert_eq!(
+            outcome(&format!("{slip}, {tail}")),
+            "23514 new row for relation \"rating_slip\" violates check constraint \"rating_slip_state_check\""
+        );
+    }
+    assert_eq!(
+        outcome(&format!("{slip}, 'CLOSED', now(), 60, 'HELD')")),
+        "OK"
+    );
+    let hold = "INSERT INTO loyalty.hold (player_id, points, outlet, comp_value_cents, expires_at, staff_id,
+                    reason, idempotency_key, correlation_id, status, ledger_entry_id, captured_points, approved_by,
+                    approved_at)
+                VALUES ('00000000-0000-4000-8000-00000000d0d1', 5, 'bar', 0, now(),
+                        '00000000-0000-4000-8000-00000000d0d2', 'r', 'k' || random(), 'c'";
+    for tail in [
+        "'CAPTURED', NULL, 5, NULL, NULL)",
+        "'CAPTURED', 1, NULL, NULL, NULL)",
+        "'ACTIVE', 1, NULL, NULL, NULL)",
+        "'CAPTURED', 1, 6, NULL, NULL)",
+        "'ACTIVE', NULL, NULL, '00000000-0000-4000-8000-00000000d0d3', NULL)",
+    ] {
+        assert_eq!(
+            outcome(&format!("{hold}, {tail}")),
+            "23514 new row for relation \"hold\" violates check constraint \"hold_state_check\""
+        );
+    }
+    assert_eq!(
+        outcome(&format!(
+            "{hold}, 'CAPTURED', 1, 5, '00000000-0000-4000-8000-00000000d0d3', now())"
+        )),
+        "OK"
     );
     // the domains still refuse what the CHECKs refused
     for (domain, value) in [
@@ -184,6 +227,10 @@ fn schema_hot_tables_check_only_what_relates_two_columns() {
         ("tier_progress", "101"),
         ("ledger_event", "'POINTS_UPDATE'"),
         ("finite_timestamptz", "'infinity'"),
+        ("hold_status", "'SPENT'"),
+        ("positive_bigint", "0"),
+        ("notification_kind", "'EMAIL'"),
+        ("claim_count", "-1"),
     ] {
         assert_eq!(
             outcome(&format!("SELECT ({value})::loyalty.{domain}")),
@@ -196,7 +243,9 @@ fn schema_hot_tables_check_only_what_relates_two_columns() {
             "SELECT 0::loyalty.nonnegative_bigint, 1::loyalty.chain_position, 'k'::loyalty.idempotency_key,
                     repeat('k', 200)::loyalty.idempotency_key, 86400::loyalty.slip_duration,
                     0::loyalty.slip_duration, 0.01::loyalty.average_bet, 100::loyalty.tier_progress,
-                    'HELD'::loyalty.approval_status, 'CLOSED'::loyalty.slip_status"
+                    'HELD'::loyalty.approval_status, 'CLOSED'::loyalty.slip_status,
+                    'EXPIRED'::loyalty.hold_status, 1::loyalty.positive_bigint,
+                    'POINTS_EXPIRING'::loyalty.notification_kind, 0::loyalty.claim_count"
         ),
         "OK"
     );

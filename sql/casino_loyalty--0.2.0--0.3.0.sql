@@ -716,20 +716,77 @@ ALTER TABLE loyalty.staff DROP CONSTRAINT staff_permissions_check,
                             AND permissions && ARRAY['loyalty:award', 'loyalty:rate', 'loyalty:redeem',
                                                      'loyalty:approve']::text[]));
 COMMENT ON COLUMN loyalty.staff.permissions IS 'Granted permissions: loyalty:award (manual rewards), loyalty:rate (open, re-rate, complete slips), loyalty:approve (approve or reject held slips), loyalty:recover (recovery of partial completions), loyalty:view_all (read everything), loyalty:redeem (hold, capture and void comps), loyalty:audit (the exception report; never together with award, rate, redeem or approve: whoever reviews neither grants nor receives).';
-ALTER TABLE loyalty.notification DROP CONSTRAINT notification_kind_check,
-    ADD CONSTRAINT notification_kind_check CHECK (kind IN ('TIER_CHANGED', 'ALERT', 'HOLD', 'POINTS_EXPIRING'));
+-- The outbox's single-column rules become domains, as 0.2.0 made the other
+-- tables' (a table CHECK is parsed again on every insert; a domain's rule is
+-- cached per backend). Its read policy names kind, so the policy is dropped
+-- around the type change and made again below, with the new kinds.
+CREATE DOMAIN loyalty.notification_kind AS text
+    CONSTRAINT notification_kind_check CHECK (VALUE IN ('TIER_CHANGED', 'ALERT', 'HOLD', 'POINTS_EXPIRING'));
+COMMENT ON DOMAIN loyalty.notification_kind IS 'An outbox row''s kind: TIER_CHANGED, ALERT, HOLD or POINTS_EXPIRING.';
+CREATE DOMAIN loyalty.claim_count AS integer
+    CONSTRAINT claim_count_check CHECK (VALUE >= 0);
+COMMENT ON DOMAIN loyalty.claim_count IS 'How many times workers claimed an outbox row: never below 0.';
+DROP POLICY notification_read ON loyalty.notification;
+ALTER TABLE loyalty.notification DROP CONSTRAINT notification_kind_check, DROP CONSTRAINT notification_claims_check,
+    ALTER COLUMN kind TYPE loyalty.notification_kind, ALTER COLUMN claims TYPE loyalty.claim_count;
+-- It returns the base types, as before.
+CREATE OR REPLACE FUNCTION loyalty.claim_notifications(p_limit integer DEFAULT 100)
+RETURNS TABLE (id bigint, kind text, player_id uuid, alert_id bigint, ledger_entry_id bigint,
+               payload jsonb, created_at timestamptz, claims integer)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_timeout interval;
+BEGIN
+    PERFORM loyalty.require_caller();
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 10000 THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_limit must be between 1 and 10000',
+            ERRCODE = 'PT422';
+    END IF;
+    SELECT c.notification_claim_timeout INTO v_timeout FROM loyalty.config c;
+    RETURN QUERY
+    WITH picked AS (
+        SELECT n.id FROM loyalty.notification n
+         WHERE n.delivered_at IS NULL
+           AND (n.claimed_at IS NULL OR n.claimed_at < clock_timestamp() - v_timeout)
+         ORDER BY n.id
+         LIMIT p_limit
+         FOR UPDATE SKIP LOCKED
+    )
+    UPDATE loyalty.notification n
+       SET claimed_at = clock_timestamp(), claims = n.claims + 1
+      FROM picked
+     WHERE n.id = picked.id
+    RETURNING n.id, n.kind::text, n.player_id, n.alert_id, n.ledger_entry_id, n.payload, n.created_at::timestamptz,
+              n.claims::integer;
+END
+$$;
 COMMENT ON COLUMN loyalty.notification.kind IS 'TIER_CHANGED, HOLD (a hold made, approved, captured, voided, expired, or a redemption reversed) and POINTS_EXPIRING (readable by that player), or ALERT (readable by staff with loyalty:view_all).';
 
+-- A slip's three state rules become one CHECK: PostgreSQL parses every
+-- table CHECK again on each write, and closing a slip writes it (SPEC §19).
+-- Adding it reads the slips once.
+ALTER TABLE loyalty.rating_slip DROP CONSTRAINT rating_slip_approval_when_closed_check,
+    DROP CONSTRAINT rating_slip_end_time_when_closed_check, DROP CONSTRAINT rating_slip_duration_when_closed_check,
+    ADD CONSTRAINT rating_slip_state_check CHECK (
+        (status = 'OPEN') = (end_time IS NULL)
+        AND (status = 'OPEN') = (duration_seconds IS NULL)
+        AND (approval_status IS NULL OR status = 'CLOSED'));
+
 -- The holds (sql/redeem/hold.sql), readable by their player and view_all staff.
+CREATE DOMAIN loyalty.hold_status AS text
+    CONSTRAINT hold_status_check CHECK (VALUE IN ('PENDING_APPROVAL', 'ACTIVE', 'CAPTURED', 'VOIDED', 'EXPIRED'));
+COMMENT ON DOMAIN loyalty.hold_status IS 'A hold''s status: PENDING_APPROVAL, ACTIVE, CAPTURED, VOIDED or EXPIRED.';
+CREATE DOMAIN loyalty.positive_bigint AS bigint
+    CONSTRAINT positive_bigint_check CHECK (VALUE > 0);
+COMMENT ON DOMAIN loyalty.positive_bigint IS 'A count above 0 (a hold''s points).';
 CREATE TABLE loyalty.hold (
     hold_id          uuid    NOT NULL DEFAULT gen_random_uuid(),
     player_id        uuid    NOT NULL,
-    points           bigint  NOT NULL CONSTRAINT hold_points_check CHECK (points > 0),
+    points           loyalty.positive_bigint NOT NULL,
     outlet           text    NOT NULL,
-    comp_value_cents bigint  NOT NULL CONSTRAINT hold_comp_value_cents_check CHECK (comp_value_cents >= 0),
-    status           text    NOT NULL
-                     CONSTRAINT hold_status_check
-                     CHECK (status IN ('PENDING_APPROVAL', 'ACTIVE', 'CAPTURED', 'VOIDED', 'EXPIRED')),
+    comp_value_cents loyalty.nonnegative_bigint NOT NULL,
+    status           loyalty.hold_status NOT NULL,
     expires_at       loyalty.finite_timestamptz NOT NULL,
     captured_points  bigint,
     ledger_entry_id  bigint,
@@ -745,10 +802,13 @@ CREATE TABLE loyalty.hold (
     void_reason      text,
     CONSTRAINT hold_pkey PRIMARY KEY (player_id, hold_id),
     CONSTRAINT hold_player_id_idempotency_key_key UNIQUE (player_id, idempotency_key),
-    CONSTRAINT hold_approved_check CHECK ((approved_by IS NULL) = (approved_at IS NULL)),
-    -- a captured hold names its entry and what it took, and nothing else does
-    CONSTRAINT hold_captured_check CHECK (
-        (status = 'CAPTURED') = (ledger_entry_id IS NOT NULL)
+    -- One CHECK for the rules that relate columns (PostgreSQL parses every
+    -- table CHECK again on each write; a column's own rule is its domain's,
+    -- cached per backend): an approval names who and when; a captured hold
+    -- names its entry and what it took, and nothing else does.
+    CONSTRAINT hold_state_check CHECK (
+        (approved_by IS NULL) = (approved_at IS NULL)
+        AND (status = 'CAPTURED') = (ledger_entry_id IS NOT NULL)
         AND (status = 'CAPTURED') = (captured_points IS NOT NULL)
         AND (captured_points IS NULL OR captured_points BETWEEN 1 AND points))
 );
@@ -786,7 +846,7 @@ CREATE POLICY hold_read ON loyalty.hold FOR SELECT TO authenticated
     USING (player_id = (SELECT loyalty.caller_uid())
            OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
 CREATE POLICY hold_service ON loyalty.hold FOR SELECT TO service_role USING (true);
-ALTER POLICY notification_read ON loyalty.notification
+CREATE POLICY notification_read ON loyalty.notification FOR SELECT TO authenticated
     USING (kind IN ('TIER_CHANGED', 'HOLD', 'POINTS_EXPIRING') AND player_id = (SELECT loyalty.caller_uid())
            OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
 

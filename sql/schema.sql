@@ -20,6 +20,12 @@ COMMENT ON DOMAIN loyalty.chain_position IS 'A ledger entry''s position in its p
 CREATE DOMAIN loyalty.idempotency_key AS text
     CONSTRAINT idempotency_key_check CHECK (length(VALUE) BETWEEN 1 AND 200);
 COMMENT ON DOMAIN loyalty.idempotency_key IS 'A ledger entry''s idempotency key: 1 to 200 characters.';
+CREATE DOMAIN loyalty.notification_kind AS text
+    CONSTRAINT notification_kind_check CHECK (VALUE IN ('TIER_CHANGED', 'ALERT', 'HOLD', 'POINTS_EXPIRING'));
+COMMENT ON DOMAIN loyalty.notification_kind IS 'An outbox row''s kind: TIER_CHANGED, ALERT, HOLD or POINTS_EXPIRING.';
+CREATE DOMAIN loyalty.claim_count AS integer
+    CONSTRAINT claim_count_check CHECK (VALUE >= 0);
+COMMENT ON DOMAIN loyalty.claim_count IS 'How many times workers claimed an outbox row: never below 0.';
 -- The kind lists live in src/domain/kinds.rs; their CHECKs are added once the
 -- functions that ask it exist (src/domain/kinds.rs, "ledger_kind_checks").
 CREATE DOMAIN loyalty.ledger_kind AS text;
@@ -218,11 +224,13 @@ CREATE TABLE loyalty.rating_slip (
     decided_at             loyalty.finite_timestamptz,
     decision_reason        text,
     CONSTRAINT rating_slip_pkey PRIMARY KEY (id),
-    -- only a closed slip waits for, or has had, an approval decision
-    CONSTRAINT rating_slip_approval_when_closed_check CHECK (approval_status IS NULL OR status = 'CLOSED'),
-    -- an OPEN slip has neither an end time nor a duration; a CLOSED one has both
-    CONSTRAINT rating_slip_end_time_when_closed_check CHECK ((status = 'OPEN') = (end_time IS NULL)),
-    CONSTRAINT rating_slip_duration_when_closed_check CHECK ((status = 'OPEN') = (duration_seconds IS NULL))
+    -- One CHECK (each table CHECK is parsed again on every write): an OPEN
+    -- slip has neither an end time nor a duration, a CLOSED one has both;
+    -- only a closed slip waits for, or has had, an approval decision.
+    CONSTRAINT rating_slip_state_check CHECK (
+        (status = 'OPEN') = (end_time IS NULL)
+        AND (status = 'OPEN') = (duration_seconds IS NULL)
+        AND (approval_status IS NULL OR status = 'CLOSED'))
 );
 COMMENT ON TABLE loyalty.rating_slip IS 'One stint of one player''s play at one table. Game settings are snapshotted at open; points are computed from the snapshot only.';
 COMMENT ON COLUMN loyalty.rating_slip.id IS 'Slip id; the gameplay idempotency key is gameplay:<id>.';
@@ -478,14 +486,14 @@ COMMENT ON COLUMN loyalty.reward_window.alert_count IS 'Manual rewards created a
 -- alerts) or claimed by trusted workers (claim_notifications).
 CREATE TABLE loyalty.notification (
     id              bigserial   NOT NULL,
-    kind            text        NOT NULL CONSTRAINT notification_kind_check CHECK (kind IN ('TIER_CHANGED', 'ALERT', 'HOLD', 'POINTS_EXPIRING')),
+    kind            loyalty.notification_kind NOT NULL,
     player_id       uuid,
     alert_id        bigint,
     ledger_entry_id bigint,
     payload         jsonb       NOT NULL DEFAULT '{}',
     created_at      loyalty.finite_timestamptz NOT NULL DEFAULT clock_timestamp(),
     claimed_at      loyalty.finite_timestamptz,
-    claims          integer     NOT NULL DEFAULT 0 CONSTRAINT notification_claims_check CHECK (claims >= 0),
+    claims          loyalty.claim_count NOT NULL DEFAULT 0,
     delivered_at    loyalty.finite_timestamptz,
     CONSTRAINT notification_pkey PRIMARY KEY (id)
 );

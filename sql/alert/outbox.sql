@@ -51,8 +51,8 @@ BEGIN
        SET claimed_at = clock_timestamp(), claims = n.claims + 1
       FROM picked
      WHERE n.id = picked.id
-    RETURNING n.id, n.kind, n.player_id, n.alert_id, n.ledger_entry_id, n.payload, n.created_at::timestamptz,
-              n.claims;
+    RETURNING n.id, n.kind::text, n.player_id, n.alert_id, n.ledger_entry_id, n.payload, n.created_at::timestamptz,
+              n.claims::integer;
 END
 $$;
 COMMENT ON FUNCTION loyalty.claim_notifications(integer) IS

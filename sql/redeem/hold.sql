@@ -4,15 +4,19 @@
 -- either of the first two -> VOIDED or EXPIRED. src/redeem/ is its one
 -- door; the points it reserves are player_loyalty.held_points, kept by the
 -- write path (src/ledger/held.rs) under the player's lock.
+CREATE DOMAIN loyalty.hold_status AS text
+    CONSTRAINT hold_status_check CHECK (VALUE IN ('PENDING_APPROVAL', 'ACTIVE', 'CAPTURED', 'VOIDED', 'EXPIRED'));
+COMMENT ON DOMAIN loyalty.hold_status IS 'A hold''s status: PENDING_APPROVAL, ACTIVE, CAPTURED, VOIDED or EXPIRED.';
+CREATE DOMAIN loyalty.positive_bigint AS bigint
+    CONSTRAINT positive_bigint_check CHECK (VALUE > 0);
+COMMENT ON DOMAIN loyalty.positive_bigint IS 'A count above 0 (a hold''s points).';
 CREATE TABLE loyalty.hold (
     hold_id          uuid    NOT NULL DEFAULT gen_random_uuid(),
     player_id        uuid    NOT NULL,
-    points           bigint  NOT NULL CONSTRAINT hold_points_check CHECK (points > 0),
+    points           loyalty.positive_bigint NOT NULL,
     outlet           text    NOT NULL,
-    comp_value_cents bigint  NOT NULL CONSTRAINT hold_comp_value_cents_check CHECK (comp_value_cents >= 0),
-    status           text    NOT NULL
-                     CONSTRAINT hold_status_check
-                     CHECK (status IN ('PENDING_APPROVAL', 'ACTIVE', 'CAPTURED', 'VOIDED', 'EXPIRED')),
+    comp_value_cents loyalty.nonnegative_bigint NOT NULL,
+    status           loyalty.hold_status NOT NULL,
     expires_at       loyalty.finite_timestamptz NOT NULL,
     captured_points  bigint,
     ledger_entry_id  bigint,
@@ -28,10 +32,13 @@ CREATE TABLE loyalty.hold (
     void_reason      text,
     CONSTRAINT hold_pkey PRIMARY KEY (player_id, hold_id),
     CONSTRAINT hold_player_id_idempotency_key_key UNIQUE (player_id, idempotency_key),
-    CONSTRAINT hold_approved_check CHECK ((approved_by IS NULL) = (approved_at IS NULL)),
-    -- a captured hold names its entry and what it took, and nothing else does
-    CONSTRAINT hold_captured_check CHECK (
-        (status = 'CAPTURED') = (ledger_entry_id IS NOT NULL)
+    -- One CHECK for the rules that relate columns (PostgreSQL parses every
+    -- table CHECK again on each write; a column's own rule is its domain's,
+    -- cached per backend): an approval names who and when; a captured hold
+    -- names its entry and what it took, and nothing else does.
+    CONSTRAINT hold_state_check CHECK (
+        (approved_by IS NULL) = (approved_at IS NULL)
+        AND (status = 'CAPTURED') = (ledger_entry_id IS NOT NULL)
         AND (status = 'CAPTURED') = (captured_points IS NOT NULL)
         AND (captured_points IS NULL OR captured_points BETWEEN 1 AND points))
 );
