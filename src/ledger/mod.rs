@@ -23,4 +23,4 @@ pub use balance::{
     lock_player, restated, retaining, set_balance, tier_changed, BalanceChange, Computed, Locked,
     TIER_CHANNEL,
 };
-pub use post::{find_entry, increment, post, replay, Entry, Posted, Restate};
+pub use post::{find_entry, increment, post, post_along, replay, Along, Entry, Posted, Restate};

@@ -14,8 +14,11 @@ use crate::ledger::balance::{
 };
 use crate::pg::log::{self, Event};
 use crate::pg::spi;
+use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// Lock the player's row (creating it at BRONZE/0 if missing) and apply
 /// `delta`. Refuses a result below zero and any overflow. This primitive
@@ -38,6 +41,69 @@ pub fn increment(player_id: pgrx::Uuid, delta: i64, correlation_id: &str) -> Res
         },
     );
     Ok(change)
+}
+
+/// The posting statement: the ledger row (`entry`; nothing on a replay, ON
+/// CONFLICT) and the balance, changed only if the row was written.
+macro_rules! posting_head {
+    () => {
+        "WITH entry AS (
+                INSERT INTO loyalty.loyalty_ledger
+                    (player_id, rating_slip_id, visit_id, session_id, idempotency_key, transaction_type,
+                     event_type, points_change, reason, source, staff_id, reward_id, balance_before,
+                     balance_after, tier_before, tier_after, correlation_id, id, created_at, seq,
+                     prev_hash, row_hash, gaming_day, reverses_entry_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                        $21, $22, $23, $24, $25, $26::date, $29)
+                ON CONFLICT (player_id, idempotency_key) DO NOTHING
+                RETURNING id)"
+    };
+}
+macro_rules! posting_tail {
+    () => {
+        "
+             UPDATE loyalty.player_loyalty
+                SET current_balance = $14, lifetime_points = $18, tier = $16,
+                    tier_progress = $19, updated_at = now(), chain_seq = $23, chain_head = $25,
+                    gameplay_day = CASE WHEN $27 THEN $26::date ELSE gameplay_day END,
+                    gameplay_day_points = CASE WHEN NOT $27 THEN gameplay_day_points
+                                               WHEN gameplay_day = $26::date THEN gameplay_day_points + $8
+                                               ELSE $8 END,
+                    held_points = $28,
+                    last_earned_at = CASE WHEN $30 THEN $22 ELSE last_earned_at END,
+                    tier_credits = $31, tier_period = $32::date, retained_tier = $33,
+                    chain_head_at = $22
+              WHERE ctid = $20 AND player_id = $1 AND EXISTS (SELECT FROM entry)
+             RETURNING (SELECT id FROM entry)"
+    };
+}
+
+/// A write that belongs with a new entry, made in the posting's own
+/// statement (one round trip fewer): one CTE, `name AS (...)`, that may
+/// read `entry`'s id and refer to the posting's parameters ($1 is the
+/// player, $2 the rating slip, $11 the staff member, $17 the correlation
+/// id) and to its own, numbered from $34.
+/// It must do nothing unless `EXISTS (SELECT FROM entry)`: a replay writes
+/// nothing, and its caller writes what it needs itself.
+pub struct Along<'a> {
+    pub cte: &'static str,
+    pub args: Vec<DatumWithOid<'a>>,
+}
+
+/// The posting statement, with `along`'s CTE if there is one. Each text is
+/// built once per backend and kept (the plan cache keys on it).
+fn posting_sql(along: Option<&'static str>) -> &'static str {
+    thread_local! {
+        static WITH: RefCell<HashMap<&'static str, &'static str>> = RefCell::new(HashMap::new());
+    }
+    match along {
+        None => concat!(posting_head!(), posting_tail!()),
+        Some(cte) => WITH.with(|m| {
+            *m.borrow_mut().entry(cte).or_insert_with(|| {
+                Box::leak(format!("{}, {cte}{}", posting_head!(), posting_tail!()).into_boxed_str())
+            })
+        }),
+    }
 }
 
 /// One ledger entry to post.
@@ -86,6 +152,8 @@ pub struct Posted {
     /// True when the key was already posted: nothing changed, this is the
     /// first entry.
     pub idempotent_hit: bool,
+    /// The player's held points after a new entry (None on a replay).
+    pub held_after: Option<i64>,
 }
 
 /// Post `e`: lock the player, then append the ledger row and change the
@@ -93,6 +161,11 @@ pub struct Posted {
 /// gate: if the key is already posted, nothing changes and the first entry
 /// is returned (IDEMPOTENCY_CONFLICT if it carried other points).
 pub fn post(e: &Entry) -> Result<Posted> {
+    post_along(e, None)
+}
+
+/// [`post`], with `along` written in the same statement when the entry is new.
+pub fn post_along(e: &Entry, along: Option<Along<'_>>) -> Result<Posted> {
     Spi::connect(|client| {
         let locked = if e.kind == Kind::Gameplay {
             with_accrual_lock_timeout(client, || lock_or_create(client, e.player_id))?
@@ -149,67 +222,46 @@ pub fn post(e: &Entry) -> Result<Posted> {
         let row_hash = sealed.hash(&locked.chain_head);
         // Under the player's lock; ON CONFLICT also sees a concurrent
         // poster's committed row, whatever this statement's snapshot.
-        let rows = spi::write(
-            client,
-            "WITH entry AS (
-                INSERT INTO loyalty.loyalty_ledger
-                    (player_id, rating_slip_id, visit_id, session_id, idempotency_key, transaction_type,
-                     event_type, points_change, reason, source, staff_id, reward_id, balance_before,
-                     balance_after, tier_before, tier_after, correlation_id, id, created_at, seq,
-                     prev_hash, row_hash, gaming_day, reverses_entry_id)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                        $21, $22, $23, $24, $25, $26::date, $29)
-                ON CONFLICT (player_id, idempotency_key) DO NOTHING
-                RETURNING id)
-             UPDATE loyalty.player_loyalty
-                SET current_balance = $14, lifetime_points = $18, tier = $16,
-                    tier_progress = $19, updated_at = now(), chain_seq = $23, chain_head = $25,
-                    gameplay_day = CASE WHEN $27 THEN $26::date ELSE gameplay_day END,
-                    gameplay_day_points = CASE WHEN NOT $27 THEN gameplay_day_points
-                                               WHEN gameplay_day = $26::date THEN gameplay_day_points + $8
-                                               ELSE $8 END,
-                    held_points = $28,
-                    last_earned_at = CASE WHEN $30 THEN $22 ELSE last_earned_at END,
-                    tier_credits = $31, tier_period = $32::date, retained_tier = $33,
-                    chain_head_at = $22
-              WHERE ctid = $20 AND player_id = $1 AND EXISTS (SELECT FROM entry)
-             RETURNING (SELECT id FROM entry)",
-            &[
-                e.player_id.into(),
-                e.rating_slip_id.into(),
-                e.visit_id.into(),
-                e.session_id.into(),
-                e.idempotency_key.as_str().into(),
-                e.kind.as_str().into(),
-                e.kind.event_type().into(),
-                e.points.into(),
-                e.reason.into(),
-                e.source.into(),
-                e.staff_id.into(),
-                e.reward_id.into(),
-                locked.balance.into(),
-                change.balance_after.into(),
-                locked.tier.as_str().into(),
-                change.tier_after.as_str().into(),
-                e.correlation_id.into(),
-                change.lifetime.into(),
-                change.progress.into(),
-                locked.tid.into(),
-                id.into(),
-                created.into(),
-                sealed.seq.into(),
-                locked.chain_head.as_str().into(),
-                row_hash.as_str().into(),
-                sealed.gaming_day.as_str().into(),
-                (e.kind == Kind::Gameplay).into(),
-                change.held_after.into(),
-                e.reverses_entry_id.into(),
-                e.kind.earns().into(),
-                change.standing.credits.into(),
-                change.standing.period.as_deref().into(),
-                change.standing.retained.as_deref().into(),
-            ],
-        )?;
+        let sql = posting_sql(along.as_ref().map(|a| a.cte));
+        let mut args = vec![
+            e.player_id.into(),
+            e.rating_slip_id.into(),
+            e.visit_id.into(),
+            e.session_id.into(),
+            e.idempotency_key.as_str().into(),
+            e.kind.as_str().into(),
+            e.kind.event_type().into(),
+            e.points.into(),
+            e.reason.into(),
+            e.source.into(),
+            e.staff_id.into(),
+            e.reward_id.into(),
+            locked.balance.into(),
+            change.balance_after.into(),
+            locked.tier.as_str().into(),
+            change.tier_after.as_str().into(),
+            e.correlation_id.into(),
+            change.lifetime.into(),
+            change.progress.into(),
+            locked.tid.into(),
+            id.into(),
+            created.into(),
+            sealed.seq.into(),
+            locked.chain_head.as_str().into(),
+            row_hash.as_str().into(),
+            sealed.gaming_day.as_str().into(),
+            (e.kind == Kind::Gameplay).into(),
+            change.held_after.into(),
+            e.reverses_entry_id.into(),
+            e.kind.earns().into(),
+            change.standing.credits.into(),
+            change.standing.period.as_deref().into(),
+            change.standing.retained.as_deref().into(),
+        ];
+        if let Some(a) = along {
+            args.extend(a.args);
+        }
+        let rows = spi::write(client, sql, &args)?;
         if rows.is_empty() {
             return replay(client, e)?.ok_or_else(|| {
                 LoyaltyError::new(Code::PlayerNotFound, "player row vanished while posting")
@@ -229,6 +281,7 @@ pub fn post(e: &Entry) -> Result<Posted> {
             tier_after: change.tier_after,
             tier_progress: change.progress,
             idempotent_hit: false,
+            held_after: Some(change.held_after),
         })
     })
 }
@@ -310,5 +363,6 @@ pub fn find_entry(
         tier_after: r.get::<String>(6)?.unwrap_or_default(),
         tier_progress: 0,
         idempotent_hit: true,
+        held_after: None,
     }))
 }

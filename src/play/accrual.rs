@@ -51,13 +51,16 @@ pub(crate) fn gameplay_entry<'a>(
     })
 }
 
-/// Post a CLOSED slip's gameplay points. Does not touch the slip's row.
+/// Post a CLOSED slip's gameplay points, with `along` (the slip's closing,
+/// when a completion pays) in the same statement; otherwise the slip's row
+/// is not touched.
 pub(crate) fn post_gameplay(
     slip: &Slip,
     source: &'static str,
     correlation_id: &str,
+    along: Option<ledger::Along<'_>>,
 ) -> Result<Posted> {
-    let posted = ledger::post(&gameplay_entry(slip, source, correlation_id)?)?;
+    let posted = ledger::post_along(&gameplay_entry(slip, source, correlation_id)?, along)?;
     if !posted.idempotent_hit {
         log::emit(
             Event::AccrualCompleted,
@@ -96,7 +99,7 @@ pub fn pay(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Po
                     "the slip is marked paid by ledger entry {id}, which the ledger does not hold; investigate"
                 ))
             })?,
-        None => post_gameplay(slip, source, correlation_id)?,
+        None => post_gameplay(slip, source, correlation_id, None)?,
     };
     Spi::connect(|client| {
         spi::write(

@@ -132,19 +132,27 @@ pub(crate) fn complete(
         }
     }
 
-    // The accrual runs first, against the slip as it will be stored; the one
-    // UPDATE below then closes the slip and records the entry together.
-    let outcome = if atomic {
-        Ok(post_gameplay(
+    // The accrual runs against the slip as it will be stored, and a new
+    // entry closes the slip in its own statement. A replay (the entry was
+    // there) or a failed payment (rolled back to the savepoint) closes it
+    // here, with the entry that paid it if one did.
+    let pay = || {
+        post_gameplay(
             &closed,
             "complete_rating_slip",
             &correlation_id,
-        )?)
+            Some(closing_along(&closed)),
+        )
+    };
+    let outcome = if atomic {
+        Ok(pay()?)
     } else {
-        subxact::run(|| post_gameplay(&closed, "complete_rating_slip", &correlation_id))
+        subxact::run(pay)
     };
     let accrued = outcome.as_ref().ok().map(|p| p.entry_id);
-    store_closed(&closed, accrued, &correlation_id)?;
+    if !outcome.as_ref().is_ok_and(|p| !p.idempotent_hit) {
+        store_closed(&closed, accrued, &correlation_id)?;
+    }
     let closed = Slip {
         accrued_ledger_id: accrued,
         ..closed
@@ -180,16 +188,39 @@ fn over_daily_threshold(day: &slip::Day, points: i64) -> bool {
     i128::from(day.points_today) + i128::from(points) > i128::from(day.threshold)
 }
 
+/// What closing a slip writes, with its parameters' places: the slip,
+/// end, duration, who closed it, correlation id, the paying entry,
+/// approval state. One text for both ways a slip is closed.
+macro_rules! close_slip {
+    ($id:literal, $end:literal, $dur:literal, $by:literal, $corr:literal, $paid:literal, $approval:literal) => {
+        concat!(
+            "UPDATE loyalty.rating_slip
+                SET status = 'CLOSED', end_time = ",
+            $end,
+            ", duration_seconds = ",
+            $dur,
+            ", closed_by = ",
+            $by,
+            ", correlation_id = ",
+            $corr,
+            ", accrued_ledger_id = ",
+            $paid,
+            ", approval_status = ",
+            $approval,
+            ", updated_at = now()
+              WHERE id = ",
+            $id
+        )
+    };
+}
+
 /// Write a slip's closing: end, duration, who closed it, approval state
 /// and the entry that paid it (if one did).
 fn store_closed(s: &Slip, accrued: Option<i64>, correlation_id: &str) -> Result<()> {
     Spi::connect(|client| {
         spi::write(
             client,
-            "UPDATE loyalty.rating_slip
-                SET status = 'CLOSED', end_time = $2, duration_seconds = $3, closed_by = $4,
-                    correlation_id = $5, accrued_ledger_id = $6, approval_status = $7, updated_at = now()
-              WHERE id = $1",
+            close_slip!("$1", "$2", "$3", "$4", "$5", "$6", "$7"),
             &[
                 s.id.into(),
                 s.end_time.into(),
@@ -202,6 +233,32 @@ fn store_closed(s: &Slip, accrued: Option<i64>, correlation_id: &str) -> Result<
         )
         .map(|_| ())
     })
+}
+
+/// The slip's closing, written in the statement that posts its entry
+/// (ledger::Along): the slip is the posting's $2, its correlation id $17.
+fn closing_along(s: &Slip) -> ledger::Along<'static> {
+    ledger::Along {
+        cte: concat!(
+            "closed AS (",
+            close_slip!(
+                "$2",
+                "$34",
+                "$35",
+                "$36",
+                "$17",
+                "(SELECT id FROM entry)",
+                "$37"
+            ),
+            " AND EXISTS (SELECT FROM entry))"
+        ),
+        args: vec![
+            s.end_time.into(),
+            s.duration_seconds.into(),
+            s.closed_by.into(),
+            s.approval_status.clone().into(),
+        ],
+    }
 }
 
 pub(crate) fn complete_row(

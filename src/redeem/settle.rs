@@ -39,59 +39,61 @@ pub fn capture(
             h.points
         )));
     }
-    let posted = ledger::post(&Entry {
-        player_id: h.player_id,
-        idempotency_key: format!("redemption:{}", h.hold_id),
-        kind: Kind::Redemption,
-        points: -take,
-        rating_slip_id: None,
-        visit_id: None,
-        session_id: None,
-        reason: Some(&h.reason),
-        source: "capture_hold",
-        staff_id: Some(person),
-        reward_id: None,
-        correlation_id,
-        restate: None,
-        held_change: -h.points,
-        reverses_entry_id: None,
-    })?;
-    if posted.idempotent_hit {
+    // The hold is marked CAPTURED in the posting's own statement ($1 is the
+    // player, $11 the person); a replay marks nothing and is refused below.
+    let mark = ledger::Along {
+        cte: "captured AS (
+                UPDATE loyalty.hold
+                   SET status = 'CAPTURED', captured_points = $34, ledger_entry_id = (SELECT id FROM entry),
+                       decided_at = pg_catalog.clock_timestamp(), decided_by = $11
+                 WHERE player_id = $1 AND hold_id = $35 AND EXISTS (SELECT FROM entry))",
+        args: vec![take.into(), h.hold_id.into()],
+    };
+    let posted = ledger::post_along(
+        &Entry {
+            player_id: h.player_id,
+            idempotency_key: format!("redemption:{}", h.hold_id),
+            kind: Kind::Redemption,
+            points: -take,
+            rating_slip_id: None,
+            visit_id: None,
+            session_id: None,
+            reason: Some(&h.reason),
+            source: "capture_hold",
+            staff_id: Some(person),
+            reward_id: None,
+            correlation_id,
+            restate: None,
+            held_change: -h.points,
+            reverses_entry_id: None,
+        },
+        Some(mark),
+    )?;
+    let held_after = match posted.held_after {
+        Some(held) if !posted.idempotent_hit => held,
         // The hold said ACTIVE yet its entry exists: someone wrote the hold
         // table behind the write path's back. Refuse rather than guess.
-        return Err(LoyaltyError::validation(format!(
-            "hold {} is ACTIVE but its redemption entry {} exists; see the runbook",
-            h.hold_id, posted.entry_id
-        )));
-    }
+        _ => {
+            return Err(LoyaltyError::validation(format!(
+                "hold {} is ACTIVE but its redemption entry {} exists; see the runbook",
+                h.hold_id, posted.entry_id
+            )))
+        }
+    };
+    // What the statement wrote (the hold is locked by this transaction).
+    let captured = Hold {
+        status: "CAPTURED".to_string(),
+        captured_points: Some(take),
+        ledger_entry_id: Some(posted.entry_id),
+        past_due: false,
+        ..h.clone()
+    };
+    let available = Available {
+        before: posted.balance_before - held_after - h.points,
+        after: posted.balance_after - held_after,
+        balance: posted.balance_after,
+    };
     Spi::connect(|c| {
-        let captured = super::decode(spi::write(
-            c,
-            super::hold_row!(
-                "UPDATE loyalty.hold
-                SET status = 'CAPTURED', captured_points = $3, ledger_entry_id = $4,
-                    decided_at = pg_catalog.clock_timestamp(), decided_by = $5
-              WHERE player_id = $1 AND hold_id = $2
-             RETURNING",
-                "false"
-            ),
-            &[
-                h.player_id.into(),
-                h.hold_id.into(),
-                take.into(),
-                posted.entry_id.into(),
-                person.into(),
-            ],
-        )?)?
-        .ok_or_else(|| {
-            LoyaltyError::new(Code::HoldNotFound, "the hold vanished while capturing")
-        })?;
-        let after = unchanged(c, h.player_id)?;
-        let available = Available {
-            before: after.after + take - h.points,
-            after: after.after,
-            balance: posted.balance_after,
-        };
         announce(
             c,
             Event::HoldCaptured,
@@ -99,9 +101,9 @@ pub fn capture(
             Some(person),
             available.after,
             correlation_id,
-        )?;
-        Ok((captured, available))
-    })
+        )
+    })?;
+    Ok((captured, available))
 }
 
 /// The hold `hold_id` with its player's row and then its own locked.
