@@ -108,22 +108,18 @@ pub fn lock_and_count(
     })
 }
 
-/// Store the moved windows with a newly posted reward counted in (under
-/// the lock taken by [`lock_and_count`]).
-pub fn record(
-    client: &SpiClient<'_>,
-    staff: pgrx::Uuid,
-    cfg: &Settings,
-    w: &Windows,
-) -> Result<()> {
-    spi::write(
-        client,
-        "UPDATE loyalty.reward_window
-            SET rate_window = make_interval(secs => $2), rate_since = $3, rate_count = $4,
-                alert_window = make_interval(secs => $5), alert_since = $6, alert_count = $7
-          WHERE staff_id = $1",
-        &[
-            staff.into(),
+/// Store the moved windows with the reward counted in, in the statement
+/// that posts it (under the lock taken by [`lock_and_count`]; $11 is the
+/// posting's staff member): only a new entry counts, a replay stores
+/// nothing.
+pub fn record(cfg: &Settings, w: &Windows) -> crate::ledger::Along<'static> {
+    crate::ledger::Along {
+        cte: "counted AS (
+                UPDATE loyalty.reward_window
+                   SET rate_window = make_interval(secs => $34), rate_since = $35, rate_count = $36,
+                       alert_window = make_interval(secs => $37), alert_since = $38, alert_count = $39
+                 WHERE staff_id = $11 AND EXISTS (SELECT FROM entry))",
+        args: vec![
             cfg.rate_limit_window_s.into(),
             w.rate_since.into(),
             (w.in_rate_window + 1).into(),
@@ -131,6 +127,5 @@ pub fn record(
             w.alert_since.into(),
             (w.in_alert_window + 1).into(),
         ],
-    )?;
-    Ok(())
+    }
 }

@@ -317,25 +317,27 @@ fn issue(
     if let Some(reward_id) = req.reward_id {
         Spi::connect(|c| claim_voucher(c, reward_id, player))?;
     }
-    let posted = ledger::post(&Entry {
-        player_id: player,
-        idempotency_key: key.clone(),
-        kind,
-        points,
-        rating_slip_id: req.rating_slip_id,
-        visit_id: None,
-        session_id: None,
-        reason: Some(&reason),
-        source: "manual_reward",
-        staff_id: Some(staff),
-        reward_id: req.reward_id,
-        correlation_id,
-        restate: None,
-        held_change: 0,
-        reverses_entry_id: None,
-    })?;
+    let posted = ledger::post_along(
+        &Entry {
+            player_id: player,
+            idempotency_key: key.clone(),
+            kind,
+            points,
+            rating_slip_id: req.rating_slip_id,
+            visit_id: None,
+            session_id: None,
+            reason: Some(&reason),
+            source: "manual_reward",
+            staff_id: Some(staff),
+            reward_id: req.reward_id,
+            correlation_id,
+            restate: None,
+            held_change: 0,
+            reverses_entry_id: None,
+        },
+        Some(rate_limit::record(&cfg, &windows)),
+    )?;
     if !posted.idempotent_hit {
-        Spi::connect(|c| rate_limit::record(c, staff, &cfg, &windows))?;
         log::emit(
             Event::ManualRewardIssued,
             correlation_id,
