@@ -25,270 +25,6 @@ COMMENT ON VIEW loyalty.partial_completion IS
 REVOKE ALL ON loyalty.partial_completion FROM PUBLIC;
 
 -- Functions and comments whose text named source files that moved.
-CREATE OR REPLACE FUNCTION loyalty.health_check()
-RETURNS TABLE (kind text, severity text, subject text, alert_id bigint, new_alert boolean, details jsonb)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
-AS $$
-DECLARE
-    c          loyalty.config%ROWTYPE;
-    st         loyalty.health_state%ROWTYPE;
-    v_started  timestamptz := clock_timestamp();
-    v_found    jsonb := '[]';
-    v_sweep    uuid[];
-    v_players  uuid[];
-    v_chained  uuid[];
-    v_changed  uuid[];
-    v_xmin     bigint := txid_snapshot_xmin(txid_current_snapshot());
-    v_digest   text;
-    v_full_tiers boolean;
-    v_unacked  jsonb;
-    f          record;
-    v_id       bigint;
-    v_count    integer := 0;
-BEGIN
-    PERFORM loyalty.require_caller();
-    -- One run at a time: the state row is the lock (a second caller waits,
-    -- then sees the first run's alerts and raises no duplicates).
-    INSERT INTO loyalty.health_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
-    SELECT * INTO st FROM loyalty.health_state FOR UPDATE;
-    SELECT * INTO c FROM loyalty.config;
-
-    -- Closed slips still owed their points, older than the threshold.
-    v_found := v_found || coalesce((
-        SELECT jsonb_agg(jsonb_build_object(
-                   'kind', 'PARTIAL_COMPLETION_STALE', 'severity', 'WARNING',
-                   'fingerprint', 'PARTIAL_COMPLETION_STALE:' || s.rating_slip_id, 'subject', s.rating_slip_id::text,
-                   'player_id', s.player_id,
-                   'details', jsonb_build_object('rating_slip_id', s.rating_slip_id, 'end_time', s.end_time,
-                                                 'age_seconds', floor(extract(epoch FROM v_started - s.end_time)),
-                                                 'last_error', p.error_code)))
-          FROM loyalty.partial_completion s
-          LEFT JOIN loyalty.pending_accrual p ON p.rating_slip_id = s.rating_slip_id
-         WHERE s.end_time < v_started - c.partial_stale_after),
-        '[]');
-
-    -- A slip that was paid but is still marked owed.
-    v_found := v_found || coalesce((
-        SELECT jsonb_agg(jsonb_build_object(
-                   'kind', 'PENDING_ROW_WRONG', 'severity', 'WARNING',
-                   'fingerprint', 'PENDING_ROW_WRONG:' || p.rating_slip_id, 'subject', p.rating_slip_id::text,
-                   'player_id', p.player_id,
-                   'details', jsonb_build_object('rating_slip_id', p.rating_slip_id, 'ledger_entry_id', l.id,
-                                                 'failed_at', p.failed_at)))
-          FROM loyalty.pending_accrual p
-          JOIN loyalty.loyalty_ledger l
-            ON l.player_id = p.player_id AND l.idempotency_key = 'gameplay:' || p.rating_slip_id::text
-         WHERE p.resolved_at IS NULL),
-        '[]');
-
-    -- Slips held for a second person's approval for too long.
-    v_found := v_found || coalesce((
-        SELECT jsonb_agg(jsonb_build_object(
-                   'kind', 'APPROVAL_OVERDUE', 'severity', 'WARNING',
-                   'fingerprint', 'APPROVAL_OVERDUE:' || s.id, 'subject', s.id::text,
-                   'player_id', s.player_id,
-                   'details', jsonb_build_object('rating_slip_id', s.id, 'held_since', s.end_time,
-                                                 'closed_by', s.closed_by)))
-          FROM loyalty.rating_slip s
-         WHERE s.approval_status = 'HELD' AND s.end_time < v_started - c.approval_overdue_after),
-        '[]');
-
-    -- Players to verify: every player with a ledger entry written since the
-    -- last run started (less a margin for transactions that commit late),
-    -- every player whose balance row was written since (by a transaction
-    -- that had not finished when the last run started: a change made behind
-    -- the write path's back writes no ledger entry, but it writes the row),
-    -- every player with an unresolved balance or chain alert, and the next
-    -- slice of the rolling sweep, which reaches everyone.
-    v_sweep := ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
-                      WHERE st.sweep_after IS NULL OR p.player_id > st.sweep_after
-                      ORDER BY p.player_id LIMIT c.health_sweep_players);
-    v_chained := v_sweep || ARRAY(SELECT a.player_id FROM loyalty.alert a
-                                   WHERE a.kind = 'CHAIN_BROKEN' AND a.resolved_at IS NULL
-                                     AND a.player_id IS NOT NULL);
-    v_changed := ARRAY(SELECT DISTINCT l.player_id FROM loyalty.loyalty_ledger l
-                        WHERE st.last_run_at IS NULL OR l.created_at >= st.last_run_at - interval '10 minutes')
-        || ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
-                  WHERE st.changed_since_xid IS NOT NULL
-                    AND age(p.xmin) <= txid_current() - st.changed_since_xid);
-    v_players := v_chained || v_changed
-        || ARRAY(SELECT a.player_id FROM loyalty.alert a
-                  WHERE a.kind = 'BALANCE_MISMATCH' AND a.resolved_at IS NULL AND a.player_id IS NOT NULL);
-    v_players := ARRAY(SELECT DISTINCT u FROM unnest(v_players) u);
-    v_chained := ARRAY(SELECT DISTINCT u FROM unnest(v_chained) u);
-    v_changed := ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u WHERE u <> ALL (v_chained));
-
-    -- Stored balance or lifetime points that differ from the ledger
-    -- (RECONCILIATION entries left out of the sum, as in verify_player_balance).
-    v_found := v_found || coalesce((
-        SELECT jsonb_agg(jsonb_build_object(
-                   'kind', 'BALANCE_MISMATCH', 'severity', 'CRITICAL',
-                   'fingerprint', 'BALANCE_MISMATCH:' || p.player_id, 'subject', p.player_id::text,
-                   'player_id', p.player_id,
-                   'details', jsonb_build_object('current_balance', p.current_balance, 'ledger_balance', l.bal,
-                                                 'lifetime_points', p.lifetime_points, 'ledger_lifetime', l.life)))
-          FROM unnest(v_players) u(player_id)
-          JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
-          CROSS JOIN LATERAL (
-              SELECT coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'), 0) AS bal,
-                     coalesce(sum(e.points_change) FILTER (WHERE e.points_change > 0
-                                                             AND e.transaction_type <> 'RECONCILIATION'), 0) AS life
-                FROM loyalty.loyalty_ledger e WHERE e.player_id = u.player_id) l
-         WHERE p.current_balance <> l.bal OR p.lifetime_points <> l.life),
-        '[]');
-
-    -- Hash chains (src/ledger/chain/): whole for the sweep slice and for
-    -- players already alerted (so an alert resolves once the chain verifies
-    -- again); for the other changed players, incrementally from where the
-    -- last run verified each one. Every chain that verifies stores its head
-    -- as the next run's position (chain_verified).
-    WITH r AS (
-        SELECT u.player_id, v.*
-          FROM unnest(v_chained) u(player_id)
-          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id) v
-        UNION ALL
-        SELECT u.player_id, v.*
-          FROM unnest(v_changed) u(player_id)
-          LEFT JOIN loyalty.chain_verified cv ON cv.player_id = u.player_id
-          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id, cv.seq, cv.row_hash) v),
-    moved AS (
-        INSERT INTO loyalty.chain_verified AS cv (player_id, seq, row_hash)
-        SELECT r.player_id, r.head_seq, r.head_hash FROM r WHERE r.ok
-        ON CONFLICT (player_id) DO UPDATE
-           SET seq = EXCLUDED.seq, row_hash = EXCLUDED.row_hash, verified_at = now())
-    SELECT v_found || coalesce(jsonb_agg(jsonb_build_object(
-               'kind', 'CHAIN_BROKEN', 'severity', 'CRITICAL',
-               'fingerprint', 'CHAIN_BROKEN:' || r.player_id, 'subject', r.player_id::text,
-               'player_id', r.player_id,
-               'details', jsonb_build_object('break_seq', r.break_seq, 'break_kind', r.break_kind,
-                                             'detail', r.detail))) FILTER (WHERE NOT r.ok),
-           '[]')
-      INTO v_found FROM r;
-
-    -- Stored tiers that disagree with the ladder: everyone when the ladder
-    -- changed since the last full check or a drift alert is unresolved,
-    -- else the players verified above. One finding for the whole ladder.
-    SELECT md5(string_agg(t.tier || ':' || t.threshold_points, ',' ORDER BY t.threshold_points))
-      INTO v_digest FROM loyalty.tier t;
-    v_full_tiers := v_digest IS DISTINCT FROM st.ladder_digest
-        OR EXISTS (SELECT 1 FROM loyalty.alert a WHERE a.kind = 'TIER_DRIFT' AND a.resolved_at IS NULL);
-    v_found := v_found || coalesce((
-        SELECT jsonb_build_array(jsonb_build_object(
-                   'kind', 'TIER_DRIFT', 'severity', 'WARNING', 'fingerprint', 'TIER_DRIFT', 'subject', 'ladder',
-                   'player_id', NULL,
-                   'details', jsonb_build_object('players', count(*),
-                                                 'sample', (array_agg(jsonb_build_object(
-                                                     'player_id', d.player_id, 'tier', d.tier,
-                                                     'ladder_tier', d.ladder_tier) ORDER BY d.player_id))[1:20])))
-          FROM (SELECT p.player_id, p.tier, loyalty.ladder_tier(p.lifetime_points) AS ladder_tier
-                  FROM loyalty.player_loyalty p
-                 WHERE v_full_tiers OR p.player_id = ANY (v_players)) d
-         WHERE d.tier <> d.ladder_tier
-        HAVING count(*) > 0),
-        '[]');
-
-    -- Raise one alert per finding (none while one is unresolved) and report it.
-    FOR f IN SELECT * FROM jsonb_to_recordset(v_found)
-                 AS x(kind text, severity text, fingerprint text, subject text, player_id uuid, details jsonb)
-    LOOP
-        v_id := NULL;
-        INSERT INTO loyalty.alert AS a (kind, severity, fingerprint, player_id, details)
-        VALUES (f.kind, f.severity, f.fingerprint, f.player_id, f.details)
-        ON CONFLICT (fingerprint) WHERE resolved_at IS NULL AND fingerprint IS NOT NULL DO NOTHING
-        RETURNING a.id INTO v_id;
-        new_alert := v_id IS NOT NULL;
-        IF new_alert THEN
-            PERFORM loyalty.announce_alert(v_id);
-        ELSE
-            SELECT a.id INTO v_id FROM loyalty.alert a WHERE a.fingerprint = f.fingerprint AND a.resolved_at IS NULL;
-        END IF;
-        kind := f.kind; severity := f.severity; subject := f.subject; alert_id := v_id; details := f.details;
-        v_count := v_count + 1;
-        RETURN NEXT;
-    END LOOP;
-
-    -- Resolve what this run checked and no longer found.
-    UPDATE loyalty.alert a SET resolved_at = v_started
-     WHERE a.resolved_at IS NULL AND a.fingerprint IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_found) x WHERE x ->> 'fingerprint' = a.fingerprint)
-       AND (a.kind IN ('PARTIAL_COMPLETION_STALE', 'PENDING_ROW_WRONG', 'APPROVAL_OVERDUE')
-            OR a.kind = 'TIER_DRIFT' AND v_full_tiers
-            OR a.kind = 'BALANCE_MISMATCH' AND a.player_id = ANY (v_players)
-            OR a.kind = 'CHAIN_BROKEN' AND a.player_id = ANY (v_chained));
-
-    -- Open alerts nobody took on: reported, not alerted about again.
-    SELECT jsonb_build_object('alerts', count(*), 'oldest', min(a.created_at),
-                              'critical', count(*) FILTER (WHERE a.severity = 'CRITICAL')),
-           CASE WHEN bool_or(a.severity = 'CRITICAL') THEN 'CRITICAL'
-                WHEN bool_or(a.severity = 'WARNING') THEN 'WARNING' ELSE 'INFO' END
-      INTO v_unacked, severity
-      FROM loyalty.alert a
-     WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
-       AND a.created_at < v_started - c.alert_ack_overdue_after;
-    IF (v_unacked ->> 'alerts')::bigint > 0 THEN
-        kind := 'ALERT_UNACKNOWLEDGED'; subject := 'alerts'; alert_id := NULL; new_alert := false;
-        details := v_unacked;
-        v_count := v_count + 1;
-        RETURN NEXT;
-    END IF;
-
-    UPDATE loyalty.health_state h
-       SET last_run_at = v_started,
-           sweep_after = CASE WHEN cardinality(v_sweep) < c.health_sweep_players THEN NULL
-                              ELSE v_sweep[cardinality(v_sweep)] END,
-           ladder_digest = CASE WHEN v_full_tiers THEN v_digest ELSE h.ladder_digest END,
-           last_findings = v_count,
-           changed_since_xid = v_xmin;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION loyalty.metrics()
-RETURNS TABLE (gaming_day date, slips_open bigint, slips_completed_today bigint, slips_held_today bigint,
-               partial_completions bigint, oldest_partial_seconds bigint, rewards_today bigint,
-               reward_points_today bigint, alerts_open_info bigint, alerts_open_warning bigint,
-               alerts_open_critical bigint, notifications_pending bigint, last_health_check timestamptz,
-               last_health_check_age_seconds bigint)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
-AS $$
-DECLARE
-    c     loyalty.config%ROWTYPE;
-    v_day date;
-    v_day_start timestamptz;
-BEGIN
-    PERFORM loyalty.require_caller(ARRAY['loyalty:view_all']);
-    SELECT * INTO c FROM loyalty.config;
-    v_day := loyalty.gaming_day(now());
-    v_day_start := (v_day + c.gaming_day_start) AT TIME ZONE c.casino_timezone;
-    RETURN QUERY
-    SELECT v_day,
-           (SELECT count(*) FROM loyalty.rating_slip s WHERE s.status = 'OPEN'),
-           -- completed = paid: the day's gameplay entries (an index range, not a slip scan)
-           (SELECT count(*) FROM loyalty.loyalty_ledger l
-             WHERE l.transaction_type = 'GAMEPLAY' AND l.gaming_day = v_day
-               AND l.created_at >= v_day_start - interval '1 day'),
-           (SELECT count(*) FROM loyalty.rating_slip s
-             WHERE s.approval_status = 'HELD' AND s.end_time >= v_day_start
-               AND s.end_time < v_day_start + interval '1 day'),
-           o.n, o.age,
-           r.n, r.pts,
-           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
-                                                   AND a.severity = 'INFO'),
-           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
-                                                   AND a.severity = 'WARNING'),
-           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
-                                                   AND a.severity = 'CRITICAL'),
-           (SELECT count(*) FROM loyalty.notification n WHERE n.delivered_at IS NULL),
-           h.last_run_at::timestamptz,
-           floor(extract(epoch FROM clock_timestamp() - h.last_run_at))::bigint
-      FROM (SELECT count(*) AS n, floor(extract(epoch FROM clock_timestamp() - min(s.end_time)))::bigint AS age
-              FROM loyalty.partial_completion s) o,
-           (SELECT count(*) AS n, coalesce(sum(l.points_change), 0)::bigint AS pts
-              FROM loyalty.loyalty_ledger l
-             WHERE l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT') AND l.gaming_day = v_day
-               AND l.created_at >= v_day_start - interval '1 day') r
-      LEFT JOIN loyalty.health_state h ON true;
-END
-$$;
 
 CREATE OR REPLACE FUNCTION loyalty.manual_reward_frequency(p_from timestamptz DEFAULT NULL, p_to timestamptz DEFAULT NULL,
                                                 p_bucket interval DEFAULT '1 hour',
@@ -326,46 +62,6 @@ BEGIN
                      AND l.created_at >= (p_from_day - 3)::timestamp AT TIME ZONE 'UTC'
                      AND l.created_at < (p_to_day + 4)::timestamp AT TIME ZONE 'UTC' END
      GROUP BY 1, 2 ORDER BY 2, 1;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION loyalty.verify_player_balance(p_player_id uuid)
-RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint, lifetime_points bigint,
-               ledger_lifetime bigint, entries bigint, chain_breaks bigint, ok boolean)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
-AS $$
-BEGIN
-    PERFORM loyalty.require_caller();
-    IF p_player_id IS NULL THEN
-        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_player_id is required', ERRCODE = 'PT422';
-    END IF;
-    RETURN QUERY
-    -- RECONCILIATION entries (src/domain/kinds.rs) bring the stored balance back
-    -- to the ledger's sum and are left out of it; before/after breaks count
-    -- only after the last one (an operator reviewed and closed what came
-    -- before, and the ledger still shows it).
-    WITH l AS (
-        SELECT coalesce(sum(e.points_change) FILTER (WHERE NOT e.reconciliation), 0)::bigint AS bal,
-               coalesce(sum(e.points_change) FILTER (WHERE e.points_change > 0 AND NOT e.reconciliation),
-                        0)::bigint AS life,
-               count(*) AS n,
-               count(*) FILTER (WHERE e.seq > coalesce(e.last_reconciled, 0) AND e.prev_after IS NOT NULL
-                                  AND e.prev_after <> e.balance_before) AS breaks
-          FROM (SELECT x.points_change, x.balance_before, x.seq,
-                       x.transaction_type = 'RECONCILIATION' AS reconciliation,
-                       lag(x.balance_after) OVER (ORDER BY x.seq) AS prev_after,
-                       max(x.seq) FILTER (WHERE x.transaction_type = 'RECONCILIATION') OVER () AS last_reconciled
-                  FROM loyalty.loyalty_ledger x WHERE x.player_id = p_player_id) e
-    )
-    SELECT p_player_id, p.current_balance::bigint, l.bal, p.lifetime_points::bigint, l.life, l.n, l.breaks,
-           p.current_balance IS NOT DISTINCT FROM l.bal AND p.lifetime_points IS NOT DISTINCT FROM l.life
-           AND l.breaks = 0
-      FROM l LEFT JOIN loyalty.player_loyalty p ON p.player_id = p_player_id
-     WHERE p.player_id IS NOT NULL OR l.n > 0;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING MESSAGE = 'PLAYER_NOT_FOUND',
-            DETAIL = format('no balance and no ledger entries for player %s', p_player_id), ERRCODE = 'PT404';
-    END IF;
 END
 $$;
 
@@ -410,58 +106,6 @@ ALTER TABLE loyalty.player_loyalty ADD COLUMN gameplay_day date,
     ADD COLUMN gameplay_day_points loyalty.nonnegative_bigint NOT NULL DEFAULT 0;
 COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day IS 'Gaming day of the player''s last GAMEPLAY entry (the daily approval threshold counts within it).';
 COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day_points IS 'GAMEPLAY points posted on gameplay_day, kept by the write path under the player''s lock.';
-DROP FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text);
-CREATE FUNCTION loyalty.configure(p_casino_timezone text DEFAULT NULL, p_gaming_day_start time DEFAULT NULL,
-    p_max_reward_points bigint DEFAULT NULL, p_rate_limit_count integer DEFAULT NULL,
-    p_rate_limit_window interval DEFAULT NULL, p_alert_reward_count integer DEFAULT NULL,
-    p_alert_window interval DEFAULT NULL, p_accrual_lock_timeout interval DEFAULT NULL,
-    p_partial_stale_after interval DEFAULT NULL, p_approval_overdue_after interval DEFAULT NULL,
-    p_alert_ack_overdue_after interval DEFAULT NULL, p_health_sweep_players integer DEFAULT NULL,
-    p_notification_claim_timeout interval DEFAULT NULL, p_correlation_id text DEFAULT NULL,
-    p_daily_approval_threshold_points bigint DEFAULT NULL)
-RETURNS loyalty.config
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
-AS $$
-DECLARE
-    v_actor  text := loyalty.require_caller();
-    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
-    v_before loyalty.config;
-    v_after  loyalty.config;
-    v_con    text;
-BEGIN
-    SELECT * INTO v_before FROM loyalty.config FOR UPDATE;
-    BEGIN
-        UPDATE loyalty.config c
-           SET casino_timezone = coalesce(p_casino_timezone, c.casino_timezone),
-               gaming_day_start = coalesce(p_gaming_day_start, c.gaming_day_start),
-               max_reward_points = coalesce(p_max_reward_points, c.max_reward_points),
-               rate_limit_count = coalesce(p_rate_limit_count, c.rate_limit_count),
-               rate_limit_window = coalesce(p_rate_limit_window, c.rate_limit_window),
-               alert_reward_count = coalesce(p_alert_reward_count, c.alert_reward_count),
-               alert_window = coalesce(p_alert_window, c.alert_window),
-               accrual_lock_timeout = coalesce(p_accrual_lock_timeout, c.accrual_lock_timeout),
-               partial_stale_after = coalesce(p_partial_stale_after, c.partial_stale_after),
-               approval_overdue_after = coalesce(p_approval_overdue_after, c.approval_overdue_after),
-               alert_ack_overdue_after = coalesce(p_alert_ack_overdue_after, c.alert_ack_overdue_after),
-               health_sweep_players = coalesce(p_health_sweep_players, c.health_sweep_players),
-               notification_claim_timeout = coalesce(p_notification_claim_timeout, c.notification_claim_timeout),
-               daily_approval_threshold_points = coalesce(p_daily_approval_threshold_points,
-                                                          c.daily_approval_threshold_points),
-               updated_at = now()
-        RETURNING * INTO v_after;
-    EXCEPTION WHEN check_violation OR invalid_parameter_value THEN
-        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
-        PERFORM loyalty.admin_refused(coalesce(nullif(v_con, ''), 'config_casino_timezone_check'),
-                                      'see docs/reference.md for each setting''s range');
-    END;
-    PERFORM loyalty.admin_audit_write(v_actor, 'configure', 'config', to_jsonb(v_before), to_jsonb(v_after), v_corr);
-    RETURN v_after;
-END
-$$;
-COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint) IS
-    'Admin (trusted back ends): casino time zone, gaming-day start, limits and thresholds (NULL keeps a value); audited.';
-REVOKE ALL ON FUNCTION loyalty.configure FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION loyalty.configure TO service_role;
 
 -- A person behind every floor action: the floor functions take p_staff_id
 -- (last, so positional 0.2.0 calls keep their meaning).
@@ -1033,7 +677,8 @@ GRANT EXECUTE ON FUNCTION loyalty.hold_points, loyalty.approve_hold, loyalty.cap
 GRANT EXECUTE ON FUNCTION loyalty.expire_holds TO service_role;
 
 -- The runbooks, the health check and the dashboard know holds, and sum
--- lifetime points with kind_earns; configure takes the three settings.
+-- lifetime points with kind_earns (health_check's and configure's one body
+-- each is at the end of this file, knowing every 0.3.0 finding and setting).
 DROP FUNCTION loyalty.verify_player_balance(uuid);
 CREATE FUNCTION loyalty.verify_player_balance(p_player_id uuid)
 RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint, lifetime_points bigint,
@@ -1107,251 +752,6 @@ AS $$
 $$;
 COMMENT ON FUNCTION loyalty.verify_all_balances() IS
     'Runbook: every player whose balance or lifetime points differ from the ledger (empty = all consistent).';
-CREATE OR REPLACE FUNCTION loyalty.health_check()
-RETURNS TABLE (kind text, severity text, subject text, alert_id bigint, new_alert boolean, details jsonb)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
-AS $$
-DECLARE
-    c          loyalty.config%ROWTYPE;
-    st         loyalty.health_state%ROWTYPE;
-    v_started  timestamptz := clock_timestamp();
-    v_found    jsonb := '[]';
-    v_sweep    uuid[];
-    v_players  uuid[];
-    v_chained  uuid[];
-    v_changed  uuid[];
-    v_xmin     bigint := txid_snapshot_xmin(txid_current_snapshot());
-    v_digest   text;
-    v_full_tiers boolean;
-    v_unacked  jsonb;
-    f          record;
-    v_id       bigint;
-    v_count    integer := 0;
-BEGIN
-    PERFORM loyalty.require_caller();
-    -- One run at a time: the state row is the lock (a second caller waits,
-    -- then sees the first run's alerts and raises no duplicates).
-    INSERT INTO loyalty.health_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
-    SELECT * INTO st FROM loyalty.health_state FOR UPDATE;
-    SELECT * INTO c FROM loyalty.config;
-
-    -- Closed slips still owed their points, older than the threshold.
-    v_found := v_found || coalesce((
-        SELECT jsonb_agg(jsonb_build_object(
-                   'kind', 'PARTIAL_COMPLETION_STALE', 'severity', 'WARNING',
-                   'fingerprint', 'PARTIAL_COMPLETION_STALE:' || s.rating_slip_id, 'subject', s.rating_slip_id::text,
-                   'player_id', s.player_id,
-                   'details', jsonb_build_object('rating_slip_id', s.rating_slip_id, 'end_time', s.end_time,
-                                                 'age_seconds', floor(extract(epoch FROM v_started - s.end_time)),
-                                                 'last_error', p.error_code)))
-          FROM loyalty.partial_completion s
-          LEFT JOIN loyalty.pending_accrual p ON p.rating_slip_id = s.rating_slip_id
-         WHERE s.end_time < v_started - c.partial_stale_after),
-        '[]');
-
-    -- A slip that was paid but is still marked owed.
-    v_found := v_found || coalesce((
-        SELECT jsonb_agg(jsonb_build_object(
-                   'kind', 'PENDING_ROW_WRONG', 'severity', 'WARNING',
-                   'fingerprint', 'PENDING_ROW_WRONG:' || p.rating_slip_id, 'subject', p.rating_slip_id::text,
-                   'player_id', p.player_id,
-                   'details', jsonb_build_object('rating_slip_id', p.rating_slip_id, 'ledger_entry_id', l.id,
-                                                 'failed_at', p.failed_at)))
-          FROM loyalty.pending_accrual p
-          JOIN loyalty.loyalty_ledger l
-            ON l.player_id = p.player_id AND l.idempotency_key = 'gameplay:' || p.rating_slip_id::text
-         WHERE p.resolved_at IS NULL),
-        '[]');
-
-    -- Slips held for a second person's approval for too long.
-    v_found := v_found || coalesce((
-        SELECT jsonb_agg(jsonb_build_object(
-                   'kind', 'APPROVAL_OVERDUE', 'severity', 'WARNING',
-                   'fingerprint', 'APPROVAL_OVERDUE:' || s.id, 'subject', s.id::text,
-                   'player_id', s.player_id,
-                   'details', jsonb_build_object('rating_slip_id', s.id, 'held_since', s.end_time,
-                                                 'closed_by', s.closed_by)))
-          FROM loyalty.rating_slip s
-         WHERE s.approval_status = 'HELD' AND s.end_time < v_started - c.approval_overdue_after),
-        '[]');
-
-    -- Players to verify: every player with a ledger entry written since the
-    -- last run started (less a margin for transactions that commit late),
-    -- every player whose balance row was written since (by a transaction
-    -- that had not finished when the last run started: a change made behind
-    -- the write path's back writes no ledger entry, but it writes the row),
-    -- every player with an unresolved balance or chain alert, and the next
-    -- slice of the rolling sweep, which reaches everyone.
-    v_sweep := ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
-                      WHERE st.sweep_after IS NULL OR p.player_id > st.sweep_after
-                      ORDER BY p.player_id LIMIT c.health_sweep_players);
-    v_chained := v_sweep || ARRAY(SELECT a.player_id FROM loyalty.alert a
-                                   WHERE a.kind = 'CHAIN_BROKEN' AND a.resolved_at IS NULL
-                                     AND a.player_id IS NOT NULL);
-    v_changed := ARRAY(SELECT DISTINCT l.player_id FROM loyalty.loyalty_ledger l
-                        WHERE st.last_run_at IS NULL OR l.created_at >= st.last_run_at - interval '10 minutes')
-        || ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
-                  WHERE st.changed_since_xid IS NOT NULL
-                    AND age(p.xmin) <= txid_current() - st.changed_since_xid);
-    v_players := v_chained || v_changed
-        || ARRAY(SELECT a.player_id FROM loyalty.alert a
-                  WHERE a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.resolved_at IS NULL
-                    AND a.player_id IS NOT NULL);
-    v_players := ARRAY(SELECT DISTINCT u FROM unnest(v_players) u);
-    v_chained := ARRAY(SELECT DISTINCT u FROM unnest(v_chained) u);
-    v_changed := ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u WHERE u <> ALL (v_chained));
-
-    -- Stored balance or lifetime points that differ from the ledger
-    -- (RECONCILIATION entries left out of the sum, as in verify_player_balance).
-    v_found := v_found || coalesce((
-        SELECT jsonb_agg(jsonb_build_object(
-                   'kind', 'BALANCE_MISMATCH', 'severity', 'CRITICAL',
-                   'fingerprint', 'BALANCE_MISMATCH:' || p.player_id, 'subject', p.player_id::text,
-                   'player_id', p.player_id,
-                   'details', jsonb_build_object('current_balance', p.current_balance, 'ledger_balance', l.bal,
-                                                 'lifetime_points', p.lifetime_points, 'ledger_lifetime', l.life)))
-          FROM unnest(v_players) u(player_id)
-          JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
-          CROSS JOIN LATERAL (
-              SELECT coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'), 0) AS bal,
-                     coalesce(sum(e.points_change) FILTER (WHERE loyalty.kind_earns(e.transaction_type)), 0) AS life
-                FROM loyalty.loyalty_ledger e WHERE e.player_id = u.player_id) l
-         WHERE p.current_balance <> l.bal OR p.lifetime_points <> l.life),
-        '[]');
-
-    -- Held points that are not the sum of the player's live holds
-    -- (reference §15): for the players verified above.
-    v_found := v_found || coalesce((
-        SELECT jsonb_agg(jsonb_build_object(
-                   'kind', 'HOLD_MISMATCH', 'severity', 'CRITICAL',
-                   'fingerprint', 'HOLD_MISMATCH:' || p.player_id, 'subject', p.player_id::text,
-                   'player_id', p.player_id,
-                   'details', jsonb_build_object('held_points', p.held_points, 'live_hold_points', h.live)))
-          FROM unnest(v_players) u(player_id)
-          JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
-          CROSS JOIN LATERAL (
-              SELECT coalesce(sum(x.points), 0) AS live FROM loyalty.hold x
-               WHERE x.player_id = u.player_id AND x.status IN ('PENDING_APPROVAL', 'ACTIVE')) h
-         WHERE p.held_points <> h.live),
-        '[]');
-
-    -- Live holds past their deadline that two expiry sweeps (one a minute)
-    -- should have released: expire_holds is not running.
-    v_found := v_found || coalesce((
-        SELECT jsonb_build_array(jsonb_build_object(
-                   'kind', 'HOLD_EXPIRY_LATE', 'severity', 'WARNING', 'fingerprint', 'HOLD_EXPIRY_LATE',
-                   'subject', 'holds', 'player_id', NULL,
-                   'details', jsonb_build_object('holds', count(*), 'oldest_expires_at', min(x.expires_at),
-                                                 'sample', (array_agg(x.hold_id ORDER BY x.expires_at))[1:20])))
-          FROM loyalty.hold x
-         WHERE x.status IN ('PENDING_APPROVAL', 'ACTIVE') AND x.expires_at < v_started - interval '2 minutes'
-        HAVING count(*) > 0),
-        '[]');
-
-    -- Hash chains (src/ledger/chain/): whole for the sweep slice and for
-    -- players already alerted (so an alert resolves once the chain verifies
-    -- again); for the other changed players, incrementally from where the
-    -- last run verified each one. Every chain that verifies stores its head
-    -- as the next run's position (chain_verified).
-    WITH r AS (
-        SELECT u.player_id, v.*
-          FROM unnest(v_chained) u(player_id)
-          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id) v
-        UNION ALL
-        SELECT u.player_id, v.*
-          FROM unnest(v_changed) u(player_id)
-          LEFT JOIN loyalty.chain_verified cv ON cv.player_id = u.player_id
-          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id, cv.seq, cv.row_hash) v),
-    moved AS (
-        INSERT INTO loyalty.chain_verified AS cv (player_id, seq, row_hash)
-        SELECT r.player_id, r.head_seq, r.head_hash FROM r WHERE r.ok
-        ON CONFLICT (player_id) DO UPDATE
-           SET seq = EXCLUDED.seq, row_hash = EXCLUDED.row_hash, verified_at = now())
-    SELECT v_found || coalesce(jsonb_agg(jsonb_build_object(
-               'kind', 'CHAIN_BROKEN', 'severity', 'CRITICAL',
-               'fingerprint', 'CHAIN_BROKEN:' || r.player_id, 'subject', r.player_id::text,
-               'player_id', r.player_id,
-               'details', jsonb_build_object('break_seq', r.break_seq, 'break_kind', r.break_kind,
-                                             'detail', r.detail))) FILTER (WHERE NOT r.ok),
-           '[]')
-      INTO v_found FROM r;
-
-    -- Stored tiers that disagree with the ladder: everyone when the ladder
-    -- changed since the last full check or a drift alert is unresolved,
-    -- else the players verified above. One finding for the whole ladder.
-    SELECT md5(string_agg(t.tier || ':' || t.threshold_points, ',' ORDER BY t.threshold_points))
-      INTO v_digest FROM loyalty.tier t;
-    v_full_tiers := v_digest IS DISTINCT FROM st.ladder_digest
-        OR EXISTS (SELECT 1 FROM loyalty.alert a WHERE a.kind = 'TIER_DRIFT' AND a.resolved_at IS NULL);
-    v_found := v_found || coalesce((
-        SELECT jsonb_build_array(jsonb_build_object(
-                   'kind', 'TIER_DRIFT', 'severity', 'WARNING', 'fingerprint', 'TIER_DRIFT', 'subject', 'ladder',
-                   'player_id', NULL,
-                   'details', jsonb_build_object('players', count(*),
-                                                 'sample', (array_agg(jsonb_build_object(
-                                                     'player_id', d.player_id, 'tier', d.tier,
-                                                     'ladder_tier', d.ladder_tier) ORDER BY d.player_id))[1:20])))
-          FROM (SELECT p.player_id, p.tier, loyalty.ladder_tier(p.lifetime_points) AS ladder_tier
-                  FROM loyalty.player_loyalty p
-                 WHERE v_full_tiers OR p.player_id = ANY (v_players)) d
-         WHERE d.tier <> d.ladder_tier
-        HAVING count(*) > 0),
-        '[]');
-
-    -- Raise one alert per finding (none while one is unresolved) and report it.
-    FOR f IN SELECT * FROM jsonb_to_recordset(v_found)
-                 AS x(kind text, severity text, fingerprint text, subject text, player_id uuid, details jsonb)
-    LOOP
-        v_id := NULL;
-        INSERT INTO loyalty.alert AS a (kind, severity, fingerprint, player_id, details)
-        VALUES (f.kind, f.severity, f.fingerprint, f.player_id, f.details)
-        ON CONFLICT (fingerprint) WHERE resolved_at IS NULL AND fingerprint IS NOT NULL DO NOTHING
-        RETURNING a.id INTO v_id;
-        new_alert := v_id IS NOT NULL;
-        IF new_alert THEN
-            PERFORM loyalty.announce_alert(v_id);
-        ELSE
-            SELECT a.id INTO v_id FROM loyalty.alert a WHERE a.fingerprint = f.fingerprint AND a.resolved_at IS NULL;
-        END IF;
-        kind := f.kind; severity := f.severity; subject := f.subject; alert_id := v_id; details := f.details;
-        v_count := v_count + 1;
-        RETURN NEXT;
-    END LOOP;
-
-    -- Resolve what this run checked and no longer found.
-    UPDATE loyalty.alert a SET resolved_at = v_started
-     WHERE a.resolved_at IS NULL AND a.fingerprint IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_found) x WHERE x ->> 'fingerprint' = a.fingerprint)
-       AND (a.kind IN ('PARTIAL_COMPLETION_STALE', 'PENDING_ROW_WRONG', 'APPROVAL_OVERDUE', 'HOLD_EXPIRY_LATE')
-            OR a.kind = 'TIER_DRIFT' AND v_full_tiers
-            OR a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.player_id = ANY (v_players)
-            OR a.kind = 'CHAIN_BROKEN' AND a.player_id = ANY (v_chained));
-
-    -- Open alerts nobody took on: reported, not alerted about again.
-    SELECT jsonb_build_object('alerts', count(*), 'oldest', min(a.created_at),
-                              'critical', count(*) FILTER (WHERE a.severity = 'CRITICAL')),
-           CASE WHEN bool_or(a.severity = 'CRITICAL') THEN 'CRITICAL'
-                WHEN bool_or(a.severity = 'WARNING') THEN 'WARNING' ELSE 'INFO' END
-      INTO v_unacked, severity
-      FROM loyalty.alert a
-     WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
-       AND a.created_at < v_started - c.alert_ack_overdue_after;
-    IF (v_unacked ->> 'alerts')::bigint > 0 THEN
-        kind := 'ALERT_UNACKNOWLEDGED'; subject := 'alerts'; alert_id := NULL; new_alert := false;
-        details := v_unacked;
-        v_count := v_count + 1;
-        RETURN NEXT;
-    END IF;
-
-    UPDATE loyalty.health_state h
-       SET last_run_at = v_started,
-           sweep_after = CASE WHEN cardinality(v_sweep) < c.health_sweep_players THEN NULL
-                              ELSE v_sweep[cardinality(v_sweep)] END,
-           ladder_digest = CASE WHEN v_full_tiers THEN v_digest ELSE h.ladder_digest END,
-           last_findings = v_count,
-           changed_since_xid = v_xmin;
-END
-$$;
 COMMENT ON FUNCTION loyalty.health_check() IS
     'Finds stale partial completions, paid slips marked owed, balance/ledger mismatches, held points that are not the live holds, holds past due and not expired, broken hash chains, tier drift, overdue approvals and unacknowledged alerts; one alert per finding while unresolved.';
 DROP FUNCTION loyalty.metrics();
@@ -1414,68 +814,6 @@ COMMENT ON FUNCTION loyalty.metrics() IS
     'Dashboard: one row of the numbers an operator graphs (docs/monitoring.md).';
 REVOKE ALL ON FUNCTION loyalty.metrics FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION loyalty.metrics TO authenticated, service_role;
-DROP FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint);
-CREATE FUNCTION loyalty.configure(p_casino_timezone text DEFAULT NULL, p_gaming_day_start time DEFAULT NULL,
-    p_max_reward_points bigint DEFAULT NULL, p_rate_limit_count integer DEFAULT NULL,
-    p_rate_limit_window interval DEFAULT NULL, p_alert_reward_count integer DEFAULT NULL,
-    p_alert_window interval DEFAULT NULL, p_accrual_lock_timeout interval DEFAULT NULL,
-    p_partial_stale_after interval DEFAULT NULL, p_approval_overdue_after interval DEFAULT NULL,
-    p_alert_ack_overdue_after interval DEFAULT NULL, p_health_sweep_players integer DEFAULT NULL,
-    p_notification_claim_timeout interval DEFAULT NULL, p_correlation_id text DEFAULT NULL,
-    p_daily_approval_threshold_points bigint DEFAULT NULL, p_cents_per_point numeric DEFAULT NULL,
-    p_max_redemption_points bigint DEFAULT NULL, p_redemption_approval_points bigint DEFAULT NULL,
-    p_points_inactivity_expiry interval DEFAULT NULL, p_expiry_warning interval DEFAULT NULL)
-RETURNS loyalty.config
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
-AS $$
-DECLARE
-    v_actor  text := loyalty.require_caller();
-    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
-    v_before loyalty.config;
-    v_after  loyalty.config;
-    v_con    text;
-BEGIN
-    SELECT * INTO v_before FROM loyalty.config FOR UPDATE;
-    BEGIN
-        UPDATE loyalty.config c
-           SET casino_timezone = coalesce(p_casino_timezone, c.casino_timezone),
-               gaming_day_start = coalesce(p_gaming_day_start, c.gaming_day_start),
-               max_reward_points = coalesce(p_max_reward_points, c.max_reward_points),
-               rate_limit_count = coalesce(p_rate_limit_count, c.rate_limit_count),
-               rate_limit_window = coalesce(p_rate_limit_window, c.rate_limit_window),
-               alert_reward_count = coalesce(p_alert_reward_count, c.alert_reward_count),
-               alert_window = coalesce(p_alert_window, c.alert_window),
-               accrual_lock_timeout = coalesce(p_accrual_lock_timeout, c.accrual_lock_timeout),
-               partial_stale_after = coalesce(p_partial_stale_after, c.partial_stale_after),
-               approval_overdue_after = coalesce(p_approval_overdue_after, c.approval_overdue_after),
-               alert_ack_overdue_after = coalesce(p_alert_ack_overdue_after, c.alert_ack_overdue_after),
-               health_sweep_players = coalesce(p_health_sweep_players, c.health_sweep_players),
-               notification_claim_timeout = coalesce(p_notification_claim_timeout, c.notification_claim_timeout),
-               daily_approval_threshold_points = coalesce(p_daily_approval_threshold_points,
-                                                          c.daily_approval_threshold_points),
-               cents_per_point = coalesce(p_cents_per_point, c.cents_per_point),
-               max_redemption_points = coalesce(p_max_redemption_points, c.max_redemption_points),
-               redemption_approval_points = coalesce(p_redemption_approval_points, c.redemption_approval_points),
-               -- '0' turns inactivity expiry off again (NULL keeps the value, as everywhere)
-               points_inactivity_expiry = CASE WHEN p_points_inactivity_expiry = '0'::interval THEN NULL
-                                               ELSE coalesce(p_points_inactivity_expiry, c.points_inactivity_expiry) END,
-               expiry_warning = coalesce(p_expiry_warning, c.expiry_warning),
-               updated_at = now()
-         WHERE c.singleton
-        RETURNING * INTO v_after;
-    EXCEPTION WHEN check_violation OR invalid_parameter_value OR numeric_value_out_of_range THEN
-        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
-        PERFORM loyalty.admin_refused(coalesce(nullif(v_con, ''), 'config_casino_timezone_check'),
-                                      'see docs/reference.md for each setting''s range');
-    END;
-    PERFORM loyalty.admin_audit_write(v_actor, 'configure', 'config', to_jsonb(v_before), to_jsonb(v_after), v_corr);
-    RETURN v_after;
-END
-$$;
-COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint, numeric, bigint, bigint, interval, interval) IS
-    'Admin (trusted back ends): casino time zone, gaming-day start, limits and thresholds (NULL keeps a value); audited.';
-REVOKE ALL ON FUNCTION loyalty.configure FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION loyalty.configure TO service_role;
 CREATE OR REPLACE FUNCTION loyalty.upsert_staff(p_staff_id uuid, p_permissions text[] DEFAULT NULL,
                                      p_active boolean DEFAULT NULL, p_correlation_id text DEFAULT NULL)
 RETURNS loyalty.staff
@@ -1546,19 +884,20 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, 
 AS $$
 DECLARE
     e record;
+    v_seq bigint;
 BEGIN
     PERFORM loyalty.statement_reader(p_player_id);
     IF p_at IS NULL OR NOT isfinite(p_at) THEN
         RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_at must be a finite time', ERRCODE = 'PT422';
     END IF;
     -- the last entry at or before p_at, in the player's chain order
+    v_seq := loyalty.chain_seq_at(p_player_id, p_at, true);
     SELECT l.id, l.seq, l.created_at, l.balance_after, l.tier_after INTO e
       FROM loyalty.loyalty_ledger l
-     WHERE l.player_id = p_player_id AND l.created_at <= p_at
-     ORDER BY l.seq DESC LIMIT 1;
+     WHERE l.player_id = p_player_id AND l.seq = v_seq;
     player_id := p_player_id; at := p_at;
     IF e.id IS NULL THEN
-        balance := 0; lifetime_points := 0; tier := loyalty.ladder_tier(0);
+        balance := 0; lifetime_points := 0; tier := loyalty.player_tier(0);
     ELSE
         balance := e.balance_after; tier := e.tier_after;
         ledger_entry_id := e.id; seq := e.seq; entry_at := e.created_at;
@@ -1581,15 +920,18 @@ AS $$
 DECLARE
     v_opening bigint;
     v_closing bigint;
+    v_first   bigint;  -- the entries are seq v_first + 1 .. v_last
+    v_last    bigint;
 BEGIN
     PERFORM loyalty.statement_reader(p_player_id);
     IF p_from IS NULL OR p_to IS NULL OR NOT isfinite(p_from) OR NOT isfinite(p_to) OR p_from > p_to THEN
         RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
             DETAIL = 'give finite p_from <= p_to (the statement covers [p_from, p_to))', ERRCODE = 'PT422';
     END IF;
+    v_first := loyalty.chain_seq_at(p_player_id, p_from, false);
+    v_last := loyalty.chain_seq_at(p_player_id, p_to, false);
     SELECT coalesce((SELECT l.balance_after FROM loyalty.loyalty_ledger l
-                      WHERE l.player_id = p_player_id AND l.created_at < p_from
-                      ORDER BY l.seq DESC LIMIT 1), 0)
+                      WHERE l.player_id = p_player_id AND l.seq = v_first), 0)
       INTO v_opening;
     line := 'OPENING'; created_at := p_from; balance_after := v_opening;
     RETURN NEXT;
@@ -1597,17 +939,16 @@ BEGIN
     SELECT 'ENTRY', l.seq::bigint, l.id, l.created_at::timestamptz, l.gaming_day, l.transaction_type::text, l.points_change,
            l.balance_after::bigint, NULL::bigint, l.reason, l.correlation_id
       FROM loyalty.loyalty_ledger l
-     WHERE l.player_id = p_player_id AND l.created_at >= p_from AND l.created_at < p_to
+     WHERE l.player_id = p_player_id AND l.seq > v_first AND l.seq <= v_last
      ORDER BY l.seq;
     RETURN QUERY
     SELECT 'TOTAL', NULL::bigint, NULL::bigint, NULL::timestamptz, NULL::date, l.transaction_type::text,
            sum(l.points_change)::bigint, NULL::bigint, count(*), NULL::text, NULL::text
       FROM loyalty.loyalty_ledger l
-     WHERE l.player_id = p_player_id AND l.created_at >= p_from AND l.created_at < p_to
+     WHERE l.player_id = p_player_id AND l.seq > v_first AND l.seq <= v_last
      GROUP BY l.transaction_type ORDER BY l.transaction_type;
     SELECT coalesce((SELECT l.balance_after FROM loyalty.loyalty_ledger l
-                      WHERE l.player_id = p_player_id AND l.created_at < p_to
-                      ORDER BY l.seq DESC LIMIT 1), 0)
+                      WHERE l.player_id = p_player_id AND l.seq = v_last), 0)
       INTO v_closing;
     line := 'CLOSING'; seq := NULL; ledger_entry_id := NULL; created_at := p_to; gaming_day := NULL;
     transaction_type := NULL; points_change := v_closing - v_opening; balance_after := v_closing;
@@ -1715,7 +1056,8 @@ GRANT EXECUTE ON FUNCTION loyalty.expire_inactive_points TO service_role;
 -- standing (this period's credits, the tier kept from the last one), kept
 -- by the write path from now on; the rule in one place (player_tier, the
 -- write path's own), which replaces ladder_tier in the health check and a
--- statement's opening; the rollover; configure takes the two settings.
+-- statement's opening; the rollover; configure takes the two settings (and,
+-- defined once here, every 0.3.0 setting before them).
 ALTER TABLE loyalty.config
     ADD COLUMN tier_basis           text     NOT NULL DEFAULT 'LIFETIME'
                          CONSTRAINT config_tier_basis_check CHECK (tier_basis IN ('LIFETIME', 'PERIOD')),
@@ -2068,84 +1410,8 @@ COMMENT ON FUNCTION loyalty.chain_seq_at(uuid, timestamptz, boolean) IS
     'Internal: seq of the player''s last ledger entry before p_at (at or before, with p_inclusive); 0 if none.';
 
 REVOKE ALL ON FUNCTION loyalty.chain_seq_at FROM PUBLIC;
-CREATE OR REPLACE FUNCTION loyalty.player_balance_at(p_player_id uuid, p_at timestamptz DEFAULT now())
-RETURNS TABLE (player_id uuid, at timestamptz, balance bigint, lifetime_points bigint, tier text,
-               ledger_entry_id bigint, seq bigint, entry_at timestamptz)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
-AS $$
-DECLARE
-    e record;
-    v_seq bigint;
-BEGIN
-    PERFORM loyalty.statement_reader(p_player_id);
-    IF p_at IS NULL OR NOT isfinite(p_at) THEN
-        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_at must be a finite time', ERRCODE = 'PT422';
-    END IF;
-    -- the last entry at or before p_at, in the player's chain order
-    v_seq := loyalty.chain_seq_at(p_player_id, p_at, true);
-    SELECT l.id, l.seq, l.created_at, l.balance_after, l.tier_after INTO e
-      FROM loyalty.loyalty_ledger l
-     WHERE l.player_id = p_player_id AND l.seq = v_seq;
-    player_id := p_player_id; at := p_at;
-    IF e.id IS NULL THEN
-        balance := 0; lifetime_points := 0; tier := loyalty.player_tier(0);
-    ELSE
-        balance := e.balance_after; tier := e.tier_after;
-        ledger_entry_id := e.id; seq := e.seq; entry_at := e.created_at;
-        SELECT coalesce(sum(l.points_change) FILTER (WHERE loyalty.kind_earns(l.transaction_type)), 0)::bigint
-          INTO lifetime_points
-          FROM loyalty.loyalty_ledger l WHERE l.player_id = p_player_id AND l.seq <= e.seq;
-    END IF;
-    RETURN NEXT;
-END
-$$;
-CREATE OR REPLACE FUNCTION loyalty.player_statement(p_player_id uuid, p_from timestamptz, p_to timestamptz DEFAULT now())
-RETURNS TABLE (line text, seq bigint, ledger_entry_id bigint, created_at timestamptz, gaming_day date,
-               transaction_type text, points_change bigint, balance_after bigint, entries bigint,
-               reason text, correlation_id text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
-AS $$
-DECLARE
-    v_opening bigint;
-    v_closing bigint;
-    v_first   bigint;  -- the entries are seq v_first + 1 .. v_last
-    v_last    bigint;
-BEGIN
-    PERFORM loyalty.statement_reader(p_player_id);
-    IF p_from IS NULL OR p_to IS NULL OR NOT isfinite(p_from) OR NOT isfinite(p_to) OR p_from > p_to THEN
-        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
-            DETAIL = 'give finite p_from <= p_to (the statement covers [p_from, p_to))', ERRCODE = 'PT422';
-    END IF;
-    v_first := loyalty.chain_seq_at(p_player_id, p_from, false);
-    v_last := loyalty.chain_seq_at(p_player_id, p_to, false);
-    SELECT coalesce((SELECT l.balance_after FROM loyalty.loyalty_ledger l
-                      WHERE l.player_id = p_player_id AND l.seq = v_first), 0)
-      INTO v_opening;
-    line := 'OPENING'; created_at := p_from; balance_after := v_opening;
-    RETURN NEXT;
-    RETURN QUERY
-    SELECT 'ENTRY', l.seq::bigint, l.id, l.created_at::timestamptz, l.gaming_day, l.transaction_type::text, l.points_change,
-           l.balance_after::bigint, NULL::bigint, l.reason, l.correlation_id
-      FROM loyalty.loyalty_ledger l
-     WHERE l.player_id = p_player_id AND l.seq > v_first AND l.seq <= v_last
-     ORDER BY l.seq;
-    RETURN QUERY
-    SELECT 'TOTAL', NULL::bigint, NULL::bigint, NULL::timestamptz, NULL::date, l.transaction_type::text,
-           sum(l.points_change)::bigint, NULL::bigint, count(*), NULL::text, NULL::text
-      FROM loyalty.loyalty_ledger l
-     WHERE l.player_id = p_player_id AND l.seq > v_first AND l.seq <= v_last
-     GROUP BY l.transaction_type ORDER BY l.transaction_type;
-    SELECT coalesce((SELECT l.balance_after FROM loyalty.loyalty_ledger l
-                      WHERE l.player_id = p_player_id AND l.seq = v_last), 0)
-      INTO v_closing;
-    line := 'CLOSING'; seq := NULL; ledger_entry_id := NULL; created_at := p_to; gaming_day := NULL;
-    transaction_type := NULL; points_change := v_closing - v_opening; balance_after := v_closing;
-    entries := NULL; reason := NULL; correlation_id := NULL;
-    RETURN NEXT;
-END
-$$;
 DROP FUNCTION loyalty.ladder_tier(bigint);
-DROP FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint, numeric, bigint, bigint, interval, interval);
+DROP FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text);
 CREATE FUNCTION loyalty.configure(p_casino_timezone text DEFAULT NULL, p_gaming_day_start time DEFAULT NULL,
     p_max_reward_points bigint DEFAULT NULL, p_rate_limit_count integer DEFAULT NULL,
     p_rate_limit_window interval DEFAULT NULL, p_alert_reward_count integer DEFAULT NULL,
