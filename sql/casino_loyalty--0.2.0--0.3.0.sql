@@ -1365,7 +1365,8 @@ BEGIN
                               ELSE v_sweep[cardinality(v_sweep)] END,
            ladder_digest = CASE WHEN v_full_tiers THEN v_digest ELSE h.ladder_digest END,
            last_findings = v_count,
-           changed_since_xid = v_xmin;
+           changed_since_xid = v_xmin
+     WHERE h.singleton;  -- the one row (and safeupdate refuses an UPDATE with no WHERE)
 END
 $$;
 -- Statements find an instant's entry by halving the chain (chain_seq_at):
@@ -1483,3 +1484,126 @@ COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, int
 
 REVOKE ALL ON FUNCTION loyalty.configure FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION loyalty.configure TO service_role;
+
+-- ---------------------------------------------------------------------------
+-- 0.3.0: loyalty_api, the schema to expose (sql/api.sql), and the linter's
+-- rules held for every object (sql/security.sql). The loyalty schema keeps
+-- its grants, so a project that exposes it keeps working until its operator
+-- switches PostgREST's db-schemas to loyalty_api.
+-- ---------------------------------------------------------------------------
+CREATE SCHEMA loyalty_api;
+COMMENT ON SCHEMA loyalty_api IS
+    'Client-facing entry points of casino_loyalty (expose this schema, not loyalty).';
+
+-- A player's own balance and own notifications, read through the tables'
+-- row-level security as the caller (security_invoker): a player sees their
+-- row, view_all staff everyone's, anyone else nothing.
+CREATE VIEW loyalty_api.player_loyalty WITH (security_invoker = true) AS
+    SELECT player_id, current_balance, held_points, lifetime_points, tier, tier_progress,
+           tier_credits, tier_period, retained_tier, last_earned_at, updated_at
+      FROM loyalty.player_loyalty;
+CREATE VIEW loyalty_api.notification WITH (security_invoker = true) AS
+    SELECT id, kind, player_id, alert_id, ledger_entry_id, payload, created_at, delivered_at
+      FROM loyalty.notification;
+
+-- The wrapped functions: the one list of what loyalty_api exposes.
+CREATE FUNCTION loyalty.api_functions() RETURNS text[]
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ARRAY[
+        -- rating slips and their approval
+        'open_rating_slip', 'update_rating_slip_bet', 'complete_rating_slip',
+        'complete_rating_slips', 'accrue_points_from_slip', 'recover_slip_loyalty',
+        'slip_points', 'approve_slip', 'reject_slip', 'list_held_slips',
+        -- points and keys a client computes before it calls
+        'calculate_points', 'hash_idempotency_key', 'manual_reward_key',
+        -- manual rewards
+        'manual_reward', 'reward_history',
+        -- comps: holds and redemption
+        'hold_points', 'approve_hold', 'capture_hold', 'void_hold', 'redeem_points',
+        'reverse_redemption',
+        -- statements and balances as of a time
+        'player_statement', 'player_balance_at'
+    ]
+$$;
+
+-- (Re)create every wrapper from its namesake's catalog entry, so a wrapper
+-- cannot drift from the function it calls: the arguments with their
+-- defaults, the result, the volatility, and EXECUTE for exactly the roles
+-- that may execute the namesake. Run at the end of installation and by
+-- upgrades that change a wrapped signature. Builds DDL from the catalog
+-- only (names quoted with format %I), never from a caller's input.
+CREATE FUNCTION loyalty.refresh_api() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f      record;
+    v_call text;
+    v_sig  text;
+    v_to   text;
+    n      integer := 0;
+BEGIN
+    -- types print schema-qualified with only pg_catalog on the path
+    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+    FOR f IN
+        SELECT p.oid, p.proname, p.provolatile, p.proretset,
+               pg_get_function_arguments(p.oid) AS args,
+               pg_get_function_identity_arguments(p.oid) AS ident,
+               pg_get_function_result(p.oid) AS result,
+               p.prorettype = 'pg_catalog.void'::regtype AS is_void,
+               (SELECT string_agg(quote_ident(a.name) || ' => ' || quote_ident(a.name), ', ' ORDER BY a.ord)
+                  FROM unnest(p.proargnames, coalesce(p.proargmodes, array_fill('i'::"char", ARRAY[p.pronargs])))
+                       WITH ORDINALITY AS a(name, mode, ord)
+                 WHERE a.mode IN ('i', 'b')) AS named
+          FROM pg_proc p
+         WHERE p.pronamespace = 'loyalty'::regnamespace
+           AND p.proname = ANY (loyalty.api_functions())
+         ORDER BY p.proname, p.oid
+    LOOP
+        v_call := format('loyalty.%I(%s)', f.proname, coalesce(f.named, ''));
+        v_sig := format('loyalty_api.%I(%s)', f.proname, f.args);
+        EXECUTE format(
+            'CREATE OR REPLACE FUNCTION %s RETURNS %s LANGUAGE sql %s SECURITY INVOKER SET search_path = '''' '
+            'BEGIN ATOMIC %s; END',
+            v_sig, f.result,
+            CASE f.provolatile WHEN 'i' THEN 'IMMUTABLE' WHEN 's' THEN 'STABLE' ELSE 'VOLATILE' END,
+            CASE WHEN f.proretset THEN 'SELECT * FROM ' || v_call ELSE 'SELECT ' || v_call END);
+        EXECUTE format('REVOKE ALL ON FUNCTION loyalty_api.%I(%s) FROM PUBLIC', f.proname, f.ident);
+        SELECT string_agg(a.grantee::regrole::text, ', ') INTO v_to
+          FROM pg_proc p, aclexplode(p.proacl) a
+         WHERE p.oid = f.oid AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0;
+        IF v_to IS NOT NULL THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION loyalty_api.%I(%s) TO %s', f.proname, f.ident, v_to);
+        END IF;
+        EXECUTE format('COMMENT ON FUNCTION loyalty_api.%I(%s) IS %L', f.proname, f.ident,
+                       format('Calls loyalty.%s with the same arguments, as the caller (reference §3).', f.proname));
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION loyalty.api_functions, loyalty.refresh_api FROM PUBLIC;
+
+-- One UPDATE had no WHERE (safeupdate refuses it): health_check above.
+-- Tables only the owner touches (settings, the health check's state, the
+-- rate-limit windows, seed tombstones) say so with a policy that admits
+-- nobody: the owner bypasses RLS, no role holds a grant on them, and every
+-- table with RLS on has a policy (Supabase's linter, rule 0008).
+CREATE POLICY config_owner_only ON loyalty.config USING (false) WITH CHECK (false);
+CREATE POLICY health_state_owner_only ON loyalty.health_state USING (false) WITH CHECK (false);
+CREATE POLICY reward_window_owner_only ON loyalty.reward_window USING (false) WITH CHECK (false);
+CREATE POLICY seed_removed_owner_only ON loyalty.seed_removed USING (false) WITH CHECK (false);
+
+-- Functions that run no SQL pin a search path too, so no function the
+-- extension creates depends on the caller's (linter rule 0011).
+ALTER FUNCTION loyalty.hash_idempotency_key SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.is_ledger_kind SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.is_ledger_event SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.kind_earns SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.resolve_correlation_id SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.tier_ladder_changed SET search_path = pg_catalog, pg_temp;
+
+-- The exposed schema (sql/api.sql): the API roles reach the wrappers, each
+-- wrapper EXECUTE for exactly the roles that may execute its namesake, and
+-- the two views for the roles that read the tables behind them.
+GRANT USAGE ON SCHEMA loyalty_api TO anon, authenticated, service_role;
+GRANT SELECT ON loyalty_api.player_loyalty, loyalty_api.notification TO authenticated, service_role;
+SELECT loyalty.refresh_api();

@@ -185,3 +185,28 @@ ALTER FUNCTION loyalty.hold_points SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.redeem_points SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.capture_hold SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.void_hold SET plan_cache_mode = force_generic_plan;
+
+-- Tables only the owner touches (settings, the health check's state, the
+-- rate-limit windows, seed tombstones) say so with a policy that admits
+-- nobody: the owner bypasses RLS, no role holds a grant on them, and every
+-- table with RLS on has a policy (Supabase's linter, rule 0008).
+CREATE POLICY config_owner_only ON loyalty.config USING (false) WITH CHECK (false);
+CREATE POLICY health_state_owner_only ON loyalty.health_state USING (false) WITH CHECK (false);
+CREATE POLICY reward_window_owner_only ON loyalty.reward_window USING (false) WITH CHECK (false);
+CREATE POLICY seed_removed_owner_only ON loyalty.seed_removed USING (false) WITH CHECK (false);
+
+-- Functions that run no SQL pin a search path too, so no function the
+-- extension creates depends on the caller's (linter rule 0011).
+ALTER FUNCTION loyalty.hash_idempotency_key SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.is_ledger_kind SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.is_ledger_event SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.kind_earns SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.resolve_correlation_id SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.tier_ladder_changed SET search_path = pg_catalog, pg_temp;
+
+-- The exposed schema (sql/api.sql): the API roles reach the wrappers, each
+-- wrapper EXECUTE for exactly the roles that may execute its namesake, and
+-- the two views for the roles that read the tables behind them.
+GRANT USAGE ON SCHEMA loyalty_api TO anon, authenticated, service_role;
+GRANT SELECT ON loyalty_api.player_loyalty, loyalty_api.notification TO authenticated, service_role;
+SELECT loyalty.refresh_api();

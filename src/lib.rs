@@ -96,6 +96,11 @@ extension_sql_file!(
         aging::tier::keep_tiers_through_period
     ]
 );
+extension_sql_file!(
+    "../sql/api.sql",
+    name = "api",
+    requires = ["schema", "statement"]
+);
 extension_sql_file!("../sql/security.sql", name = "security", finalize);
 
 /// In-database suites, one file per module under `pgrx-tests/`.

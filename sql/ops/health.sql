@@ -247,7 +247,8 @@ BEGIN
                               ELSE v_sweep[cardinality(v_sweep)] END,
            ladder_digest = CASE WHEN v_full_tiers THEN v_digest ELSE h.ladder_digest END,
            last_findings = v_count,
-           changed_since_xid = v_xmin;
+           changed_since_xid = v_xmin
+     WHERE h.singleton;  -- the one row (and safeupdate refuses an UPDATE with no WHERE)
 END
 $$;
 COMMENT ON FUNCTION loyalty.health_check() IS

@@ -7,6 +7,9 @@
 -- Everything below goes through the admin API instead, as service_role:
 -- `postgres` is a member of it, and SET ROLE makes it the trusted back end
 -- (membership alone is not trusted).
+--
+-- PostgREST exposes `loyalty_api` (README step 3), never `loyalty`: the
+-- wrappers there are what browsers and kiosks call.
 
 BEGIN;
 

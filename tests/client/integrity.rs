@@ -350,16 +350,18 @@ fn four_eyes_approval_and_rejection() {
     assert_eq!(paid, 0);
 }
 
-/// What Supabase's custom-schema guide tells users to run. Afterwards every
-/// privileged function still refuses anon (PT401) and a plain player
-/// (PT403), and writes nothing.
+/// What Supabase's custom-schema guide tells users to run, on both schemas.
+/// Afterwards every privileged function, and its loyalty_api wrapper,
+/// still refuses anon (PT401) and a plain player (PT403), and writes
+/// nothing.
 #[test]
 fn a_blanket_grant_opens_nothing() {
     let db = fresh_db("blanket");
     let mut owner = connect(&db);
     owner
         .batch_execute(
-            "GRANT ALL ON ALL ROUTINES IN SCHEMA loyalty TO anon, authenticated, service_role",
+            "GRANT ALL ON ALL ROUTINES IN SCHEMA loyalty, loyalty_api TO anon, authenticated, service_role;
+             GRANT ALL ON ALL TABLES IN SCHEMA loyalty_api TO anon, authenticated, service_role",
         )
         .unwrap();
     let (rater, victim, player) = (new_uuid(), new_uuid(), new_uuid());
@@ -403,7 +405,40 @@ fn a_blanket_grant_opens_nothing() {
         "SELECT * FROM loyalty.upsert_tier('BRONZE', 5)".to_string(),
         "SELECT * FROM loyalty.delete_tier('PLATINUM')".to_string(),
         "SELECT * FROM loyalty.configure(p_max_reward_points => 999999999)".to_string(),
+        format!("SELECT * FROM loyalty.hold_points('{victim}', 10, 'bar', 'a long enough reason')"),
+        format!("SELECT * FROM loyalty.redeem_points('{victim}', 10, 'kiosk', 'a long enough reason')"),
+        format!("SELECT * FROM loyalty.approve_hold('{victim}')"),
+        format!("SELECT * FROM loyalty.capture_hold('{victim}')"),
+        format!("SELECT * FROM loyalty.void_hold('{victim}', 'a long enough reason')"),
+        "SELECT * FROM loyalty.reverse_redemption(1, 'a long enough reason')".to_string(),
+        format!("SELECT * FROM loyalty.player_statement('{victim}', now() - interval '1 day')"),
+        format!("SELECT * FROM loyalty.player_balance_at('{victim}')"),
     ];
+    // Each call again through its loyalty_api wrapper, where there is one.
+    let wrapped: Vec<String> = owner
+        .query(
+            "SELECT proname::text FROM pg_proc WHERE pronamespace = 'loyalty_api'::regnamespace",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let through_api: Vec<String> = calls
+        .iter()
+        .filter(|sql| {
+            wrapped
+                .iter()
+                .any(|w| sql.contains(&format!("loyalty.{w}(")))
+        })
+        .map(|sql| sql.replace("loyalty.", "loyalty_api."))
+        .collect();
+    assert_eq!(
+        through_api.len(),
+        19,
+        "every client-facing call has its wrapper"
+    );
+    let calls: Vec<String> = calls.iter().cloned().chain(through_api).collect();
     for sql in &calls {
         for (role, sub, want) in [
             ("anon", None, ("PT401", "UNAUTHORIZED")),

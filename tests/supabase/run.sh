@@ -22,6 +22,16 @@ q() {  # q ROLE SQL: one psql call as ROLE in database postgres; stdout, or "ERR
 
 psql -X -q -v ON_ERROR_STOP=1 -U supabase_admin -d postgres -f tests/supabase/bootstrap.sql >/dev/null \
     || { echo "bootstrap failed"; exit 1; }
+# Supabase loads safeupdate on the API role; no package ships it here, so
+# every PostgREST-shaped session loads a guard with its behaviour
+# (no_unqualified_writes.c: UPDATE or DELETE without WHERE is refused, in
+# functions too).
+guard="$CLUSTER_DIR/no_unqualified_writes.so"
+clang -shared -fPIC -O2 -Wno-ignored-attributes -I"$("$PG_BIN/pg_config" --includedir-server)" \
+    -o "$guard" tests/supabase/no_unqualified_writes.c || { echo "the safeupdate guard does not build"; exit 1; }
+chmod 755 "$guard"
+psql -X -q -v ON_ERROR_STOP=1 -U supabase_admin -d postgres \
+    -c "ALTER ROLE authenticator SET session_preload_libraries = '$guard'" >/dev/null || exit 1
 
 # README.md's steps: each ```sql block after a <!-- supabase-step: ROLE --> line.
 python3 - <<'PY' >"$CLUSTER_DIR/steps"
@@ -75,20 +85,54 @@ expect "the outbox is in Realtime's publication" 1 \
 
 # Requests through the authenticator, as PostgREST makes them.
 expect "authenticator that has not switched role can call nothing" "ERROR 42501" \
-    "$(q authenticator "SELECT loyalty.open_rating_slip('$player', 'BLACKJACK', 25)")"
+    "$(q authenticator "SELECT loyalty_api.open_rating_slip('$player', 'BLACKJACK', 25)")"
+expect "the API role's sessions refuse an UPDATE without WHERE (the safeupdate guard is loaded)" "ERROR 21000" \
+    "$(q authenticator "CREATE TEMP TABLE scratch (a int); UPDATE scratch SET a = 1")"
+# Through loyalty_api, the schema the README exposes.
 slip=$(rpc authenticated "$(claims $staff)" \
-    "SELECT id FROM loyalty.open_rating_slip('$player', 'BLACKJACK', 25, NULL, NULL, now() - interval '1 hour')")
-expect "the pit boss (auth.uid()) opens a slip" 36 "${#slip}"
-expect "and closes it" COMPLETED \
-    "$(rpc authenticated "$(claims $staff)" "SELECT status FROM loyalty.complete_rating_slip('$slip')")"
-expect "the player reads their balance through RLS" 350 \
+    "SELECT id FROM loyalty_api.open_rating_slip('$player', 'BLACKJACK', 25, p_start_time => now() - interval '1 hour')")
+expect "the pit boss (auth.uid()) opens a slip through loyalty_api" 36 "${#slip}"
+expect "and a rater completes it" "COMPLETED|350" \
+    "$(rpc authenticated "$(claims $staff)" \
+        "SELECT status || '|' || points_earned FROM loyalty_api.complete_rating_slip(p_slip_id => '$slip')")"
+expect "the player reads their own balance (the view, through RLS)" "$player|350|0" \
+    "$(rpc authenticated "$(claims $player)" \
+        "SELECT player_id || '|' || current_balance || '|' || held_points FROM loyalty_api.player_loyalty")"
+expect "and nobody else's: the pit boss without view_all sees no balance" 0 \
+    "$(rpc authenticated "$(claims $staff)" "SELECT count(*) FROM loyalty_api.player_loyalty")"
+expect "the player reads their statement" "OPENING|||0
+ENTRY|GAMEPLAY|350|350
+TOTAL|GAMEPLAY|350|
+CLOSING||350|350" \
+    "$(rpc authenticated "$(claims $player)" \
+        "SELECT concat_ws('|', line, coalesce(transaction_type, ''), coalesce(points_change::text, ''),
+                          coalesce(balance_after::text, ''))
+           FROM loyalty_api.player_statement('$player', now() - interval '1 day') WITH ORDINALITY s
+          ORDER BY s.ordinality")"
+kiosk=5afe0000-0000-4000-8000-00000000c105
+expect "a kiosk account gets loyalty:redeem through the admin API" "{loyalty:redeem}" \
+    "$(rpc service_role '{"role":"service_role"}' \
+        "SELECT permissions FROM loyalty.upsert_staff('$kiosk', '{loyalty:redeem}', p_correlation_id => 'onboarding:kiosk-1')")"
+expect "the kiosk redeems 100 points of free play through loyalty_api" "CAPTURED|100|250" \
+    "$(rpc authenticated "$(claims $kiosk)" \
+        "SELECT status || '|' || captured_points || '|' || balance_after FROM loyalty_api.redeem_points(
+            p_player_id => '$player', p_points => 100, p_outlet => 'kiosk 7', p_reason => 'free play at kiosk 7',
+            p_request_id => 'kiosk-7:0001')")"
+expect "its retry by request id is the same redemption" "true|250" \
+    "$(rpc authenticated "$(claims $kiosk)" \
+        "SELECT idempotent_hit || '|' || balance_after FROM loyalty_api.redeem_points(
+            p_player_id => '$player', p_points => 100, p_outlet => 'kiosk 7', p_reason => 'free play at kiosk 7',
+            p_request_id => 'kiosk-7:0001')")"
+expect "the player reads their own notifications through loyalty_api" "HOLD" \
+    "$(rpc authenticated "$(claims $player)" "SELECT string_agg(DISTINCT kind, ',') FROM loyalty_api.notification")"
+expect "the loyalty schema still answers (a project that exposed it keeps working until it switches)" 250 \
     "$(rpc authenticated "$(claims $player)" "SELECT current_balance FROM loyalty.player_loyalty")"
 expect "a third-party (non-UUID) sub is UNAUTHORIZED, not 22P02" "ERROR PT401" \
     "$(q authenticator "BEGIN; SET LOCAL ROLE authenticated;
         SELECT set_config('request.jwt.claims', '{\"role\":\"authenticated\",\"sub\":\"google-oauth2|42\"}', true);
-        SELECT loyalty.open_rating_slip('$player', 'BLACKJACK', 25); COMMIT;")"
+        SELECT loyalty_api.open_rating_slip('$player', 'BLACKJACK', 25); COMMIT;")"
 expect "anon is nobody" "ERROR PT401" \
-    "$(q authenticator "BEGIN; SET LOCAL ROLE anon; SELECT * FROM loyalty.manual_reward('$player', 5,
+    "$(q authenticator "BEGIN; SET LOCAL ROLE anon; SELECT * FROM loyalty_api.manual_reward('$player', 5,
         'a long enough reason', '$staff'); COMMIT;")"
 expect "the service-role back end changes a game through the admin API" 2.5000 \
     "$(rpc service_role '{"role":"service_role"}' \
@@ -103,6 +147,7 @@ expect "postgres (non-superuser) adds a tier" 75000 \
 expect "every admin change is audited: who, what, before and after, correlation id" \
     "configure|config|service_role (session postgres)|true|true
 upsert_staff|staff:$staff|service_role (session postgres)|false|true
+upsert_staff|staff:$kiosk|service_role (session authenticator)|false|true
 upsert_game_settings|game_settings:BLACKJACK|service_role (session authenticator)|true|true
 deactivate_staff|staff:$staff|service_role (session authenticator)|true|true
 upsert_tier|tier:DIAMOND|service_role (session postgres)|false|true" \
@@ -115,6 +160,72 @@ expect "each kept updated_at" t \
           SELECT updated_at FROM loyalty.staff WHERE staff_id = '$staff' UNION ALL
           SELECT updated_at FROM loyalty.game_settings WHERE game_type = 'BLACKJACK' UNION ALL
           SELECT updated_at FROM loyalty.tier WHERE tier = 'DIAMOND') u")"
+
+# The trusted back end's runbooks, as service_role through the guarded API
+# role: none of them runs an UPDATE or DELETE without WHERE.
+expect "the runbooks and sweeps run under the safeupdate guard" "0|0|0|0|0|0|0|true" \
+    "$(rpc service_role '{"role":"service_role"}' \
+        "SELECT (SELECT count(*) FROM loyalty.health_check() WHERE new_alert AND kind <> 'ALERT_UNACKNOWLEDGED') || '|' ||
+                (SELECT count(*) FROM loyalty.expire_holds()) || '|' ||
+                (SELECT count(*) FROM loyalty.expire_inactive_points()) || '|' ||
+                (SELECT attempted FROM loyalty.recover_partial_completions()) || '|' ||
+                (SELECT count(*) FROM loyalty.retier_players()) || '|' ||
+                (SELECT count(*) FROM loyalty.roll_tier_period()) || '|' ||
+                (SELECT count(*) FROM loyalty.verify_all_balances()) || '|' ||
+                (SELECT count(*) > 0 FROM (SELECT loyalty.mark_notifications_delivered(array_agg(id))
+                                             FROM loyalty.claim_notifications()) d)")"
+
+# What PostgREST can reach: only loyalty_api is exposed, so a function that
+# is not in it answers 404. Checked from the catalog.
+expect "loyalty_api holds exactly the client-facing functions" \
+"accrue_points_from_slip approve_hold approve_slip calculate_points capture_hold complete_rating_slip complete_rating_slips hash_idempotency_key hold_points list_held_slips manual_reward manual_reward_key open_rating_slip player_balance_at player_statement recover_slip_loyalty redeem_points reject_slip reverse_redemption reward_history slip_points update_rating_slip_bet void_hold" \
+    "$(q supabase_admin "SELECT string_agg(proname, ' ' ORDER BY proname) FROM pg_proc
+                          WHERE pronamespace = 'loyalty_api'::regnamespace")"
+expect "and two views, of a player's own balance and notifications, read as the caller" \
+    "notification|v|security_invoker=true player_loyalty|v|security_invoker=true" \
+    "$(q supabase_admin "SELECT string_agg(relname || '|' || relkind::text || '|' || array_to_string(reloptions, ','), ' '
+                                          ORDER BY relname)
+                          FROM pg_class WHERE relnamespace = 'loyalty_api'::regnamespace")"
+expect "every wrapper is SECURITY INVOKER with search_path '' and calls its namesake in loyalty, nothing else" \
+    "23|0|23" \
+    "$(q supabase_admin "SELECT count(*) || '|' || count(*) FILTER (WHERE w.prosecdef) || '|' ||
+                               count(*) FILTER (WHERE w.proconfig = ARRAY['search_path=\"\"'] AND (
+            SELECT array_agg(d.refobjid::regproc::text) FROM pg_depend d
+             WHERE d.classid = 'pg_proc'::regclass AND d.objid = w.oid AND d.refclassid = 'pg_proc'::regclass)
+            = ARRAY['loyalty.' || w.proname])
+                          FROM pg_proc w WHERE w.pronamespace = 'loyalty_api'::regnamespace")"
+expect "no runbook, admin function or internal is in loyalty_api (its namesake is for trusted back ends or the owner)" 0 \
+    "$(q supabase_admin "SELECT count(*) FROM pg_proc w JOIN pg_proc f ON f.proname = w.proname
+                          AND f.pronamespace = 'loyalty'::regnamespace
+                         WHERE w.pronamespace = 'loyalty_api'::regnamespace
+                           AND NOT has_function_privilege('authenticated', f.oid, 'EXECUTE')")"
+expect "each wrapper is executable by exactly the roles of its namesake" 0 \
+    "$(q supabase_admin "SELECT count(*) FROM pg_proc w JOIN pg_proc f ON f.proname = w.proname
+                          AND f.pronamespace = 'loyalty'::regnamespace, unnest(ARRAY['anon', 'authenticated', 'service_role']) r
+                         WHERE w.pronamespace = 'loyalty_api'::regnamespace
+                           AND has_function_privilege(r, w.oid, 'EXECUTE') <> has_function_privilege(r, f.oid, 'EXECUTE')")"
+
+# Supabase's linter rules (lint.sql), on the schemas the README exposes.
+exposed=$(grep -o 'PGRST_DB_SCHEMAS=[a-z_,]*' README.md | head -1 | cut -d= -f2)
+expect "the README exposes loyalty_api and not loyalty" "loyalty_api|" \
+    "$(tr ',' '\n' <<<"$exposed" | grep -x 'loyalty_api')|$(tr ',' '\n' <<<"$exposed" | grep -x 'loyalty')"
+lint() { psql -X -q -At -v ON_ERROR_STOP=1 -v exposed="$exposed" -U supabase_admin -d postgres "$@"; }
+lint -f tests/supabase/lint.sql >"$CLUSTER_DIR/lint.out" 2>&1
+echo "lint: rule | what | objects checked | violations | offenders"
+sed 's/^/  /' "$CLUSTER_DIR/lint.out"
+expect "the linter's rules 0003 0007 0008 0009 0011 0028 0029 hold for everything the extension creates" \
+    "0003|0 0007|0 0008|0 0009|0 0011|0 0028|0 0029|0" \
+    "$(awk -F'|' '{printf "%s%s|%s", (NR > 1 ? " " : ""), $1, $4}' "$CLUSTER_DIR/lint.out")"
+# The lint can fail: one violation of each rule planted, then rolled back.
+expect "and it finds one planted violation of each rule" \
+    "0003|loyalty.voucher:lint_planted 0007|loyalty.reward_replay 0008|loyalty.config loyalty.reward_replay 0009|loyalty.hold_pkey=loyalty.lint_planted 0011|loyalty.kind_earns(text) 0028|loyalty_api.manual_reward(uuid,bigint,text,uuid,uuid,text,text) 0029|loyalty_api.manual_reward(uuid,bigint,text,uuid,uuid,text,text)" \
+    "$(lint -c BEGIN -c "ALTER FUNCTION loyalty.kind_earns RESET search_path" \
+        -c "CREATE POLICY lint_planted ON loyalty.voucher FOR SELECT USING (player_id = auth.uid())" \
+        -c "CREATE INDEX lint_planted ON loyalty.hold (player_id, hold_id)" \
+        -c "ALTER FUNCTION loyalty_api.manual_reward SECURITY DEFINER" \
+        -c "ALTER TABLE loyalty.reward_replay DISABLE ROW LEVEL SECURITY" \
+        -c "DROP POLICY config_owner_only ON loyalty.config" \
+        -f tests/supabase/lint.sql -c ROLLBACK 2>&1 | awk -F'|' '/^0/ {printf "%s%s|%s", n++ ? " " : "", $1, $5}')"
 
 [ "$FAILED" = 0 ] && echo "supabase: every step and check passed"
 exit "$FAILED"
