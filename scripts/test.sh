@@ -14,6 +14,10 @@
 #   supabase  a second cluster bootstrapped like self-hosted Supabase, README's
 #             Supabase steps run as the roles they name, then what a project
 #             relies on (tests/supabase/run.sh)
+#   replication  a primary and a hot standby (pg_basebackup, streaming): the
+#             standby's answers and refusals, then SIGKILL of the primary
+#             under load and promotion, synchronous and asynchronous
+#             (tests/replication/run.sh)
 #   time      a cluster on a clock moved by libfaketime: qualification years
 #             roll over twice (tests/time/run.sh)
 # Ends with one summary line per suite and "suites: N passed, N failed".
@@ -128,6 +132,9 @@ fi
 
 say "supabase (tests/supabase: README's self-hosted steps on a Supabase-shaped cluster)"
 bash tests/supabase/run.sh && record supabase pass || record supabase FAIL
+
+say "replication (tests/replication: a hot standby, and failover under load, sync and async)"
+bash tests/replication/run.sh && record replication pass || record replication FAIL
 
 say "time (tests/time: tier periods on a server clock moved by libfaketime)"
 bash tests/time/run.sh && record time pass || record time FAIL

@@ -10,6 +10,15 @@
 -- file never changes again (CONTRIBUTING.md, docs/releasing.md).
 \echo Use "ALTER EXTENSION casino_loyalty UPDATE TO '0.3.0'" to load this file. \quit
 
+-- The standby guard for the writing functions written in SQL (SPEC §18,
+-- src/pg/standby.rs); first, because functions redefined below call it.
+CREATE FUNCTION loyalty.require_primary() RETURNS bool
+STRICT VOLATILE PARALLEL SAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'require_primary_wrapper';
+REVOKE ALL ON FUNCTION loyalty.require_primary FROM PUBLIC;
+
 -- The house for 0.3.0 (src/ grouped by capability). What a partial
 -- completion is now has one home, the view below: the runbooks,
 -- health_check and metrics read it (metrics counted a slip whose gameplay
@@ -380,6 +389,7 @@ RETURNS TABLE (id bigint, kind text, player_id uuid, alert_id bigint, ledger_ent
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
     v_timeout interval;
 BEGIN
     PERFORM loyalty.require_caller();
@@ -820,6 +830,7 @@ RETURNS loyalty.staff
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
     v_actor  text := loyalty.require_caller();
     v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
     v_before loyalty.staff;
@@ -1141,12 +1152,20 @@ DECLARE
     f          record;
     v_id       bigint;
     v_count    integer := 0;
+    -- On a hot standby (SPEC §18) the check reports what it finds and
+    -- writes nothing: no alert, no chain position, no state.
+    v_standby  boolean := pg_is_in_recovery();
+    v_chains   jsonb;
 BEGIN
     PERFORM loyalty.require_caller();
-    -- One run at a time: the state row is the lock (a second caller waits,
-    -- then sees the first run's alerts and raises no duplicates).
-    INSERT INTO loyalty.health_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
-    SELECT * INTO st FROM loyalty.health_state FOR UPDATE;
+    IF v_standby THEN
+        SELECT * INTO st FROM loyalty.health_state;
+    ELSE
+        -- One run at a time: the state row is the lock (a second caller
+        -- waits, then sees the first run's alerts and raises no duplicates).
+        INSERT INTO loyalty.health_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
+        SELECT * INTO st FROM loyalty.health_state FOR UPDATE;
+    END IF;
     SELECT * INTO c FROM loyalty.config;
 
     -- Closed slips still owed their points, older than the threshold.
@@ -1206,7 +1225,8 @@ BEGIN
                         WHERE st.last_run_at IS NULL OR l.created_at >= st.last_run_at - interval '10 minutes')
         || ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
                   WHERE st.changed_since_xid IS NOT NULL
-                    AND age(p.xmin) <= txid_current() - st.changed_since_xid);
+                    AND age(p.xmin) <= CASE WHEN v_standby THEN txid_snapshot_xmax(txid_current_snapshot())
+                                            ELSE txid_current() END - st.changed_since_xid);
     v_players := v_chained || v_changed
         || ARRAY(SELECT a.player_id FROM loyalty.alert a
                   WHERE a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.resolved_at IS NULL
@@ -1267,7 +1287,7 @@ BEGIN
     -- again); for the other changed players, incrementally from where the
     -- last run verified each one. Every chain that verifies stores its head
     -- as the next run's position (chain_verified).
-    WITH r AS (
+    SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') INTO v_chains FROM (
         SELECT u.player_id, v.*
           FROM unnest(v_chained) u(player_id)
           CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id) v
@@ -1275,12 +1295,15 @@ BEGIN
         SELECT u.player_id, v.*
           FROM unnest(v_changed) u(player_id)
           LEFT JOIN loyalty.chain_verified cv ON cv.player_id = u.player_id
-          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id, cv.seq, cv.row_hash) v),
-    moved AS (
+          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id, cv.seq, cv.row_hash) v) r;
+    IF NOT v_standby THEN
         INSERT INTO loyalty.chain_verified AS cv (player_id, seq, row_hash)
-        SELECT r.player_id, r.head_seq, r.head_hash FROM r WHERE r.ok
+        SELECT r.player_id, r.head_seq, r.head_hash
+          FROM jsonb_to_recordset(v_chains) AS r(player_id uuid, ok boolean, head_seq bigint, head_hash text)
+         WHERE r.ok
         ON CONFLICT (player_id) DO UPDATE
-           SET seq = EXCLUDED.seq, row_hash = EXCLUDED.row_hash, verified_at = now())
+           SET seq = EXCLUDED.seq, row_hash = EXCLUDED.row_hash, verified_at = now();
+    END IF;
     SELECT v_found || coalesce(jsonb_agg(jsonb_build_object(
                'kind', 'CHAIN_BROKEN', 'severity', 'CRITICAL',
                'fingerprint', 'CHAIN_BROKEN:' || r.player_id, 'subject', r.player_id::text,
@@ -1288,7 +1311,9 @@ BEGIN
                'details', jsonb_build_object('break_seq', r.break_seq, 'break_kind', r.break_kind,
                                              'detail', r.detail))) FILTER (WHERE NOT r.ok),
            '[]')
-      INTO v_found FROM r;
+      INTO v_found
+      FROM jsonb_to_recordset(v_chains)
+           AS r(player_id uuid, ok boolean, break_seq bigint, break_kind text, detail text);
 
     -- Stored tiers that disagree with the ladder: everyone when the ladder
     -- changed since the last full check or a drift alert is unresolved,
@@ -1319,10 +1344,12 @@ BEGIN
                  AS x(kind text, severity text, fingerprint text, subject text, player_id uuid, details jsonb)
     LOOP
         v_id := NULL;
-        INSERT INTO loyalty.alert AS a (kind, severity, fingerprint, player_id, details)
-        VALUES (f.kind, f.severity, f.fingerprint, f.player_id, f.details)
-        ON CONFLICT (fingerprint) WHERE resolved_at IS NULL AND fingerprint IS NOT NULL DO NOTHING
-        RETURNING a.id INTO v_id;
+        IF NOT v_standby THEN
+            INSERT INTO loyalty.alert AS a (kind, severity, fingerprint, player_id, details)
+            VALUES (f.kind, f.severity, f.fingerprint, f.player_id, f.details)
+            ON CONFLICT (fingerprint) WHERE resolved_at IS NULL AND fingerprint IS NOT NULL DO NOTHING
+            RETURNING a.id INTO v_id;
+        END IF;
         new_alert := v_id IS NOT NULL;
         IF new_alert THEN
             PERFORM loyalty.announce_alert(v_id);
@@ -1335,13 +1362,15 @@ BEGIN
     END LOOP;
 
     -- Resolve what this run checked and no longer found.
-    UPDATE loyalty.alert a SET resolved_at = v_started
-     WHERE a.resolved_at IS NULL AND a.fingerprint IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_found) x WHERE x ->> 'fingerprint' = a.fingerprint)
-       AND (a.kind IN ('PARTIAL_COMPLETION_STALE', 'PENDING_ROW_WRONG', 'APPROVAL_OVERDUE', 'HOLD_EXPIRY_LATE')
-            OR a.kind = 'TIER_DRIFT' AND v_full_tiers
-            OR a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.player_id = ANY (v_players)
-            OR a.kind = 'CHAIN_BROKEN' AND a.player_id = ANY (v_chained));
+    IF NOT v_standby THEN
+        UPDATE loyalty.alert a SET resolved_at = v_started
+         WHERE a.resolved_at IS NULL AND a.fingerprint IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_found) x WHERE x ->> 'fingerprint' = a.fingerprint)
+           AND (a.kind IN ('PARTIAL_COMPLETION_STALE', 'PENDING_ROW_WRONG', 'APPROVAL_OVERDUE', 'HOLD_EXPIRY_LATE')
+                OR a.kind = 'TIER_DRIFT' AND v_full_tiers
+                OR a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.player_id = ANY (v_players)
+                OR a.kind = 'CHAIN_BROKEN' AND a.player_id = ANY (v_chained));
+    END IF;
 
     -- Open alerts nobody took on: reported, not alerted about again.
     SELECT jsonb_build_object('alerts', count(*), 'oldest', min(a.created_at),
@@ -1359,6 +1388,9 @@ BEGIN
         RETURN NEXT;
     END IF;
 
+    IF v_standby THEN
+        RETURN;
+    END IF;
     UPDATE loyalty.health_state h
        SET last_run_at = v_started,
            sweep_after = CASE WHEN cardinality(v_sweep) < c.health_sweep_players THEN NULL
@@ -1428,6 +1460,7 @@ RETURNS loyalty.config
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
     v_actor  text := loyalty.require_caller();
     v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
     v_before loyalty.config;
@@ -1607,3 +1640,173 @@ ALTER FUNCTION loyalty.tier_ladder_changed SET search_path = pg_catalog, pg_temp
 GRANT USAGE ON SCHEMA loyalty_api TO anon, authenticated, service_role;
 GRANT SELECT ON loyalty_api.player_loyalty, loyalty_api.notification TO authenticated, service_role;
 SELECT loyalty.refresh_api();
+
+-- ---------------------------------------------------------------------------
+-- 0.3.0: on a hot standby every writing function refuses with 25006 before
+-- it does anything, and health_check reports without writing (SPEC §18).
+-- The Rust functions check in the library; the SQL ones call
+-- require_primary() first (created at the top of this file, since the
+-- functions redefined before this point call it too).
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION loyalty.deactivate_staff(p_staff_id uuid, p_correlation_id text DEFAULT NULL)
+RETURNS loyalty.staff
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.staff;
+    v_after  loyalty.staff;
+BEGIN
+    SELECT * INTO v_before FROM loyalty.staff s WHERE s.staff_id = p_staff_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING MESSAGE = 'INVALID_STAFF_ID', DETAIL = 'no such staff member', ERRCODE = 'PT403';
+    END IF;
+    -- Inactive staff hold no permission (the checks read `active`); the
+    -- row stays, so their past entries keep naming them.
+    UPDATE loyalty.staff s SET active = false, updated_at = now()
+     WHERE s.staff_id = p_staff_id RETURNING * INTO v_after;
+    PERFORM loyalty.admin_audit_write(v_actor, 'deactivate_staff', 'staff:' || p_staff_id,
+                                      to_jsonb(v_before), to_jsonb(v_after), v_corr);
+    RETURN v_after;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION loyalty.upsert_game_settings(p_game_type text, p_house_edge numeric DEFAULT NULL,
+    p_decisions_per_hour integer DEFAULT NULL, p_points_conversion_rate numeric DEFAULT NULL,
+    p_point_multiplier numeric DEFAULT NULL, p_min_average_bet numeric DEFAULT NULL,
+    p_max_average_bet numeric DEFAULT NULL, p_approval_threshold_points bigint DEFAULT NULL,
+    p_correlation_id text DEFAULT NULL)
+RETURNS loyalty.game_settings
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.game_settings;
+    v_after  loyalty.game_settings;
+    v_con    text;
+BEGIN
+    IF p_game_type IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_game_type is required', ERRCODE = 'PT422';
+    END IF;
+    SELECT * INTO v_before FROM loyalty.game_settings g WHERE g.game_type = p_game_type FOR UPDATE;
+    BEGIN
+        IF NOT FOUND THEN
+            INSERT INTO loyalty.game_settings (game_type, house_edge, decisions_per_hour, points_conversion_rate,
+                                               point_multiplier, min_average_bet, max_average_bet,
+                                               approval_threshold_points)
+            VALUES (p_game_type, p_house_edge, p_decisions_per_hour, p_points_conversion_rate,
+                    coalesce(p_point_multiplier, 1), coalesce(p_min_average_bet, 1),
+                    coalesce(p_max_average_bet, 100000), coalesce(p_approval_threshold_points, 25000))
+            RETURNING * INTO v_after;
+        ELSE
+            UPDATE loyalty.game_settings g
+               SET house_edge = coalesce(p_house_edge, g.house_edge),
+                   decisions_per_hour = coalesce(p_decisions_per_hour, g.decisions_per_hour),
+                   points_conversion_rate = coalesce(p_points_conversion_rate, g.points_conversion_rate),
+                   point_multiplier = coalesce(p_point_multiplier, g.point_multiplier),
+                   min_average_bet = coalesce(p_min_average_bet, g.min_average_bet),
+                   max_average_bet = coalesce(p_max_average_bet, g.max_average_bet),
+                   approval_threshold_points = coalesce(p_approval_threshold_points, g.approval_threshold_points),
+                   updated_at = now()
+             WHERE g.game_type = p_game_type
+            RETURNING * INTO v_after;
+        END IF;
+    EXCEPTION WHEN check_violation OR not_null_violation OR numeric_value_out_of_range THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        PERFORM loyalty.admin_refused(v_con,
+            'a new game needs p_house_edge, p_decisions_per_hour and p_points_conversion_rate');
+    END;
+    PERFORM loyalty.admin_audit_write(v_actor, 'upsert_game_settings', 'game_settings:' || p_game_type,
+        CASE WHEN v_before.game_type IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);
+    RETURN v_after;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION loyalty.upsert_tier(p_tier text, p_threshold_points bigint, p_correlation_id text DEFAULT NULL)
+RETURNS loyalty.tier
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.tier;
+    v_after  loyalty.tier;
+    v_con    text;
+BEGIN
+    IF p_tier IS NULL OR p_threshold_points IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_tier and p_threshold_points are required',
+            ERRCODE = 'PT422';
+    END IF;
+    SELECT * INTO v_before FROM loyalty.tier t WHERE t.tier = p_tier FOR UPDATE;
+    BEGIN
+        IF NOT FOUND THEN
+            INSERT INTO loyalty.tier (tier, threshold_points) VALUES (p_tier, p_threshold_points)
+            RETURNING * INTO v_after;
+        ELSE
+            UPDATE loyalty.tier t SET threshold_points = p_threshold_points, updated_at = now()
+             WHERE t.tier = p_tier RETURNING * INTO v_after;
+        END IF;
+        -- the threshold key is deferred (restores reshuffle); check it now
+        SET CONSTRAINTS loyalty.tier_threshold_points_key IMMEDIATE;
+        SET CONSTRAINTS loyalty.tier_threshold_points_key DEFERRED;
+    EXCEPTION WHEN check_violation OR not_null_violation OR unique_violation THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        PERFORM loyalty.admin_refused(v_con, 'tier names are A-Z, 0-9, _; thresholds are unique and 0 or more');
+    END;
+    PERFORM loyalty.admin_audit_write(v_actor, 'upsert_tier', 'tier:' || p_tier,
+        CASE WHEN v_before.tier IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);
+    RETURN v_after;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION loyalty.delete_tier(p_tier text, p_correlation_id text DEFAULT NULL)
+RETURNS loyalty.tier
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.tier;
+BEGIN
+    -- Locks the whole ladder: two deletes at once must not both pass the
+    -- "one tier remains" check.
+    PERFORM 1 FROM loyalty.tier FOR UPDATE;
+    SELECT * INTO v_before FROM loyalty.tier t WHERE t.tier = p_tier;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'no such tier', ERRCODE = 'PT422';
+    END IF;
+    IF (SELECT count(*) FROM loyalty.tier) = 1 THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'the ladder needs at least one tier',
+            ERRCODE = 'PT422';
+    END IF;
+    DELETE FROM loyalty.tier t WHERE t.tier = p_tier;
+    PERFORM loyalty.admin_audit_write(v_actor, 'delete_tier', 'tier:' || p_tier, to_jsonb(v_before), NULL, v_corr);
+    RETURN v_before;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION loyalty.mark_notifications_delivered(p_ids bigint[])
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
+    v_marked integer;
+BEGIN
+    PERFORM loyalty.require_caller();
+    IF p_ids IS NULL OR cardinality(p_ids) > 10000 THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_ids is required (at most 10000 ids)',
+            ERRCODE = 'PT422';
+    END IF;
+    UPDATE loyalty.notification n SET delivered_at = clock_timestamp()
+     WHERE n.id = ANY (p_ids) AND n.delivered_at IS NULL;
+    GET DIAGNOSTICS v_marked = ROW_COUNT;
+    RETURN v_marked;
+END
+$$;

@@ -54,7 +54,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/alert/outbox.sql",
     name = "outbox",
-    requires = ["schema", auth::require_caller]
+    requires = ["schema", auth::require_caller, pg::standby::require_primary]
 );
 extension_sql_file!(
     "../sql/ops/health.sql",
@@ -93,6 +93,7 @@ extension_sql_file!(
         "schema",
         auth::require_caller,
         pg::context::resolve_correlation_id,
+        pg::standby::require_primary,
         aging::tier::keep_tiers_through_period
     ]
 );

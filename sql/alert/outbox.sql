@@ -30,6 +30,7 @@ RETURNS TABLE (id bigint, kind text, player_id uuid, alert_id bigint, ledger_ent
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
     v_timeout interval;
 BEGIN
     PERFORM loyalty.require_caller();
@@ -63,6 +64,7 @@ RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
     v_marked integer;
 BEGIN
     PERFORM loyalty.require_caller();

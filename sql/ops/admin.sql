@@ -41,6 +41,7 @@ RETURNS loyalty.staff
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
     v_actor  text := loyalty.require_caller();
     v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
     v_before loyalty.staff;
@@ -81,6 +82,7 @@ RETURNS loyalty.staff
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
     v_actor  text := loyalty.require_caller();
     v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
     v_before loyalty.staff;
@@ -111,6 +113,7 @@ RETURNS loyalty.game_settings
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
     v_actor  text := loyalty.require_caller();
     v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
     v_before loyalty.game_settings;
@@ -161,6 +164,7 @@ RETURNS loyalty.tier
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
     v_actor  text := loyalty.require_caller();
     v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
     v_before loyalty.tier;
@@ -200,6 +204,7 @@ RETURNS loyalty.tier
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
     v_actor  text := loyalty.require_caller();
     v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
     v_before loyalty.tier;
@@ -238,6 +243,7 @@ RETURNS loyalty.config
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
     v_actor  text := loyalty.require_caller();
     v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
     v_before loyalty.config;

@@ -23,12 +23,20 @@ DECLARE
     f          record;
     v_id       bigint;
     v_count    integer := 0;
+    -- On a hot standby (SPEC §18) the check reports what it finds and
+    -- writes nothing: no alert, no chain position, no state.
+    v_standby  boolean := pg_is_in_recovery();
+    v_chains   jsonb;
 BEGIN
     PERFORM loyalty.require_caller();
-    -- One run at a time: the state row is the lock (a second caller waits,
-    -- then sees the first run's alerts and raises no duplicates).
-    INSERT INTO loyalty.health_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
-    SELECT * INTO st FROM loyalty.health_state FOR UPDATE;
+    IF v_standby THEN
+        SELECT * INTO st FROM loyalty.health_state;
+    ELSE
+        -- One run at a time: the state row is the lock (a second caller
+        -- waits, then sees the first run's alerts and raises no duplicates).
+        INSERT INTO loyalty.health_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
+        SELECT * INTO st FROM loyalty.health_state FOR UPDATE;
+    END IF;
     SELECT * INTO c FROM loyalty.config;
 
     -- Closed slips still owed their points, older than the threshold.
@@ -88,7 +96,8 @@ BEGIN
                         WHERE st.last_run_at IS NULL OR l.created_at >= st.last_run_at - interval '10 minutes')
         || ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
                   WHERE st.changed_since_xid IS NOT NULL
-                    AND age(p.xmin) <= txid_current() - st.changed_since_xid);
+                    AND age(p.xmin) <= CASE WHEN v_standby THEN txid_snapshot_xmax(txid_current_snapshot())
+                                            ELSE txid_current() END - st.changed_since_xid);
     v_players := v_chained || v_changed
         || ARRAY(SELECT a.player_id FROM loyalty.alert a
                   WHERE a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.resolved_at IS NULL
@@ -149,7 +158,7 @@ BEGIN
     -- again); for the other changed players, incrementally from where the
     -- last run verified each one. Every chain that verifies stores its head
     -- as the next run's position (chain_verified).
-    WITH r AS (
+    SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') INTO v_chains FROM (
         SELECT u.player_id, v.*
           FROM unnest(v_chained) u(player_id)
           CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id) v
@@ -157,12 +166,15 @@ BEGIN
         SELECT u.player_id, v.*
           FROM unnest(v_changed) u(player_id)
           LEFT JOIN loyalty.chain_verified cv ON cv.player_id = u.player_id
-          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id, cv.seq, cv.row_hash) v),
-    moved AS (
+          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id, cv.seq, cv.row_hash) v) r;
+    IF NOT v_standby THEN
         INSERT INTO loyalty.chain_verified AS cv (player_id, seq, row_hash)
-        SELECT r.player_id, r.head_seq, r.head_hash FROM r WHERE r.ok
+        SELECT r.player_id, r.head_seq, r.head_hash
+          FROM jsonb_to_recordset(v_chains) AS r(player_id uuid, ok boolean, head_seq bigint, head_hash text)
+         WHERE r.ok
         ON CONFLICT (player_id) DO UPDATE
-           SET seq = EXCLUDED.seq, row_hash = EXCLUDED.row_hash, verified_at = now())
+           SET seq = EXCLUDED.seq, row_hash = EXCLUDED.row_hash, verified_at = now();
+    END IF;
     SELECT v_found || coalesce(jsonb_agg(jsonb_build_object(
                'kind', 'CHAIN_BROKEN', 'severity', 'CRITICAL',
                'fingerprint', 'CHAIN_BROKEN:' || r.player_id, 'subject', r.player_id::text,
@@ -170,7 +182,9 @@ BEGIN
                'details', jsonb_build_object('break_seq', r.break_seq, 'break_kind', r.break_kind,
                                              'detail', r.detail))) FILTER (WHERE NOT r.ok),
            '[]')
-      INTO v_found FROM r;
+      INTO v_found
+      FROM jsonb_to_recordset(v_chains)
+           AS r(player_id uuid, ok boolean, break_seq bigint, break_kind text, detail text);
 
     -- Stored tiers that disagree with the ladder: everyone when the ladder
     -- changed since the last full check or a drift alert is unresolved,
@@ -201,10 +215,12 @@ BEGIN
                  AS x(kind text, severity text, fingerprint text, subject text, player_id uuid, details jsonb)
     LOOP
         v_id := NULL;
-        INSERT INTO loyalty.alert AS a (kind, severity, fingerprint, player_id, details)
-        VALUES (f.kind, f.severity, f.fingerprint, f.player_id, f.details)
-        ON CONFLICT (fingerprint) WHERE resolved_at IS NULL AND fingerprint IS NOT NULL DO NOTHING
-        RETURNING a.id INTO v_id;
+        IF NOT v_standby THEN
+            INSERT INTO loyalty.alert AS a (kind, severity, fingerprint, player_id, details)
+            VALUES (f.kind, f.severity, f.fingerprint, f.player_id, f.details)
+            ON CONFLICT (fingerprint) WHERE resolved_at IS NULL AND fingerprint IS NOT NULL DO NOTHING
+            RETURNING a.id INTO v_id;
+        END IF;
         new_alert := v_id IS NOT NULL;
         IF new_alert THEN
             PERFORM loyalty.announce_alert(v_id);
@@ -217,13 +233,15 @@ BEGIN
     END LOOP;
 
     -- Resolve what this run checked and no longer found.
-    UPDATE loyalty.alert a SET resolved_at = v_started
-     WHERE a.resolved_at IS NULL AND a.fingerprint IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_found) x WHERE x ->> 'fingerprint' = a.fingerprint)
-       AND (a.kind IN ('PARTIAL_COMPLETION_STALE', 'PENDING_ROW_WRONG', 'APPROVAL_OVERDUE', 'HOLD_EXPIRY_LATE')
-            OR a.kind = 'TIER_DRIFT' AND v_full_tiers
-            OR a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.player_id = ANY (v_players)
-            OR a.kind = 'CHAIN_BROKEN' AND a.player_id = ANY (v_chained));
+    IF NOT v_standby THEN
+        UPDATE loyalty.alert a SET resolved_at = v_started
+         WHERE a.resolved_at IS NULL AND a.fingerprint IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_found) x WHERE x ->> 'fingerprint' = a.fingerprint)
+           AND (a.kind IN ('PARTIAL_COMPLETION_STALE', 'PENDING_ROW_WRONG', 'APPROVAL_OVERDUE', 'HOLD_EXPIRY_LATE')
+                OR a.kind = 'TIER_DRIFT' AND v_full_tiers
+                OR a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.player_id = ANY (v_players)
+                OR a.kind = 'CHAIN_BROKEN' AND a.player_id = ANY (v_chained));
+    END IF;
 
     -- Open alerts nobody took on: reported, not alerted about again.
     SELECT jsonb_build_object('alerts', count(*), 'oldest', min(a.created_at),
@@ -241,6 +259,9 @@ BEGIN
         RETURN NEXT;
     END IF;
 
+    IF v_standby THEN
+        RETURN;
+    END IF;
     UPDATE loyalty.health_state h
        SET last_run_at = v_started,
            sweep_after = CASE WHEN cardinality(v_sweep) < c.health_sweep_players THEN NULL

@@ -146,6 +146,7 @@ fn expire_inactive_points(
     ),
 > {
     let rows = run(move || {
+        crate::pg::standby::writable()?;
         auth::require_trusted()?;
         let limit = required(p_limit, "p_limit")?;
         if !(1..=MAX_EXPIRE).contains(&limit) {

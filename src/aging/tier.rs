@@ -61,6 +61,7 @@ fn roll_tier_period(
     ),
 > {
     let rows = run(move || {
+        crate::pg::standby::writable()?;
         auth::require_trusted()?;
         let limit = required(p_limit, "p_limit")?;
         if !(1..=MAX_ROLL).contains(&limit) {
@@ -116,6 +117,7 @@ fn roll_tier_period(
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn keep_tiers_through_period() -> i64 {
     run(|| {
+        crate::pg::standby::writable()?;
         auth::require_trusted()?;
         Spi::connect(|c| -> Result<i64> {
             let players: Vec<pgrx::Uuid> = spi::write(

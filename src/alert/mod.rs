@@ -95,6 +95,7 @@ fn acknowledge_alert(
     ),
 > {
     let row = run(move || {
+        crate::pg::standby::writable()?;
         let caller = auth::require(PERM_VIEW_ALL)?;
         let alert_id = required(p_alert_id, "p_alert_id")?;
         let note = crate::domain::reason::check(p_note)?;

@@ -26,6 +26,8 @@ pub enum Code {
     EntryNotFound,
     HoldNotActive,
     RedemptionExceedsLimit,
+    /// A write on a hot standby: SQLSTATE 25006, not a PTnnn code.
+    ReadOnlyStandby,
 }
 
 impl Code {
@@ -50,6 +52,7 @@ impl Code {
             Code::EntryNotFound => "LEDGER_ENTRY_NOT_FOUND",
             Code::HoldNotActive => "HOLD_NOT_ACTIVE",
             Code::RedemptionExceedsLimit => "REDEMPTION_EXCEEDS_LIMIT",
+            Code::ReadOnlyStandby => "READ_ONLY_STANDBY",
         }
     }
 
@@ -72,11 +75,18 @@ impl Code {
             | Code::HoldNotActive => 409,
             Code::ValidationError | Code::RewardExceedsLimit | Code::RedemptionExceedsLimit => 422,
             Code::RateLimitExceeded => 429,
+            // what PostgREST answers for SQLSTATE 25006
+            Code::ReadOnlyStandby => 405,
         }
     }
 
     pub fn sqlstate(self) -> String {
-        format!("PT{}", self.http_status())
+        match self {
+            // PostgreSQL's own code for a write where none may run, so a
+            // client or pooler that retries writes on the primary knows it
+            Code::ReadOnlyStandby => "25006".to_string(),
+            _ => format!("PT{}", self.http_status()),
+        }
     }
 }
 
@@ -207,6 +217,7 @@ mod unit {
         assert_eq!(Code::InsufficientBalance.sqlstate(), "PT409");
         assert_eq!(Code::RewardExceedsLimit.sqlstate(), "PT422");
         assert_eq!(Code::RateLimitExceeded.sqlstate(), "PT429");
+        assert_eq!(Code::ReadOnlyStandby.sqlstate(), "25006");
     }
 
     #[test]

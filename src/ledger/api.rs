@@ -33,6 +33,7 @@ fn increment_player_loyalty(
     ),
 > {
     let (c, correlation_id) = run(move || {
+        crate::pg::standby::writable()?;
         // Writes no ledger row: trusted back ends only, whatever the grants.
         crate::auth::require_trusted()?;
         let player_id = required(p_player_id, "p_player_id")?;

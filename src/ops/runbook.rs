@@ -163,6 +163,7 @@ fn recover_partial_completions(
     ),
 > {
     let row = run(move || {
+        crate::pg::standby::writable()?;
         let caller = crate::auth::require(crate::auth::PERM_RECOVER)?;
         let limit = p_limit.unwrap_or(100);
         if !(1..=MAX_BULK_RECOVERY).contains(&limit) {
@@ -265,6 +266,7 @@ fn rebuild_player_balance(
     ),
 > {
     let row = run(move || {
+        crate::pg::standby::writable()?;
         crate::auth::require_trusted()?;
         let player_id = crate::domain::error::required(p_player_id, "p_player_id")?;
         let reason = crate::domain::reason::check(p_reason)?;
@@ -425,6 +427,7 @@ fn retier_players(
     ),
 > {
     let rows = run(move || {
+        crate::pg::standby::writable()?;
         crate::auth::require_trusted()?;
         let limit = p_limit.unwrap_or(1000);
         if !(1..=MAX_BULK_RECOVERY).contains(&limit) {

@@ -140,6 +140,7 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> AccrualRow {
         let row = run(move || {
+            crate::pg::standby::writable()?;
             let caller = auth::require(PERM_RECOVER)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
             let correlation_id = context::correlation_id(p_correlation_id)?;
@@ -160,6 +161,7 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> AccrualRow {
         let row = run(move || {
+            crate::pg::standby::writable()?;
             let caller = auth::require(PERM_RECOVER)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
             let correlation_id = context::correlation_id(p_correlation_id)?;

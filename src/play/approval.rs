@@ -100,6 +100,7 @@ row_fn! {
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> AccrualRow {
         let row = run(move || {
+            crate::pg::standby::writable()?;
             let (caller, slip) = load_for_decision(p_slip_id, p_staff_id)?;
             let correlation_id = context::correlation_id(p_correlation_id)?;
             match slip.approval_status.as_deref() {
@@ -141,6 +142,7 @@ fn reject_slip(
     ),
 > {
     let row = run(move || {
+        crate::pg::standby::writable()?;
         let (caller, slip) = load_for_decision(p_slip_id, p_staff_id)?;
         let reason = crate::domain::reason::check(p_reason)?;
         let correlation_id = context::correlation_id(p_correlation_id)?;

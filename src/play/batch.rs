@@ -42,6 +42,7 @@ row_fn! {
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> BatchRow {
         let rows = run(move || {
+            crate::pg::standby::writable()?;
             let caller = auth::require_person(PERM_RATE, p_staff_id)?;
             let ids = p_slip_ids.ok_or_else(|| LoyaltyError::validation("p_slip_ids is required"))?;
             if ids.len() > MAX_BATCH {

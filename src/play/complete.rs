@@ -36,6 +36,7 @@ row_fn! {
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> CompleteRow {
         let row = run(move || {
+            crate::pg::standby::writable()?;
             let caller = auth::require_person(PERM_RATE, p_staff_id)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
             let correlation_id = context::correlation_id(p_correlation_id)?;

@@ -249,6 +249,7 @@ row_fn! {
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> SlipRow {
         let row = run(move || {
+            crate::pg::standby::writable()?;
             let caller = auth::require_person(PERM_RATE, p_staff_id)?;
             let player_id = required(p_player_id, "p_player_id")?;
             caller.not_for_self(player_id, "rate play")?;
@@ -358,6 +359,7 @@ row_fn! {
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> SlipRow {
         let row = run(move || {
+            crate::pg::standby::writable()?;
             let caller = auth::require_person(PERM_RATE, p_staff_id)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
             let bet = check_bet(p_average_bet)?;

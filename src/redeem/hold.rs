@@ -260,6 +260,7 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
+            crate::pg::standby::writable()?;
             let correlation_id = context::correlation_id(p_correlation_id)?;
             let ttl = ttl_micros(p_ttl)?;
             let (a, limits) = ask(
@@ -288,6 +289,7 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
+            crate::pg::standby::writable()?;
             let correlation_id = context::correlation_id(p_correlation_id)?;
             let (a, limits) = ask(
                 p_player_id,
@@ -329,6 +331,7 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
+            crate::pg::standby::writable()?;
             let person = auth::require_person(PERM_APPROVE, p_staff_id)?;
             let correlation_id = context::correlation_id(p_correlation_id)?;
             let (hold_id, player) = owner(p_hold_id)?;

@@ -77,6 +77,7 @@ fn reverse_redemption(
     ),
 > {
     let row = run(move || {
+        crate::pg::standby::writable()?;
         let person = auth::require_person(PERM_APPROVE, p_staff_id)?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
         let entry_id = required(p_ledger_entry_id, "p_ledger_entry_id")?;

@@ -127,6 +127,7 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
+            crate::pg::standby::writable()?;
             let person = auth::require_person(PERM_REDEEM, p_staff_id)?;
             let correlation_id = context::correlation_id(p_correlation_id)?;
             let (hold_id, player) = owner(p_hold_id)?;
@@ -205,6 +206,7 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
+            crate::pg::standby::writable()?;
             let person = auth::require_person(PERM_REDEEM, p_staff_id)?;
             let correlation_id = context::correlation_id(p_correlation_id)?;
             let (hold_id, player) = owner(p_hold_id)?;
@@ -251,6 +253,7 @@ fn expire_holds(
     ),
 > {
     let rows = run(move || {
+        crate::pg::standby::writable()?;
         auth::require_trusted()?;
         let limit = required(p_limit, "p_limit")?;
         if !(1..=MAX_EXPIRE).contains(&limit) {

@@ -183,6 +183,7 @@ fn manual_reward(
     ),
 > {
     let row = run(move || {
+        crate::pg::standby::writable()?;
         let correlation_id = context::correlation_id(p_correlation_id)?;
         let req = Request {
             player_id: p_player_id,
