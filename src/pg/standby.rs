@@ -20,13 +20,6 @@ pub fn writable() -> Result<()> {
     Ok(())
 }
 
-/// Whether this server is a standby (health_check reports there without
-/// raising alerts).
-pub fn is_standby() -> bool {
-    // SAFETY: as above.
-    unsafe { pg_sys::RecoveryInProgress() }
-}
-
 /// `loyalty.require_primary()`: [`writable`] for the writing functions that
 /// are written in SQL (the admin API, the outbox), so they refuse with the
 /// same code and sentence. True, so a PL/pgSQL function can call it in its
