@@ -45,7 +45,8 @@ $$;
 -- defaults, the result, the volatility, and EXECUTE for exactly the roles
 -- that may execute the namesake. Run at the end of installation and by
 -- upgrades that change a wrapped signature. Builds DDL from the catalog
--- only (names quoted with format %I), never from a caller's input.
+-- only (names quoted with format %I), never from a caller's input; with
+-- only pg_catalog on its search_path every type prints schema-qualified.
 CREATE FUNCTION loyalty.refresh_api() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -55,8 +56,6 @@ DECLARE
     v_to   text;
     n      integer := 0;
 BEGIN
-    -- types print schema-qualified with only pg_catalog on the path
-    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     FOR f IN
         SELECT p.oid, p.proname, p.provolatile, p.proretset,
                pg_get_function_arguments(p.oid) AS args,

@@ -26,6 +26,7 @@ stop_all() {
 }
 trap stop_all EXIT
 
+STARTED=()  # every data directory the suite started a server in
 RATER=5afe0000-0000-4000-8000-0000000000a1
 AWARDER=5afe0000-0000-4000-8000-0000000000a2
 REDEEMER=5afe0000-0000-4000-8000-0000000000a3
@@ -72,6 +73,7 @@ synchronous_standby_names = ''
 CONF
     as_pg "$PG_BIN/pg_ctl" -D "$STANDBY_DIR/data" -l "$STANDBY_DIR/server.log" -w -t 60 start >/dev/null || exit 1
     STANDBY_HOST=$STANDBY_DIR
+    STARTED+=("$PGDATA" "$STANDBY_DIR/data")
     # synchronous from now on (before, every commit would wait for it)
     p "$PRIMARY_HOST" "$PRIMARY_PORT" "ALTER SYSTEM SET synchronous_standby_names = '$sync_names'" >/dev/null
     p "$PRIMARY_HOST" "$PRIMARY_PORT" "SELECT pg_reload_conf()" >/dev/null
@@ -239,10 +241,13 @@ client() {
             tries=0
             while :; do
                 read -r host port <"$dir/target"
-                if out=$(p "$host" "$port" "$sql" 2>&1); then
-                    echo "$kind $key $out" >>"$dir/acked.$k"
+                # the answer is stdout's first line; a server that dies just
+                # after answering may add a FATAL line on stderr
+                if out=$(p "$host" "$port" "$sql" 2>"$dir/stderr.$k"); then
+                    echo "$kind $key $(head -1 <<<"$out")" >>"$dir/acked.$k"
                     break
                 fi
+                out=$(cat "$dir/stderr.$k")
                 tries=$((tries + 1))
                 # no server, or not yet one that takes writes: the same call
                 # again, by its key, for up to a minute
@@ -326,6 +331,12 @@ failover() {
     stop_all
 }
 for mode in ${REPLICATION_MODES:-sync async}; do failover "$mode"; done
+
+left=0
+for d in "${STARTED[@]}"; do
+    if pgrep -f -- "-D $d" >/dev/null; then left=$((left + 1)); fi
+done
+expect "no server process is left behind (${#STARTED[@]} servers started)" 0 "$left"
 
 [ "$FAILED" = 0 ] && echo "replication: every check passed"
 exit "$FAILED"
