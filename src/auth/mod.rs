@@ -185,23 +185,39 @@ pub fn parse_uuid(s: &str) -> Option<pgrx::Uuid> {
 /// A staff member's row: active flag and permissions.
 pub type StaffRow = (bool, Vec<String>);
 
-/// The staff row of `uid`, if any.
+/// The staff row of `uid`, if any, as last committed: a deactivation or a
+/// permission taken away applies to every call that starts after it
+/// commits, whatever the caller's isolation level.
 pub fn staff(uid: pgrx::Uuid) -> Result<Option<StaffRow>> {
-    Spi::connect(|c| {
-        let rows = crate::pg::spi::read(
-            c,
-            "SELECT active, permissions FROM loyalty.staff WHERE staff_id = $1",
-            &[uid.into()],
-        )?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let r = rows.first();
-        Ok(Some((
-            r.get::<bool>(1)?.unwrap_or(false),
-            r.get::<Vec<String>>(2)?.unwrap_or_default(),
-        )))
-    })
+    Spi::connect(|c| staff_in(c, uid))
+}
+
+/// [`staff`] inside an open SPI connection.
+pub fn staff_in(c: &pgrx::spi::SpiClient<'_>, uid: pgrx::Uuid) -> Result<Option<StaffRow>> {
+    let Some(json) = crate::pg::spi::read_latest(
+        c,
+        "SELECT pg_catalog.json_build_array(active, permissions)::text
+           FROM loyalty.staff WHERE staff_id = $1",
+        &[uid.into()],
+    )?
+    else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    let active = v
+        .get(0)
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    let perms = v
+        .get(1)
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some((active, perms)))
 }
 
 /// Whether a staff row is active and holds any of `permissions`.

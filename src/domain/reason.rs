@@ -1,5 +1,6 @@
-//! Free-text reasons (manual rewards, rejected slips): what an auditor reads
-//! later, so only characters a person can see count toward the minimum.
+//! Free text a person reads later (reasons, a comp's outlet, names): only
+//! characters a person can see count toward a minimum, so three zero-width
+//! spaces are no outlet and ten are no reason.
 
 use crate::domain::error::{LoyaltyError, Result};
 
@@ -36,19 +37,38 @@ pub fn visible_chars(s: &str) -> usize {
 
 /// A required reason of 10 to 1,000 visible characters; returned trimmed.
 pub fn check(reason: Option<&str>) -> Result<String> {
-    let reason = reason.map(str::trim).unwrap_or_default();
-    let visible = visible_chars(reason);
-    if visible < MIN_REASON_CHARS {
+    text(reason, "reason", MIN_REASON_CHARS, MAX_REASON_CHARS)
+}
+
+/// A required free-text argument `name` with at least `min_visible`
+/// visible characters and at most `max_chars` characters in all, with no
+/// control character; returned trimmed. Every free-text argument goes
+/// through here: the rule has one home.
+pub fn text(
+    value: Option<&str>,
+    name: &str,
+    min_visible: usize,
+    max_chars: usize,
+) -> Result<String> {
+    let value = value.map(str::trim).unwrap_or_default();
+    let min = min_visible.max(1);
+    if visible_chars(value) < min {
         return Err(LoyaltyError::validation(format!(
-            "reason must have at least {MIN_REASON_CHARS} visible characters"
+            "{name} must have at least {min} visible character{}",
+            if min == 1 { "" } else { "s" }
         )));
     }
-    if reason.chars().count() > MAX_REASON_CHARS {
+    if value.chars().count() > max_chars {
         return Err(LoyaltyError::validation(format!(
-            "reason must be at most {MAX_REASON_CHARS} characters"
+            "{name} must be at most {max_chars} characters"
         )));
     }
-    Ok(reason.to_string())
+    if value.chars().any(char::is_control) {
+        return Err(LoyaltyError::validation(format!(
+            "{name} must not contain control characters"
+        )));
+    }
+    Ok(value.to_string())
 }
 
 #[cfg(test)]
@@ -83,5 +103,17 @@ mod unit {
         assert!(check(Some(&"x".repeat(1000))).is_ok());
         assert!(check(Some(&"x".repeat(1001))).is_err());
         assert_eq!(check(Some("  padded reason  ")).unwrap(), "padded reason");
+    }
+
+    #[test]
+    fn free_text_needs_something_to_see() {
+        assert!(text(Some("\u{200B}\u{200B}\u{200B}"), "p_outlet", 1, 100).is_err());
+        assert!(text(Some("   "), "p_outlet", 1, 100).is_err());
+        assert!(text(Some("bar\u{0007}"), "p_outlet", 1, 100).is_err());
+        assert_eq!(
+            text(Some(" Steakhouse "), "p_outlet", 1, 100).unwrap(),
+            "Steakhouse"
+        );
+        assert!(text(Some(&"x".repeat(101)), "p_outlet", 1, 100).is_err());
     }
 }

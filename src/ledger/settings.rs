@@ -1,11 +1,13 @@
-//! Every owner-only setting, read from the one-row `loyalty.config` table.
+//! The manual-reward limits, as one reward reads them: from the cached
+//! casino settings (ledger/casino.rs, refilled from the latest committed
+//! `loyalty.config` row), with today's gaming day and the issuing staff
+//! member's row.
 //!
 //! These are deliberately not GUCs: any role can `SET` a custom variable,
 //! and the security limits must not move for an ordinary role. Only the
 //! table's owner can change them; see `sql/schema.sql` for the defaults.
 
-use crate::domain::error::{LoyaltyError, Result};
-use crate::pg::spi;
+use crate::domain::error::Result;
 use pgrx::spi::SpiClient;
 
 #[derive(Debug, Clone)]
@@ -25,37 +27,19 @@ pub struct Settings {
     pub gaming_day: String,
 }
 
-/// The settings, today's gaming day and `staff`'s row (active,
-/// permissions), in one query.
+/// The limits, today's gaming day and `staff`'s row (active, permissions).
 pub fn load_for_staff(
     client: &SpiClient<'_>,
     staff: pgrx::Uuid,
 ) -> Result<(Settings, Option<crate::auth::StaffRow>)> {
-    let rows = spi::write(
-        client,
-        "SELECT c.max_reward_points, c.rate_limit_count::bigint, extract(epoch FROM c.rate_limit_window)::float8,
-                c.alert_reward_count::bigint, extract(epoch FROM c.alert_window)::float8,
-                s.active, s.permissions
-           FROM loyalty.config c LEFT JOIN loyalty.staff s ON s.staff_id = $1",
-        &[staff.into()],
-    )?;
-    if rows.is_empty() {
-        return Err(LoyaltyError::validation(
-            "loyalty.config has no row; reinstall the extension",
-        ));
-    }
-    let r = rows.first();
+    let c = crate::ledger::casino::settings(client)?;
     let settings = Settings {
-        max_reward_points: r.get(1)?.unwrap_or(10_000),
-        rate_limit_count: r.get(2)?.unwrap_or(10),
-        rate_limit_window_s: r.get(3)?.unwrap_or(60.0),
-        alert_reward_count: r.get(4)?.unwrap_or(20),
-        alert_window_s: r.get(5)?.unwrap_or(3600.0),
+        max_reward_points: c.max_reward_points,
+        rate_limit_count: c.rate_limit_count,
+        rate_limit_window_s: c.rate_limit_window_s,
+        alert_reward_count: c.alert_reward_count,
+        alert_window_s: c.alert_window_s,
         gaming_day: crate::ledger::casino::today(client)?,
     };
-    let staff_row = match r.get::<bool>(6)? {
-        Some(active) => Some((active, r.get::<Vec<String>>(7)?.unwrap_or_default())),
-        None => None,
-    };
-    Ok((settings, staff_row))
+    Ok((settings, crate::auth::staff_in(client, staff)?))
 }

@@ -5,7 +5,11 @@
 //! Invalidation is PostgreSQL's own: a statement trigger on each table
 //! (`tier_ladder_changed`) queues a relcache invalidation of it, which every
 //! backend receives when the change commits (and this backend at once), and
-//! the callback here marks that table's copy stale.
+//! the callback here marks that table's copy stale. A committing backend
+//! makes its change visible before it sends the invalidation, so a copy
+//! refilled from the latest committed rows ([`crate::pg::spi::read_latest`])
+//! after the invalidation arrived holds the change; one refilled under the
+//! caller's own, older snapshot would not, and would be kept for good.
 
 use crate::pg::spi;
 use pgrx::prelude::*;
@@ -36,10 +40,16 @@ thread_local! {
 }
 
 /// Whether this backend's copy of `table` is still current. When it is not,
-/// it counts as current from here on and the caller reads the table again:
-/// an invalidation that arrives during that read marks it stale again, so
-/// the next call reads once more.
+/// it counts as current from here on and the caller reads the table again,
+/// from the latest committed rows: an invalidation that arrives during that
+/// read marks it stale again, so the next call reads once more.
 pub fn still_current(client: &SpiClient<'_>, table: Table) -> crate::domain::error::Result<bool> {
+    // A backend reads the invalidation queue when it takes a lock it did
+    // not hold or starts a transaction; a call late in a long transaction
+    // may do neither, so it reads the queue here (a shared counter when
+    // nothing is queued).
+    // SAFETY: what LockRelationOid does before every new lock.
+    unsafe { pg_sys::AcceptInvalidationMessages() };
     let i = table as usize;
     if !STALE.with(|s| s[i].get()) {
         return Ok(true);

@@ -1,36 +1,106 @@
 //! The games on the floor: their current settings (a slip snapshots them
 //! at open), their table limits, and what a slip of a game would earn.
+//! Read from the latest committed `loyalty.game_settings` row, so a game
+//! edit applies to every open that starts after it commits, whatever the
+//! caller's isolation level.
 
 use crate::domain::error::{echo, required, run, LoyaltyError, Result};
 use crate::domain::points::{self, Decimal, GameSettings};
-use crate::pg::spi;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
-/// The game's table limits: VALIDATION_ERROR for a bet outside them (or
-/// an unknown game).
-pub fn check_table_limits(client: &SpiClient<'_>, game_type: &str, bet: &AnyNumeric) -> Result<()> {
-    let rows = spi::read(
+/// A game's settings as last committed: what a slip snapshots.
+pub struct Game {
+    pub game_type: String,
+    /// `house_edge`, `points_conversion_rate`, `point_multiplier` as text
+    /// (exact numerics), `decisions_per_hour`.
+    pub house_edge: String,
+    pub decisions_per_hour: i32,
+    pub points_conversion_rate: String,
+    pub point_multiplier: String,
+    pub approval_threshold_points: i64,
+    pub min_average_bet: String,
+    pub max_average_bet: String,
+    /// Whether the bet asked about lies within the table limits.
+    pub bet_in_range: bool,
+}
+
+impl Game {
+    pub fn settings(&self) -> Result<GameSettings> {
+        Ok(GameSettings {
+            house_edge_percent: Decimal::parse("house_edge", &self.house_edge)?,
+            decisions_per_hour: u32::try_from(self.decisions_per_hour)
+                .map_err(|_| LoyaltyError::validation("decisions_per_hour is negative"))?,
+            points_conversion_rate: Decimal::parse(
+                "points_conversion_rate",
+                &self.points_conversion_rate,
+            )?,
+            point_multiplier: Decimal::parse("point_multiplier", &self.point_multiplier)?,
+        })
+    }
+}
+
+/// The game's current settings, and whether `bet` lies within its table
+/// limits; VALIDATION_ERROR for an unknown game.
+pub fn current(client: &SpiClient<'_>, game_type: &str, bet: Option<&AnyNumeric>) -> Result<Game> {
+    let json = crate::pg::spi::read_latest(
         client,
-        "SELECT $2 BETWEEN min_average_bet AND max_average_bet, min_average_bet::text, max_average_bet::text
+        "SELECT pg_catalog.json_build_object(
+                'house_edge', house_edge::text, 'decisions_per_hour', decisions_per_hour,
+                'points_conversion_rate', points_conversion_rate::text,
+                'point_multiplier', point_multiplier::text,
+                'approval_threshold_points', approval_threshold_points,
+                'min', min_average_bet::text, 'max', max_average_bet::text,
+                'in_range', $2::numeric BETWEEN min_average_bet AND max_average_bet)::text
            FROM loyalty.game_settings WHERE game_type = $1",
-        &[game_type.into(), bet.clone().into()],
-    )?;
-    if rows.is_empty() {
+        &[game_type.into(), bet.cloned().into()],
+    )?
+    .ok_or_else(|| LoyaltyError::validation(format!("unknown game type {:?}", echo(game_type))))?;
+    let v: serde_json::Value = serde_json::from_str(&json)
+        .map_err(|_| LoyaltyError::validation("game settings could not be read"))?;
+    let text = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok(Game {
+        game_type: game_type.to_string(),
+        house_edge: text("house_edge"),
+        decisions_per_hour: v
+            .get("decisions_per_hour")
+            .and_then(serde_json::Value::as_i64)
+            .and_then(|d| i32::try_from(d).ok())
+            .unwrap_or(0),
+        points_conversion_rate: text("points_conversion_rate"),
+        point_multiplier: text("point_multiplier"),
+        approval_threshold_points: v
+            .get("approval_threshold_points")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0),
+        min_average_bet: text("min"),
+        max_average_bet: text("max"),
+        bet_in_range: v.get("in_range").and_then(serde_json::Value::as_bool) == Some(true),
+    })
+}
+
+/// The game's table limits: VALIDATION_ERROR for a bet outside them (or
+/// an unknown game). Returns the game as last committed.
+pub fn check_table_limits(
+    client: &SpiClient<'_>,
+    game_type: &str,
+    bet: &AnyNumeric,
+) -> Result<Game> {
+    let game = current(client, game_type, Some(bet))?;
+    if !game.bet_in_range {
         return Err(LoyaltyError::validation(format!(
-            "unknown game type {:?}",
+            "average bet must be between {} and {} at {}",
+            game.min_average_bet,
+            game.max_average_bet,
             echo(game_type)
         )));
     }
-    let r = rows.first();
-    if r.get::<bool>(1)? != Some(true) {
-        return Err(LoyaltyError::validation(format!(
-            "average bet must be between {} and {} at {game_type}",
-            r.get::<String>(2)?.unwrap_or_default(),
-            r.get::<String>(3)?.unwrap_or_default()
-        )));
-    }
-    Ok(())
+    Ok(game)
 }
 
 /// Points a slip of this game, bet and duration earns under the current
@@ -49,42 +119,7 @@ fn calculate_points(
             &required(p_average_bet, "p_average_bet")?.to_string(),
         )?;
         let duration = required(p_duration_seconds, "p_duration_seconds")?;
-        let settings = game_settings(game_type)?;
+        let settings = Spi::connect(|c| current(c, game_type, None))?.settings()?;
         points::points(&settings, bet, i64::from(duration))
-    })
-}
-
-/// The current settings of a game type; unknown types are VALIDATION_ERROR.
-pub fn game_settings(game_type: &str) -> Result<GameSettings> {
-    let row = Spi::connect(|client| -> Result<Option<(String, i32, String, String)>> {
-        let rows = spi::read(
-            client,
-            "SELECT house_edge::text, decisions_per_hour, points_conversion_rate::text, point_multiplier::text
-               FROM loyalty.game_settings WHERE game_type = $1",
-            &[game_type.into()],
-        )?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let r = rows.first();
-        Ok(Some((
-            r.get::<String>(1)?.unwrap_or_default(),
-            r.get::<i32>(2)?.unwrap_or(0),
-            r.get::<String>(3)?.unwrap_or_default(),
-            r.get::<String>(4)?.unwrap_or_default(),
-        )))
-    })?;
-    let Some((edge, dph, rate, mult)) = row else {
-        return Err(LoyaltyError::validation(format!(
-            "unknown game type {:?}",
-            echo(game_type)
-        )));
-    };
-    Ok(GameSettings {
-        house_edge_percent: Decimal::parse("house_edge", &edge)?,
-        decisions_per_hour: u32::try_from(dph)
-            .map_err(|_| LoyaltyError::validation("decisions_per_hour is negative"))?,
-        points_conversion_rate: Decimal::parse("points_conversion_rate", &rate)?,
-        point_multiplier: Decimal::parse("point_multiplier", &mult)?,
     })
 }

@@ -39,29 +39,20 @@ struct Ask {
     person: pgrx::Uuid,
 }
 
-/// The redemption limits of `loyalty.config`.
+/// The redemption limits and a point's comp value, from the cached casino
+/// settings (the latest committed `loyalty.config` row).
 struct Limits {
     max_points: i64,
     approval_above: i64,
+    cents_per_point: String,
 }
 
 fn limits() -> Result<Limits> {
-    Spi::connect(|c| {
-        let rows = spi::read(
-            c,
-            "SELECT max_redemption_points, redemption_approval_points FROM loyalty.config",
-            &[],
-        )?;
-        if rows.is_empty() {
-            return Err(LoyaltyError::validation(
-                "loyalty.config has no row; reinstall the extension",
-            ));
-        }
-        let r = rows.first();
-        Ok(Limits {
-            max_points: r.get(1)?.unwrap_or(50_000),
-            approval_above: r.get(2)?.unwrap_or(10_000),
-        })
+    let c = Spi::connect(crate::ledger::casino::settings)?;
+    Ok(Limits {
+        max_points: c.max_redemption_points,
+        approval_above: c.redemption_approval_points,
+        cents_per_point: c.cents_per_point,
     })
 }
 
@@ -101,12 +92,12 @@ fn ask(
             ),
         ));
     }
-    let outlet = required(outlet, "p_outlet")?.trim();
-    if !printable(outlet) || outlet.chars().count() > MAX_OUTLET_CHARS {
-        return Err(LoyaltyError::validation(format!(
-            "p_outlet must be 1 to {MAX_OUTLET_CHARS} printable characters"
-        )));
-    }
+    let outlet = crate::domain::reason::text(
+        Some(required(outlet, "p_outlet")?),
+        "p_outlet",
+        1,
+        MAX_OUTLET_CHARS,
+    )?;
     let reason = crate::domain::reason::check(reason)?;
     if !(MIN_TTL_MICROS..=MAX_TTL_MICROS).contains(&ttl_micros) {
         return Err(LoyaltyError::validation(
@@ -131,7 +122,7 @@ fn ask(
         Ask {
             player,
             points,
-            outlet: outlet.to_string(),
+            outlet,
             reason,
             key,
             ttl_micros,
@@ -196,9 +187,8 @@ fn reserve(a: &Ask, limits: &Limits, correlation_id: &str) -> Result<(Hold, Avai
             super::hold_row!(
                 "INSERT INTO loyalty.hold (hold_id, player_id, points, outlet, comp_value_cents, status, expires_at,
                                        staff_id, reason, idempotency_key, correlation_id)
-             SELECT $1, $2, $3, $10, floor($3 * c.cents_per_point)::bigint, $4,
-                    pg_catalog.clock_timestamp() + $5 * interval '1 microsecond', $6, $7, $8, $9
-               FROM loyalty.config c
+             VALUES ($1, $2, $3, $10, floor($3 * $11::numeric)::bigint, $4,
+                    pg_catalog.clock_timestamp() + $5 * interval '1 microsecond', $6, $7, $8, $9)
              RETURNING",
                 "false"
             ),
@@ -213,9 +203,10 @@ fn reserve(a: &Ask, limits: &Limits, correlation_id: &str) -> Result<(Hold, Avai
                 a.key.as_str().into(),
                 correlation_id.into(),
                 a.outlet.as_str().into(),
+                limits.cents_per_point.as_str().into(),
             ],
         )?)?
-        .ok_or_else(|| LoyaltyError::validation("loyalty.config has no row"))?;
+        .ok_or_else(|| LoyaltyError::validation("the hold was not written"))?;
         announce(
             c,
             Event::PointsHeld,
