@@ -26,6 +26,10 @@ pub enum Code {
     EntryNotFound,
     HoldNotActive,
     RedemptionExceedsLimit,
+    /// Internal: paying a slip would take its player's day above the daily
+    /// four-eyes threshold, so the slip is held instead (never raised to a
+    /// client: the completion or recovery holds the slip and says so).
+    OverDailyThreshold,
     /// A write on a hot standby: SQLSTATE 25006, not a PTnnn code.
     ReadOnlyStandby,
 }
@@ -52,6 +56,7 @@ impl Code {
             Code::EntryNotFound => "LEDGER_ENTRY_NOT_FOUND",
             Code::HoldNotActive => "HOLD_NOT_ACTIVE",
             Code::RedemptionExceedsLimit => "REDEMPTION_EXCEEDS_LIMIT",
+            Code::OverDailyThreshold => "HELD_FOR_APPROVAL",
             Code::ReadOnlyStandby => "READ_ONLY_STANDBY",
         }
     }
@@ -72,7 +77,8 @@ impl Code {
             | Code::SlipOverlap
             | Code::IdempotencyConflict
             | Code::InsufficientBalance
-            | Code::HoldNotActive => 409,
+            | Code::HoldNotActive
+            | Code::OverDailyThreshold => 409,
             Code::ValidationError | Code::RewardExceedsLimit | Code::RedemptionExceedsLimit => 422,
             Code::RateLimitExceeded => 429,
             // what PostgREST answers for SQLSTATE 25006

@@ -28,10 +28,14 @@ pub enum Kind {
     /// Points that lapsed after a stretch with no earning (negative: the
     /// available points; held points stay held).
     Expiry,
+    /// A trusted back end's direct change of a balance
+    /// (`increment_player_loyalty`): positive earns like a manual bonus,
+    /// negative takes tier credits like an adjustment.
+    DirectIncrement,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Gameplay,
         Kind::ManualBonus,
         Kind::Adjustment,
@@ -39,6 +43,7 @@ impl Kind {
         Kind::Redemption,
         Kind::RedemptionReversal,
         Kind::Expiry,
+        Kind::DirectIncrement,
     ];
 
     /// The event a ledger entry of this kind records.
@@ -50,6 +55,7 @@ impl Kind {
             Kind::Redemption => "POINTS_REDEEMED",
             Kind::RedemptionReversal => "REDEMPTION_REVERSED",
             Kind::Expiry => "POINTS_EXPIRED",
+            Kind::DirectIncrement => "BALANCE_INCREMENTED",
         }
     }
 
@@ -62,6 +68,7 @@ impl Kind {
             Kind::Redemption => "REDEMPTION",
             Kind::RedemptionReversal => "REDEMPTION_REVERSAL",
             Kind::Expiry => "EXPIRY",
+            Kind::DirectIncrement => "DIRECT_INCREMENT",
         }
     }
 
@@ -100,15 +107,30 @@ impl Kind {
         match self {
             Kind::Gameplay | Kind::ManualBonus => points.max(0),
             Kind::Adjustment => points.min(0),
+            Kind::DirectIncrement => points,
             _ => 0,
         }
     }
 
-    /// Whether entries of this kind are points earned: they add to lifetime
-    /// points (and so to the tier). Spending, giving a spend back and
-    /// repairs never do (reference §15).
-    pub fn earns(self) -> bool {
-        matches!(self, Kind::Gameplay | Kind::ManualBonus)
+    /// Whether an entry of this kind and `points` is points earned: it adds
+    /// to lifetime points (and so to the tier) and restarts the inactivity
+    /// clock. Spending, giving a spend back and repairs never do
+    /// (reference §15).
+    pub fn earns(self, points: i64) -> bool {
+        match self {
+            Kind::Gameplay | Kind::ManualBonus => true,
+            Kind::DirectIncrement => points > 0,
+            _ => false,
+        }
+    }
+
+    /// Lifetime points an entry of this kind and `points` adds.
+    pub fn lifetime_credit(self, points: i64) -> i64 {
+        if self.earns(points) {
+            points.max(0)
+        } else {
+            0
+        }
     }
 }
 
@@ -126,12 +148,12 @@ pub fn is_ledger_event(p_event: &str) -> bool {
     Kind::ALL.iter().any(|k| k.event_type() == p_event)
 }
 
-/// `loyalty.kind_earns(text)`: whether entries of a `transaction_type` add
-/// to lifetime points; the runbooks and the health check sum lifetime
-/// points with it.
+/// `loyalty.lifetime_credit(kind, points)`: the lifetime points an entry
+/// adds; the runbooks, the health check and statements sum lifetime points
+/// with it, so the rule has one home.
 #[pg_extern(immutable, parallel_safe, strict)]
-pub fn kind_earns(p_kind: &str) -> bool {
-    Kind::named(p_kind).is_some_and(Kind::earns)
+pub fn lifetime_credit(p_kind: &str, p_points: i64) -> i64 {
+    Kind::named(p_kind).map_or(0, |k| k.lifetime_credit(p_points))
 }
 
 extension_sql!(
@@ -179,16 +201,24 @@ mod unit {
     }
 
     #[test]
-    fn only_gameplay_and_bonuses_earn() {
+    fn only_gameplay_bonuses_and_positive_increments_earn() {
         let earning: Vec<_> = Kind::ALL
             .iter()
-            .filter(|k| k.earns())
+            .filter(|k| k.earns(5))
             .map(|k| k.as_str())
             .collect();
-        assert_eq!(earning, vec!["GAMEPLAY", "MANUAL_BONUS"]);
-        assert!(kind_earns("GAMEPLAY"));
-        assert!(!kind_earns("REDEMPTION_REVERSAL"));
-        assert!(!kind_earns("gameplay"));
+        assert_eq!(
+            earning,
+            vec!["GAMEPLAY", "MANUAL_BONUS", "DIRECT_INCREMENT"]
+        );
+        assert_eq!(lifetime_credit("GAMEPLAY", 700), 700);
+        assert_eq!(lifetime_credit("REDEMPTION_REVERSAL", 700), 0);
+        assert_eq!(lifetime_credit("gameplay", 700), 0);
+        assert_eq!(lifetime_credit("DIRECT_INCREMENT", 150_000), 150_000);
+        assert_eq!(lifetime_credit("DIRECT_INCREMENT", -150_000), 0);
+        // a negative increment takes tier credits, as an adjustment does
+        assert_eq!(Kind::DirectIncrement.tier_credit(-150_000), -150_000);
+        assert!(!Kind::DirectIncrement.earns(-1));
     }
 
     #[test]
@@ -209,7 +239,8 @@ mod unit {
                 "BALANCE_RECONCILED",
                 "POINTS_REDEEMED",
                 "REDEMPTION_REVERSED",
-                "POINTS_EXPIRED"
+                "POINTS_EXPIRED",
+                "BALANCE_INCREMENTED"
             ]
         );
     }

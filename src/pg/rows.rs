@@ -34,17 +34,19 @@ macro_rules! row_shape {
         name!(correlation_id, String),
     )); };
     // A slip's gameplay entry (accrue_points_from_slip, recover_slip_loyalty,
-    // approve_slip).
+    // approve_slip): status PAID with the entry, or HELD_FOR_APPROVAL (the
+    // daily four-eyes rule held the slip: no entry, nothing paid).
     (@columns AccrualRow $($what:tt)*) => { $crate::row_shape!(@write [$($what)*] (
-        name!(ledger_entry_id, i64),
+        name!(ledger_entry_id, Option<i64>),
         name!(points_earned, i64),
-        name!(balance_before, i64),
-        name!(balance_after, i64),
-        name!(tier_before, String),
-        name!(tier_after, String),
+        name!(balance_before, Option<i64>),
+        name!(balance_after, Option<i64>),
+        name!(tier_before, Option<String>),
+        name!(tier_after, Option<String>),
         name!(idempotent_hit, bool),
         name!(rating_slip_id, pgrx::Uuid),
         name!(correlation_id, String),
+        name!(status, String),
     )); };
     // One completion (complete_rating_slip; batch rows are built from it).
     (@columns CompleteRow $($what:tt)*) => { $crate::row_shape!(@write [$($what)*] (
