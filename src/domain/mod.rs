@@ -10,3 +10,4 @@ pub mod keys;
 pub mod kinds;
 pub mod points;
 pub mod reason;
+pub mod replay;

@@ -270,6 +270,36 @@ impl Standing {
         }
     }
 
+    /// [`Standing::rolled`], except into a period no later than `kept_through`
+    /// (the period in which the casino turned the PERIOD basis on): there the
+    /// tier held under the LIFETIME basis, kept as the retained tier, stays
+    /// retained, so turning the basis on takes no tier away before the next
+    /// rollover (and no call has to visit every player to say so).
+    pub fn rolled_keeping(
+        &self,
+        current: &str,
+        ladder: &[Tier],
+        kept_through: Option<&str>,
+    ) -> Standing {
+        match kept_through {
+            Some(k) if current <= k && !self.is_in(current) => Standing {
+                credits: 0,
+                period: Some(current.to_string()),
+                retained: self.retained.clone(),
+            },
+            _ => self.rolled(current, ladder),
+        }
+    }
+
+    /// The credits a roll into `current` judges: those of the period just
+    /// before it (0 when the stored period is older).
+    pub fn credits_before(&self, current: &str) -> i64 {
+        match self.period.as_deref() {
+            Some(p) if p >= year_before(current).as_str() && p < current => self.credits,
+            _ => 0,
+        }
+    }
+
     /// Whether the credits count in `current` (a period's first gaming day),
     /// nothing having to roll: stored for it, or for a later one.
     pub fn is_in(&self, current: &str) -> bool {
