@@ -97,6 +97,7 @@ CREATE TABLE loyalty.config (
                                        <= extract(day FROM make_date(2001, substr(tier_period_start, 1, 2)::integer, 1)
                                                            + interval '1 month - 1 day')
                                   ELSE false END),
+    tier_basis_since     loyalty.finite_timestamptz,
     CONSTRAINT config_pkey PRIMARY KEY (singleton)
 );
 COMMENT ON TABLE loyalty.config IS 'Owner-only settings (one row): casino time zone, gaming-day start, security limits. Not writable by ordinary roles.';
@@ -122,6 +123,7 @@ COMMENT ON COLUMN loyalty.config.points_inactivity_expiry IS 'Points expire afte
 COMMENT ON COLUMN loyalty.config.expiry_warning IS 'How long before their points expire a player is told (one POINTS_EXPIRING notification per stretch without play).';
 COMMENT ON COLUMN loyalty.config.tier_basis IS 'What decides the tier: LIFETIME (lifetime points; a tier never falls) or PERIOD (tier credits of the qualification year, the tier reached kept through the next year; roll_tier_period starts each year).';
 COMMENT ON COLUMN loyalty.config.tier_period_start IS 'MM-DD: the qualification year starts on this day each year, at the gaming-day start in the casino''s time zone (not 02-29).';
+COMMENT ON COLUMN loyalty.config.tier_basis_since IS 'When tier_basis last became PERIOD (configure sets it; NULL: never). Through the qualification year it fell in every player keeps the tier they held then, so turning the basis on takes no tier away and locks no player.';
 COMMENT ON COLUMN loyalty.config.redemption_approval_points IS 'A hold of more points than this starts PENDING_APPROVAL and needs a second staff member (approve_hold).';
 COMMENT ON COLUMN loyalty.config.accrual_lock_timeout IS 'Longest an accrual waits for a busy player''s row before the completion becomes PARTIAL_COMPLETION (keep it below API statement timeouts).';
 
@@ -223,6 +225,7 @@ CREATE TABLE loyalty.rating_slip (
     decided_by             uuid,
     decided_at             loyalty.finite_timestamptz,
     decision_reason        text,
+    points                 bigint,
     CONSTRAINT rating_slip_pkey PRIMARY KEY (id),
     -- One CHECK (each table CHECK is parsed again on every write): an OPEN
     -- slip has neither an end time nor a duration, a CLOSED one has both;
@@ -259,6 +262,7 @@ COMMENT ON COLUMN loyalty.rating_slip.approval_status IS 'NULL: no approval need
 COMMENT ON COLUMN loyalty.rating_slip.decided_by IS 'Audit: staff member who approved or rejected the held slip (NULL for a trusted back end).';
 COMMENT ON COLUMN loyalty.rating_slip.decided_at IS 'Audit: when the held slip was approved or rejected.';
 COMMENT ON COLUMN loyalty.rating_slip.decision_reason IS 'Audit: why the held slip was rejected.';
+COMMENT ON COLUMN loyalty.rating_slip.points IS 'Points the slip earns, decided from its snapshot when it closed (NULL while open): what a payment posts, and what an owed slip counts toward its player''s gaming day.';
 CREATE INDEX rating_slip_player_idx ON loyalty.rating_slip (player_id);
 -- One seat: at most one OPEN slip per player (SLIP_ALREADY_OPEN).
 CREATE UNIQUE INDEX rating_slip_one_open_per_player ON loyalty.rating_slip (player_id) WHERE status = 'OPEN';
@@ -289,15 +293,16 @@ CREATE TABLE loyalty.player_loyalty (
     tier_credits    loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
     tier_period     date,
     retained_tier   text,
+    expiry_warned_at loyalty.finite_timestamptz,
     CONSTRAINT player_loyalty_pkey PRIMARY KEY (player_id),
     -- available points (balance - held) never below 0: the write path
     -- refuses first (src/ledger/balance.rs); this is the guard behind it
     CONSTRAINT player_loyalty_available_check CHECK (held_points <= current_balance)
 );
-COMMENT ON TABLE loyalty.player_loyalty IS 'Balance per player. Invariant: current_balance = sum(ledger.points_change), lifetime_points = sum of the earned entries (loyalty.kind_earns), held_points = sum of the live holds.';
+COMMENT ON TABLE loyalty.player_loyalty IS 'Balance per player. Invariant: current_balance = sum(ledger.points_change), lifetime_points = sum of loyalty.lifetime_credit over the entries, held_points = sum of the live holds.';
 COMMENT ON COLUMN loyalty.player_loyalty.player_id IS 'The player (their auth user id).';
 COMMENT ON COLUMN loyalty.player_loyalty.current_balance IS 'Points the player has, held ones included; never below held_points.';
-COMMENT ON COLUMN loyalty.player_loyalty.lifetime_points IS 'All points ever earned (GAMEPLAY and MANUAL_BONUS entries; loyalty.kind_earns); decides the tier. Spending and reversals never change it.';
+COMMENT ON COLUMN loyalty.player_loyalty.lifetime_points IS 'All points ever earned (GAMEPLAY, MANUAL_BONUS and positive DIRECT_INCREMENT entries; loyalty.lifetime_credit); decides the tier. Spending and reversals never change it.';
 COMMENT ON COLUMN loyalty.player_loyalty.tier IS 'Tier from the tier ladder and lifetime_points (config.tier_basis LIFETIME) or the higher of tier_credits'' tier and retained_tier (PERIOD).';
 COMMENT ON COLUMN loyalty.player_loyalty.tier_progress IS 'Percent of the way from this tier''s threshold to the next (100 at the top tier).';
 COMMENT ON COLUMN loyalty.player_loyalty.created_at IS 'Audit: when the player first received a balance row.';
@@ -312,6 +317,7 @@ COMMENT ON COLUMN loyalty.player_loyalty.chain_head_at IS 'Tamper evidence and s
 COMMENT ON COLUMN loyalty.player_loyalty.tier_credits IS 'Tier credits earned in tier_period (GAMEPLAY and MANUAL_BONUS add, a negative ADJUSTMENT takes away, never below 0); the tier under config.tier_basis = PERIOD.';
 COMMENT ON COLUMN loyalty.player_loyalty.tier_period IS 'First gaming day of the qualification period tier_credits count in (NULL before the player''s first entry of 0.3.0).';
 COMMENT ON COLUMN loyalty.player_loyalty.retained_tier IS 'The tier the previous period''s credits reached, kept through tier_period (NULL: the lowest).';
+COMMENT ON COLUMN loyalty.player_loyalty.expiry_warned_at IS 'When the POINTS_EXPIRING warning for expiry_warned_for was sent: points expire only config.expiry_warning after it.';
 COMMENT ON COLUMN loyalty.player_loyalty.held_points IS 'Points reserved by the player''s PENDING_APPROVAL and ACTIVE holds; available = current_balance - held_points.';
 
 -- The casino's gaming day of an instant: its local date in
@@ -369,8 +375,8 @@ COMMENT ON COLUMN loyalty.loyalty_ledger.rating_slip_id IS 'The slip this entry 
 COMMENT ON COLUMN loyalty.loyalty_ledger.visit_id IS 'Visit of the slip, copied for reporting.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.session_id IS 'Table session of the slip, copied for reporting.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.idempotency_key IS 'Deterministic key (gameplay:<slip>, manual:<hash>); unique per player, so a replay finds the first entry.';
-COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'GAMEPLAY, MANUAL_BONUS (positive manual), ADJUSTMENT (negative manual), REDEMPTION (a captured hold, negative), REDEMPTION_REVERSAL (a redemption given back, positive) or RECONCILIATION (an operator''s repair of a drifted balance: moves the stored balance back to the ledger, so it is not counted in the ledger''s sum; src/domain/kinds.rs).';
-COMMENT ON COLUMN loyalty.loyalty_ledger.event_type IS 'RATING_SLIP_COMPLETED, POINTS_UPDATE_REQUESTED, POINTS_REDEEMED, REDEMPTION_REVERSED or BALANCE_RECONCILED.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'GAMEPLAY, MANUAL_BONUS (positive manual), ADJUSTMENT (negative manual), REDEMPTION (a captured hold, negative), REDEMPTION_REVERSAL (a redemption given back, positive), EXPIRY (points that lapsed), DIRECT_INCREMENT (a trusted back end''s increment_player_loyalty) or RECONCILIATION (an operator''s repair of a drifted balance: moves the stored balance back to the ledger, so it is not counted in the ledger''s sum; src/domain/kinds.rs).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.event_type IS 'RATING_SLIP_COMPLETED, POINTS_UPDATE_REQUESTED, POINTS_REDEEMED, REDEMPTION_REVERSED, POINTS_EXPIRED, BALANCE_INCREMENTED or BALANCE_RECONCILED.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.points_change IS 'Signed change of the balance.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.reason IS 'Audit: why (required for manual rewards).';
 COMMENT ON COLUMN loyalty.loyalty_ledger.source IS 'Audit: which function wrote the entry.';
@@ -620,8 +626,8 @@ CREATE TRIGGER admin_audit_append_only
 -- The owner's configuration survives pg_dump / pg_restore exactly. During
 -- a restore CREATE EXTENSION seeds config, tier and game_settings again
 -- before the dumped rows arrive, so:
---   * every row is dumped; a dumped row whose key exists merges over the
---     seeded row (edits kept, untouched seeds unchanged);
+--   * every row is dumped; a dumped row whose key exists replaces the
+--     seeded row whole (edits kept, untouched seeds unchanged);
 --   * seeded rows carry seeded = true until the owner changes them;
 --   * a seeded row the owner deleted leaves a tombstone in seed_removed
 --     (dumped), whose restore deletes the re-seeded row again;
@@ -643,34 +649,14 @@ COMMENT ON COLUMN loyalty.seed_removed.removed_at IS 'Audit: when the owner dele
 CREATE FUNCTION loyalty.merge_seeded_row() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    -- The dumped row replaces the seeded one whole: every column, including
+    -- those a later version adds, with nothing to list here.
     IF TG_TABLE_NAME = 'tier' THEN
-        UPDATE loyalty.tier SET threshold_points = NEW.threshold_points, seeded = NEW.seeded,
-                                updated_at = NEW.updated_at
-         WHERE tier = NEW.tier;
+        DELETE FROM loyalty.tier WHERE tier = NEW.tier;
     ELSIF TG_TABLE_NAME = 'game_settings' THEN
-        UPDATE loyalty.game_settings
-           SET house_edge = NEW.house_edge, decisions_per_hour = NEW.decisions_per_hour,
-               points_conversion_rate = NEW.points_conversion_rate,
-               point_multiplier = NEW.point_multiplier, updated_at = NEW.updated_at,
-               min_average_bet = NEW.min_average_bet, max_average_bet = NEW.max_average_bet,
-               approval_threshold_points = NEW.approval_threshold_points, seeded = NEW.seeded
-         WHERE game_type = NEW.game_type;
+        DELETE FROM loyalty.game_settings WHERE game_type = NEW.game_type;
     ELSIF TG_TABLE_NAME = 'config' THEN
-        UPDATE loyalty.config
-           SET casino_timezone = NEW.casino_timezone, gaming_day_start = NEW.gaming_day_start,
-               max_reward_points = NEW.max_reward_points, rate_limit_count = NEW.rate_limit_count,
-               rate_limit_window = NEW.rate_limit_window, alert_reward_count = NEW.alert_reward_count,
-               alert_window = NEW.alert_window, updated_at = NEW.updated_at,
-               accrual_lock_timeout = NEW.accrual_lock_timeout, seeded = NEW.seeded,
-               partial_stale_after = NEW.partial_stale_after,
-               approval_overdue_after = NEW.approval_overdue_after,
-               alert_ack_overdue_after = NEW.alert_ack_overdue_after,
-               health_sweep_players = NEW.health_sweep_players,
-               notification_claim_timeout = NEW.notification_claim_timeout
-         WHERE singleton = NEW.singleton;
-    END IF;
-    IF FOUND THEN
-        RETURN NULL;  -- merged into the existing row
+        DELETE FROM loyalty.config WHERE singleton = NEW.singleton;
     END IF;
     RETURN NEW;
 END
@@ -682,9 +668,9 @@ CREATE TRIGGER game_settings_merge_seeded BEFORE INSERT ON loyalty.game_settings
 CREATE TRIGGER config_merge_seeded BEFORE INSERT ON loyalty.config
     FOR EACH ROW EXECUTE FUNCTION loyalty.merge_seeded_row();
 
--- An owner's edit makes a seeded row the owner's. A restore's merge
--- (an UPDATE from inside merge_seeded_row, trigger depth 2) keeps the
--- flag the dump carried.
+-- An owner's edit makes a seeded row the owner's. A restore writes its
+-- rows with INSERT (merge_seeded_row), which keeps the flag the dump
+-- carried; an UPDATE from inside another trigger (depth 2) is not an edit.
 CREATE FUNCTION loyalty.seeded_row_edited() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -702,9 +688,14 @@ CREATE TRIGGER config_seeded_row_edited BEFORE UPDATE ON loyalty.config
     FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_edited();
 
 -- Deleting a seeded row leaves a tombstone; adding the key back removes it.
+-- A delete made by a restore's trigger (a merge, a restored tombstone)
+-- leaves none: it is not the owner's.
 CREATE FUNCTION loyalty.seeded_row_removed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF TG_OP = 'DELETE' AND pg_trigger_depth() > 1 THEN
+        RETURN OLD;
+    END IF;
     IF TG_OP = 'DELETE' THEN
         IF OLD.seeded AND TG_TABLE_NAME = 'tier' THEN
             INSERT INTO loyalty.seed_removed (table_name, key) VALUES ('tier', OLD.tier) ON CONFLICT DO NOTHING;

@@ -22,7 +22,8 @@ GRANT USAGE ON SCHEMA loyalty TO anon, authenticated, service_role;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA loyalty FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA loyalty FROM PUBLIC;
 
--- The balance primitive writes no ledger row: owner and service_role only.
+-- The balance primitive (a DIRECT_INCREMENT entry per call): owner and
+-- service_role only.
 GRANT EXECUTE ON FUNCTION loyalty.increment_player_loyalty TO service_role;
 -- Pure functions: no data, no side effects.
 GRANT EXECUTE ON FUNCTION loyalty.hash_idempotency_key, loyalty.calculate_points
@@ -50,7 +51,7 @@ GRANT EXECUTE ON FUNCTION loyalty.player_balance_at, loyalty.player_statement TO
 -- The exception report: loyalty:audit staff and trusted back ends (it checks that itself).
 GRANT EXECUTE ON FUNCTION loyalty.exception_report TO authenticated, service_role;
 -- Pure: which kinds add to lifetime points (the runbooks and RLS-free reads).
-GRANT EXECUTE ON FUNCTION loyalty.kind_earns TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION loyalty.lifetime_credit TO authenticated, service_role;
 -- Identity helpers the RLS policies call as the querying role.
 GRANT EXECUTE ON FUNCTION loyalty.caller_uid, loyalty.caller_has_permission
     TO anon, authenticated, service_role;
@@ -70,7 +71,7 @@ GRANT EXECUTE ON FUNCTION loyalty.tier_period_of TO authenticated, service_role;
 -- Read-only views of operations for staff with loyalty:view_all (each
 -- checks that itself) and trusted back ends.
 GRANT EXECUTE ON FUNCTION loyalty.metrics, loyalty.reward_history, loyalty.staff_activity,
-    loyalty.acknowledge_alert
+    loyalty.acknowledge_alert, loyalty.ledger_standing, loyalty.standing_check
     TO authenticated, service_role;
 -- The admin API: trusted back ends only (each refuses anyone else itself).
 GRANT EXECUTE ON FUNCTION loyalty.upsert_staff, loyalty.deactivate_staff, loyalty.upsert_game_settings,
@@ -200,7 +201,7 @@ CREATE POLICY seed_removed_owner_only ON loyalty.seed_removed USING (false) WITH
 ALTER FUNCTION loyalty.hash_idempotency_key SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.is_ledger_kind SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.is_ledger_event SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION loyalty.kind_earns SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.lifetime_credit SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.resolve_correlation_id SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.tier_ladder_changed SET search_path = pg_catalog, pg_temp;
 

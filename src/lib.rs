@@ -48,7 +48,8 @@ extension_sql_file!(
     requires = [
         "schema",
         auth::require_caller,
-        ops::runbook::list_partial_completions
+        ops::runbook::list_partial_completions,
+        ledger::standing::standing_check
     ]
 );
 extension_sql_file!(
@@ -66,7 +67,8 @@ extension_sql_file!(
         auth::require_caller,
         ledger::chain::verify::verify_ledger_chain,
         ledger::chain::verify::verify_ledger_chain_since,
-        ledger::ladder::player_tier
+        ledger::ladder::player_tier,
+        ledger::standing::standing_check
     ]
 );
 extension_sql_file!(
@@ -77,7 +79,7 @@ extension_sql_file!(
         "health",
         auth::require_caller,
         auth::caller_uid_sql,
-        domain::kinds::kind_earns,
+        domain::kinds::lifetime_credit,
         ledger::ladder::player_tier
     ]
 );
@@ -93,8 +95,7 @@ extension_sql_file!(
         "schema",
         auth::require_caller,
         pg::context::resolve_correlation_id,
-        pg::standby::require_primary,
-        aging::tier::keep_tiers_through_period
+        pg::standby::require_primary
     ]
 );
 extension_sql_file!(

@@ -87,7 +87,7 @@ BEGIN
     ELSE
         balance := e.balance_after; tier := e.tier_after;
         ledger_entry_id := e.id; seq := e.seq; entry_at := e.created_at;
-        SELECT coalesce(sum(l.points_change) FILTER (WHERE loyalty.kind_earns(l.transaction_type)), 0)::bigint
+        SELECT coalesce(sum(loyalty.lifetime_credit(l.transaction_type, l.points_change)), 0)::bigint
           INTO lifetime_points
           FROM loyalty.loyalty_ledger l WHERE l.player_id = p_player_id AND l.seq <= e.seq;
     END IF;

@@ -277,6 +277,11 @@ BEGIN
                expiry_warning = coalesce(p_expiry_warning, c.expiry_warning),
                tier_basis = coalesce(p_tier_basis, c.tier_basis),
                tier_period_start = coalesce(p_tier_period_start, c.tier_period_start),
+               -- turning the period basis on: through this qualification
+               -- year every player keeps the tier they hold (the write path
+               -- reads it when it next touches them; no player is locked here)
+               tier_basis_since = CASE WHEN c.tier_basis = 'LIFETIME' AND p_tier_basis = 'PERIOD'
+                                       THEN clock_timestamp() ELSE c.tier_basis_since END,
                updated_at = now()
          WHERE c.singleton
         RETURNING * INTO v_after;
@@ -285,15 +290,9 @@ BEGIN
         PERFORM loyalty.admin_refused(coalesce(nullif(v_con, ''), 'config_casino_timezone_check'),
                                       'see docs/reference.md for each setting''s range');
     END;
-    -- Turning the period basis on takes no tier away: every player keeps
-    -- the tier they hold through the current period (src/aging/tier.rs),
-    -- so the first fall is at the next rollover.
-    IF v_before.tier_basis = 'LIFETIME' AND v_after.tier_basis = 'PERIOD' THEN
-        PERFORM loyalty.keep_tiers_through_period();
-    END IF;
     PERFORM loyalty.admin_audit_write(v_actor, 'configure', 'config', to_jsonb(v_before), to_jsonb(v_after), v_corr);
     RETURN v_after;
 END
 $$;
 COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint, numeric, bigint, bigint, interval, interval, text, text) IS
-    'Admin (trusted back ends): casino time zone, gaming-day start, limits, thresholds and the tier basis (NULL keeps a value); audited. Turning tier_basis to PERIOD keeps every player''s tier through the current period.';
+    'Admin (trusted back ends): casino time zone, gaming-day start, limits, thresholds and the tier basis (NULL keeps a value); audited. Turning tier_basis to PERIOD keeps every player''s tier through the current period (tier_basis_since), without locking any player.';

@@ -26,7 +26,8 @@ BEGIN
            coalesce(l.staff_id::text, l.source), NULL::text, l.points_change, l.reason, l.correlation_id,
            'ledger:' || l.id || coalesce(' reverses ledger:' || l.reverses_entry_id, '')
       FROM loyalty.loyalty_ledger l
-     WHERE l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT', 'RECONCILIATION', 'REDEMPTION_REVERSAL', 'EXPIRY')
+     WHERE l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT', 'RECONCILIATION', 'REDEMPTION_REVERSAL', 'EXPIRY',
+                                  'DIRECT_INCREMENT')
        AND l.gaming_day BETWEEN p_from_gaming_day AND p_to_gaming_day
        AND l.created_at >= (p_from_gaming_day - 3)::timestamp AT TIME ZONE 'UTC'
        AND l.created_at < (p_to_gaming_day + 4)::timestamp AT TIME ZONE 'UTC'
@@ -40,12 +41,24 @@ BEGIN
      WHERE s.approval_status IN ('APPROVED', 'REJECTED')
        AND loyalty.gaming_day(s.decided_at) BETWEEN p_from_gaming_day AND p_to_gaming_day
     UNION ALL
-    -- comps above the approval threshold, approved by a second person
+    -- comps above the approval threshold, approved by a second person,
+    -- with what moved: the points captured (0 while none were, and for a
+    -- hold voided or expired), the hold's state in the reference
     SELECT 'HOLD_APPROVED', loyalty.gaming_day(h.approved_at), h.approved_at::timestamptz, h.player_id,
-           h.staff_id::text, h.approved_by::text, -h.points, h.reason, h.correlation_id, 'hold:' || h.hold_id
+           h.staff_id::text, h.approved_by::text, -coalesce(h.captured_points, 0), h.reason, h.correlation_id,
+           'hold:' || h.hold_id || ' ' || h.status::text
       FROM loyalty.hold h
      WHERE h.approved_by IS NOT NULL
        AND loyalty.gaming_day(h.approved_at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+    UNION ALL
+    -- and the REDEMPTION entries that captured those comps
+    SELECT l.transaction_type::text, l.gaming_day, l.created_at::timestamptz, l.player_id,
+           coalesce(l.staff_id::text, l.source), h.approved_by::text, l.points_change, l.reason, l.correlation_id,
+           'ledger:' || l.id || ' hold:' || h.hold_id
+      FROM loyalty.hold h
+      JOIN loyalty.loyalty_ledger l ON l.player_id = h.player_id AND l.id = h.ledger_entry_id
+     WHERE h.approved_by IS NOT NULL
+       AND l.gaming_day BETWEEN p_from_gaming_day AND p_to_gaming_day
     UNION ALL
     -- every change made through the admin API
     SELECT 'ADMIN_' || upper(a.action), loyalty.gaming_day(a.at), a.at::timestamptz, NULL::uuid, a.actor,
@@ -56,4 +69,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION loyalty.exception_report(date, date) IS
-    'Exception report for the gaming days [p_from_gaming_day, p_to_gaming_day]: manual adds and adjustments, reconciliations, redemption reversals, expiries, slip approvals and rejections, approved comps above the threshold, admin API changes; each with initiator and approver. loyalty:audit staff and trusted back ends.';
+    'Exception report for the gaming days [p_from_gaming_day, p_to_gaming_day]: manual adds and adjustments, direct increments, reconciliations, redemption reversals, expiries, slip approvals and rejections, approved comps above the threshold with the points they captured and their REDEMPTION entries, admin API changes; each with initiator and approver. loyalty:audit staff and trusted back ends.';

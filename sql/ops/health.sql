@@ -100,7 +100,7 @@ BEGIN
                                             ELSE txid_current() END - st.changed_since_xid);
     v_players := v_chained || v_changed
         || ARRAY(SELECT a.player_id FROM loyalty.alert a
-                  WHERE a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.resolved_at IS NULL
+                  WHERE a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH', 'STANDING_MISMATCH') AND a.resolved_at IS NULL
                     AND a.player_id IS NOT NULL);
     v_players := ARRAY(SELECT DISTINCT u FROM unnest(v_players) u);
     v_chained := ARRAY(SELECT DISTINCT u FROM unnest(v_chained) u);
@@ -119,9 +119,23 @@ BEGIN
           JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
           CROSS JOIN LATERAL (
               SELECT coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'), 0) AS bal,
-                     coalesce(sum(e.points_change) FILTER (WHERE loyalty.kind_earns(e.transaction_type)), 0) AS life
+                     coalesce(sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)), 0) AS life
                 FROM loyalty.loyalty_ledger e WHERE e.player_id = u.player_id) l
          WHERE p.current_balance <> l.bal OR p.lifetime_points <> l.life),
+        '[]');
+
+    -- Tier state that the ledger does not give (SPEC §20): tier credits,
+    -- qualification period, retained tier and tier, against the replay of
+    -- the player's entries (loyalty.standing_check).
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'STANDING_MISMATCH', 'severity', 'CRITICAL',
+                   'fingerprint', 'STANDING_MISMATCH:' || u.player_id, 'subject', u.player_id::text,
+                   'player_id', u.player_id,
+                   'details', jsonb_build_object('standing', sc.standing, 'ledger_standing', sc.ledger_standing)))
+          FROM unnest(v_players) u(player_id)
+          CROSS JOIN LATERAL loyalty.standing_check(u.player_id) sc
+         WHERE NOT sc.ok),
         '[]');
 
     -- Held points that are not the sum of the player's live holds
@@ -239,7 +253,8 @@ BEGIN
            AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_found) x WHERE x ->> 'fingerprint' = a.fingerprint)
            AND (a.kind IN ('PARTIAL_COMPLETION_STALE', 'PENDING_ROW_WRONG', 'APPROVAL_OVERDUE', 'HOLD_EXPIRY_LATE')
                 OR a.kind = 'TIER_DRIFT' AND v_full_tiers
-                OR a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH') AND a.player_id = ANY (v_players)
+                OR a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH', 'STANDING_MISMATCH')
+                   AND a.player_id = ANY (v_players)
                 OR a.kind = 'CHAIN_BROKEN' AND a.player_id = ANY (v_chained));
     END IF;
 
@@ -273,7 +288,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION loyalty.health_check() IS
-    'Finds stale partial completions, paid slips marked owed, balance/ledger mismatches, held points that are not the live holds, holds past due and not expired, broken hash chains, tier drift, overdue approvals and unacknowledged alerts; one alert per finding while unresolved.';
+    'Finds stale partial completions, paid slips marked owed, balance/ledger mismatches, tier standings the ledger does not give, held points that are not the live holds, holds past due and not expired, broken hash chains, tier drift, overdue approvals and unacknowledged alerts; one alert per finding while unresolved.';
 
 CREATE FUNCTION loyalty.metrics()
 RETURNS TABLE (gaming_day date, slips_open bigint, slips_completed_today bigint, slips_held_today bigint,

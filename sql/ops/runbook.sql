@@ -12,7 +12,8 @@ COMMENT ON FUNCTION loyalty.list_partial_completions(integer) IS
 CREATE FUNCTION loyalty.verify_player_balance(p_player_id uuid)
 RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint, lifetime_points bigint,
                ledger_lifetime bigint, entries bigint, chain_breaks bigint, ok boolean,
-               held_points bigint, live_hold_points bigint)
+               held_points bigint, live_hold_points bigint, standing_ok boolean, standing jsonb,
+               ledger_standing jsonb)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 BEGIN
@@ -27,7 +28,7 @@ BEGIN
     -- before, and the ledger still shows it).
     WITH l AS (
         SELECT coalesce(sum(e.points_change) FILTER (WHERE NOT e.reconciliation), 0)::bigint AS bal,
-               coalesce(sum(e.points_change) FILTER (WHERE loyalty.kind_earns(e.transaction_type)),
+               coalesce(sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)),
                         0)::bigint AS life,
                count(*) AS n,
                count(*) FILTER (WHERE e.seq > coalesce(e.last_reconciled, 0) AND e.prev_after IS NOT NULL
@@ -44,11 +45,14 @@ BEGIN
           FROM loyalty.hold x
          WHERE x.player_id = p_player_id AND x.status IN ('PENDING_APPROVAL', 'ACTIVE')
     )
+    -- and the tier state against the ledger's replay (SPEC §20)
     SELECT p_player_id, p.current_balance::bigint, l.bal, p.lifetime_points::bigint, l.life, l.n, l.breaks,
            p.current_balance IS NOT DISTINCT FROM l.bal AND p.lifetime_points IS NOT DISTINCT FROM l.life
-           AND l.breaks = 0 AND coalesce(p.held_points, 0) = h.live,
-           coalesce(p.held_points, 0)::bigint, h.live
+           AND l.breaks = 0 AND coalesce(p.held_points, 0) = h.live AND coalesce(sc.ok, true),
+           coalesce(p.held_points, 0)::bigint, h.live, coalesce(sc.ok, true), sc.standing, sc.ledger_standing
       FROM l CROSS JOIN h LEFT JOIN loyalty.player_loyalty p ON p.player_id = p_player_id
+      LEFT JOIN LATERAL (SELECT c.* FROM loyalty.standing_check(p.player_id) c
+                          WHERE p.player_id IS NOT NULL) sc ON true
      WHERE p.player_id IS NOT NULL OR l.n > 0;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING MESSAGE = 'PLAYER_NOT_FOUND',
@@ -57,7 +61,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION loyalty.verify_player_balance(uuid) IS
-    'Runbook: one player''s balance and lifetime points against the ledger sums, the before/after chain, and held points against live holds.';
+    'Runbook: one player''s balance and lifetime points against the ledger sums, the before/after chain, held points against live holds, and the tier state (tier, credits, period, retained tier) against the ledger''s replay.';
 
 CREATE FUNCTION loyalty.verify_all_balances()
 RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint,
@@ -72,7 +76,7 @@ AS $$
       FULL JOIN (SELECT e.player_id,
                         coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'),
                                  0)::bigint AS bal,
-                        coalesce(sum(e.points_change) FILTER (WHERE loyalty.kind_earns(e.transaction_type)),
+                        coalesce(sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)),
                                  0)::bigint AS life
                    FROM loyalty.loyalty_ledger e GROUP BY e.player_id) l ON l.player_id = p.player_id
      WHERE p.player_id IS NULL OR l.player_id IS NULL AND (p.current_balance <> 0 OR p.lifetime_points <> 0)

@@ -16,16 +16,30 @@ use pgrx::prelude::*;
 /// whose last earning (or, never having earned, their first balance row)
 /// is older than the inactivity setting, less `$lead` (an interval
 /// expression: `c.expiry_warning` for the warning, none for the expiry).
-/// Reads `p` (player_loyalty) and `c` (config).
+/// Reads `p` (player_loyalty) and `c` (config). A row an upgrade brought is
+/// left until the write path has derived its last earning from the ledger
+/// (its qualification period says so).
 macro_rules! lapses_within {
     ($lead:literal) => {
         concat!(
             "c.points_inactivity_expiry IS NOT NULL AND p.current_balance > p.held_points
+             AND p.tier_period IS NOT NULL
              AND coalesce(p.last_earned_at, p.created_at)
                  <= pg_catalog.clock_timestamp() - (c.points_inactivity_expiry - ",
             $lead,
             ")"
         )
+    };
+}
+
+/// And the warning came first: the player was told about this stretch
+/// without play at least `c.expiry_warning` ago (a warning's time is
+/// stored), so turning expiry on, or an upgrade, never warns and expires
+/// in one call.
+macro_rules! warned_in_time {
+    () => {
+        " AND p.expiry_warned_for = coalesce(p.last_earned_at, p.created_at)
+          AND p.expiry_warned_at <= pg_catalog.clock_timestamp() - c.expiry_warning"
     };
 }
 
@@ -52,6 +66,7 @@ fn candidates(limit: i32) -> Result<Vec<pgrx::Uuid>> {
                 "SELECT player_id FROM (
                      SELECT p.player_id FROM loyalty.player_loyalty p, loyalty.config c WHERE ",
                 lapses_within!("'0'::interval"),
+                warned_in_time!(),
                 " ORDER BY coalesce(p.last_earned_at, p.created_at) LIMIT $1) quiet
                   ORDER BY player_id"
             ),
@@ -64,10 +79,12 @@ fn candidates(limit: i32) -> Result<Vec<pgrx::Uuid>> {
     })
 }
 
-/// Lock the player and read, under the lock, whether their points lapse now.
+/// Lock the player (unless another transaction holds them: a sweep never
+/// waits, the player is picked up by a later run) and read, under the
+/// lock, whether their points lapse now.
 fn lock_lapsing(player: pgrx::Uuid) -> Result<Option<Lapsing>> {
     Spi::connect(|c| {
-        if ledger::lock_player(c, player)?.is_none() {
+        if ledger::try_lock_player(c, player)?.is_none() {
             return Ok(None);
         }
         let rows = spi::write(
@@ -77,7 +94,8 @@ fn lock_lapsing(player: pgrx::Uuid) -> Result<Option<Lapsing>> {
                         to_char(loyalty.gaming_day(pg_catalog.clock_timestamp()), 'YYYY-MM-DD')
                    FROM loyalty.player_loyalty p, loyalty.config c
                   WHERE p.player_id = $1 AND ",
-                lapses_within!("'0'::interval")
+                lapses_within!("'0'::interval"),
+                warned_in_time!()
             ),
             &[player.into()],
         )?;
@@ -111,7 +129,8 @@ fn warn(limit: i32, correlation_id: &str) -> Result<i64> {
                   ORDER BY 2 LIMIT $1
                   FOR UPDATE OF p SKIP LOCKED),
              marked AS (
-                 UPDATE loyalty.player_loyalty p SET expiry_warned_for = d.quiet_since
+                 UPDATE loyalty.player_loyalty p
+                    SET expiry_warned_for = d.quiet_since, expiry_warned_at = pg_catalog.clock_timestamp()
                    FROM due d WHERE p.player_id = d.player_id)
              INSERT INTO loyalty.notification (kind, player_id, payload)
              SELECT 'POINTS_EXPIRING', d.player_id,
@@ -129,8 +148,10 @@ fn warn(limit: i32, correlation_id: &str) -> Result<i64> {
 /// `expire_inactive_points(p_limit)`: warn the players whose points expire
 /// within `config.expiry_warning`, then post one EXPIRY entry of −available
 /// for each player inactive longer than `config.points_inactivity_expiry`
-/// (key `expiry:<player>:<gaming day>`: a rerun that day is a hit). Trusted
-/// back ends only; nothing while the setting is NULL.
+/// (key `expiry:<player>:<gaming day>`: a rerun that day is a hit), once
+/// its warning is at least `config.expiry_warning` old. Busy players are
+/// skipped and a call starts no player once the sweep budget is spent.
+/// Trusted back ends only; nothing while the setting is NULL.
 #[pg_extern(security_definer, volatile, parallel_unsafe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn expire_inactive_points(
@@ -156,8 +177,13 @@ fn expire_inactive_points(
         }
         let correlation_id = context::correlation_id(None)?;
         let warned = warn(limit, &correlation_id)?;
+        let budget = Spi::connect(ledger::casino::sweep_budget)?;
+        let started = std::time::Instant::now();
         let mut out = Vec::new();
         for player in candidates(limit)? {
+            if started.elapsed() >= budget {
+                break; // the rest waits for the next run
+            }
             let Some(l) = lock_lapsing(player)? else {
                 continue; // played, spent or was held while we looked
             };
@@ -177,6 +203,7 @@ fn expire_inactive_points(
                 restate: None,
                 held_change: 0,
                 reverses_entry_id: None,
+                under_lock: None,
             }) {
                 Ok(p) => p,
                 // expired once already this gaming day (the key is per day):

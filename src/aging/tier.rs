@@ -26,10 +26,13 @@ fn candidates(limit: i32) -> Result<(String, Vec<pgrx::Uuid>)> {
         let now = unsafe { pg_sys::GetCurrentTimestamp() };
         let day = ledger::casino::gaming_day(c, now)?;
         let (_, period) = ledger::casino::tier_rules(c, &day)?;
+        // and rows an upgrade brought that the write path has not derived
+        // from their ledger yet (ledger::derive_if_needed)
         let rows = spi::write(
             c,
             "SELECT player_id FROM loyalty.player_loyalty
-              WHERE tier_period < $1::date ORDER BY player_id LIMIT $2",
+              WHERE tier_period < $1::date OR (tier_period IS NULL AND chain_seq > 0)
+              ORDER BY player_id LIMIT $2",
             &[period.as_str().into(), limit.into()],
         )?;
         let ids = rows
@@ -44,7 +47,11 @@ fn candidates(limit: i32) -> Result<(String, Vec<pgrx::Uuid>)> {
 /// a period that has ended, keep the tier those credits reached through the
 /// new period, start its credits at 0, and, under `tier_basis = PERIOD`,
 /// set the tier that follows (a fall notifies as any tier change). A rerun
-/// finds nobody left. Trusted back ends only; call until it returns none.
+/// finds nobody left. Players busy in another transaction are skipped (their
+/// own next post rolls them), and a call starts no player once the sweep
+/// budget (half the accrual lock timeout) is spent, so no floor call waits
+/// on it longer than that: pg_cron calls it every minute. Trusted back ends
+/// only; call until it returns none.
 #[pg_extern(security_definer, volatile, parallel_unsafe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn roll_tier_period(
@@ -73,10 +80,16 @@ fn roll_tier_period(
         let (period, players) = candidates(limit)?;
         let mut out = Vec::with_capacity(players.len());
         Spi::connect(|c| -> Result<()> {
+            let budget = ledger::casino::sweep_budget(c)?;
+            let started = std::time::Instant::now();
             for player in players {
-                let Some(locked) = ledger::lock_player(c, player)? else {
-                    continue;
+                if started.elapsed() >= budget {
+                    break;
+                }
+                let Some(locked) = ledger::try_lock_player(c, player)? else {
+                    continue; // busy: their own next post rolls them
                 };
+                let locked = ledger::balance::derive_if_needed(c, locked)?;
                 if locked.standing.is_in(&period) {
                     continue; // a post rolled them while we looked
                 }
@@ -97,7 +110,7 @@ fn roll_tier_period(
                     player,
                     locked.tier.clone(),
                     rolled.tier_after.clone(),
-                    locked.standing.credits,
+                    locked.standing.credits_before(&period),
                     rolled.standing.retained.clone(),
                     ledger::casino::parse_date(&locked.period)?,
                 ));
@@ -107,34 +120,4 @@ fn roll_tier_period(
         Ok(out)
     });
     TableIterator::new(rows)
-}
-
-/// `keep_tiers_through_period()`: what `configure` runs when it turns
-/// `tier_basis` to PERIOD: every player, in player order, keeps the tier
-/// they hold through the current period (ledger::retaining). Trusted back
-/// ends only; returns how many players.
-#[pg_extern(security_definer, volatile, parallel_unsafe)]
-#[search_path(pg_catalog, loyalty, pg_temp)]
-fn keep_tiers_through_period() -> i64 {
-    run(|| {
-        crate::pg::standby::writable()?;
-        auth::require_trusted()?;
-        Spi::connect(|c| -> Result<i64> {
-            let players: Vec<pgrx::Uuid> = spi::write(
-                c,
-                "SELECT player_id FROM loyalty.player_loyalty ORDER BY player_id",
-                &[],
-            )?
-            .filter_map(|r| r.get(1).ok().flatten())
-            .collect();
-            let mut kept = 0;
-            for player in players {
-                if let Some(locked) = ledger::lock_player(c, player)? {
-                    ledger::set_balance(c, &locked, &ledger::retaining(&locked))?;
-                    kept += 1;
-                }
-            }
-            Ok(kept)
-        })
-    })
 }

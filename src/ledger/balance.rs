@@ -60,6 +60,12 @@ pub struct Locked {
     pub basis: Basis,
     /// First gaming day of the qualification period `at` falls in.
     pub period: String,
+    /// GAMEPLAY points already posted on `gaming_day` (the daily four-eyes
+    /// rule counts them under this lock).
+    pub gameplay_today: i64,
+    /// The first gaming day of the period in which the casino turned the
+    /// PERIOD basis on, if it is on: through it the tier held then is kept.
+    pub kept_through: Option<String>,
 }
 
 impl Locked {
@@ -76,7 +82,30 @@ impl Locked {
 
     /// The stored standing, rolled into the period of the lock's instant.
     pub fn current_standing(&self) -> Standing {
-        self.standing.rolled(&self.period, &self.ladder)
+        self.standing
+            .rolled_keeping(&self.period, &self.ladder, self.kept_through.as_deref())
+    }
+
+    /// Whether a year ended since the stored standing's, under the PERIOD
+    /// basis: the player rolls into the new year in a step of its own
+    /// (ledger::roll) before anything posts, so a spend never records the
+    /// fall and the fall gets its own notification.
+    pub fn due_to_roll(&self) -> bool {
+        self.basis == Basis::Period && !self.standing.is_in(&self.period)
+    }
+
+    /// `tier` and `standing` after a change: under the LIFETIME basis the
+    /// tier held is kept as the retained tier, so that turning the PERIOD
+    /// basis on needs no pass over every player (Standing::rolled_keeping).
+    fn settle(
+        &self,
+        (tier, progress): (String, i16),
+        mut standing: Standing,
+    ) -> (String, i16, Standing) {
+        if self.basis == Basis::Lifetime {
+            standing.retained = Some(tier.clone());
+        }
+        (tier, progress, standing)
     }
 }
 
@@ -131,7 +160,7 @@ fn set_local_lock_timeout(ms: i32) {
 /// wait for the winner's row, which it then locks.
 pub(super) fn lock_or_create(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Locked> {
     if let Some(l) = lock_player(client, player_id)? {
-        return Ok(l);
+        return roll_if_due(client, l);
     }
     spi::write(
         client,
@@ -142,15 +171,101 @@ pub(super) fn lock_or_create(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> R
         .ok_or_else(|| LoyaltyError::new(Code::PlayerNotFound, "player row vanished while locking"))
 }
 
-pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<Locked>> {
-    let ladder = ladder::get(client)?;
-    let rows = spi::write(
+/// A locked player as the write path must find them before it changes
+/// anything: derived from their ledger if an upgrade brought the row
+/// ([`derive_if_needed`]), then, if a year ended under the PERIOD basis,
+/// rolled into the new one in a step of its own (its own tier change,
+/// logged and in the outbox): only the roll moves a tier down, never the
+/// spend, reversal or expiry that follows. Returns the row as it now stands.
+pub fn roll_if_due(client: &SpiClient<'_>, locked: Locked) -> Result<Locked> {
+    let locked = derive_if_needed(client, locked)?;
+    if !locked.due_to_roll() {
+        return Ok(locked);
+    }
+    let rolled = restated(&locked)?;
+    set_balance(client, &locked, &rolled)?;
+    announce_tier_change(
         client,
-        "SELECT ctid, current_balance, lifetime_points, tier, chain_seq, chain_head, held_points,
-                tier_credits, to_char(tier_period, 'YYYY-MM-DD'), retained_tier, chain_head_at
-           FROM loyalty.player_loyalty WHERE player_id = $1 FOR UPDATE",
-        &[player_id.into()],
+        &locked,
+        &rolled,
+        None,
+        &crate::pg::context::correlation_id(None)?,
     )?;
+    lock_player(client, locked.player_id)?
+        .ok_or_else(|| LoyaltyError::new(Code::PlayerNotFound, "player row vanished while rolling"))
+}
+
+/// A row an upgrade brought (entries in its chain, no qualification period
+/// yet): the values the write path derives from the ledger are set from
+/// its replay (domain/replay.rs): tier credits, period and retained tier,
+/// the last earning, the last entry's time, the last gameplay day and its
+/// points. Balance, lifetime points and tier stay as stored (the checks
+/// compare those). An upgrade does this for no row itself, so it stops
+/// writers for no longer than its schema steps: a row is derived when the
+/// write path first locks it, or by the rollover sweep.
+pub fn derive_if_needed(client: &SpiClient<'_>, locked: Locked) -> Result<Locked> {
+    if locked.standing.period.is_some() || locked.chain_seq == 0 {
+        return Ok(locked);
+    }
+    let Some(r) = crate::ledger::standing::derived(client, locked.player_id)? else {
+        return Ok(locked);
+    };
+    let instant = |t: Option<i64>| t.and_then(|t| TimestampWithTimeZone::try_from(t).ok());
+    spi::write(
+        client,
+        "UPDATE loyalty.player_loyalty
+            SET tier_credits = $3, tier_period = $4::date, retained_tier = $5, last_earned_at = $6,
+                chain_head_at = $7, gameplay_day = $8::date, gameplay_day_points = $9
+          WHERE ctid = $2 AND player_id = $1",
+        &[
+            locked.player_id.into(),
+            locked.tid.into(),
+            r.standing.credits.into(),
+            r.standing.period.as_deref().into(),
+            r.standing.retained.as_deref().into(),
+            instant(r.last_earned_at).into(),
+            instant(r.chain_head_at).into(),
+            r.gameplay_day.as_deref().into(),
+            r.gameplay_day_points.into(),
+        ],
+    )?;
+    lock_player(client, locked.player_id)?.ok_or_else(|| {
+        LoyaltyError::new(Code::PlayerNotFound, "player row vanished while deriving")
+    })
+}
+
+/// Lock the player's row `FOR UPDATE`, waiting for it; None if there is none.
+pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<Locked>> {
+    lock(client, player_id, false)
+}
+
+/// For sweeps: lock the player's row unless another transaction holds it
+/// (None then, as for a missing row): a sweep never makes a floor call wait
+/// behind it, and the busy player is picked up later or by their own next
+/// post.
+pub fn try_lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Option<Locked>> {
+    lock(client, player_id, true)
+}
+
+macro_rules! select_locked {
+    ($tail:literal) => {
+        concat!(
+            "SELECT ctid, current_balance, lifetime_points, tier, chain_seq, chain_head, held_points,
+                    tier_credits, to_char(tier_period, 'YYYY-MM-DD'), retained_tier, chain_head_at,
+                    to_char(gameplay_day, 'YYYY-MM-DD'), gameplay_day_points
+               FROM loyalty.player_loyalty WHERE player_id = $1 FOR UPDATE",
+            $tail
+        )
+    };
+}
+
+fn lock(client: &SpiClient<'_>, player_id: pgrx::Uuid, skip_busy: bool) -> Result<Option<Locked>> {
+    let ladder = ladder::get(client)?;
+    let rows = if skip_busy {
+        spi::write(client, select_locked!(" SKIP LOCKED"), &[player_id.into()])?
+    } else {
+        spi::write(client, select_locked!(""), &[player_id.into()])?
+    };
     if rows.is_empty() {
         return Ok(None);
     }
@@ -167,7 +282,15 @@ pub fn lock_player(client: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<Opti
         .map_err(|_| LoyaltyError::validation("the clock is out of timestamp range"))?;
     let gaming_day = crate::ledger::casino::gaming_day(client, now)?;
     let (basis, period) = crate::ledger::casino::tier_rules(client, &gaming_day)?;
+    let kept_through = crate::ledger::casino::basis_switch(client)?.map(|(_, p)| p);
+    let gameplay_today = if row.get::<String>(12)?.as_deref() == Some(gaming_day.as_str()) {
+        row.get::<i64>(13)?.unwrap_or(0)
+    } else {
+        0
+    };
     Ok(Some(Locked {
+        gameplay_today,
+        kept_through,
         standing: Standing {
             credits: row.get::<i64>(8)?.unwrap_or(0),
             period: row.get::<String>(9)?,
@@ -205,15 +328,15 @@ pub struct Computed {
 }
 
 /// Refuses a result that leaves fewer than zero points available
-/// (balance − held after the change) and any overflow. `earns`: the change
-/// adds to lifetime points and `credit` to tier credits (domain/kinds.rs);
+/// (balance − held after the change) and any overflow. The change adds
+/// `earned` to lifetime points and `credit` to tier credits (domain/kinds.rs);
 /// `held_delta` moves points into (positive) or out of (negative) the
 /// player's holds. A standing of an ended period rolls first, so the
 /// change's credits count in the period it is posted in.
 pub(super) fn compute(
     locked: &Locked,
     delta: i64,
-    earns: bool,
+    earned: i64,
     credit: i64,
     held_delta: i64,
 ) -> Result<Computed> {
@@ -246,14 +369,14 @@ pub(super) fn compute(
             },
         ));
     }
-    let earned = if earns { delta.max(0) } else { 0 };
     let lifetime = locked.lifetime.checked_add(earned).ok_or_else(|| {
         LoyaltyError::validation(format!(
             "a change of {delta} points would overflow lifetime points"
         ))
     })?;
     let standing = locked.current_standing().credited(credit);
-    let (tier_after, progress) = locked.tier_with(lifetime, &standing);
+    let (tier_after, progress, standing) =
+        locked.settle(locked.tier_with(lifetime, &standing), standing);
     Ok(Computed {
         balance_after,
         held_after,
@@ -264,43 +387,20 @@ pub(super) fn compute(
     })
 }
 
-/// The locked row as the period basis begins for it: the tier it holds is
-/// kept as the retained tier of the current period (with the credits
-/// earned in it), so turning the basis on takes no tier away.
-pub fn retaining(locked: &Locked) -> Computed {
-    let mut standing = locked.current_standing();
-    standing.retained = Some(locked.tier.clone());
-    let (tier_after, progress) = points::tier_of(
-        Basis::Period,
-        locked.lifetime,
-        &standing,
-        None,
-        &locked.ladder,
-    );
-    Computed {
-        balance_after: locked.balance,
-        held_after: locked.held,
-        lifetime: locked.lifetime,
-        tier_after,
-        progress,
-        standing,
-    }
-}
-
 /// The locked row with no change but the tier rules applied: a new period
 /// rolled in (`roll_tier_period`), a new ladder (`retier_players`).
 pub fn restated(locked: &Locked) -> Result<Computed> {
-    compute(locked, 0, false, 0, 0)
+    compute(locked, 0, 0, 0, 0)
 }
 
 /// A reconciliation: `delta` moves the balance to what the ledger says, and
-/// lifetime points and the current period's tier credits are set to
-/// `lifetime` and `credits` (the ledger's, not running sums).
+/// lifetime points, the standing and the tier are set to `truth`, the
+/// ledger's replay (domain/replay.rs): a tier no entry justifies does not
+/// survive it.
 pub(super) fn compute_to(
     locked: &Locked,
     delta: i64,
-    lifetime: i64,
-    credits: i64,
+    truth: &crate::ledger::Restate,
 ) -> Result<Computed> {
     let balance_after = locked
         .balance
@@ -312,21 +412,18 @@ pub(super) fn compute_to(
                 locked.held
             ))
         })?;
-    if lifetime < 0 || credits < 0 {
+    if truth.lifetime < 0 || truth.standing.credits < 0 {
         return Err(LoyaltyError::validation(
             "lifetime points and tier credits must be 0 or more",
         ));
     }
-    let mut standing = locked.current_standing();
-    standing.credits = credits;
-    let (tier_after, progress) = locked.tier_with(lifetime, &standing);
     Ok(Computed {
         balance_after,
         held_after: locked.held,
-        lifetime,
-        tier_after,
-        progress,
-        standing,
+        lifetime: truth.lifetime,
+        tier_after: truth.tier.clone(),
+        progress: truth.progress,
+        standing: truth.standing.clone(),
     })
 }
 
@@ -351,32 +448,6 @@ pub(super) fn announce_tier_change(
         entry_id,
         correlation_id,
     )
-}
-
-/// Apply `delta` to a locked player row; on a tier change, log and notify.
-pub(super) fn apply(
-    client: &SpiClient<'_>,
-    player_id: pgrx::Uuid,
-    locked: Locked,
-    delta: i64,
-    correlation_id: &str,
-) -> Result<BalanceChange> {
-    // The primitive adds earned points (a positive increment counts toward
-    // the tier, as in 0.1.0) and never touches holds.
-    let c = compute(&locked, delta, true, delta.max(0), 0)?;
-    let updated_at = set_balance(client, &locked, &c)?;
-    announce_tier_change(client, &locked, &c, None, correlation_id)?;
-    Ok(BalanceChange {
-        player_id,
-        balance_before: locked.balance,
-        balance_after: c.balance_after,
-        tier_before: locked.tier,
-        tier_after: c.tier_after,
-        tier_progress: c.progress,
-        lifetime_points: c.lifetime,
-        updated_at,
-        row_locked: true,
-    })
 }
 
 /// Write a locked player's balance, lifetime points, tier and standing as

@@ -1,9 +1,10 @@
-//! The casino settings the write path needs on every post, read once per
-//! backend and kept until `loyalty.config` changes (pg/watch.rs), so a post
-//! costs no query for them:
-//! the gaming day every ledger row carries (time zone, day start), the
-//! accrual lock timeout, what decides the tier (basis, period start) and
-//! the daily four-eyes threshold a completion checks.
+//! The casino's settings (`loyalty.config`), read once per backend from the
+//! latest committed row and kept until the table changes (pg/watch.rs), so
+//! a call costs no query for them and every call that starts after a
+//! change commits applies it, whatever its isolation level: the gaming day
+//! every ledger row carries (time zone, day start), the accrual lock
+//! timeout, what decides the tier (basis, period start), the daily
+//! four-eyes threshold, the manual-reward limits and the redemption limits.
 
 use crate::domain::error::{LoyaltyError, Result};
 use crate::domain::points::{self, Basis};
@@ -16,19 +17,37 @@ use std::ffi::CString;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-/// What is cached of `loyalty.config`.
+/// What is cached of `loyalty.config`: every setting a call reads.
 #[derive(Clone)]
-struct Casino {
+pub struct Casino {
     timezone: CString,
     /// Day start, microseconds after local midnight.
     day_start: i64,
     /// `accrual_lock_timeout` in milliseconds.
-    accrual_lock_timeout_ms: i32,
-    tier_basis: Basis,
+    pub accrual_lock_timeout_ms: i32,
+    pub tier_basis: Basis,
     /// `tier_period_start`: `MM-DD`.
-    tier_period_start: String,
+    pub tier_period_start: String,
     /// `daily_approval_threshold_points`.
-    daily_approval_threshold: i64,
+    pub daily_approval_threshold: i64,
+    /// Largest |points| of one manual reward (REWARD_EXCEEDS_LIMIT above).
+    pub max_reward_points: i64,
+    /// Manual rewards one staff member may issue per `rate_limit_window_s`.
+    pub rate_limit_count: i64,
+    /// Sliding window of the rate limit, in seconds.
+    pub rate_limit_window_s: f64,
+    /// More rewards than this by one staff member in `alert_window_s` alert.
+    pub alert_reward_count: i64,
+    /// Window of the reward-frequency alert, in seconds.
+    pub alert_window_s: f64,
+    /// Most points one hold or redemption may take.
+    pub max_redemption_points: i64,
+    /// A hold of more points than this waits for a second person.
+    pub redemption_approval_points: i64,
+    /// What a point is worth in a comp, in cents (numeric text).
+    pub cents_per_point: String,
+    /// When the PERIOD basis was last turned on (microseconds), if it was.
+    pub tier_basis_since: Option<i64>,
 }
 
 thread_local! {
@@ -45,7 +64,7 @@ pub fn gaming_day(client: &SpiClient<'_>, at: pg_sys::TimestampTz) -> Result<Str
         timezone: tz,
         day_start: start,
         ..
-    } = casino(client)?;
+    } = settings(client)?;
     // SAFETY: timestamptz_zone(text, timestamptz) called through pgrx's
     // guarded DirectFunctionCall (a PostgreSQL ERROR becomes a Rust error);
     // the text datum lives in the current memory context for this call.
@@ -66,6 +85,47 @@ pub fn gaming_day(client: &SpiClient<'_>, at: pg_sys::TimestampTz) -> Result<Str
     Ok(civil_date(days))
 }
 
+/// The instants a gaming day (`YYYY-MM-DD`) starts and ends: its date at
+/// the day start in the casino's time zone, and the next date's (a day
+/// of a clock change is 23 or 25 hours long).
+pub fn day_bounds(
+    client: &SpiClient<'_>,
+    day: &str,
+) -> Result<(TimestampWithTimeZone, TimestampWithTimeZone)> {
+    unsafe extern "C-unwind" {
+        // timezone(text, timestamp), as PostgreSQL's fmgr calls it
+        fn timestamp_zone(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
+    }
+    let Casino {
+        timezone: tz,
+        day_start: start,
+        ..
+    } = settings(client)?;
+    let days = i64::from(parse_date(day)?.to_pg_epoch_days());
+    let at = |d: i64| -> Result<TimestampWithTimeZone> {
+        let local = d
+            .checked_mul(MICROS_PER_DAY)
+            .and_then(|m| m.checked_add(start))
+            .ok_or_else(|| LoyaltyError::validation("the day is out of timestamp range"))?;
+        // SAFETY: timezone(text, timestamp) through pgrx's guarded
+        // DirectFunctionCall (a PostgreSQL ERROR becomes a Rust error); the
+        // text datum lives in the current memory context for this call.
+        let instant = unsafe {
+            let zone = pg_sys::cstring_to_text(tz.as_ptr());
+            pg_sys::DirectFunctionCall2Coll(
+                Some(timestamp_zone),
+                pg_sys::InvalidOid,
+                pg_sys::Datum::from(zone),
+                pg_sys::Datum::from(local),
+            )
+            .value() as i64
+        };
+        TimestampWithTimeZone::try_from(instant)
+            .map_err(|_| LoyaltyError::validation("the day is out of timestamp range"))
+    };
+    Ok((at(days)?, at(days + 1)?))
+}
+
 /// The gaming day (`YYYY-MM-DD`) of the transaction's start, `now()`:
 /// what `loyalty.gaming_day(now())` answers, without a query.
 pub fn today(client: &SpiClient<'_>) -> Result<String> {
@@ -74,18 +134,29 @@ pub fn today(client: &SpiClient<'_>) -> Result<String> {
 
 /// `config.daily_approval_threshold_points`.
 pub fn daily_approval_threshold(client: &SpiClient<'_>) -> Result<i64> {
-    Ok(casino(client)?.daily_approval_threshold)
+    Ok(settings(client)?.daily_approval_threshold)
+}
+
+/// How long a sweep (roll, expiry, recovery, retier) keeps starting
+/// players in one call: half the accrual lock timeout, what a floor call
+/// waits for a busy player before it gives up. Every player a sweep
+/// changes stays locked until its call commits; call it again for the rest.
+pub fn sweep_budget(client: &SpiClient<'_>) -> Result<std::time::Duration> {
+    let ms = settings(client)?.accrual_lock_timeout_ms;
+    Ok(std::time::Duration::from_millis(
+        u64::try_from(ms / 2).unwrap_or(0).max(1),
+    ))
 }
 
 /// `config.accrual_lock_timeout` in milliseconds.
 pub fn accrual_lock_timeout_ms(client: &SpiClient<'_>) -> Result<i32> {
-    Ok(casino(client)?.accrual_lock_timeout_ms)
+    Ok(settings(client)?.accrual_lock_timeout_ms)
 }
 
 /// The tier basis, and the first gaming day of the qualification period
 /// that holds `gaming_day` (`YYYY-MM-DD`).
 pub fn tier_rules(client: &SpiClient<'_>, gaming_day: &str) -> Result<(Basis, String)> {
-    let c = casino(client)?;
+    let c = settings(client)?;
     Ok((
         c.tier_basis,
         points::period_of(gaming_day, &c.tier_period_start),
@@ -94,7 +165,21 @@ pub fn tier_rules(client: &SpiClient<'_>, gaming_day: &str) -> Result<(Basis, St
 
 /// `config.tier_basis`.
 pub fn tier_basis(client: &SpiClient<'_>) -> Result<Basis> {
-    Ok(casino(client)?.tier_basis)
+    Ok(settings(client)?.tier_basis)
+}
+
+/// When the PERIOD basis was last turned on, and the first gaming day of
+/// the qualification period that instant fell in: through that period each
+/// player keeps the tier they held under LIFETIME (points::Standing::rolled_keeping).
+pub fn basis_switch(client: &SpiClient<'_>) -> Result<Option<(i64, String)>> {
+    let c = settings(client)?;
+    match c.tier_basis_since {
+        Some(at) if c.tier_basis == Basis::Period => {
+            let day = gaming_day(client, pg_sys::TimestampTz::from(at))?;
+            Ok(Some((at, points::period_of(&day, &c.tier_period_start))))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// `loyalty.tier_period_of(p_at)`: the first gaming day of the
@@ -122,34 +207,63 @@ pub fn parse_date(day: &str) -> Result<pgrx::datum::Date> {
     }
 }
 
-/// The cached settings, read again after `loyalty.config` changed.
-fn casino(client: &SpiClient<'_>) -> Result<Casino> {
+/// The cached settings, read again (from the latest committed row) after
+/// `loyalty.config` changed.
+pub fn settings(client: &SpiClient<'_>) -> Result<Casino> {
     if watch::still_current(client, Table::Config)? {
         if let Some(c) = CASINO.with(|c| c.borrow().clone()) {
             return Ok(c);
         }
     }
-    let rows = spi::read(
+    let json = spi::read_latest(
         client,
-        "SELECT casino_timezone,
-                (extract(epoch FROM gaming_day_start - time '00:00') * 1000000)::bigint,
-                (extract(epoch FROM accrual_lock_timeout) * 1000)::integer,
-                tier_basis, tier_period_start, daily_approval_threshold_points
+        "SELECT pg_catalog.json_build_object(
+                'timezone', casino_timezone,
+                'day_start', (extract(epoch FROM gaming_day_start - time '00:00') * 1000000)::bigint,
+                'accrual_lock_timeout_ms', (extract(epoch FROM accrual_lock_timeout) * 1000)::integer,
+                'tier_basis', tier_basis, 'tier_period_start', tier_period_start,
+                'daily_approval_threshold', daily_approval_threshold_points,
+                'max_reward_points', max_reward_points, 'rate_limit_count', rate_limit_count,
+                'rate_limit_window_s', extract(epoch FROM rate_limit_window)::float8,
+                'alert_reward_count', alert_reward_count,
+                'alert_window_s', extract(epoch FROM alert_window)::float8,
+                'max_redemption_points', max_redemption_points,
+                'redemption_approval_points', redemption_approval_points,
+                'cents_per_point', cents_per_point::text,
+                'tier_basis_since', (extract(epoch FROM tier_basis_since - '2000-01-01 00:00:00+00') * 1000000)::bigint)::text
            FROM loyalty.config",
         &[],
-    )?;
-    let row = rows.first();
-    let tz = row.get::<String>(1)?.ok_or_else(|| {
-        LoyaltyError::validation("loyalty.config has no row; reinstall the extension")
-    })?;
+    )?
+    .ok_or_else(|| LoyaltyError::validation("loyalty.config has no row; reinstall the extension"))?;
+    let v: serde_json::Value = serde_json::from_str(&json)
+        .map_err(|_| LoyaltyError::validation("loyalty.config could not be read"))?;
+    let int = |k: &str| v.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
+    let float = |k: &str| v.get(k).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+    let text = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let casino = Casino {
-        timezone: CString::new(tz)
+        timezone: CString::new(text("timezone"))
             .map_err(|_| LoyaltyError::validation("casino_timezone holds a NUL"))?,
-        day_start: row.get::<i64>(2)?.unwrap_or(0),
-        accrual_lock_timeout_ms: row.get::<i32>(3)?.unwrap_or(2_000),
-        tier_basis: Basis::parse(&row.get::<String>(4)?.unwrap_or_default()),
-        tier_period_start: row.get::<String>(5)?.unwrap_or_else(|| "01-01".into()),
-        daily_approval_threshold: row.get::<i64>(6)?.unwrap_or(0),
+        day_start: int("day_start"),
+        accrual_lock_timeout_ms: i32::try_from(int("accrual_lock_timeout_ms")).unwrap_or(2_000),
+        tier_basis: Basis::parse(&text("tier_basis")),
+        tier_period_start: text("tier_period_start"),
+        daily_approval_threshold: int("daily_approval_threshold"),
+        max_reward_points: int("max_reward_points"),
+        rate_limit_count: int("rate_limit_count"),
+        rate_limit_window_s: float("rate_limit_window_s"),
+        alert_reward_count: int("alert_reward_count"),
+        alert_window_s: float("alert_window_s"),
+        max_redemption_points: int("max_redemption_points"),
+        redemption_approval_points: int("redemption_approval_points"),
+        cents_per_point: text("cents_per_point"),
+        tier_basis_since: v
+            .get("tier_basis_since")
+            .and_then(serde_json::Value::as_i64),
     };
     CASINO.with(|c| *c.borrow_mut() = Some(casino.clone()));
     Ok(casino)

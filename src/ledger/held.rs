@@ -32,7 +32,7 @@ impl Locked {
 /// or an expiry) the locked player's held points. INSUFFICIENT_BALANCE when
 /// fewer than `delta` points are available.
 pub fn change_held(client: &SpiClient<'_>, locked: &Locked, delta: i64) -> Result<Available> {
-    let c = compute(locked, 0, false, 0, delta)?;
+    let c = compute(locked, 0, 0, 0, delta)?;
     spi::write(
         client,
         "UPDATE loyalty.player_loyalty SET held_points = $3, updated_at = now()
@@ -53,10 +53,11 @@ pub fn change_held(client: &SpiClient<'_>, locked: &Locked, delta: i64) -> Resul
 /// Lock a player who must already hold points: a hold on someone without a
 /// balance row has nothing available.
 pub fn lock_holder(client: &SpiClient<'_>, player: pgrx::Uuid) -> Result<Locked> {
-    crate::ledger::lock_player(client, player)?.ok_or_else(|| {
+    let locked = crate::ledger::lock_player(client, player)?.ok_or_else(|| {
         LoyaltyError::new(
             Code::InsufficientBalance,
             "0 points are available: the player has no balance yet",
         )
-    })
+    })?;
+    crate::ledger::balance::roll_if_due(client, locked)
 }

@@ -18,9 +18,12 @@ pub mod ladder;
 mod post;
 pub mod rate_limit;
 pub mod settings;
+pub mod standing;
 
 pub use balance::{
-    lock_player, restated, retaining, set_balance, tier_changed, BalanceChange, Computed, Locked,
-    TIER_CHANNEL,
+    lock_player, restated, roll_if_due, set_balance, tier_changed, try_lock_player, BalanceChange,
+    Computed, Locked, TIER_CHANNEL,
 };
-pub use post::{find_entry, increment, post, post_along, replay, Along, Entry, Posted, Restate};
+pub use post::{
+    find_entry, increment, post, post_along, replay, Along, Entry, Posted, Restate, UnderLock,
+};

@@ -9,7 +9,7 @@
 use crate::domain::error::{Code, LoyaltyError, Result};
 use crate::domain::kinds::Kind;
 use crate::ledger::balance::{
-    announce_tier_change, apply, compute, compute_to, lock_or_create, with_accrual_lock_timeout,
+    announce_tier_change, compute, compute_to, lock_or_create, with_accrual_lock_timeout,
     BalanceChange,
 };
 use crate::pg::log::{self, Event};
@@ -20,14 +20,31 @@ use pgrx::spi::SpiClient;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// Lock the player's row (creating it at BRONZE/0 if missing) and apply
-/// `delta`. Refuses a result below zero and any overflow. This primitive
-/// writes no ledger row, so its log line is its only trace; a [`post`]
-/// logs its own event (accrual, reward) instead.
+/// `increment_player_loyalty`: a trusted back end's direct change of a
+/// balance, posted like every other change: a DIRECT_INCREMENT entry under
+/// a key of its own (every call is a new change), with the caller
+/// recorded, so the balance equals its ledger at every commit and the
+/// exception report lists it. The row is created at BRONZE/0 if missing;
+/// a result below the held points is INSUFFICIENT_BALANCE.
 pub fn increment(player_id: pgrx::Uuid, delta: i64, correlation_id: &str) -> Result<BalanceChange> {
-    let change = Spi::connect(|client| {
-        let locked = lock_or_create(client, player_id)?;
-        apply(client, player_id, locked, delta, correlation_id)
+    let source = format!("increment_player_loyalty by {}", crate::auth::actor());
+    let posted = post(&Entry {
+        player_id,
+        idempotency_key: format!("direct:{}", crate::pg::context::generate_uuid()),
+        kind: Kind::DirectIncrement,
+        points: delta,
+        rating_slip_id: None,
+        visit_id: None,
+        session_id: None,
+        reason: None,
+        source: &source,
+        staff_id: None,
+        reward_id: None,
+        correlation_id,
+        restate: None,
+        held_change: 0,
+        reverses_entry_id: None,
+        under_lock: None,
     })?;
     log::emit(
         Event::BalanceIncremented,
@@ -35,12 +52,23 @@ pub fn increment(player_id: pgrx::Uuid, delta: i64, correlation_id: &str) -> Res
         Some(&player_id.to_string()),
         crate::fields! {
             "points_change" => delta,
-            "balance_before" => change.balance_before,
-            "balance_after" => change.balance_after,
-            "lifetime_points" => change.lifetime_points,
+            "balance_before" => posted.balance_before,
+            "balance_after" => posted.balance_after,
+            "lifetime_points" => posted.lifetime_after,
+            "ledger_entry_id" => posted.entry_id,
         },
     );
-    Ok(change)
+    Ok(BalanceChange {
+        player_id,
+        balance_before: posted.balance_before,
+        balance_after: posted.balance_after,
+        tier_before: posted.tier_before,
+        tier_after: posted.tier_after,
+        tier_progress: posted.tier_progress,
+        lifetime_points: posted.lifetime_after.unwrap_or(0),
+        updated_at: crate::pg::context::now(),
+        row_locked: true,
+    })
 }
 
 /// The posting statement: the ledger row (`entry`; nothing on a replay, ON
@@ -106,8 +134,13 @@ fn posting_sql(along: Option<&'static str>) -> &'static str {
     }
 }
 
+/// A rule the caller checks under the player's lock, before anything is
+/// written (a completion's daily four-eyes threshold). An error from it
+/// refuses the post.
+pub type UnderLock<'a> = &'a dyn Fn(&SpiClient<'_>, &crate::ledger::Locked) -> Result<()>;
+
 /// One ledger entry to post.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Entry<'a> {
     pub player_id: pgrx::Uuid,
     pub idempotency_key: String,
@@ -129,14 +162,18 @@ pub struct Entry<'a> {
     pub held_change: i64,
     /// The entry this one gives back (a redemption's reversal).
     pub reverses_entry_id: Option<i64>,
+    /// Checked under the player's lock before the entry is written; a
+    /// replay of a posted key skips it (what was posted stays posted).
+    pub under_lock: Option<UnderLock<'a>>,
 }
 
-/// What a reconciliation sets from the ledger.
-#[derive(Debug, Clone, Copy)]
+/// What a reconciliation sets from the ledger (its replay).
+#[derive(Debug, Clone)]
 pub struct Restate {
     pub lifetime: i64,
-    /// Tier credits of the current qualification period.
-    pub credits: i64,
+    pub standing: crate::domain::points::Standing,
+    pub tier: String,
+    pub progress: i16,
 }
 
 /// A posted (or previously posted) ledger entry.
@@ -154,6 +191,8 @@ pub struct Posted {
     pub idempotent_hit: bool,
     /// The player's held points after a new entry (None on a replay).
     pub held_after: Option<i64>,
+    /// The player's lifetime points after a new entry (None on a replay).
+    pub lifetime_after: Option<i64>,
 }
 
 /// Post `e`: lock the player, then append the ledger row and change the
@@ -169,15 +208,26 @@ pub fn post_along(e: &Entry, along: Option<Along<'_>>) -> Result<Posted> {
     Spi::connect(|client| {
         let locked = if e.kind == Kind::Gameplay {
             with_accrual_lock_timeout(client, || lock_or_create(client, e.player_id))?
+        } else if e.restate.is_some() {
+            // a reconciliation sets the whole standing from the ledger: no
+            // roll of the row it replaces
+            crate::ledger::lock_player(client, e.player_id)?.ok_or_else(|| {
+                LoyaltyError::new(Code::PlayerNotFound, "no balance row to reconcile")
+            })?
         } else {
             lock_or_create(client, e.player_id)?
         };
+        if let Some(check) = e.under_lock {
+            if let Err(err) = check(client, &locked) {
+                return replay(client, e)?.ok_or(err);
+            }
+        }
         let computed = match e.restate {
-            Some(truth) => compute_to(&locked, e.points, truth.lifetime, truth.credits),
+            Some(ref truth) => compute_to(&locked, e.points, truth),
             None => compute(
                 &locked,
                 e.points,
-                e.kind.earns(),
+                e.kind.lifetime_credit(e.points),
                 e.kind.tier_credit(e.points),
                 e.held_change,
             ),
@@ -253,7 +303,7 @@ pub fn post_along(e: &Entry, along: Option<Along<'_>>) -> Result<Posted> {
             (e.kind == Kind::Gameplay).into(),
             change.held_after.into(),
             e.reverses_entry_id.into(),
-            e.kind.earns().into(),
+            e.kind.earns(e.points).into(),
             change.standing.credits.into(),
             change.standing.period.as_deref().into(),
             change.standing.retained.as_deref().into(),
@@ -282,6 +332,7 @@ pub fn post_along(e: &Entry, along: Option<Along<'_>>) -> Result<Posted> {
             tier_progress: change.progress,
             idempotent_hit: false,
             held_after: Some(change.held_after),
+            lifetime_after: Some(change.lifetime),
         })
     })
 }
@@ -364,5 +415,6 @@ pub fn find_entry(
         tier_progress: 0,
         idempotent_hit: true,
         held_after: None,
+        lifetime_after: None,
     }))
 }

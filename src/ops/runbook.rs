@@ -29,11 +29,15 @@ pub const MAX_LIST: i32 = 100_000;
 /// `lock`, the slips are locked in that order and slips a floor call is busy
 /// with are skipped, so bulk recovery never waits on a slip while it holds a
 /// player: the floor's order is slip, then player.
-fn owed_slips(client: &SpiClient<'_>, limit: i32, lock: bool) -> Result<Vec<pgrx::Uuid>> {
+fn owed_slips(
+    client: &SpiClient<'_>,
+    limit: i32,
+    lock: bool,
+) -> Result<Vec<(pgrx::Uuid, pgrx::Uuid)>> {
     macro_rules! owed {
         ($tail:literal) => {
             concat!(
-                "SELECT o.rating_slip_id FROM loyalty.partial_completion o
+                "SELECT o.rating_slip_id, o.player_id FROM loyalty.partial_completion o
                   ORDER BY o.end_time, o.rating_slip_id LIMIT $1",
                 $tail
             )
@@ -50,8 +54,8 @@ fn owed_slips(client: &SpiClient<'_>, limit: i32, lock: bool) -> Result<Vec<pgrx
     };
     let mut ids = Vec::with_capacity(rows.len());
     for r in rows {
-        if let Some(id) = r.get::<pgrx::Uuid>(1)? {
-            ids.push(id);
+        if let (Some(id), Some(player)) = (r.get::<pgrx::Uuid>(1)?, r.get::<pgrx::Uuid>(2)?) {
+            ids.push((id, player));
         }
     }
     Ok(ids)
@@ -91,7 +95,7 @@ fn list_partial_completions(
         }
         Spi::connect(|c| -> Result<Vec<_>> {
             let mut out = Vec::new();
-            for id in owed_slips(c, limit, false)? {
+            for (id, _) in owed_slips(c, limit, false)? {
                 let s = slip::load_read_only(c, id)?;
                 let p = spi::read(
                     c,
@@ -172,26 +176,43 @@ fn recover_partial_completions(
             )));
         }
         let correlation_id = context::correlation_id(p_correlation_id)?;
-        let ids = Spi::connect(|c| owed_slips(c, limit, true))?;
-        let budget = Spi::connect(batch_budget)?;
+        // the oldest owed slips, locked (busy ones skipped); paid in player
+        // order, the order every call that locks several players takes
+        let mut owed = Spi::connect(|c| owed_slips(c, limit, true))?;
+        owed.sort_unstable_by_key(|(s, p)| (*p.as_bytes(), *s.as_bytes()));
+        let budget = Spi::connect(ledger::casino::sweep_budget)?;
         let started = std::time::Instant::now();
         let (mut attempted, mut recovered, mut points) = (0, 0, 0i64);
+        let mut failed = 0;
         let mut failures = Vec::new();
-        for id in &ids {
+        for (id, player) in &owed {
             if attempted > 0 && started.elapsed() >= budget {
                 break;
+            }
+            // a player busy in another transaction is not waited for: the
+            // slip stays owed for the next call
+            if Spi::connect(|c| player_busy(c, *player))? {
+                continue;
             }
             attempted += 1;
             match subxact::run(|| {
                 accrual::accrue_by_id(*id, caller, "recover_slip_loyalty", &correlation_id)
             }) {
-                Ok(p) => {
+                Ok(accrual::Accrued::Paid(p)) => {
                     recovered += 1;
                     if !p.idempotent_hit {
                         points = points.saturating_add(p.points_change);
                     }
                 }
+                // the daily four-eyes rule held it: a second person decides
+                Ok(accrual::Accrued::Held { points: held }) => failures.push(json!({
+                    "rating_slip_id": id.to_string(),
+                    "sqlstate": null,
+                    "error_code": "HELD_FOR_APPROVAL",
+                    "error_message": format!("held for approval: {held} points would pass the daily threshold"),
+                })),
                 Err(f) => {
+                    failed += 1;
                     if !refused_to_caller(&f) {
                         let s = Spi::connect(|c| slip::load(c, *id, false))?;
                         accrual::record_pending(&s, &f, &correlation_id)?;
@@ -208,7 +229,7 @@ fn recover_partial_completions(
         Ok((
             attempted,
             recovered,
-            failures.len() as i32,
+            failed,
             points,
             correlation_id,
             pgrx::JsonB(serde_json::Value::Array(failures)),
@@ -224,22 +245,25 @@ fn refused_to_caller(f: &subxact::Failure) -> bool {
         if matches!(e.code, Code::Forbidden | Code::Unauthorized | Code::InvalidStaffId))
 }
 
-/// How long one bulk recovery keeps starting slips: half the accrual lock
-/// timeout, what a floor call waits for a busy player before it gives up.
-fn batch_budget(c: &SpiClient<'_>) -> Result<std::time::Duration> {
-    let ms = spi::read(
+/// Whether another transaction holds the player's row: locks it when it is
+/// free (the payment that follows finds it held already); a player with no
+/// row yet is not busy (the payment creates it).
+fn player_busy(c: &SpiClient<'_>, player: pgrx::Uuid) -> Result<bool> {
+    if ledger::try_lock_player(c, player)?.is_some() {
+        return Ok(false);
+    }
+    Ok(!spi::write(
         c,
-        "SELECT (extract(epoch FROM accrual_lock_timeout) * 1000)::bigint FROM loyalty.config",
-        &[],
+        "SELECT 1 FROM loyalty.player_loyalty WHERE player_id = $1",
+        &[player.into()],
     )?
-    .first()
-    .get_one::<i64>()?
-    .unwrap_or(2000);
-    Ok(std::time::Duration::from_millis((ms / 2).max(1) as u64))
+    .is_empty())
 }
 
 /// Balance drift, repaired in the open: bring a player's stored balance,
-/// lifetime points and tier back to what the ledger says, by appending a
+/// lifetime points, tier and tier standing (credits, period, retained
+/// tier) back to what the ledger says (its replay, ledger/standing.rs:
+/// a tier no entry justifies does not survive it), by appending a
 /// RECONCILIATION entry for the difference (its operator, reason and
 /// correlation id with it) through the one write path. The entry's
 /// `balance_before` is the stored balance it found, so the before/after
@@ -279,20 +303,24 @@ fn rebuild_player_balance(
             )
         })?;
         let (bal, life, tier) = (before.balance, before.lifetime, before.tier.clone());
-        let truth = Spi::connect(|c| ledger_truth(c, player_id, &before.period))?;
+        let truth =
+            Spi::connect(|c| ledger::standing::derived(c, player_id))?.ok_or_else(|| {
+                LoyaltyError::new(
+                    Code::PlayerNotFound,
+                    format!("no balance row for player {player_id}"),
+                )
+            })?;
+        let breaks = Spi::connect(|c| chain_breaks(c, player_id))?;
         if truth.balance < 0 {
             return Err(LoyaltyError::validation(
                 "the ledger sums to a negative balance; investigate before rebuilding",
             ));
         }
-        let standing = before.current_standing();
-        let credits_right = standing.credits == truth.credits;
-        let (new_tier, _) = before.tier_with(truth.lifetime, &standing);
         if truth.balance == bal
             && truth.lifetime == life
-            && credits_right
-            && truth.breaks == 0
-            && new_tier == tier
+            && truth.standing == before.standing
+            && breaks == 0
+            && truth.tier == tier
         {
             return Ok((
                 player_id,
@@ -322,10 +350,13 @@ fn rebuild_player_balance(
             correlation_id: &correlation_id,
             restate: Some(ledger::Restate {
                 lifetime: truth.lifetime,
-                credits: truth.credits,
+                standing: truth.standing.clone(),
+                tier: truth.tier.clone(),
+                progress: truth.progress,
             }),
             held_change: 0,
             reverses_entry_id: None,
+            under_lock: None,
         })?;
         let pid = player_id.to_string();
         log::emit(
@@ -354,55 +385,22 @@ fn rebuild_player_balance(
     TableIterator::once(row)
 }
 
-/// What the ledger says a player has: the sum of the entries that count
-/// (src/domain/kinds.rs), and how many before/after breaks follow the last
-/// reconciliation.
-struct Truth {
-    balance: i64,
-    lifetime: i64,
-    breaks: i64,
-    /// Tier credits the entries of the period from `period` give, in chain
-    /// order (a deduction never takes them below 0).
-    credits: i64,
-}
-
-fn ledger_truth(c: &SpiClient<'_>, player_id: pgrx::Uuid, period: &str) -> Result<Truth> {
-    let rows = spi::read(
+/// How many before/after breaks follow the player's last reconciliation
+/// (the rows before it an operator already reviewed).
+fn chain_breaks(c: &SpiClient<'_>, player_id: pgrx::Uuid) -> Result<i64> {
+    Ok(spi::read(
         c,
-        "SELECT coalesce(sum(points_change) FILTER (WHERE NOT transaction_type = ANY ($2)), 0)::bigint,
-                coalesce(sum(points_change) FILTER (WHERE loyalty.kind_earns(transaction_type)), 0)::bigint,
-                count(*) FILTER (WHERE seq > coalesce(last_reconciled, 0)
+        "SELECT count(*) FILTER (WHERE seq > coalesce(last_reconciled, 0)
                                    AND prev_after IS NOT NULL AND prev_after <> balance_before)
-           FROM (SELECT points_change, transaction_type, balance_before, seq,
+           FROM (SELECT balance_before, seq,
                         lag(balance_after) OVER (ORDER BY seq) AS prev_after,
                         max(seq) FILTER (WHERE transaction_type = ANY ($2)) OVER () AS last_reconciled
                    FROM loyalty.loyalty_ledger WHERE player_id = $1) e",
         &[player_id.into(), crate::domain::kinds::outside_balance_kinds().into()],
-    )?;
-    let r = rows.first();
-    let (balance, lifetime, breaks) = (
-        r.get::<i64>(1)?.unwrap_or(0),
-        r.get::<i64>(2)?.unwrap_or(0),
-        r.get::<i64>(3)?.unwrap_or(0),
-    );
-    let mut credits = 0i64;
-    for e in spi::read(
-        c,
-        "SELECT transaction_type::text, points_change FROM loyalty.loyalty_ledger
-          WHERE player_id = $1 AND gaming_day >= $2::date ORDER BY seq",
-        &[player_id.into(), period.into()],
-    )? {
-        let kind = e.get::<String>(1)?.unwrap_or_default();
-        let points = e.get::<i64>(2)?.unwrap_or(0);
-        let credit = crate::domain::kinds::Kind::named(&kind).map_or(0, |k| k.tier_credit(points));
-        credits = crate::domain::points::add_credit(credits, credit);
-    }
-    Ok(Truth {
-        balance,
-        lifetime,
-        breaks,
-        credits,
-    })
+    )?
+    .first()
+    .get_one::<i64>()?
+    .unwrap_or(0))
 }
 
 /// After a ladder edit: give every player whose stored tier disagrees with
@@ -441,7 +439,7 @@ fn retier_players(
                 c,
                 "SELECT p.player_id FROM loyalty.player_loyalty p
                   WHERE p.tier IS DISTINCT FROM loyalty.player_tier(p.lifetime_points, p.tier_credits, p.retained_tier, p.tier)
-                  ORDER BY p.player_id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                  ORDER BY p.player_id LIMIT $1",
                 &[limit.into()],
             )?;
             let mut ids = Vec::with_capacity(rows.len());
@@ -454,11 +452,19 @@ fn retier_players(
         })?;
         let mut out = Vec::with_capacity(ids.len());
         Spi::connect_mut(|c| -> Result<()> {
+            let budget = ledger::casino::sweep_budget(c)?;
+            let started = std::time::Instant::now();
             for id in ids {
-                let Some(locked) = ledger::lock_player(c, id)? else {
+                if started.elapsed() >= budget {
+                    break; // call again for the rest
+                }
+                let Some(locked) = ledger::try_lock_player(c, id)? else {
                     continue;
                 };
                 let restated = ledger::restated(&locked)?;
+                if restated.tier_after == locked.tier {
+                    continue; // a post retiered them while we looked
+                }
                 ledger::set_balance(c, &locked, &restated)?;
                 let tier = restated.tier_after;
                 let pid = id.to_string();

@@ -36,7 +36,10 @@ pub(crate) fn gameplay_entry<'a>(
         player_id: slip.player_id,
         idempotency_key: keys::gameplay_key(&slip.id.to_string()),
         kind: Kind::Gameplay,
-        points: slip.points()?,
+        points: match slip.decided_points {
+            Some(p) => p,
+            None => slip.points()?,
+        },
         rating_slip_id: Some(slip.id),
         visit_id: slip.visit_id,
         session_id: slip.session_id,
@@ -48,19 +51,26 @@ pub(crate) fn gameplay_entry<'a>(
         restate: None,
         held_change: 0,
         reverses_entry_id: None,
+        under_lock: None,
     })
 }
 
 /// Post a CLOSED slip's gameplay points, with `along` (the slip's closing,
 /// when a completion pays) in the same statement; otherwise the slip's row
-/// is not touched.
+/// is not touched. `under_lock`: the daily four-eyes rule, checked under
+/// the player's lock (slip::daily_rule; none for an approved slip).
 pub(crate) fn post_gameplay(
     slip: &Slip,
     source: &'static str,
     correlation_id: &str,
     along: Option<ledger::Along<'_>>,
+    under_lock: Option<ledger::UnderLock<'_>>,
 ) -> Result<Posted> {
-    let posted = ledger::post_along(&gameplay_entry(slip, source, correlation_id)?, along)?;
+    let entry = Entry {
+        under_lock,
+        ..gameplay_entry(slip, source, correlation_id)?
+    };
+    let posted = ledger::post_along(&entry, along)?;
     if !posted.idempotent_hit {
         log::emit(
             Event::AccrualCompleted,
@@ -78,17 +88,60 @@ pub(crate) fn post_gameplay(
     Ok(posted)
 }
 
+/// What an accrual or a recovery did with a slip.
+pub enum Accrued {
+    /// Its gameplay entry, new or replayed.
+    Paid(Posted),
+    /// Paying it would have taken its player's day above the daily
+    /// threshold: it is held for a second person instead.
+    Held { points: i64 },
+}
+
 /// Accrual and recovery of a CLOSED, locked slip: never of one held for,
-/// or refused, approval. See [`pay`].
-pub fn accrue(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Posted> {
+/// or refused, approval; and, like a completion, under the daily four-eyes
+/// rule (slip::daily_rule), which holds the slip instead of paying it. See
+/// [`pay`].
+pub fn accrue(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Accrued> {
     slip.refuse_unapproved()?;
-    pay(slip, source, correlation_id)
+    if slip.accrued_ledger_id.is_some() {
+        return pay(slip, source, correlation_id, None).map(Accrued::Paid);
+    }
+    let points = gameplay_entry(slip, source, correlation_id)?.points;
+    let daily = crate::play::slip::daily_rule(slip.id, points);
+    match pay(slip, source, correlation_id, Some(&daily)) {
+        Err(e) if e.code == Code::OverDailyThreshold => {
+            hold_owed(slip, points, correlation_id)?;
+            Ok(Accrued::Held { points })
+        }
+        paid => paid.map(Accrued::Paid),
+    }
+}
+
+/// An owed slip that the daily rule stops: HELD for approval, its alert
+/// raised, as a completion over the threshold would have left it.
+fn hold_owed(slip: &Slip, points: i64, correlation_id: &str) -> Result<()> {
+    Spi::connect(|c| {
+        spi::write(
+            c,
+            "UPDATE loyalty.rating_slip
+                SET approval_status = 'HELD', correlation_id = $2, updated_at = now()
+              WHERE id = $1",
+            &[slip.id.into(), correlation_id.into()],
+        )
+        .map(|_| ())
+    })?;
+    crate::play::slip::announce_held(slip, points, "daily", correlation_id)
 }
 
 /// Post a CLOSED, locked slip's points, mark the slip accrued and resolve
 /// its pending_accrual row. Whenever the gameplay entry exists, new or
 /// replayed, the pending row ends resolved.
-pub fn pay(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Posted> {
+pub fn pay(
+    slip: &Slip,
+    source: &'static str,
+    correlation_id: &str,
+    under_lock: Option<ledger::UnderLock<'_>>,
+) -> Result<Posted> {
     let posted = match slip.accrued_ledger_id {
         // Paid already: answered from the ledger without waiting on the
         // player's row, so a recovery stuck behind a busy player cannot time
@@ -99,7 +152,7 @@ pub fn pay(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Po
                     "the slip is marked paid by ledger entry {id}, which the ledger does not hold; investigate"
                 ))
             })?,
-        None => post_gameplay(slip, source, correlation_id, None)?,
+        None => post_gameplay(slip, source, correlation_id, None, under_lock)?,
     };
     Spi::connect(|client| {
         spi::write(
@@ -116,18 +169,33 @@ pub fn pay(slip: &Slip, source: &'static str, correlation_id: &str) -> Result<Po
     Ok(posted)
 }
 
-pub(crate) fn accrual_row(p: Posted, slip_id: pgrx::Uuid, correlation_id: String) -> AccrualRow {
-    (
-        p.entry_id,
-        p.points_change,
-        p.balance_before,
-        p.balance_after,
-        p.tier_before,
-        p.tier_after,
-        p.idempotent_hit,
-        slip_id,
-        correlation_id,
-    )
+pub(crate) fn accrual_row(a: Accrued, slip_id: pgrx::Uuid, correlation_id: String) -> AccrualRow {
+    match a {
+        Accrued::Paid(p) => (
+            Some(p.entry_id),
+            p.points_change,
+            Some(p.balance_before),
+            Some(p.balance_after),
+            Some(p.tier_before),
+            Some(p.tier_after),
+            p.idempotent_hit,
+            slip_id,
+            correlation_id,
+            "PAID".to_string(),
+        ),
+        Accrued::Held { points } => (
+            None,
+            points,
+            None,
+            None,
+            None,
+            None,
+            false,
+            slip_id,
+            correlation_id,
+            "HELD_FOR_APPROVAL".to_string(),
+        ),
+    }
 }
 
 row_fn! {
@@ -178,7 +246,7 @@ pub fn accrue_by_id(
     caller: Caller,
     source: &'static str,
     correlation_id: &str,
-) -> Result<Posted> {
+) -> Result<Accrued> {
     let slip = Spi::connect(|client| slip::load(client, slip_id, true))?;
     caller.not_for_self(slip.player_id, "recover points")?;
     accrue(&slip, source, correlation_id)

@@ -114,8 +114,8 @@ row_fn! {
                 }
                 None => return Err(not_held(&slip)),
             }
-            let posted = accrual::pay(&slip, "approve_slip", &correlation_id)?;
-            Ok(accrual::accrual_row(posted, slip.id, correlation_id))
+            let posted = accrual::pay(&slip, "approve_slip", &correlation_id, None)?;
+            Ok(accrual::accrual_row(accrual::Accrued::Paid(posted), slip.id, correlation_id))
         });
         TableIterator::once(row)
     }

@@ -4,14 +4,12 @@
 //! whose payment fails closes it all the same, rolls the payment back to a
 //! savepoint and leaves a pending row (PARTIAL_COMPLETION) for recovery.
 
-use crate::alert::{self, AlertKind};
 use crate::auth::{self, Caller, PERM_RATE};
-use crate::domain::error::{required, run, LoyaltyError, Result};
+use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::keys;
 use crate::domain::points;
 use crate::ledger::{self, Posted};
 use crate::pg::context;
-use crate::pg::log::{self, Event};
 use crate::pg::rows::CompleteRow;
 use crate::pg::spi;
 use crate::pg::subxact::{self, Failure};
@@ -19,7 +17,6 @@ use crate::play::accrual::{post_gameplay, record_pending};
 use crate::play::slip::{self, micros, Slip};
 use crate::row_fn;
 use pgrx::prelude::*;
-use serde_json::json;
 
 row_fn! {
     /// Close a slip and accrue its points in one call (docs/reference.md §3). If the accrual
@@ -59,7 +56,7 @@ pub(crate) fn complete(
     end_time: Option<TimestampWithTimeZone>,
     correlation_id: String,
 ) -> Result<CompleteRow> {
-    let (slip, day) = Spi::connect(|client| slip::load_for_closing(client, slip_id))?;
+    let slip = Spi::connect(|client| slip::load_for_closing(client, slip_id))?;
     caller.not_for_self(slip.player_id, "rate play")?;
     if slip.approval_status.as_deref() == Some("HELD") {
         // Writes nothing: it still waits for a second staff member.
@@ -104,52 +101,50 @@ pub(crate) fn complete(
         closed_by: caller.uid(),
         ..slip
     };
+    // The close decides the points (recorded on the slip: a payment days
+    // later posts them, and an owed slip counts toward its player's day).
+    let points = closed.points().ok();
+    let closed = Slip {
+        decided_points: points,
+        ..closed
+    };
 
-    // Four eyes: above the slip's threshold, or above the player's daily
-    // one, the slip closes with no points posted and waits for approve_slip.
-    if let Ok(points) = closed.points() {
-        let rule = if points > closed.approval_threshold_points {
-            Some("slip")
-        } else if over_daily_threshold(&day, points) {
-            Some("daily")
-        } else {
-            None
-        };
-        if let Some(rule) = rule {
-            let held = Slip {
-                approval_status: Some("HELD".to_string()),
-                ..closed
-            };
-            store_closed(&held, None, &correlation_id)?;
-            announce_hold(&held, points, rule, &correlation_id)?;
-            return Ok(complete_row(
-                "HELD_FOR_APPROVAL",
-                held,
-                None,
-                None,
-                correlation_id,
-                false,
-            ));
-        }
+    // Four eyes: above the slip's own threshold the slip closes with no
+    // points posted and waits for approve_slip.
+    if let Some(p) = points.filter(|p| *p > closed.approval_threshold_points) {
+        return hold(closed, p, "slip", correlation_id);
     }
 
     // The accrual runs against the slip as it will be stored, and a new
-    // entry closes the slip in its own statement. A replay (the entry was
-    // there) or a failed payment (rolled back to the savepoint) closes it
-    // here, with the entry that paid it if one did.
+    // entry closes the slip in its own statement. Under the player's lock
+    // it checks the daily threshold (slip::daily_rule): over it, the slip
+    // is held like a large one. A replay (the entry was there) or a failed
+    // payment (rolled back to the savepoint) closes it here, with the entry
+    // that paid it if one did.
+    let daily = points.map(|p| slip::daily_rule(closed.id, p));
     let pay = || {
         post_gameplay(
             &closed,
             "complete_rating_slip",
             &correlation_id,
             Some(closing_along(&closed)),
+            daily.as_ref().map(|d| d as ledger::UnderLock<'_>),
         )
     };
     let outcome = if atomic {
-        Ok(pay()?)
+        match pay() {
+            Ok(posted) => Ok(posted),
+            Err(e) if e.code == Code::OverDailyThreshold => Err(Failure::Spec(e)),
+            Err(e) => return Err(e),
+        }
     } else {
         subxact::run(pay)
     };
+    if let (Err(Failure::Spec(e)), Some(p)) = (&outcome, points) {
+        if e.code == Code::OverDailyThreshold {
+            return hold(closed, p, "daily", correlation_id);
+        }
+    }
     let accrued = outcome.as_ref().ok().map(|p| p.entry_id);
     if !outcome.as_ref().is_ok_and(|p| !p.idempotent_hit) {
         store_closed(&closed, accrued, &correlation_id)?;
@@ -181,19 +176,31 @@ pub(crate) fn complete(
     }
 }
 
-/// Whether paying `points` would take the player's GAMEPLAY points for
-/// today's gaming day above `config.daily_approval_threshold_points`: many
-/// slips just under the per-slip threshold are held like one large slip.
-fn over_daily_threshold(day: &slip::Day, points: i64) -> bool {
-    // i128: neither sum can overflow
-    i128::from(day.points_today) + i128::from(points) > i128::from(day.threshold)
+/// Close `slip` HELD for approval under `rule` ("slip" or "daily"): no
+/// points posted, an alert for a second person.
+fn hold(slip: Slip, points: i64, rule: &str, correlation_id: String) -> Result<CompleteRow> {
+    let held = Slip {
+        approval_status: Some("HELD".to_string()),
+        ..slip
+    };
+    store_closed(&held, None, &correlation_id)?;
+    slip::announce_held(&held, points, rule, &correlation_id)?;
+    Ok(complete_row(
+        "HELD_FOR_APPROVAL",
+        held,
+        None,
+        None,
+        correlation_id,
+        false,
+    ))
 }
 
 /// What closing a slip writes, with its parameters' places: the slip,
 /// end, duration, who closed it, correlation id, the paying entry,
-/// approval state. One text for both ways a slip is closed.
+/// approval state, the points decided. One text for both ways a slip is
+/// closed.
 macro_rules! close_slip {
-    ($id:literal, $end:literal, $dur:literal, $by:literal, $corr:literal, $paid:literal, $approval:literal) => {
+    ($id:literal, $end:literal, $dur:literal, $by:literal, $corr:literal, $paid:literal, $approval:literal, $points:literal) => {
         concat!(
             "UPDATE loyalty.rating_slip
                 SET status = 'CLOSED', end_time = ",
@@ -208,6 +215,8 @@ macro_rules! close_slip {
             $paid,
             ", approval_status = ",
             $approval,
+            ", points = ",
+            $points,
             ", updated_at = now()
               WHERE id = ",
             $id
@@ -221,7 +230,7 @@ fn store_closed(s: &Slip, accrued: Option<i64>, correlation_id: &str) -> Result<
     Spi::connect(|client| {
         spi::write(
             client,
-            close_slip!("$1", "$2", "$3", "$4", "$5", "$6", "$7"),
+            close_slip!("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"),
             &[
                 s.id.into(),
                 s.end_time.into(),
@@ -230,6 +239,7 @@ fn store_closed(s: &Slip, accrued: Option<i64>, correlation_id: &str) -> Result<
                 correlation_id.into(),
                 accrued.into(),
                 s.approval_status.as_deref().into(),
+                s.decided_points.into(),
             ],
         )
         .map(|_| ())
@@ -249,7 +259,8 @@ fn closing_along(s: &Slip) -> ledger::Along<'static> {
                 "$36",
                 "$17",
                 "(SELECT id FROM entry)",
-                "$37"
+                "$37",
+                "$38"
             ),
             " AND EXISTS (SELECT FROM entry))"
         ),
@@ -258,6 +269,7 @@ fn closing_along(s: &Slip) -> ledger::Along<'static> {
             s.duration_seconds.into(),
             s.closed_by.into(),
             s.approval_status.clone().into(),
+            s.decided_points.into(),
         ],
     }
 }
@@ -294,34 +306,4 @@ pub(crate) fn complete_row(
         correlation_id,
         recovery_needed,
     )
-}
-
-/// Log a hold and raise its alert (the slip row is already written).
-/// `rule` is which threshold held it: "slip" or "daily".
-fn announce_hold(slip: &Slip, points: i64, rule: &str, correlation_id: &str) -> Result<()> {
-    let alert_id = alert::raise(
-        AlertKind::SlipNeedsApproval,
-        slip.closed_by,
-        Some(slip.player_id),
-        &json!({
-            "rating_slip_id": slip.id.to_string(),
-            "points": points,
-            "threshold": slip.approval_threshold_points,
-            "rule": rule,
-            "correlation_id": correlation_id,
-        }),
-    )?;
-    log::emit(
-        Event::SlipHeld,
-        correlation_id,
-        Some(&slip.player_id.to_string()),
-        crate::fields! {
-            "rating_slip_id" => slip.id.to_string(),
-            "points" => points,
-            "threshold" => slip.approval_threshold_points,
-            "rule" => rule,
-            "alert_id" => alert_id,
-        },
-    );
-    Ok(())
 }

@@ -11,7 +11,7 @@
 use crate::auth::{self, PERM_RATE};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::points::{self, Decimal, GameSettings};
-use crate::ledger::casino;
+use crate::ledger::{casino, Locked};
 use crate::pg::context;
 use crate::pg::rows::SlipRow;
 use crate::pg::spi;
@@ -44,6 +44,8 @@ pub struct Slip {
     pub opened_by: Option<pgrx::Uuid>,
     pub closed_by: Option<pgrx::Uuid>,
     pub rerated_by: Vec<pgrx::Uuid>,
+    /// The points its close decided (`rating_slip.points`; None while open).
+    pub decided_points: Option<i64>,
 }
 
 impl Slip {
@@ -87,7 +89,7 @@ macro_rules! select_slip {
                     s.decisions_per_hour, s.points_conversion_rate::text, s.point_multiplier::text,
                     s.average_bet, s.start_time, s.end_time, s.status, s.duration_seconds,
                     s.accrued_ledger_id, s.approval_threshold_points, s.approval_status, s.opened_by,
-                    s.closed_by, s.rerated_by",
+                    s.closed_by, s.rerated_by, s.points",
             $extra,
             " FROM loyalty.rating_slip s WHERE s.id = $1",
             $tail
@@ -95,40 +97,56 @@ macro_rules! select_slip {
     };
 }
 
-/// What the daily four-eyes rule needs of a slip's player: their GAMEPLAY
-/// points of today's gaming day, and `config.daily_approval_threshold_points`.
-pub struct Day {
-    pub points_today: i64,
-    pub threshold: i64,
+/// A slip to close, locked.
+pub fn load_for_closing(client: &SpiClient<'_>, id: pgrx::Uuid) -> Result<Slip> {
+    decode(
+        spi::write(client, select_slip!(" FOR UPDATE"), &[id.into()])?,
+        id,
+    )
 }
 
-/// A slip to close, locked, with its player's day (read in the same
-/// statement: completing a slip makes one round trip for both). Today's
-/// gaming day and the threshold come from the casino settings cache.
-pub fn load_for_closing(client: &SpiClient<'_>, id: pgrx::Uuid) -> Result<(Slip, Day)> {
-    let today = casino::today(client)?;
-    let threshold = casino::daily_approval_threshold(client)?;
-    let rows = spi::write(
-        client,
-        select_slip!(
-            ",
-             coalesce((SELECT p.gameplay_day_points FROM loyalty.player_loyalty p
-                        WHERE p.player_id = s.player_id AND p.gameplay_day = $2::date), 0)",
-            " FOR UPDATE OF s"
-        ),
-        &[id.into(), today.as_str().into()],
-    )?;
-    let rows = rows.first();
-    let points_today = if rows.is_empty() {
-        0
-    } else {
-        rows.get::<i64>(21)?.unwrap_or(0)
-    };
-    let day = Day {
-        points_today,
-        threshold,
-    };
-    Ok((decode(rows, id)?, day))
+/// The daily four-eyes rule (reference §14), checked under the player's
+/// lock by the post that would pay `points` for slip `slip_id`: the
+/// player's GAMEPLAY points of the gaming day the entry posts in, posted
+/// (kept on the locked row) and owed (slips closed that day and not yet
+/// paid, whose points the close recorded), plus these, must not pass
+/// `config.daily_approval_threshold_points`. Under the lock two payments
+/// of one player cannot both pass; over it, the caller holds the slip.
+pub fn daily_rule(
+    slip_id: pgrx::Uuid,
+    points: i64,
+) -> impl Fn(&SpiClient<'_>, &Locked) -> Result<()> {
+    move |client, locked| {
+        let threshold = casino::settings(client)?.daily_approval_threshold;
+        let (start, end) = casino::day_bounds(client, &locked.gaming_day)?;
+        let owed = spi::write(
+            client,
+            "SELECT coalesce(sum(o.points), 0)::bigint FROM loyalty.rating_slip o
+              WHERE o.status = 'CLOSED' AND o.accrued_ledger_id IS NULL AND o.approval_status IS NULL
+                AND o.end_time >= $3 AND o.end_time < $4 AND o.player_id = $1 AND o.id <> $2",
+            &[
+                locked.player_id.into(),
+                slip_id.into(),
+                start.into(),
+                end.into(),
+            ],
+        )?
+        .first()
+        .get_one::<i64>()?
+        .unwrap_or(0);
+        // i128: no sum of these can overflow
+        let day = i128::from(locked.gameplay_today) + i128::from(owed) + i128::from(points);
+        if day > i128::from(threshold) {
+            return Err(LoyaltyError::new(
+                Code::OverDailyThreshold,
+                format!(
+                    "{points} points would take the player's gameplay for gaming day {} to {day}, above the daily threshold of {threshold}",
+                    locked.gaming_day
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Load a slip, optionally locking it; SLIP_NOT_FOUND if there is none.
@@ -180,6 +198,7 @@ fn decode(rows: pgrx::spi::SpiTupleTable<'_>, id: pgrx::Uuid) -> Result<Slip> {
         opened_by: r.get(18)?,
         closed_by: r.get(19)?,
         rerated_by: r.get::<Vec<pgrx::Uuid>>(20)?.unwrap_or_default(),
+        decided_points: r.get(21)?,
     })
 }
 
@@ -269,30 +288,34 @@ row_fn! {
                 ));
             }
             let slip = Spi::connect(|client| -> Result<Slip> {
-                game::check_table_limits(client, game_type, &bet)?;
+                let game = game::check_table_limits(client, game_type, &bet)?;
                 // One seat: the partial unique index on OPEN slips decides, so two
-                // racing opens for one player cannot both succeed.
+                // racing opens for one player cannot both succeed. The game's
+                // settings are the ones last committed (game.rs), snapshotted here.
                 let rows = spi::write(
                         client,
                         "INSERT INTO loyalty.rating_slip
                             (player_id, visit_id, session_id, game_type, house_edge, decisions_per_hour,
                              points_conversion_rate, point_multiplier, approval_threshold_points, average_bet,
                              start_time, opened_by, correlation_id)
-                         SELECT $1, $2, $3, g.game_type, g.house_edge, g.decisions_per_hour,
-                                g.points_conversion_rate, g.point_multiplier, g.approval_threshold_points, $5,
-                                $6, $7, $8
-                           FROM loyalty.game_settings g WHERE g.game_type = $4
+                         VALUES ($1, $2, $3, $4, $9::numeric, $10, $11::numeric, $12::numeric, $13, $5,
+                                 $6, $7, $8)
                          ON CONFLICT (player_id) WHERE status = 'OPEN' DO NOTHING
                          RETURNING id",
                         &[
                             player_id.into(),
                             p_visit_id.into(),
                             p_session_id.into(),
-                            game_type.into(),
+                            game.game_type.as_str().into(),
                             bet.into(),
                             start.into(),
                             caller.uid().into(),
                             correlation_id.as_str().into(),
+                            game.house_edge.as_str().into(),
+                            game.decisions_per_hour.into(),
+                            game.points_conversion_rate.as_str().into(),
+                            game.point_multiplier.as_str().into(),
+                            game.approval_threshold_points.into(),
                         ],
                     )?;
                 let id = if rows.is_empty() {
@@ -420,4 +443,45 @@ fn slip_points(p_slip_id: Option<pgrx::Uuid>) -> Option<i64> {
         }
         slip.points().map(Some)
     })
+}
+
+/// Log that `slip` is held for approval and raise the alert a second person
+/// answers (the slip row already says HELD). `rule` is which threshold held
+/// it: "slip" (its own, snapshotted at open) or "daily" (the player's day).
+pub(crate) fn announce_held(
+    slip: &Slip,
+    points: i64,
+    rule: &str,
+    correlation_id: &str,
+) -> Result<()> {
+    let threshold = if rule == "daily" {
+        Spi::connect(casino::settings)?.daily_approval_threshold
+    } else {
+        slip.approval_threshold_points
+    };
+    let alert_id = crate::alert::raise(
+        crate::alert::AlertKind::SlipNeedsApproval,
+        slip.closed_by,
+        Some(slip.player_id),
+        &serde_json::json!({
+            "rating_slip_id": slip.id.to_string(),
+            "points": points,
+            "threshold": threshold,
+            "rule": rule,
+            "correlation_id": correlation_id,
+        }),
+    )?;
+    crate::pg::log::emit(
+        crate::pg::log::Event::SlipHeld,
+        correlation_id,
+        Some(&slip.player_id.to_string()),
+        crate::fields! {
+            "rating_slip_id" => slip.id.to_string(),
+            "points" => points,
+            "threshold" => threshold,
+            "rule" => rule,
+            "alert_id" => alert_id,
+        },
+    );
+    Ok(())
 }

@@ -107,6 +107,7 @@ fn reverse_redemption(
             restate: None,
             held_change: 0,
             reverses_entry_id: Some(entry_id),
+            under_lock: None,
         })?;
         if !posted.idempotent_hit {
             log::emit(

@@ -66,6 +66,7 @@ pub fn capture(
             restate: None,
             held_change: -h.points,
             reverses_entry_id: None,
+            under_lock: None,
         },
         Some(mark),
     )?;
@@ -238,7 +239,9 @@ row_fn! {
 /// `expire_holds(p_limit)` (pg_cron, every minute): mark up to `p_limit`
 /// past-due live holds EXPIRED, oldest deadline first, and release their
 /// points. Trusted back ends only. Each hold is decided under its player's
-/// and its own lock, so a capture or void that got there first wins.
+/// and its own lock, so a capture or void that got there first wins; busy
+/// players are skipped and a call starts none once the sweep budget is
+/// spent (the next run, a minute later, takes the rest).
 #[pg_extern(security_definer, volatile, parallel_unsafe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn expire_holds(
@@ -280,9 +283,25 @@ fn expire_holds(
                 .filter_map(|r| Some((r.get(1).ok()??, r.get(2).ok()??)))
                 .collect())
         })?;
+        let budget = Spi::connect(crate::ledger::casino::sweep_budget)?;
+        let started = std::time::Instant::now();
         let mut expired = Vec::with_capacity(due.len());
         for (player, hold_id) in due {
-            let (locked, h) = lock_both(player, hold_id)?;
+            if started.elapsed() >= budget {
+                break; // the rest waits for the next run
+            }
+            // a player busy in another transaction waits for the next run:
+            // a sweep never makes a floor call wait behind it
+            let Some((locked, h)) = Spi::connect(|c| -> Result<_> {
+                let Some(locked) = crate::ledger::try_lock_player(c, player)? else {
+                    return Ok(None);
+                };
+                let locked = crate::ledger::roll_if_due(c, locked)?;
+                Ok(Some((locked, lock(c, player, hold_id)?)))
+            })?
+            else {
+                continue;
+            };
             if !(h.is_live() && h.past_due) {
                 continue; // settled while we looked
             }

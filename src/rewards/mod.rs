@@ -335,6 +335,7 @@ fn issue(
             restate: None,
             held_change: 0,
             reverses_entry_id: None,
+            under_lock: None,
         },
         Some(rate_limit::record(&cfg, &windows)),
     )?;

@@ -107,8 +107,21 @@ fn available_points_expire_after_the_inactivity_and_not_a_moment_before() {
         .get(0);
     let payload: serde_json::Value = serde_json::from_str(&payload).unwrap();
     assert_eq!(payload["available"], 700);
-    // after it: the available 700 lapse, the 300 held stay held
-    sleep_until(&mut c, expire_at + 100_000);
+    // the inactivity is over, but the warning went out less than
+    // expiry_warning ago: nothing lapses before the player had that long
+    let warned = micros(
+        &mut c,
+        "SELECT (extract(epoch FROM expiry_warned_at) * 1000000)::bigint FROM loyalty.player_loyalty
+          WHERE player_id = $1::text::uuid",
+        &[&player],
+    );
+    assert!(warned > warn_at, "the warning's time is stored");
+    sleep_until(&mut c, expire_at + 50_000);
+    if now(&mut c) < warned + 2_000_000 {
+        assert_eq!(sweep(&mut c), vec![]);
+    }
+    // after both: the available 700 lapse, the 300 held stay held
+    sleep_until(&mut c, (warned + 2_000_000).max(expire_at) + 100_000);
     assert_eq!(sweep(&mut c), vec![(player.clone(), 700, 300, 0)]);
     assert_eq!(sweep(&mut c), vec![], "a second sweep expires nothing");
     let r = c
@@ -167,6 +180,67 @@ fn available_points_expire_after_the_inactivity_and_not_a_moment_before() {
         tx.query("SELECT * FROM loyalty.expire_inactive_points()", &[])
     });
     assert_eq!(sqlstate(&staff.unwrap_err()).1, "FORBIDDEN");
+    drop(c);
+    connect("postgres")
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .unwrap();
+}
+
+/// SPEC §20: a casino turning expiry on for players quiet far longer than
+/// the setting (or an upgrade) warns first; no call warns and expires at
+/// once, and the expiry comes expiry_warning after the stored warning.
+#[test]
+fn turning_expiry_on_warns_long_quiet_players_before_anything_lapses() {
+    let db = fresh_db("aging_turn_on");
+    let mut c = connect(&db);
+    let (player, awarder) = (new_uuid(), new_uuid());
+    add_staff(&mut c, &awarder, &["loyalty:award"], true);
+    c.query_one(
+        REWARD,
+        &[
+            &player,
+            &900i64,
+            &"long ago at the tables",
+            &awarder,
+            &None::<String>,
+        ],
+    )
+    .unwrap();
+    // quiet for a year before expiry existed
+    c.execute(
+        "UPDATE loyalty.player_loyalty SET last_earned_at = now() - interval '1 year'
+          WHERE player_id = $1::text::uuid",
+        &[&player],
+    )
+    .unwrap();
+    c.batch_execute(
+        "SELECT loyalty.configure(p_points_inactivity_expiry => '30 days', p_expiry_warning => '2 seconds')",
+    )
+    .unwrap();
+    assert_eq!(sweep(&mut c), vec![], "the first run only warns");
+    assert_eq!(warnings(&mut c, &player), 1);
+    assert_eq!(
+        sweep(&mut c),
+        vec![],
+        "and a second at once expires nothing"
+    );
+    let balance: i64 = c
+        .query_one(
+            "SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = $1::text::uuid",
+            &[&player],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(balance, 900);
+    let warned = micros(
+        &mut c,
+        "SELECT (extract(epoch FROM expiry_warned_at) * 1000000)::bigint FROM loyalty.player_loyalty
+          WHERE player_id = $1::text::uuid",
+        &[&player],
+    );
+    sleep_until(&mut c, warned + 2_100_000);
+    assert_eq!(sweep(&mut c), vec![(player.clone(), 900, 0, 0)]);
+    assert_eq!(warnings(&mut c, &player), 1, "one warning for the stretch");
     drop(c);
     connect("postgres")
         .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))

@@ -326,6 +326,7 @@ fn forge_last_row(c: &mut Client, player: &str, staff: &str, points: i64) {
          CREATE TEMP TABLE head AS SELECT * FROM loyalty.player_loyalty WHERE player_id = '{player}';
          DELETE FROM loyalty.loyalty_ledger WHERE player_id = '{player}' AND seq = 2;
          UPDATE loyalty.player_loyalty p SET chain_seq = 1, current_balance = 100, lifetime_points = 100,
+                tier_credits = 100,
                 chain_head = (SELECT row_hash FROM loyalty.loyalty_ledger WHERE player_id = '{player}' AND seq = 1)
           WHERE p.player_id = '{player}';
          SELECT * FROM loyalty.manual_reward('{player}', {points}, 'a forged long reason', '{staff}');

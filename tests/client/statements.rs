@@ -529,9 +529,33 @@ fn the_exception_report_lists_every_exception_and_nothing_else() {
         &[&big, &cashier],
     )
     .unwrap();
-    // drift repaired in the open
+    // one approved above the threshold, then voided: nothing moved (listed at 0)
+    let voided: String = c
+        .query_one(
+            "SELECT hold_id::text FROM loyalty.hold_points($1::text::uuid, 400, 'spa', 'massage for two', $2::text::uuid)",
+            &[&p1, &cashier],
+        )
+        .unwrap()
+        .get(0);
     c.query_one(
-        "SELECT * FROM loyalty.increment_player_loyalty($1::text::uuid, 7, 'drift')",
+        "SELECT * FROM loyalty.approve_hold($1::text::uuid, $2::text::uuid)",
+        &[&voided, &approver],
+    )
+    .unwrap();
+    c.query_one(
+        "SELECT * FROM loyalty.void_hold($1::text::uuid, 'guest left early', $2::text::uuid)",
+        &[&voided, &cashier],
+    )
+    .unwrap();
+    // a trusted back end moves points directly: the primitive's own entry
+    c.query_one(
+        "SELECT * FROM loyalty.increment_player_loyalty($1::text::uuid, 7, 'direct')",
+        &[&p3],
+    )
+    .unwrap();
+    // drift behind the write path's back (a superuser), repaired in the open
+    c.execute(
+        "UPDATE loyalty.player_loyalty SET current_balance = current_balance + 7 WHERE player_id = $1::text::uuid",
         &[&p3],
     )
     .unwrap();
@@ -639,6 +663,30 @@ fn the_exception_report_lists_every_exception_and_nothing_else() {
                 s("one night suite")
             ),
             (
+                "REDEMPTION".into(),
+                s(&p1),
+                s(&cashier),
+                s(&approver),
+                Some(-500),
+                s("one night suite")
+            ),
+            (
+                "HOLD_APPROVED".into(),
+                s(&p1),
+                s(&cashier),
+                s(&approver),
+                Some(0),
+                s("massage for two")
+            ),
+            (
+                "DIRECT_INCREMENT".into(),
+                s(&p3),
+                s("increment_player_loyalty by postgres"),
+                none.clone(),
+                Some(7),
+                none.clone()
+            ),
+            (
                 "RECONCILIATION".into(),
                 s(&p3),
                 s("rebuild_player_balance by postgres"),
@@ -671,7 +719,7 @@ fn the_exception_report_lists_every_exception_and_nothing_else() {
         code(report(&mut c, "authenticated", Some(&p1), today)),
         "FORBIDDEN"
     );
-    assert_eq!(code(report(&mut c, "service_role", None, today)), "9");
+    assert_eq!(code(report(&mut c, "service_role", None, today)), "12");
     assert_eq!(
         code(report(
             &mut c,
