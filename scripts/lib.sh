@@ -55,6 +55,23 @@ install_extension_from() {
     local flags=(--pg-config "$PG_CONFIG")
     [ "$(id -u)" -eq 0 ] || flags+=(--sudo)
     (cd "$src" && CARGO_TARGET_DIR="$target" cargo pgrx install "${flags[@]}" "$@" >/dev/null)
+    control_names_library "$src"
+}
+
+# From 0.3.0 each release has a library file of its own
+# (casino_loyalty-X.Y.Z.so, which cargo pgrx installs when the control file
+# names no module_pathname), so a database keeps calling the library its
+# definitions were made with until it is updated. The update scripts of
+# releases before 0.3.0 name their library MODULE_PATHNAME, which
+# PostgreSQL fills from the installed control file's module_pathname: it
+# is the new build's library, as it always was.
+control_names_library() {
+    local src="$1" version control
+    grep -q '^module_pathname' "$src/casino_loyalty.control" && return 0
+    version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$src/Cargo.toml")
+    control="$("$PG_CONFIG" --sharedir)/extension/casino_loyalty.control"
+    printf "# what MODULE_PATHNAME means in the update scripts of releases before 0.3.0\nmodule_pathname = '\$libdir/casino_loyalty-%s'\n" \
+        "$version" | "${SUDO[@]}" tee -a "$control" >/dev/null
 }
 
 # Run a command as the cluster's OS user: `postgres` when we are root

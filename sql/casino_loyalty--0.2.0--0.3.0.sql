@@ -10,13 +10,49 @@
 -- file never changes again (CONTRIBUTING.md, docs/releasing.md).
 \echo Use "ALTER EXTENSION casino_loyalty UPDATE TO '0.3.0'" to load this file. \quit
 
+-- An update takes every table of the extension first, all at once: while it
+-- waits for one table it holds the others for at most lock_timeout
+-- (100 ms, below deadlock_timeout), then lets go and tries again, so a
+-- writer that holds one table and wants another is never made its deadlock
+-- victim, and once the update holds them all, writers wait for its commit
+-- and nothing else (SPEC §20: an update stops writers, it fails none).
+-- Upgrade scripts call it first; p_timeout bounds the whole attempt.
+CREATE FUNCTION loyalty.lock_for_update(p_timeout interval DEFAULT '1 minute')
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_deadline timestamptz := clock_timestamp() + p_timeout;
+    v_tables   text;
+BEGIN
+    SELECT string_agg(format('%I.%I', t.schemaname, t.tablename), ', ' ORDER BY t.tablename)
+      INTO v_tables FROM pg_catalog.pg_tables t WHERE t.schemaname = 'loyalty';
+    LOOP
+        BEGIN
+            SET LOCAL lock_timeout = '100ms';
+            EXECUTE 'LOCK TABLE ' || v_tables || ' IN ACCESS EXCLUSIVE MODE';
+            RETURN;
+        EXCEPTION WHEN lock_not_available THEN
+            IF clock_timestamp() > v_deadline THEN
+                RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422',
+                    DETAIL = format('the extension''s tables stayed busy for %s; update at a quieter moment', p_timeout);
+            END IF;
+        END;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION loyalty.lock_for_update(interval) IS
+    'Internal, for upgrade scripts: every table of the extension locked at once, without holding any while a writer waits on it (no deadlock with writers).';
+REVOKE ALL ON FUNCTION loyalty.lock_for_update FROM PUBLIC;
+SELECT loyalty.lock_for_update();
+
 -- The standby guard for the writing functions written in SQL (SPEC §18,
 -- src/pg/standby.rs); first, because functions redefined below call it.
 CREATE FUNCTION loyalty.require_primary() RETURNS bool
 STRICT VOLATILE PARALLEL SAFE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'require_primary_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'require_primary_wrapper';
 REVOKE ALL ON FUNCTION loyalty.require_primary FROM PUBLIC;
 
 -- The house for 0.3.0 (src/ grouped by capability). What a partial
@@ -111,8 +147,21 @@ CREATE POLICY voucher_service ON loyalty.voucher FOR SELECT TO service_role USIN
 ALTER TABLE loyalty.config ADD COLUMN daily_approval_threshold_points bigint NOT NULL DEFAULT 50000
     CONSTRAINT config_daily_approval_threshold_points_check CHECK (daily_approval_threshold_points >= 0);
 COMMENT ON COLUMN loyalty.config.daily_approval_threshold_points IS 'Four-eyes over a day: the completion that takes a player''s gameplay points for the gaming day above this is HELD_FOR_APPROVAL, like a single slip above its own threshold.';
+-- Every column 0.3.0 adds to the balances, in one statement: a column of a
+-- domain with a CHECK makes PostgreSQL rewrite the table, and one rewrite
+-- stops writers far shorter than one per column (the steps below that need
+-- these columns explain each).
 ALTER TABLE loyalty.player_loyalty ADD COLUMN gameplay_day date,
-    ADD COLUMN gameplay_day_points loyalty.nonnegative_bigint NOT NULL DEFAULT 0;
+    ADD COLUMN gameplay_day_points loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
+    ADD COLUMN held_points loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
+    ADD COLUMN last_earned_at loyalty.finite_timestamptz,
+    ADD COLUMN expiry_warned_for loyalty.finite_timestamptz,
+    ADD COLUMN chain_head_at   loyalty.finite_timestamptz,
+    ADD COLUMN tier_credits    loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
+    ADD COLUMN tier_period     date,
+    ADD COLUMN retained_tier   text,
+    ADD COLUMN expiry_warned_at loyalty.finite_timestamptz,
+    ADD CONSTRAINT player_loyalty_available_check CHECK (held_points <= current_balance);
 COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day IS 'Gaming day of the player''s last GAMEPLAY entry (the daily approval threshold counts within it).';
 COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day_points IS 'GAMEPLAY points posted on gameplay_day, kept by the write path under the player''s lock.';
 
@@ -151,7 +200,7 @@ CREATE FUNCTION loyalty.open_rating_slip(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'open_rating_slip_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'open_rating_slip_wrapper';
 CREATE FUNCTION loyalty.update_rating_slip_bet(
 	"p_slip_id" uuid,
 	"p_average_bet" NUMERIC,
@@ -175,7 +224,7 @@ CREATE FUNCTION loyalty.update_rating_slip_bet(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'update_rating_slip_bet_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'update_rating_slip_bet_wrapper';
 CREATE FUNCTION loyalty.complete_rating_slip(
 	"p_slip_id" uuid,
 	"p_correlation_id" TEXT DEFAULT NULL,
@@ -208,7 +257,7 @@ CREATE FUNCTION loyalty.complete_rating_slip(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'complete_rating_slip_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'complete_rating_slip_wrapper';
 CREATE FUNCTION loyalty.complete_rating_slips(
 	"p_slip_ids" uuid[],
 	"p_correlation_id" TEXT DEFAULT NULL,
@@ -232,7 +281,7 @@ CREATE FUNCTION loyalty.complete_rating_slips(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'complete_rating_slips_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'complete_rating_slips_wrapper';
 CREATE FUNCTION loyalty.approve_slip(
 	"p_slip_id" uuid,
 	"p_correlation_id" TEXT DEFAULT NULL,
@@ -246,12 +295,13 @@ CREATE FUNCTION loyalty.approve_slip(
 	"tier_after" TEXT,
 	"idempotent_hit" bool,
 	"rating_slip_id" uuid,
-	"correlation_id" TEXT
+	"correlation_id" TEXT,
+	"status" TEXT
 )
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'approve_slip_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'approve_slip_wrapper';
 CREATE FUNCTION loyalty.reject_slip(
 	"p_slip_id" uuid,
 	"p_reason" TEXT,
@@ -268,7 +318,7 @@ CREATE FUNCTION loyalty.reject_slip(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'reject_slip_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'reject_slip_wrapper';
 REVOKE ALL ON FUNCTION loyalty.open_rating_slip, loyalty.update_rating_slip_bet,
     loyalty.complete_rating_slip, loyalty.complete_rating_slips, loyalty.approve_slip, loyalty.reject_slip
     FROM PUBLIC;
@@ -279,6 +329,53 @@ ALTER FUNCTION loyalty.open_rating_slip SET plan_cache_mode = force_generic_plan
 ALTER FUNCTION loyalty.update_rating_slip_bet SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.complete_rating_slip SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loyalty.complete_rating_slips SET plan_cache_mode = force_generic_plan;
+-- A slip's payment says whether it was paid or, under the daily four-eyes
+-- rule, held for a second person (status; the entry columns NULL then).
+DROP FUNCTION loyalty.accrue_points_from_slip(uuid, text);
+DROP FUNCTION loyalty.recover_slip_loyalty(uuid, text);
+CREATE FUNCTION loyalty.accrue_points_from_slip(
+	"p_slip_id" uuid,
+	"p_correlation_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"ledger_entry_id" bigint,
+	"points_earned" bigint,
+	"balance_before" bigint,
+	"balance_after" bigint,
+	"tier_before" TEXT,
+	"tier_after" TEXT,
+	"idempotent_hit" bool,
+	"rating_slip_id" uuid,
+	"correlation_id" TEXT,
+	"status" TEXT
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'accrue_points_from_slip_wrapper';
+CREATE FUNCTION loyalty.recover_slip_loyalty(
+	"p_slip_id" uuid,
+	"p_correlation_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"ledger_entry_id" bigint,
+	"points_earned" bigint,
+	"balance_before" bigint,
+	"balance_after" bigint,
+	"tier_before" TEXT,
+	"tier_after" TEXT,
+	"idempotent_hit" bool,
+	"rating_slip_id" uuid,
+	"correlation_id" TEXT,
+	"status" TEXT
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'recover_slip_loyalty_wrapper';
+REVOKE ALL ON FUNCTION loyalty.accrue_points_from_slip, loyalty.recover_slip_loyalty FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.accrue_points_from_slip, loyalty.recover_slip_loyalty
+    TO authenticated, service_role;
+ALTER FUNCTION loyalty.accrue_points_from_slip SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loyalty.recover_slip_loyalty SET plan_cache_mode = force_generic_plan;
 
 -- Chain heads come a page at a time, each page with its own digest (one
 -- value for every player would pass 1 GB at about two million players).
@@ -290,7 +387,7 @@ CREATE FUNCTION loyalty.ledger_chain_heads(
 STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'ledger_chain_heads_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'ledger_chain_heads_wrapper';
 REVOKE ALL ON FUNCTION loyalty.ledger_chain_heads FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION loyalty.ledger_chain_heads TO service_role;
 
@@ -332,7 +429,7 @@ CREATE FUNCTION loyalty.verify_ledger_chain_since(
 STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'verify_ledger_chain_since_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'verify_ledger_chain_since_wrapper';
 REVOKE ALL ON FUNCTION loyalty.verify_ledger_chain_since FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION loyalty.verify_ledger_chain_since TO service_role;
 
@@ -350,8 +447,6 @@ ALTER TABLE loyalty.config
 COMMENT ON COLUMN loyalty.config.cents_per_point IS 'What one point is worth in a comp, in cents: a hold records points x this, rounded down, as comp_value_cents.';
 COMMENT ON COLUMN loyalty.config.max_redemption_points IS 'Most points one hold or redemption may take (REDEMPTION_EXCEEDS_LIMIT above it).';
 COMMENT ON COLUMN loyalty.config.redemption_approval_points IS 'A hold of more points than this starts PENDING_APPROVAL and needs a second staff member (approve_hold).';
-ALTER TABLE loyalty.player_loyalty ADD COLUMN held_points loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
-    ADD CONSTRAINT player_loyalty_available_check CHECK (held_points <= current_balance);
 COMMENT ON COLUMN loyalty.player_loyalty.held_points IS 'Points reserved by the player''s PENDING_APPROVAL and ACTIVE holds; available = current_balance - held_points.';
 COMMENT ON COLUMN loyalty.player_loyalty.current_balance IS 'Points the player has, held ones included; never below held_points.';
 COMMENT ON COLUMN loyalty.player_loyalty.lifetime_points IS 'All points ever earned (GAMEPLAY and MANUAL_BONUS entries; loyalty.kind_earns); decides the tier. Spending and reversals never change it.';
@@ -504,16 +599,17 @@ CREATE POLICY notification_read ON loyalty.notification FOR SELECT TO authentica
     USING (kind IN ('TIER_CHANGED', 'HOLD', 'POINTS_EXPIRING') AND player_id = (SELECT loyalty.caller_uid())
            OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
 
--- Which kinds earn lifetime points (src/domain/kinds.rs): a reversal is
--- positive and earns nothing, so "the positive changes" no longer says it.
-CREATE FUNCTION loyalty.kind_earns(
-	"p_kind" TEXT
-) RETURNS bool
+-- What an entry adds to lifetime points (src/domain/kinds.rs): a reversal
+-- is positive and earns nothing, so "the positive changes" no longer says it.
+CREATE FUNCTION loyalty.lifetime_credit(
+	"p_kind" TEXT,
+	"p_points" bigint
+) RETURNS bigint
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'kind_earns_wrapper';
-REVOKE ALL ON FUNCTION loyalty.kind_earns FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION loyalty.kind_earns TO authenticated, service_role;
+AS 'casino_loyalty-@CARGO_VERSION@', 'lifetime_credit_wrapper';
+REVOKE ALL ON FUNCTION loyalty.lifetime_credit FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.lifetime_credit TO authenticated, service_role;
 
 -- The doors of src/redeem/.
 CREATE FUNCTION loyalty.hold_points(
@@ -544,7 +640,7 @@ CREATE FUNCTION loyalty.hold_points(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'hold_points_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'hold_points_wrapper';
 CREATE FUNCTION loyalty.redeem_points(
 	"p_player_id" uuid,
 	"p_points" bigint,
@@ -572,7 +668,7 @@ CREATE FUNCTION loyalty.redeem_points(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'redeem_points_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'redeem_points_wrapper';
 CREATE FUNCTION loyalty.approve_hold(
 	"p_hold_id" uuid,
 	"p_staff_id" uuid DEFAULT NULL,
@@ -596,7 +692,7 @@ CREATE FUNCTION loyalty.approve_hold(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'approve_hold_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'approve_hold_wrapper';
 CREATE FUNCTION loyalty.capture_hold(
 	"p_hold_id" uuid,
 	"p_points" bigint DEFAULT NULL,
@@ -621,7 +717,7 @@ CREATE FUNCTION loyalty.capture_hold(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'capture_hold_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'capture_hold_wrapper';
 CREATE FUNCTION loyalty.void_hold(
 	"p_hold_id" uuid,
 	"p_reason" TEXT,
@@ -646,7 +742,7 @@ CREATE FUNCTION loyalty.void_hold(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'void_hold_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'void_hold_wrapper';
 CREATE FUNCTION loyalty.reverse_redemption(
 	"p_ledger_entry_id" bigint,
 	"p_reason" TEXT,
@@ -666,7 +762,7 @@ CREATE FUNCTION loyalty.reverse_redemption(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'reverse_redemption_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'reverse_redemption_wrapper';
 CREATE FUNCTION loyalty.expire_holds(
 	"p_limit" INT DEFAULT 1000
 ) RETURNS TABLE (
@@ -678,7 +774,7 @@ CREATE FUNCTION loyalty.expire_holds(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'expire_holds_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'expire_holds_wrapper';
 REVOKE ALL ON FUNCTION loyalty.hold_points, loyalty.redeem_points, loyalty.approve_hold, loyalty.capture_hold,
     loyalty.void_hold, loyalty.reverse_redemption, loyalty.expire_holds FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION loyalty.hold_points, loyalty.approve_hold, loyalty.capture_hold,
@@ -687,13 +783,14 @@ GRANT EXECUTE ON FUNCTION loyalty.hold_points, loyalty.approve_hold, loyalty.cap
 GRANT EXECUTE ON FUNCTION loyalty.expire_holds TO service_role;
 
 -- The runbooks, the health check and the dashboard know holds, and sum
--- lifetime points with kind_earns (health_check's and configure's one body
+-- lifetime points with lifetime_credit (health_check's and configure's one body
 -- each is at the end of this file, knowing every 0.3.0 finding and setting).
 DROP FUNCTION loyalty.verify_player_balance(uuid);
 CREATE FUNCTION loyalty.verify_player_balance(p_player_id uuid)
 RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint, lifetime_points bigint,
                ledger_lifetime bigint, entries bigint, chain_breaks bigint, ok boolean,
-               held_points bigint, live_hold_points bigint)
+               held_points bigint, live_hold_points bigint, standing_ok boolean, standing jsonb,
+               ledger_standing jsonb)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 BEGIN
@@ -708,7 +805,7 @@ BEGIN
     -- before, and the ledger still shows it).
     WITH l AS (
         SELECT coalesce(sum(e.points_change) FILTER (WHERE NOT e.reconciliation), 0)::bigint AS bal,
-               coalesce(sum(e.points_change) FILTER (WHERE loyalty.kind_earns(e.transaction_type)),
+               coalesce(sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)),
                         0)::bigint AS life,
                count(*) AS n,
                count(*) FILTER (WHERE e.seq > coalesce(e.last_reconciled, 0) AND e.prev_after IS NOT NULL
@@ -725,11 +822,14 @@ BEGIN
           FROM loyalty.hold x
          WHERE x.player_id = p_player_id AND x.status IN ('PENDING_APPROVAL', 'ACTIVE')
     )
+    -- and the tier state against the ledger's replay (SPEC §20)
     SELECT p_player_id, p.current_balance::bigint, l.bal, p.lifetime_points::bigint, l.life, l.n, l.breaks,
            p.current_balance IS NOT DISTINCT FROM l.bal AND p.lifetime_points IS NOT DISTINCT FROM l.life
-           AND l.breaks = 0 AND coalesce(p.held_points, 0) = h.live,
-           coalesce(p.held_points, 0)::bigint, h.live
+           AND l.breaks = 0 AND coalesce(p.held_points, 0) = h.live AND coalesce(sc.ok, true),
+           coalesce(p.held_points, 0)::bigint, h.live, coalesce(sc.ok, true), sc.standing, sc.ledger_standing
       FROM l CROSS JOIN h LEFT JOIN loyalty.player_loyalty p ON p.player_id = p_player_id
+      LEFT JOIN LATERAL (SELECT c.* FROM loyalty.standing_check(p.player_id) c
+                          WHERE p.player_id IS NOT NULL) sc ON true
      WHERE p.player_id IS NOT NULL OR l.n > 0;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING MESSAGE = 'PLAYER_NOT_FOUND',
@@ -738,7 +838,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION loyalty.verify_player_balance(uuid) IS
-    'Runbook: one player''s balance and lifetime points against the ledger sums, the before/after chain, and held points against live holds.';
+    'Runbook: one player''s balance and lifetime points against the ledger sums, the before/after chain, held points against live holds, and the tier state (tier, credits, period, retained tier) against the ledger''s replay.';
 REVOKE ALL ON FUNCTION loyalty.verify_player_balance FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION loyalty.verify_player_balance TO service_role;
 CREATE OR REPLACE FUNCTION loyalty.verify_all_balances()
@@ -754,7 +854,7 @@ AS $$
       FULL JOIN (SELECT e.player_id,
                         coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'),
                                  0)::bigint AS bal,
-                        coalesce(sum(e.points_change) FILTER (WHERE loyalty.kind_earns(e.transaction_type)),
+                        coalesce(sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)),
                                  0)::bigint AS life
                    FROM loyalty.loyalty_ledger e GROUP BY e.player_id) l ON l.player_id = p.player_id
      WHERE p.player_id IS NULL OR l.player_id IS NULL AND (p.current_balance <> 0 OR p.lifetime_points <> 0)
@@ -912,7 +1012,7 @@ BEGIN
     ELSE
         balance := e.balance_after; tier := e.tier_after;
         ledger_entry_id := e.id; seq := e.seq; entry_at := e.created_at;
-        SELECT coalesce(sum(l.points_change) FILTER (WHERE loyalty.kind_earns(l.transaction_type)), 0)::bigint
+        SELECT coalesce(sum(loyalty.lifetime_credit(l.transaction_type, l.points_change)), 0)::bigint
           INTO lifetime_points
           FROM loyalty.loyalty_ledger l WHERE l.player_id = p_player_id AND l.seq <= e.seq;
     END IF;
@@ -1030,7 +1130,9 @@ GRANT EXECUTE ON FUNCTION loyalty.exception_report TO authenticated, service_rol
 
 -- Inactivity expiry (SPEC §16): the settings (off until the casino sets
 -- points_inactivity_expiry), each player's last earning time, kept by the
--- write path from now on and filled here from the ledger, and the sweep.
+-- write path from now on (and derived from the ledger when the write path
+-- or the rollover sweep first locks a row this upgrade brought: the
+-- upgrade itself scans no large table), and the sweep.
 ALTER TABLE loyalty.config
     ADD COLUMN points_inactivity_expiry interval
         CONSTRAINT config_points_inactivity_expiry_check CHECK (points_inactivity_expiry > '0'::interval),
@@ -1038,14 +1140,8 @@ ALTER TABLE loyalty.config
         CONSTRAINT config_expiry_warning_check CHECK (expiry_warning >= '0'::interval);
 COMMENT ON COLUMN loyalty.config.points_inactivity_expiry IS 'Points expire after this long without an earning entry (NULL: never). expire_inactive_points posts the EXPIRY entries.';
 COMMENT ON COLUMN loyalty.config.expiry_warning IS 'How long before their points expire a player is told (one POINTS_EXPIRING notification per stretch without play).';
-ALTER TABLE loyalty.player_loyalty ADD COLUMN last_earned_at loyalty.finite_timestamptz,
-    ADD COLUMN expiry_warned_for loyalty.finite_timestamptz;
 COMMENT ON COLUMN loyalty.player_loyalty.last_earned_at IS 'When the player last earned points (GAMEPLAY or MANUAL_BONUS entry), kept by the write path: inactivity expiry counts from it.';
 COMMENT ON COLUMN loyalty.player_loyalty.expiry_warned_for IS 'The last_earned_at a POINTS_EXPIRING warning was sent for (one warning per stretch without play).';
-UPDATE loyalty.player_loyalty p SET last_earned_at = l.at
-  FROM (SELECT player_id, max(created_at) AS at FROM loyalty.loyalty_ledger
-         WHERE transaction_type IN ('GAMEPLAY', 'MANUAL_BONUS') GROUP BY player_id) l
- WHERE p.player_id = l.player_id;
 CREATE FUNCTION loyalty.expire_inactive_points(
 	"p_limit" INT DEFAULT 1000
 ) RETURNS TABLE (
@@ -1058,7 +1154,7 @@ CREATE FUNCTION loyalty.expire_inactive_points(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'expire_inactive_points_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'expire_inactive_points_wrapper';
 REVOKE ALL ON FUNCTION loyalty.expire_inactive_points FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION loyalty.expire_inactive_points TO service_role;
 
@@ -1080,11 +1176,6 @@ ALTER TABLE loyalty.config
                                        <= extract(day FROM make_date(2001, substr(tier_period_start, 1, 2)::integer, 1)
                                                            + interval '1 month - 1 day')
                                   ELSE false END);
-ALTER TABLE loyalty.player_loyalty
-    ADD COLUMN chain_head_at   loyalty.finite_timestamptz,
-    ADD COLUMN tier_credits    loyalty.nonnegative_bigint NOT NULL DEFAULT 0,
-    ADD COLUMN tier_period     date,
-    ADD COLUMN retained_tier   text;
 COMMENT ON COLUMN loyalty.config.tier_basis IS 'What decides the tier: LIFETIME (lifetime points; a tier never falls) or PERIOD (tier credits of the qualification year, the tier reached kept through the next year; roll_tier_period starts each year).';
 COMMENT ON COLUMN loyalty.config.tier_period_start IS 'MM-DD: the qualification year starts on this day each year, at the gaming-day start in the casino''s time zone (not 02-29).';
 COMMENT ON COLUMN loyalty.player_loyalty.tier IS 'Tier from the tier ladder and lifetime_points (config.tier_basis LIFETIME) or the higher of tier_credits'' tier and retained_tier (PERIOD).';
@@ -1101,14 +1192,14 @@ CREATE FUNCTION loyalty.player_tier(
 STABLE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'player_tier_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'player_tier_wrapper';
 CREATE FUNCTION loyalty.tier_period_of(
 	"p_at" timestamp with time zone DEFAULT now()
 ) RETURNS date
 STRICT STABLE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'tier_period_of_wrapper';
+AS 'casino_loyalty-@CARGO_VERSION@', 'tier_period_of_wrapper';
 CREATE FUNCTION loyalty.roll_tier_period(
 	"p_limit" INT DEFAULT 1000
 ) RETURNS TABLE (
@@ -1122,14 +1213,8 @@ CREATE FUNCTION loyalty.roll_tier_period(
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, loyalty, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'roll_tier_period_wrapper';
-CREATE FUNCTION loyalty.keep_tiers_through_period() RETURNS bigint
-STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE
-SET search_path TO pg_catalog, loyalty, pg_temp
-LANGUAGE c
-AS 'MODULE_PATHNAME', 'keep_tiers_through_period_wrapper';
-REVOKE ALL ON FUNCTION loyalty.player_tier, loyalty.tier_period_of, loyalty.roll_tier_period,
-    loyalty.keep_tiers_through_period FROM PUBLIC;
+AS 'casino_loyalty-@CARGO_VERSION@', 'roll_tier_period_wrapper';
+REVOKE ALL ON FUNCTION loyalty.player_tier, loyalty.tier_period_of, loyalty.roll_tier_period FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION loyalty.roll_tier_period TO service_role;
 GRANT EXECUTE ON FUNCTION loyalty.tier_period_of TO authenticated, service_role;
 CREATE OR REPLACE FUNCTION loyalty.health_check()
@@ -1248,7 +1333,7 @@ BEGIN
           JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
           CROSS JOIN LATERAL (
               SELECT coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'), 0) AS bal,
-                     coalesce(sum(e.points_change) FILTER (WHERE loyalty.kind_earns(e.transaction_type)), 0) AS life
+                     coalesce(sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)), 0) AS life
                 FROM loyalty.loyalty_ledger e WHERE e.player_id = u.player_id) l
          WHERE p.current_balance <> l.bal OR p.lifetime_points <> l.life),
         '[]');
@@ -1402,9 +1487,8 @@ BEGIN
 END
 $$;
 -- Statements find an instant's entry by halving the chain (chain_seq_at):
--- each chain's head time, from which the write path keeps times in order.
-UPDATE loyalty.player_loyalty p SET chain_head_at = l.created_at
-  FROM loyalty.loyalty_ledger l WHERE l.player_id = p.player_id AND l.seq = p.chain_seq;
+-- each chain's head time, from which the write path keeps times in order
+-- (derived with the rest of a row's standing, as above).
 -- The seq of the player's last entry dated before p_at (or at it, with
 -- p_inclusive); 0 if none. A binary search over seq 1..chain_seq: about
 -- twenty key lookups for a million entries. A chain with a gap (which
@@ -1629,7 +1713,7 @@ CREATE POLICY seed_removed_owner_only ON loyalty.seed_removed USING (false) WITH
 ALTER FUNCTION loyalty.hash_idempotency_key SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.is_ledger_kind SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.is_ledger_event SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION loyalty.kind_earns SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.lifetime_credit SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.resolve_correlation_id SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.tier_ladder_changed SET search_path = pg_catalog, pg_temp;
 
@@ -1809,3 +1893,570 @@ BEGIN
     RETURN v_marked;
 END
 $$;
+
+-- ---------------------------------------------------------------------------
+-- Integrity, round 3 (SPEC §20), before 0.3.0 is released.
+--
+-- Every function of the extension that is written in C runs from this
+-- release's own library file (a file per release, casino_loyalty-X.Y.Z.so:
+-- during the window between installing a new build and updating a
+-- database, that database's definitions keep calling the library they were
+-- made with). 0.2.0's functions that no step above redefined are pointed
+-- at it here, first, so nothing below calls the old library. The ladder's
+-- and settings' statement trigger becomes a plain function calling a C one
+-- (a C trigger function would name its library another way).
+CREATE FUNCTION loyalty.invalidate_copies(
+	"p_table" oid
+) RETURNS void
+VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'invalidate_copies_wrapper';
+REVOKE ALL ON FUNCTION loyalty.invalidate_copies FROM PUBLIC;
+CREATE OR REPLACE FUNCTION loyalty.tier_ladder_changed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM loyalty.invalidate_copies(TG_RELID);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION loyalty.tier_ladder_changed() IS
+    'Statement trigger on loyalty.tier and loyalty.config: every backend reads its copy again after the change commits (src/pg/watch.rs).';
+DO $$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN
+        SELECT p.oid, p.probin FROM pg_catalog.pg_proc p
+          JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
+                                     AND d.deptype = 'e'
+          JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'casino_loyalty'
+         WHERE p.prolang = (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'c')
+           AND p.probin IS DISTINCT FROM 'casino_loyalty-@CARGO_VERSION@'
+    LOOP
+        EXECUTE pg_catalog.replace(pg_catalog.pg_get_functiondef(f.oid),
+                                   'AS ' || pg_catalog.quote_literal(f.probin) || ', ',
+                                   'AS ''casino_loyalty-@CARGO_VERSION@'', ');
+    END LOOP;
+END
+$$;
+
+-- increment_player_loyalty posts a DIRECT_INCREMENT entry: no balance moves
+-- without its ledger row.
+COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'GAMEPLAY, MANUAL_BONUS (positive manual), ADJUSTMENT (negative manual), REDEMPTION (a captured hold, negative), REDEMPTION_REVERSAL (a redemption given back, positive), EXPIRY (points that lapsed), DIRECT_INCREMENT (a trusted back end''s increment_player_loyalty) or RECONCILIATION (an operator''s repair of a drifted balance: moves the stored balance back to the ledger, so it is not counted in the ledger''s sum; src/domain/kinds.rs).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.event_type IS 'RATING_SLIP_COMPLETED, POINTS_UPDATE_REQUESTED, POINTS_REDEEMED, REDEMPTION_REVERSED, POINTS_EXPIRED, BALANCE_INCREMENTED or BALANCE_RECONCILED.';
+COMMENT ON TABLE loyalty.player_loyalty IS 'Balance per player. Invariant: current_balance = sum(ledger.points_change), lifetime_points = sum of loyalty.lifetime_credit over the entries, held_points = sum of the live holds.';
+COMMENT ON COLUMN loyalty.player_loyalty.lifetime_points IS 'All points ever earned (GAMEPLAY, MANUAL_BONUS and positive DIRECT_INCREMENT entries; loyalty.lifetime_credit); decides the tier. Spending and reversals never change it.';
+COMMENT ON COLUMN loyalty.player_loyalty.last_earned_at IS 'When the player last earned points (a GAMEPLAY, MANUAL_BONUS or positive DIRECT_INCREMENT entry), kept by the write path: inactivity expiry counts from it.';
+
+-- The close decides a slip's points; an owed slip counts toward its
+-- player's day by them. The slips owed or held now get theirs (the
+-- partial index of unpaid slips: no scan of the paid ones).
+ALTER TABLE loyalty.rating_slip ADD COLUMN points bigint;
+COMMENT ON COLUMN loyalty.rating_slip.points IS 'Points the slip earns, decided from its snapshot when it closed (NULL while open): what a payment posts, and what an owed slip counts toward its player''s gaming day.';
+UPDATE loyalty.rating_slip SET points = loyalty.slip_points(id)
+ WHERE status = 'CLOSED' AND accrued_ledger_id IS NULL;
+
+-- Expiry after a stored warning.
+COMMENT ON COLUMN loyalty.player_loyalty.expiry_warned_at IS 'When the POINTS_EXPIRING warning for expiry_warned_for was sent: points expire only config.expiry_warning after it.';
+
+-- Turning the period basis on locks no player.
+ALTER TABLE loyalty.config ADD COLUMN tier_basis_since loyalty.finite_timestamptz;
+COMMENT ON COLUMN loyalty.config.tier_basis_since IS 'When tier_basis last became PERIOD (configure sets it; NULL: never). Through the qualification year it fell in every player keeps the tier they held then, so turning the basis on takes no tier away and locks no player.';
+
+-- Tier state checked against the ledger's replay.
+CREATE FUNCTION loyalty.ledger_standing(
+	"p_player_id" uuid
+) RETURNS TABLE (
+	"player_id" uuid,
+	"balance" bigint,
+	"lifetime_points" bigint,
+	"tier" TEXT,
+	"tier_progress" smallint,
+	"tier_credits" bigint,
+	"tier_period" date,
+	"retained_tier" TEXT,
+	"last_earned_at" timestamp with time zone,
+	"chain_head_at" timestamp with time zone,
+	"gameplay_day" date,
+	"gameplay_day_points" bigint
+)
+STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'ledger_standing_wrapper';
+CREATE FUNCTION loyalty.standing_check(
+	"p_player_id" uuid
+) RETURNS TABLE (
+	"ok" bool,
+	"standing" jsonb,
+	"ledger_standing" jsonb
+)
+STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'standing_check_wrapper';
+REVOKE ALL ON FUNCTION loyalty.ledger_standing, loyalty.standing_check FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.ledger_standing, loyalty.standing_check TO authenticated, service_role;
+
+-- The functions this round changed, as sql/ has them.
+CREATE OR REPLACE FUNCTION loyalty.merge_seeded_row() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- The dumped row replaces the seeded one whole: every column, including
+    -- those a later version adds, with nothing to list here.
+    IF TG_TABLE_NAME = 'tier' THEN
+        DELETE FROM loyalty.tier WHERE tier = NEW.tier;
+    ELSIF TG_TABLE_NAME = 'game_settings' THEN
+        DELETE FROM loyalty.game_settings WHERE game_type = NEW.game_type;
+    ELSIF TG_TABLE_NAME = 'config' THEN
+        DELETE FROM loyalty.config WHERE singleton = NEW.singleton;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION loyalty.seeded_row_removed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND pg_trigger_depth() > 1 THEN
+        RETURN OLD;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.seeded AND TG_TABLE_NAME = 'tier' THEN
+            INSERT INTO loyalty.seed_removed (table_name, key) VALUES ('tier', OLD.tier) ON CONFLICT DO NOTHING;
+        ELSIF OLD.seeded AND TG_TABLE_NAME = 'game_settings' THEN
+            INSERT INTO loyalty.seed_removed (table_name, key) VALUES ('game_settings', OLD.game_type)
+                ON CONFLICT DO NOTHING;
+        END IF;
+        RETURN OLD;
+    END IF;
+    IF TG_TABLE_NAME = 'tier' THEN
+        DELETE FROM loyalty.seed_removed WHERE table_name = 'tier' AND key = NEW.tier;
+    ELSE
+        DELETE FROM loyalty.seed_removed WHERE table_name = 'game_settings' AND key = NEW.game_type;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION loyalty.exception_report(p_from_gaming_day date, p_to_gaming_day date)
+RETURNS TABLE (event text, gaming_day date, at timestamptz, player_id uuid, initiator text, approver text,
+               amount bigint, reason text, correlation_id text, reference text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+BEGIN
+    PERFORM loyalty.require_caller(ARRAY['loyalty:audit']);
+    IF p_from_gaming_day IS NULL OR p_to_gaming_day IS NULL OR p_from_gaming_day > p_to_gaming_day
+       OR NOT isfinite(p_from_gaming_day) OR NOT isfinite(p_to_gaming_day) THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
+            DETAIL = 'give finite gaming days p_from_gaming_day <= p_to_gaming_day (both included)', ERRCODE = 'PT422';
+    END IF;
+    RETURN QUERY
+    -- manual adds and adjustments, reconciliations, reversals, expiries:
+    -- the ledger's own rows (a gaming day lies within three days of its
+    -- rows' UTC dates, so the created_at index narrows the scan)
+    SELECT l.transaction_type::text, l.gaming_day, l.created_at::timestamptz, l.player_id,
+           coalesce(l.staff_id::text, l.source), NULL::text, l.points_change, l.reason, l.correlation_id,
+           'ledger:' || l.id || coalesce(' reverses ledger:' || l.reverses_entry_id, '')
+      FROM loyalty.loyalty_ledger l
+     WHERE l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT', 'RECONCILIATION', 'REDEMPTION_REVERSAL', 'EXPIRY',
+                                  'DIRECT_INCREMENT')
+       AND l.gaming_day BETWEEN p_from_gaming_day AND p_to_gaming_day
+       AND l.created_at >= (p_from_gaming_day - 3)::timestamp AT TIME ZONE 'UTC'
+       AND l.created_at < (p_to_gaming_day + 4)::timestamp AT TIME ZONE 'UTC'
+    UNION ALL
+    -- held slips decided by a second person
+    SELECT 'SLIP_' || s.approval_status::text, loyalty.gaming_day(s.decided_at), s.decided_at::timestamptz,
+           s.player_id, s.closed_by::text, s.decided_by::text, l.points_change, s.decision_reason,
+           s.correlation_id, 'slip:' || s.id
+      FROM loyalty.rating_slip s
+      LEFT JOIN loyalty.loyalty_ledger l ON l.player_id = s.player_id AND l.id = s.accrued_ledger_id
+     WHERE s.approval_status IN ('APPROVED', 'REJECTED')
+       AND loyalty.gaming_day(s.decided_at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+    UNION ALL
+    -- comps above the approval threshold, approved by a second person,
+    -- with what moved: the points captured (0 while none were, and for a
+    -- hold voided or expired), the hold's state in the reference
+    SELECT 'HOLD_APPROVED', loyalty.gaming_day(h.approved_at), h.approved_at::timestamptz, h.player_id,
+           h.staff_id::text, h.approved_by::text, -coalesce(h.captured_points, 0), h.reason, h.correlation_id,
+           'hold:' || h.hold_id || ' ' || h.status::text
+      FROM loyalty.hold h
+     WHERE h.approved_by IS NOT NULL
+       AND loyalty.gaming_day(h.approved_at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+    UNION ALL
+    -- and the REDEMPTION entries that captured those comps
+    SELECT l.transaction_type::text, l.gaming_day, l.created_at::timestamptz, l.player_id,
+           coalesce(l.staff_id::text, l.source), h.approved_by::text, l.points_change, l.reason, l.correlation_id,
+           'ledger:' || l.id || ' hold:' || h.hold_id
+      FROM loyalty.hold h
+      JOIN loyalty.loyalty_ledger l ON l.player_id = h.player_id AND l.id = h.ledger_entry_id
+     WHERE h.approved_by IS NOT NULL
+       AND l.gaming_day BETWEEN p_from_gaming_day AND p_to_gaming_day
+    UNION ALL
+    -- every change made through the admin API
+    SELECT 'ADMIN_' || upper(a.action), loyalty.gaming_day(a.at), a.at::timestamptz, NULL::uuid, a.actor,
+           NULL::text, NULL::bigint, NULL::text, a.correlation_id, a.target
+      FROM loyalty.admin_audit a
+     WHERE loyalty.gaming_day(a.at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+     ORDER BY 3, 1, 10;
+END
+$$;
+COMMENT ON FUNCTION loyalty.exception_report(date, date) IS
+    'Exception report for the gaming days [p_from_gaming_day, p_to_gaming_day]: manual adds and adjustments, direct increments, reconciliations, redemption reversals, expiries, slip approvals and rejections, approved comps above the threshold with the points they captured and their REDEMPTION entries, admin API changes; each with initiator and approver. loyalty:audit staff and trusted back ends.';
+
+CREATE OR REPLACE FUNCTION loyalty.health_check()
+RETURNS TABLE (kind text, severity text, subject text, alert_id bigint, new_alert boolean, details jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    c          loyalty.config%ROWTYPE;
+    st         loyalty.health_state%ROWTYPE;
+    v_started  timestamptz := clock_timestamp();
+    v_found    jsonb := '[]';
+    v_sweep    uuid[];
+    v_players  uuid[];
+    v_chained  uuid[];
+    v_changed  uuid[];
+    v_xmin     bigint := txid_snapshot_xmin(txid_current_snapshot());
+    v_digest   text;
+    v_full_tiers boolean;
+    v_unacked  jsonb;
+    f          record;
+    v_id       bigint;
+    v_count    integer := 0;
+    -- On a hot standby (SPEC §18) the check reports what it finds and
+    -- writes nothing: no alert, no chain position, no state.
+    v_standby  boolean := pg_is_in_recovery();
+    v_chains   jsonb;
+BEGIN
+    PERFORM loyalty.require_caller();
+    IF v_standby THEN
+        SELECT * INTO st FROM loyalty.health_state;
+    ELSE
+        -- One run at a time: the state row is the lock (a second caller
+        -- waits, then sees the first run's alerts and raises no duplicates).
+        INSERT INTO loyalty.health_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
+        SELECT * INTO st FROM loyalty.health_state FOR UPDATE;
+    END IF;
+    SELECT * INTO c FROM loyalty.config;
+
+    -- Closed slips still owed their points, older than the threshold.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'PARTIAL_COMPLETION_STALE', 'severity', 'WARNING',
+                   'fingerprint', 'PARTIAL_COMPLETION_STALE:' || s.rating_slip_id, 'subject', s.rating_slip_id::text,
+                   'player_id', s.player_id,
+                   'details', jsonb_build_object('rating_slip_id', s.rating_slip_id, 'end_time', s.end_time,
+                                                 'age_seconds', floor(extract(epoch FROM v_started - s.end_time)),
+                                                 'last_error', p.error_code)))
+          FROM loyalty.partial_completion s
+          LEFT JOIN loyalty.pending_accrual p ON p.rating_slip_id = s.rating_slip_id
+         WHERE s.end_time < v_started - c.partial_stale_after),
+        '[]');
+
+    -- A slip that was paid but is still marked owed.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'PENDING_ROW_WRONG', 'severity', 'WARNING',
+                   'fingerprint', 'PENDING_ROW_WRONG:' || p.rating_slip_id, 'subject', p.rating_slip_id::text,
+                   'player_id', p.player_id,
+                   'details', jsonb_build_object('rating_slip_id', p.rating_slip_id, 'ledger_entry_id', l.id,
+                                                 'failed_at', p.failed_at)))
+          FROM loyalty.pending_accrual p
+          JOIN loyalty.loyalty_ledger l
+            ON l.player_id = p.player_id AND l.idempotency_key = 'gameplay:' || p.rating_slip_id::text
+         WHERE p.resolved_at IS NULL),
+        '[]');
+
+    -- Slips held for a second person's approval for too long.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'APPROVAL_OVERDUE', 'severity', 'WARNING',
+                   'fingerprint', 'APPROVAL_OVERDUE:' || s.id, 'subject', s.id::text,
+                   'player_id', s.player_id,
+                   'details', jsonb_build_object('rating_slip_id', s.id, 'held_since', s.end_time,
+                                                 'closed_by', s.closed_by)))
+          FROM loyalty.rating_slip s
+         WHERE s.approval_status = 'HELD' AND s.end_time < v_started - c.approval_overdue_after),
+        '[]');
+
+    -- Players to verify: every player with a ledger entry written since the
+    -- last run started (less a margin for transactions that commit late),
+    -- every player whose balance row was written since (by a transaction
+    -- that had not finished when the last run started: a change made behind
+    -- the write path's back writes no ledger entry, but it writes the row),
+    -- every player with an unresolved balance or chain alert, and the next
+    -- slice of the rolling sweep, which reaches everyone.
+    v_sweep := ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
+                      WHERE st.sweep_after IS NULL OR p.player_id > st.sweep_after
+                      ORDER BY p.player_id LIMIT c.health_sweep_players);
+    v_chained := v_sweep || ARRAY(SELECT a.player_id FROM loyalty.alert a
+                                   WHERE a.kind = 'CHAIN_BROKEN' AND a.resolved_at IS NULL
+                                     AND a.player_id IS NOT NULL);
+    v_changed := ARRAY(SELECT DISTINCT l.player_id FROM loyalty.loyalty_ledger l
+                        WHERE st.last_run_at IS NULL OR l.created_at >= st.last_run_at - interval '10 minutes')
+        || ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
+                  WHERE st.changed_since_xid IS NOT NULL
+                    AND age(p.xmin) <= CASE WHEN v_standby THEN txid_snapshot_xmax(txid_current_snapshot())
+                                            ELSE txid_current() END - st.changed_since_xid);
+    v_players := v_chained || v_changed
+        || ARRAY(SELECT a.player_id FROM loyalty.alert a
+                  WHERE a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH', 'STANDING_MISMATCH') AND a.resolved_at IS NULL
+                    AND a.player_id IS NOT NULL);
+    v_players := ARRAY(SELECT DISTINCT u FROM unnest(v_players) u);
+    v_chained := ARRAY(SELECT DISTINCT u FROM unnest(v_chained) u);
+    v_changed := ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u WHERE u <> ALL (v_chained));
+
+    -- Stored balance or lifetime points that differ from the ledger
+    -- (RECONCILIATION entries left out of the sum, as in verify_player_balance).
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'BALANCE_MISMATCH', 'severity', 'CRITICAL',
+                   'fingerprint', 'BALANCE_MISMATCH:' || p.player_id, 'subject', p.player_id::text,
+                   'player_id', p.player_id,
+                   'details', jsonb_build_object('current_balance', p.current_balance, 'ledger_balance', l.bal,
+                                                 'lifetime_points', p.lifetime_points, 'ledger_lifetime', l.life)))
+          FROM unnest(v_players) u(player_id)
+          JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
+          CROSS JOIN LATERAL (
+              SELECT coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'), 0) AS bal,
+                     coalesce(sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)), 0) AS life
+                FROM loyalty.loyalty_ledger e WHERE e.player_id = u.player_id) l
+         WHERE p.current_balance <> l.bal OR p.lifetime_points <> l.life),
+        '[]');
+
+    -- Tier state that the ledger does not give (SPEC §20): tier credits,
+    -- qualification period, retained tier and tier, against the replay of
+    -- the player's entries (loyalty.standing_check).
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'STANDING_MISMATCH', 'severity', 'CRITICAL',
+                   'fingerprint', 'STANDING_MISMATCH:' || u.player_id, 'subject', u.player_id::text,
+                   'player_id', u.player_id,
+                   'details', jsonb_build_object('standing', sc.standing, 'ledger_standing', sc.ledger_standing)))
+          FROM unnest(v_players) u(player_id)
+          CROSS JOIN LATERAL loyalty.standing_check(u.player_id) sc
+         WHERE NOT sc.ok),
+        '[]');
+
+    -- Held points that are not the sum of the player's live holds
+    -- (reference §15): for the players verified above.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'HOLD_MISMATCH', 'severity', 'CRITICAL',
+                   'fingerprint', 'HOLD_MISMATCH:' || p.player_id, 'subject', p.player_id::text,
+                   'player_id', p.player_id,
+                   'details', jsonb_build_object('held_points', p.held_points, 'live_hold_points', h.live)))
+          FROM unnest(v_players) u(player_id)
+          JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
+          CROSS JOIN LATERAL (
+              SELECT coalesce(sum(x.points), 0) AS live FROM loyalty.hold x
+               WHERE x.player_id = u.player_id AND x.status IN ('PENDING_APPROVAL', 'ACTIVE')) h
+         WHERE p.held_points <> h.live),
+        '[]');
+
+    -- Live holds past their deadline that two expiry sweeps (one a minute)
+    -- should have released: expire_holds is not running.
+    v_found := v_found || coalesce((
+        SELECT jsonb_build_array(jsonb_build_object(
+                   'kind', 'HOLD_EXPIRY_LATE', 'severity', 'WARNING', 'fingerprint', 'HOLD_EXPIRY_LATE',
+                   'subject', 'holds', 'player_id', NULL,
+                   'details', jsonb_build_object('holds', count(*), 'oldest_expires_at', min(x.expires_at),
+                                                 'sample', (array_agg(x.hold_id ORDER BY x.expires_at))[1:20])))
+          FROM loyalty.hold x
+         WHERE x.status IN ('PENDING_APPROVAL', 'ACTIVE') AND x.expires_at < v_started - interval '2 minutes'
+        HAVING count(*) > 0),
+        '[]');
+
+    -- Hash chains (src/ledger/chain/): whole for the sweep slice and for
+    -- players already alerted (so an alert resolves once the chain verifies
+    -- again); for the other changed players, incrementally from where the
+    -- last run verified each one. Every chain that verifies stores its head
+    -- as the next run's position (chain_verified).
+    SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') INTO v_chains FROM (
+        SELECT u.player_id, v.*
+          FROM unnest(v_chained) u(player_id)
+          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id) v
+        UNION ALL
+        SELECT u.player_id, v.*
+          FROM unnest(v_changed) u(player_id)
+          LEFT JOIN loyalty.chain_verified cv ON cv.player_id = u.player_id
+          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id, cv.seq, cv.row_hash) v) r;
+    IF NOT v_standby THEN
+        INSERT INTO loyalty.chain_verified AS cv (player_id, seq, row_hash)
+        SELECT r.player_id, r.head_seq, r.head_hash
+          FROM jsonb_to_recordset(v_chains) AS r(player_id uuid, ok boolean, head_seq bigint, head_hash text)
+         WHERE r.ok
+        ON CONFLICT (player_id) DO UPDATE
+           SET seq = EXCLUDED.seq, row_hash = EXCLUDED.row_hash, verified_at = now();
+    END IF;
+    SELECT v_found || coalesce(jsonb_agg(jsonb_build_object(
+               'kind', 'CHAIN_BROKEN', 'severity', 'CRITICAL',
+               'fingerprint', 'CHAIN_BROKEN:' || r.player_id, 'subject', r.player_id::text,
+               'player_id', r.player_id,
+               'details', jsonb_build_object('break_seq', r.break_seq, 'break_kind', r.break_kind,
+                                             'detail', r.detail))) FILTER (WHERE NOT r.ok),
+           '[]')
+      INTO v_found
+      FROM jsonb_to_recordset(v_chains)
+           AS r(player_id uuid, ok boolean, break_seq bigint, break_kind text, detail text);
+
+    -- Stored tiers that disagree with the ladder: everyone when the ladder
+    -- changed since the last full check or a drift alert is unresolved,
+    -- else the players verified above. One finding for the whole ladder.
+    SELECT md5(string_agg(t.tier || ':' || t.threshold_points, ',' ORDER BY t.threshold_points)
+               || (SELECT cf.tier_basis FROM loyalty.config cf))
+      INTO v_digest FROM loyalty.tier t;
+    v_full_tiers := v_digest IS DISTINCT FROM st.ladder_digest
+        OR EXISTS (SELECT 1 FROM loyalty.alert a WHERE a.kind = 'TIER_DRIFT' AND a.resolved_at IS NULL);
+    v_found := v_found || coalesce((
+        SELECT jsonb_build_array(jsonb_build_object(
+                   'kind', 'TIER_DRIFT', 'severity', 'WARNING', 'fingerprint', 'TIER_DRIFT', 'subject', 'ladder',
+                   'player_id', NULL,
+                   'details', jsonb_build_object('players', count(*),
+                                                 'sample', (array_agg(jsonb_build_object(
+                                                     'player_id', d.player_id, 'tier', d.tier,
+                                                     'ladder_tier', d.ladder_tier) ORDER BY d.player_id))[1:20])))
+          FROM (SELECT p.player_id, p.tier,
+                       loyalty.player_tier(p.lifetime_points, p.tier_credits, p.retained_tier, p.tier) AS ladder_tier
+                  FROM loyalty.player_loyalty p
+                 WHERE v_full_tiers OR p.player_id = ANY (v_players)) d
+         WHERE d.tier <> d.ladder_tier
+        HAVING count(*) > 0),
+        '[]');
+
+    -- Raise one alert per finding (none while one is unresolved) and report it.
+    FOR f IN SELECT * FROM jsonb_to_recordset(v_found)
+                 AS x(kind text, severity text, fingerprint text, subject text, player_id uuid, details jsonb)
+    LOOP
+        v_id := NULL;
+        IF NOT v_standby THEN
+            INSERT INTO loyalty.alert AS a (kind, severity, fingerprint, player_id, details)
+            VALUES (f.kind, f.severity, f.fingerprint, f.player_id, f.details)
+            ON CONFLICT (fingerprint) WHERE resolved_at IS NULL AND fingerprint IS NOT NULL DO NOTHING
+            RETURNING a.id INTO v_id;
+        END IF;
+        new_alert := v_id IS NOT NULL;
+        IF new_alert THEN
+            PERFORM loyalty.announce_alert(v_id);
+        ELSE
+            SELECT a.id INTO v_id FROM loyalty.alert a WHERE a.fingerprint = f.fingerprint AND a.resolved_at IS NULL;
+        END IF;
+        kind := f.kind; severity := f.severity; subject := f.subject; alert_id := v_id; details := f.details;
+        v_count := v_count + 1;
+        RETURN NEXT;
+    END LOOP;
+
+    -- Resolve what this run checked and no longer found.
+    IF NOT v_standby THEN
+        UPDATE loyalty.alert a SET resolved_at = v_started
+         WHERE a.resolved_at IS NULL AND a.fingerprint IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_found) x WHERE x ->> 'fingerprint' = a.fingerprint)
+           AND (a.kind IN ('PARTIAL_COMPLETION_STALE', 'PENDING_ROW_WRONG', 'APPROVAL_OVERDUE', 'HOLD_EXPIRY_LATE')
+                OR a.kind = 'TIER_DRIFT' AND v_full_tiers
+                OR a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH', 'STANDING_MISMATCH')
+                   AND a.player_id = ANY (v_players)
+                OR a.kind = 'CHAIN_BROKEN' AND a.player_id = ANY (v_chained));
+    END IF;
+
+    -- Open alerts nobody took on: reported, not alerted about again.
+    SELECT jsonb_build_object('alerts', count(*), 'oldest', min(a.created_at),
+                              'critical', count(*) FILTER (WHERE a.severity = 'CRITICAL')),
+           CASE WHEN bool_or(a.severity = 'CRITICAL') THEN 'CRITICAL'
+                WHEN bool_or(a.severity = 'WARNING') THEN 'WARNING' ELSE 'INFO' END
+      INTO v_unacked, severity
+      FROM loyalty.alert a
+     WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+       AND a.created_at < v_started - c.alert_ack_overdue_after;
+    IF (v_unacked ->> 'alerts')::bigint > 0 THEN
+        kind := 'ALERT_UNACKNOWLEDGED'; subject := 'alerts'; alert_id := NULL; new_alert := false;
+        details := v_unacked;
+        v_count := v_count + 1;
+        RETURN NEXT;
+    END IF;
+
+    IF v_standby THEN
+        RETURN;
+    END IF;
+    UPDATE loyalty.health_state h
+       SET last_run_at = v_started,
+           sweep_after = CASE WHEN cardinality(v_sweep) < c.health_sweep_players THEN NULL
+                              ELSE v_sweep[cardinality(v_sweep)] END,
+           ladder_digest = CASE WHEN v_full_tiers THEN v_digest ELSE h.ladder_digest END,
+           last_findings = v_count,
+           changed_since_xid = v_xmin
+     WHERE h.singleton;  -- the one row (and safeupdate refuses an UPDATE with no WHERE)
+END
+$$;
+COMMENT ON FUNCTION loyalty.health_check() IS
+    'Finds stale partial completions, paid slips marked owed, balance/ledger mismatches, tier standings the ledger does not give, held points that are not the live holds, holds past due and not expired, broken hash chains, tier drift, overdue approvals and unacknowledged alerts; one alert per finding while unresolved.';
+
+CREATE OR REPLACE FUNCTION loyalty.configure(p_casino_timezone text DEFAULT NULL, p_gaming_day_start time DEFAULT NULL,
+    p_max_reward_points bigint DEFAULT NULL, p_rate_limit_count integer DEFAULT NULL,
+    p_rate_limit_window interval DEFAULT NULL, p_alert_reward_count integer DEFAULT NULL,
+    p_alert_window interval DEFAULT NULL, p_accrual_lock_timeout interval DEFAULT NULL,
+    p_partial_stale_after interval DEFAULT NULL, p_approval_overdue_after interval DEFAULT NULL,
+    p_alert_ack_overdue_after interval DEFAULT NULL, p_health_sweep_players integer DEFAULT NULL,
+    p_notification_claim_timeout interval DEFAULT NULL, p_correlation_id text DEFAULT NULL,
+    p_daily_approval_threshold_points bigint DEFAULT NULL, p_cents_per_point numeric DEFAULT NULL,
+    p_max_redemption_points bigint DEFAULT NULL, p_redemption_approval_points bigint DEFAULT NULL,
+    p_points_inactivity_expiry interval DEFAULT NULL, p_expiry_warning interval DEFAULT NULL,
+    p_tier_basis text DEFAULT NULL, p_tier_period_start text DEFAULT NULL)
+RETURNS loyalty.config
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.config;
+    v_after  loyalty.config;
+    v_con    text;
+BEGIN
+    SELECT * INTO v_before FROM loyalty.config FOR UPDATE;
+    BEGIN
+        UPDATE loyalty.config c
+           SET casino_timezone = coalesce(p_casino_timezone, c.casino_timezone),
+               gaming_day_start = coalesce(p_gaming_day_start, c.gaming_day_start),
+               max_reward_points = coalesce(p_max_reward_points, c.max_reward_points),
+               rate_limit_count = coalesce(p_rate_limit_count, c.rate_limit_count),
+               rate_limit_window = coalesce(p_rate_limit_window, c.rate_limit_window),
+               alert_reward_count = coalesce(p_alert_reward_count, c.alert_reward_count),
+               alert_window = coalesce(p_alert_window, c.alert_window),
+               accrual_lock_timeout = coalesce(p_accrual_lock_timeout, c.accrual_lock_timeout),
+               partial_stale_after = coalesce(p_partial_stale_after, c.partial_stale_after),
+               approval_overdue_after = coalesce(p_approval_overdue_after, c.approval_overdue_after),
+               alert_ack_overdue_after = coalesce(p_alert_ack_overdue_after, c.alert_ack_overdue_after),
+               health_sweep_players = coalesce(p_health_sweep_players, c.health_sweep_players),
+               notification_claim_timeout = coalesce(p_notification_claim_timeout, c.notification_claim_timeout),
+               daily_approval_threshold_points = coalesce(p_daily_approval_threshold_points,
+                                                          c.daily_approval_threshold_points),
+               cents_per_point = coalesce(p_cents_per_point, c.cents_per_point),
+               max_redemption_points = coalesce(p_max_redemption_points, c.max_redemption_points),
+               redemption_approval_points = coalesce(p_redemption_approval_points, c.redemption_approval_points),
+               -- '0' turns inactivity expiry off again (NULL keeps the value, as everywhere)
+               points_inactivity_expiry = CASE WHEN p_points_inactivity_expiry = '0'::interval THEN NULL
+                                               ELSE coalesce(p_points_inactivity_expiry, c.points_inactivity_expiry) END,
+               expiry_warning = coalesce(p_expiry_warning, c.expiry_warning),
+               tier_basis = coalesce(p_tier_basis, c.tier_basis),
+               tier_period_start = coalesce(p_tier_period_start, c.tier_period_start),
+               -- turning the period basis on: through this qualification
+               -- year every player keeps the tier they hold (the write path
+               -- reads it when it next touches them; no player is locked here)
+               tier_basis_since = CASE WHEN c.tier_basis = 'LIFETIME' AND p_tier_basis = 'PERIOD'
+                                       THEN clock_timestamp() ELSE c.tier_basis_since END,
+               updated_at = now()
+         WHERE c.singleton
+        RETURNING * INTO v_after;
+    EXCEPTION WHEN check_violation OR invalid_parameter_value OR numeric_value_out_of_range THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        PERFORM loyalty.admin_refused(coalesce(nullif(v_con, ''), 'config_casino_timezone_check'),
+                                      'see docs/reference.md for each setting''s range');
+    END;
+    PERFORM loyalty.admin_audit_write(v_actor, 'configure', 'config', to_jsonb(v_before), to_jsonb(v_after), v_corr);
+    RETURN v_after;
+END
+$$;
+COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint, numeric, bigint, bigint, interval, interval, text, text) IS
+    'Admin (trusted back ends): casino time zone, gaming-day start, limits, thresholds and the tier basis (NULL keeps a value); audited. Turning tier_basis to PERIOD keeps every player''s tier through the current period (tier_basis_since), without locking any player.';

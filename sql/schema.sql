@@ -311,7 +311,7 @@ COMMENT ON COLUMN loyalty.player_loyalty.chain_seq IS 'Tamper evidence: seq of t
 COMMENT ON COLUMN loyalty.player_loyalty.chain_head IS 'Tamper evidence: row_hash of the player''s last ledger entry (64 zeros before the first).';
 COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day IS 'Gaming day of the player''s last GAMEPLAY entry (the daily approval threshold counts within it).';
 COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day_points IS 'GAMEPLAY points posted on gameplay_day, kept by the write path under the player''s lock.';
-COMMENT ON COLUMN loyalty.player_loyalty.last_earned_at IS 'When the player last earned points (GAMEPLAY or MANUAL_BONUS entry), kept by the write path: inactivity expiry counts from it.';
+COMMENT ON COLUMN loyalty.player_loyalty.last_earned_at IS 'When the player last earned points (a GAMEPLAY, MANUAL_BONUS or positive DIRECT_INCREMENT entry), kept by the write path: inactivity expiry counts from it.';
 COMMENT ON COLUMN loyalty.player_loyalty.expiry_warned_for IS 'The last_earned_at a POINTS_EXPIRING warning was sent for (one warning per stretch without play).';
 COMMENT ON COLUMN loyalty.player_loyalty.chain_head_at IS 'Tamper evidence and statements: created_at of the player''s last ledger entry. The next entry is never dated before it, so a chain''s times are in order.';
 COMMENT ON COLUMN loyalty.player_loyalty.tier_credits IS 'Tier credits earned in tier_period (GAMEPLAY and MANUAL_BONUS add, a negative ADJUSTMENT takes away, never below 0); the tier under config.tier_basis = PERIOD.';
@@ -734,6 +734,40 @@ END
 $$;
 CREATE TRIGGER seed_removed_apply BEFORE INSERT ON loyalty.seed_removed
     FOR EACH ROW EXECUTE FUNCTION loyalty.apply_seed_removal();
+
+-- An update takes every table of the extension first, all at once: while it
+-- waits for one table it holds the others for at most lock_timeout
+-- (100 ms, below deadlock_timeout), then lets go and tries again, so a
+-- writer that holds one table and wants another is never made its deadlock
+-- victim, and once the update holds them all, writers wait for its commit
+-- and nothing else (SPEC §20: an update stops writers, it fails none).
+-- Upgrade scripts call it first; p_timeout bounds the whole attempt.
+CREATE FUNCTION loyalty.lock_for_update(p_timeout interval DEFAULT '1 minute')
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_deadline timestamptz := clock_timestamp() + p_timeout;
+    v_tables   text;
+BEGIN
+    SELECT string_agg(format('%I.%I', t.schemaname, t.tablename), ', ' ORDER BY t.tablename)
+      INTO v_tables FROM pg_catalog.pg_tables t WHERE t.schemaname = 'loyalty';
+    LOOP
+        BEGIN
+            SET LOCAL lock_timeout = '100ms';
+            EXECUTE 'LOCK TABLE ' || v_tables || ' IN ACCESS EXCLUSIVE MODE';
+            RETURN;
+        EXCEPTION WHEN lock_not_available THEN
+            IF clock_timestamp() > v_deadline THEN
+                RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422',
+                    DETAIL = format('the extension''s tables stayed busy for %s; update at a quieter moment', p_timeout);
+            END IF;
+        END;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION loyalty.lock_for_update(interval) IS
+    'Internal, for upgrade scripts: every table of the extension locked at once, without holding any while a writer waits on it (no deadlock with writers).';
 
 -- Everything that holds data survives pg_dump / pg_restore.
 SELECT pg_catalog.pg_extension_config_dump('loyalty.config', '');

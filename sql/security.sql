@@ -203,7 +203,6 @@ ALTER FUNCTION loyalty.is_ledger_kind SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.is_ledger_event SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.lifetime_credit SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.resolve_correlation_id SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION loyalty.tier_ladder_changed SET search_path = pg_catalog, pg_temp;
 
 -- The exposed schema (sql/api.sql): the API roles reach the wrappers, each
 -- wrapper EXECUTE for exactly the roles that may execute its namesake, and

@@ -38,25 +38,43 @@ pub fn get(client: &SpiClient<'_>) -> crate::domain::error::Result<Rc<[Tier]>> {
     Ok(ladder)
 }
 
-/// `AFTER ... FOR EACH STATEMENT` on `loyalty.tier` and `loyalty.config`:
-/// tell every backend (pg/watch.rs).
-#[pg_trigger]
-fn tier_ladder_changed<'a>(
-    trigger: &'a PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
-    // SAFETY: queues an invalidation message for a valid relation id.
-    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(trigger.relid()?) };
-    Ok(None)
+/// `loyalty.invalidate_copies(p_table)`: tell every backend, when this
+/// transaction commits, that its copy of `p_table` (the ladder, the
+/// casino settings) is stale (pg/watch.rs). Called by the statement
+/// trigger `tier_ladder_changed` on those tables; trusted back ends only
+/// (the owner's and the admin API's writes), whatever the grants.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn invalidate_copies(p_table: Option<pg_sys::Oid>) {
+    crate::domain::error::run(move || {
+        crate::auth::require_trusted()?;
+        let table = crate::domain::error::required(p_table, "p_table")?;
+        // SAFETY: queues an invalidation message for a relation id; one
+        // that names no relation is ignored by every backend.
+        unsafe { pg_sys::CacheInvalidateRelcacheByRelid(table) };
+        Ok(())
+    })
 }
 
 extension_sql!(
     r#"
+-- A plain trigger function calls the C one: its definition then names the
+-- library the way every other function's does (a file per release).
+CREATE FUNCTION loyalty.tier_ladder_changed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM loyalty.invalidate_copies(TG_RELID);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION loyalty.tier_ladder_changed() IS
+    'Statement trigger on loyalty.tier and loyalty.config: every backend reads its copy again after the change commits (src/pg/watch.rs).';
 CREATE TRIGGER tier_ladder_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON loyalty.tier
     FOR EACH STATEMENT EXECUTE FUNCTION loyalty.tier_ladder_changed();
 "#,
     name = "tier_ladder_trigger",
-    requires = ["schema", tier_ladder_changed]
+    requires = ["schema", invalidate_copies]
 );
 
 /// `loyalty.player_tier(lifetime, credits, retained, tier)`: the tier a
