@@ -21,18 +21,20 @@ pub fn get(client: &SpiClient<'_>) -> crate::domain::error::Result<Rc<[Tier]>> {
             return Ok(l);
         }
     }
-    let rows = spi::write(
+    // the latest committed ladder, whatever the caller's snapshot (pg/watch.rs)
+    let json = spi::read_latest(
         client,
-        "SELECT tier, threshold_points FROM loyalty.tier ORDER BY threshold_points",
+        "SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_array(tier, threshold_points)
+                                             ORDER BY threshold_points), '[]')::text
+           FROM loyalty.tier",
         &[],
-    )?;
-    let mut tiers = Vec::with_capacity(rows.len());
-    for row in rows {
-        tiers.push(Tier {
-            name: row.get::<String>(1)?.unwrap_or_default(),
-            threshold: row.get::<i64>(2)?.unwrap_or(0),
-        });
-    }
+    )?
+    .unwrap_or_default();
+    let rows: Vec<(String, i64)> = serde_json::from_str(&json).unwrap_or_default();
+    let tiers: Vec<Tier> = rows
+        .into_iter()
+        .map(|(name, threshold)| Tier { name, threshold })
+        .collect();
     let ladder: Rc<[Tier]> = tiers.into();
     LADDER.with(|l| *l.borrow_mut() = Some(ladder.clone()));
     Ok(ladder)

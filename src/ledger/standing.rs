@@ -163,8 +163,14 @@ pub fn check(
     let today = crate::ledger::casino::gaming_day(client, now)?;
     let (basis, current) = crate::ledger::casino::tier_rules(client, &today)?;
     let keep = crate::ledger::casino::basis_switch(client)?.map(|(_, p)| p);
+    // the lowest tier retained is no tier retained (a roll with no credits
+    // says either, depending on whether a sweep rolled the year between)
+    let lowest = ladder.first().map(|t| t.name.clone());
     let now_as = |standing: &crate::domain::points::Standing, tier: &str, lifetime: i64| {
-        let rolled = standing.rolled_keeping(&current, &ladder, keep.as_deref());
+        let mut rolled = standing.rolled_keeping(&current, &ladder, keep.as_deref());
+        if rolled.retained == lowest {
+            rolled.retained = None;
+        }
         let tier = if standing.is_in(&current) {
             tier.to_string()
         } else {

@@ -26,29 +26,33 @@ SELECT loyalty.configure(p_casino_timezone => 'America/Los_Angeles',
 
 RESET ROLE;
 
--- The health check and the hold expiry every minute, where pg_cron is enabled (Dashboard ->
--- Database -> Extensions). The job runs as `postgres`, so it switches to
--- service_role first.
+-- The health check, the hold expiry and the qualification-year rollover every
+-- minute, inactivity expiry hourly, where pg_cron is enabled (Dashboard ->
+-- Database -> Extensions); without it the migration applies all the same.
+-- Each sweep stops at half the accrual lock timeout and skips busy players,
+-- so running it often never holds the floor. The jobs run as `postgres`, so
+-- each switches to service_role first. (The test of cron.job sits inside the
+-- test of pg_cron: PL/pgSQL plans a whole IF condition before it runs it,
+-- and cron.job does not exist without pg_cron.)
 DO $$
+DECLARE
+    job record;
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron')
-       AND NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'casino-loyalty-health') THEN
-        PERFORM cron.schedule('casino-loyalty-health', '* * * * *',
-                              'SET ROLE service_role; SELECT count(*) FROM loyalty.health_check()');
-    END IF;
-    -- Holds past their deadline release their points (reference §15).
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron')
-       AND NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'casino-loyalty-expire-holds') THEN
-        PERFORM cron.schedule('casino-loyalty-expire-holds', '* * * * *',
-                              'SET ROLE service_role; SELECT count(*) FROM loyalty.expire_holds()');
-    END IF;
-    -- Qualification years (only moves tiers under tier_basis = 'PERIOD'):
-    -- hourly, so a year starts within the hour of its gaming-day start in
-    -- any time zone; every other run finds nobody (reference §4).
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron')
-       AND NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'casino-loyalty-roll-tiers') THEN
-        PERFORM cron.schedule('casino-loyalty-roll-tiers', '7 * * * *',
-                              'SET ROLE service_role; SELECT count(*) FROM loyalty.roll_tier_period(100000)');
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+        FOR job IN
+            SELECT * FROM (VALUES
+                ('casino-loyalty-health', '* * * * *', 'SELECT count(*) FROM loyalty.health_check()'),
+                ('casino-loyalty-expire-holds', '* * * * *', 'SELECT count(*) FROM loyalty.expire_holds()'),
+                -- only moves tiers under tier_basis = 'PERIOD'; every other
+                -- run finds nobody (reference §4)
+                ('casino-loyalty-roll-tiers', '* * * * *', 'SELECT count(*) FROM loyalty.roll_tier_period(100000)'),
+                ('casino-loyalty-expire-points', '17 * * * *', 'SELECT count(*) FROM loyalty.expire_inactive_points()'))
+                AS j(name, schedule, command)
+        LOOP
+            IF NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = job.name) THEN
+                PERFORM cron.schedule(job.name, job.schedule, 'SET ROLE service_role; ' || job.command);
+            END IF;
+        END LOOP;
     END IF;
 END
 $$;

@@ -1,18 +1,81 @@
 //! pg_dump of a database with the extension and data, restored into a fresh
 //! database, gives the same balances, ledger and settings.
 
-use casino_loyalty_client_tests::{config, connect, pg_bin, unique};
+use casino_loyalty_client_tests::{config, connect, fresh_db, pg_bin, unique};
+use postgres::Client;
 use std::process::Command;
 
-const SNAPSHOT: &str = "
-    SELECT json_build_object(
-      'balances', (SELECT json_agg(p ORDER BY player_id) FROM loyalty.player_loyalty p),
-      'ledger',   (SELECT json_agg(l ORDER BY id) FROM loyalty.loyalty_ledger l),
-      'games',    (SELECT json_agg(g ORDER BY game_type) FROM loyalty.game_settings g),
-      'tiers',    (SELECT json_agg(t ORDER BY threshold_points) FROM loyalty.tier t),
-      'config',   (SELECT json_agg(c) FROM loyalty.config c),
-      'ledger_seq', (SELECT last_value FROM loyalty.loyalty_ledger_id_seq)
-    )::text";
+/// Every row of every table of the extension, every column (the tables and
+/// their columns read from the catalog, so a table or a column added later
+/// is compared without anyone listing it), and every sequence's position.
+fn snapshot(c: &mut Client) -> String {
+    let tables: Vec<String> = c
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'loyalty' ORDER BY tablename",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        tables.len() >= 15,
+        "the catalog lists the extension's tables"
+    );
+    let mut out = String::new();
+    for t in tables {
+        let rows: String = c
+            .query_one(
+                &format!(
+                    "SELECT coalesce(json_agg(x ORDER BY x::text), '[]')::text FROM (SELECT * FROM loyalty.{t}) x"
+                ),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        out.push_str(&format!("{t}: {rows}\n"));
+    }
+    let seqs: String = c
+        .query_one(
+            "SELECT string_agg(sequencename || '=' || coalesce(last_value::text, '-'), ' ' ORDER BY sequencename)
+               FROM pg_sequences WHERE schemaname = 'loyalty'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    out + &seqs
+}
+
+/// The columns of `table`'s row `key` that still hold what a fresh install
+/// seeds: a test that means to change every setting fails when a setting
+/// added later is left out of it.
+fn left_as_seeded(c: &mut Client, table: &str, key: &str) -> Vec<String> {
+    let fresh = fresh_db("seeded");
+    let row = |c: &mut Client| -> serde_json::Value {
+        let text: String = c
+            .query_one(
+                &format!("SELECT row_to_json(x)::text FROM loyalty.{table} x WHERE {key}"),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        serde_json::from_str(&text).unwrap()
+    };
+    let seeded = row(&mut connect(&fresh));
+    let now = row(c);
+    let mut same: Vec<String> = seeded
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, v)| now.get(k.as_str()) == Some(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    same.sort();
+    connect("postgres")
+        .batch_execute(&format!("DROP DATABASE {fresh} WITH (FORCE)"))
+        .unwrap();
+    same
+}
 
 /// pg_dump -Fc of `src`, pg_restore --exit-on-error into `dst`.
 fn dump_and_restore(src: &str, dst: &str) {
@@ -75,17 +138,35 @@ fn dump_and_restore_keep_balances_and_ledger() {
                                       'cccccccc-0000-4000-8000-0000000000ff', p_reward_id => 'dump:3');
          SELECT loyalty.manual_reward('cccccccc-0000-4000-8000-000000000002', 300, 'welcome at the cage',
                                       'cccccccc-0000-4000-8000-0000000000ff', p_reward_id => 'dump:4');
-         -- owner edits to seeded rows must survive too
-         UPDATE loyalty.game_settings SET point_multiplier = 1.5 WHERE game_type = 'CRAPS';
-         UPDATE loyalty.config SET casino_timezone = 'America/Los_Angeles';",
+         -- owner edits to seeded rows must survive too: every setting
+         SELECT loyalty.upsert_game_settings('CRAPS', 1.5, 50, 11, 1.5, 2, 90000, 20000);
+         SELECT loyalty.configure(
+             p_casino_timezone => 'America/Los_Angeles', p_gaming_day_start => '05:00',
+             p_max_reward_points => 20000, p_rate_limit_count => 12, p_rate_limit_window => '90 seconds',
+             p_alert_reward_count => 30, p_alert_window => '2 hours', p_accrual_lock_timeout => '3 seconds',
+             p_partial_stale_after => '20 minutes', p_approval_overdue_after => '40 minutes',
+             p_alert_ack_overdue_after => '2 hours', p_health_sweep_players => 2000,
+             p_notification_claim_timeout => '6 minutes', p_daily_approval_threshold_points => 60000,
+             p_cents_per_point => 1.25, p_max_redemption_points => 40000, p_redemption_approval_points => 9000,
+             p_points_inactivity_expiry => '400 days', p_expiry_warning => '20 days', p_tier_basis => 'PERIOD',
+             p_tier_period_start => '07-01');",
     )
     .unwrap();
-    let before: String = s.query_one(SNAPSHOT, &[]).unwrap().get(0);
+    // the test changes every setting there is
+    assert_eq!(
+        left_as_seeded(&mut s, "config", "singleton"),
+        vec!["singleton".to_string()]
+    );
+    assert_eq!(
+        left_as_seeded(&mut s, "game_settings", "game_type = 'CRAPS'"),
+        vec!["game_type".to_string()]
+    );
+    let before = snapshot(&mut s);
 
     dump_and_restore(&src, &dst);
 
     let mut d = connect(&dst);
-    let after: String = d.query_one(SNAPSHOT, &[]).unwrap().get(0);
+    let after = snapshot(&mut d);
     assert_eq!(after, before);
     let broken: i64 = d
         .query_one("SELECT count(*) FROM loyalty.verify_all_chains()", &[])
@@ -153,10 +234,10 @@ fn restore_keeps_an_edited_ladder_and_deleted_seeds() {
          UPDATE loyalty.game_settings SET max_average_bet = 5000 WHERE game_type = 'BACCARAT';",
     )
     .unwrap();
-    let before: String = s.query_one(SNAPSHOT, &[]).unwrap().get(0);
+    let before = snapshot(&mut s);
     dump_and_restore(&src, &dst);
     let mut d = connect(&dst);
-    let after: String = d.query_one(SNAPSHOT, &[]).unwrap().get(0);
+    let after = snapshot(&mut d);
     assert_eq!(after, before);
     let ladder: Vec<(String, i64)> = d
         .query(
@@ -191,6 +272,6 @@ fn restore_keeps_an_edited_ladder_and_deleted_seeds() {
         .batch_execute(&format!("CREATE DATABASE {again}"))
         .unwrap();
     dump_and_restore(&dst, &again);
-    let third: String = connect(&again).query_one(SNAPSHOT, &[]).unwrap().get(0);
+    let third = snapshot(&mut connect(&again));
     assert_eq!(third, before);
 }

@@ -79,6 +79,20 @@ expect "the README's pit boss exists with her permissions" "{loyalty:rate,loyalt
     "$(q supabase_admin "SELECT permissions::text || '|' || active FROM loyalty.staff WHERE staff_id = '$staff'")"
 expect "pg_cron runs the health check every minute" "* * * * *|postgres" \
     "$(q supabase_admin "SELECT schedule || '|' || username FROM cron.job WHERE jobname = 'casino-loyalty-health'")"
+expect "pg_cron runs the rollover every minute and inactivity expiry hourly" \
+    "casino-loyalty-expire-points 17 * * * *|casino-loyalty-roll-tiers * * * * *" \
+    "$(q supabase_admin "SELECT string_agg(jobname || ' ' || schedule, '|' ORDER BY jobname) FROM cron.job
+                          WHERE jobname IN ('casino-loyalty-roll-tiers', 'casino-loyalty-expire-points')")"
+# the same migration where pg_cron is not enabled (a database without it):
+# it applies whole, and schedules nothing
+psql -X -q -v ON_ERROR_STOP=1 -U supabase_admin -d postgres -c "CREATE DATABASE nocron" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -U supabase_admin -d nocron -c "CREATE EXTENSION casino_loyalty" >/dev/null
+expect "without pg_cron the migration applies as postgres" ok \
+    "$(psql -X -q -v ON_ERROR_STOP=1 -U postgres -d nocron -f supabase/migrations/20261126000000_casino_loyalty.sql \
+           >/dev/null 2>&1 && echo ok)"
+expect "and sets the casino's time zone (its transaction committed)" "America/Los_Angeles|false" \
+    "$(psql -X -q -At -U supabase_admin -d nocron -c "SELECT casino_timezone || '|' ||
+            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron')::text FROM loyalty.config")"
 expect "the outbox is in Realtime's publication" 1 \
     "$(q supabase_admin "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'supabase_realtime'
                             AND schemaname = 'loyalty' AND tablename = 'notification'")"
@@ -218,8 +232,8 @@ expect "the linter's rules 0003 0007 0008 0009 0011 0028 0029 hold for everythin
     "$(awk -F'|' '{printf "%s%s|%s", (NR > 1 ? " " : ""), $1, $4}' "$CLUSTER_DIR/lint.out")"
 # The lint can fail: one violation of each rule planted, then rolled back.
 expect "and it finds one planted violation of each rule" \
-    "0003|loyalty.voucher:lint_planted 0007|loyalty.reward_replay 0008|loyalty.config loyalty.reward_replay 0009|loyalty.hold_pkey=loyalty.lint_planted 0011|loyalty.kind_earns(text) 0028|loyalty_api.manual_reward(uuid,bigint,text,uuid,uuid,text,text) 0029|loyalty_api.manual_reward(uuid,bigint,text,uuid,uuid,text,text)" \
-    "$(lint -c BEGIN -c "ALTER FUNCTION loyalty.kind_earns RESET search_path" \
+    "0003|loyalty.voucher:lint_planted 0007|loyalty.reward_replay 0008|loyalty.config loyalty.reward_replay 0009|loyalty.hold_pkey=loyalty.lint_planted 0011|loyalty.lifetime_credit(text,bigint) 0028|loyalty_api.manual_reward(uuid,bigint,text,uuid,uuid,text,text) 0029|loyalty_api.manual_reward(uuid,bigint,text,uuid,uuid,text,text)" \
+    "$(lint -c BEGIN -c "ALTER FUNCTION loyalty.lifetime_credit RESET search_path" \
         -c "CREATE POLICY lint_planted ON loyalty.voucher FOR SELECT USING (player_id = auth.uid())" \
         -c "CREATE INDEX lint_planted ON loyalty.hold (player_id, hold_id)" \
         -c "ALTER FUNCTION loyalty_api.manual_reward SECURITY DEFINER" \

@@ -60,12 +60,20 @@ expect "and reaches SILVER by lifetime points" "MANUAL_BONUS BRONZE>SILVER" "$(r
 
 at '2027-03-15 12:00:00'
 expect "nine months on" "2027-03-15" "$(q "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')")"
+e_row=$(q "SELECT md5(p::text) FROM loyalty.player_loyalty p WHERE player_id = '$E'")
 expect "the casino turns the period basis on, years from 1 October" "PERIOD 10-01" \
     "$(q "SELECT tier_basis || ' ' || tier_period_start FROM loyalty.configure(p_tier_basis => 'PERIOD',
             p_tier_period_start => '10-01', p_max_reward_points => 100000, p_rate_limit_count => 1000,
             p_alert_reward_count => 1000, p_correlation_id => 'time:policy')")"
-expect "E keeps SILVER through the current year (no credits of it yet)" "SILVER 0 0 2026-10-01 SILVER" "$(standing $E)"
+expect "the switch touches no player's row (it locks none)" "$e_row" \
+    "$(q "SELECT md5(p::text) FROM loyalty.player_loyalty p WHERE player_id = '$E'")"
+expect "E keeps SILVER through the current year: the tier held under LIFETIME is the retained tier" \
+    "true SILVER SILVER" \
+    "$(q "SELECT c.ok || ' ' || (c.ledger_standing ->> 'retained_tier') || ' ' || p.tier
+            FROM loyalty.player_loyalty p, loyalty.standing_check(p.player_id) c WHERE p.player_id = '$E'")"
 expect "the current year began 2026-10-01" 2026-10-01 "$(q "SELECT loyalty.tier_period_of()")"
+expect "the next sweep brings E's standing into it, SILVER kept (no change, no notification)" \
+    "e1:SILVER>SILVER 12001 SILVER" "$(roll)"
 expect "A reaches GOLD" "MANUAL_BONUS BRONZE>GOLD" "$(reward $A 60000)"
 expect "B reaches SILVER" "MANUAL_BONUS BRONZE>SILVER" "$(reward $B 20000)"
 expect "D reaches SILVER" "MANUAL_BONUS BRONZE>SILVER" "$(reward $D 15000)"
@@ -103,8 +111,13 @@ expect "A plays a little" "MANUAL_BONUS GOLD>GOLD" "$(reward $A 1000)"
 expect "the health check finds no tier drift" 0 "$(drift)"
 
 at '2028-10-01 07:00:00'
-expect "the second rollover: A falls to what 1,000 credits reach; B, who did not play, falls too" \
-    "a1:GOLD>BRONZE 1000 BRONZE, b1:SILVER>BRONZE 0 BRONZE, c1:BRONZE>BRONZE 0 BRONZE, d1:SILVER>BRONZE 100 BRONZE, e1:BRONZE>BRONZE 0 BRONZE" \
+expect "B, who did not play all year, is adjusted before the sweep: rolled first, in a step of its own, so the adjustment records no fall" \
+    "ADJUSTMENT BRONZE>BRONZE" "$(reward $B -1)"
+expect "the fall is the roll's own notification, with no ledger entry" "SILVER>BRONZE" \
+    "$(q "SELECT (payload ->> 'tier_before') || '>' || (payload ->> 'tier_after') FROM loyalty.notification
+           WHERE kind = 'TIER_CHANGED' AND player_id = '$B' AND ledger_entry_id IS NULL ORDER BY id DESC LIMIT 1")"
+expect "the second rollover: A falls to what 1,000 credits reach; the others who did not play fall too" \
+    "a1:GOLD>BRONZE 1000 BRONZE, c1:BRONZE>BRONZE 0 BRONZE, d1:SILVER>BRONZE 100 BRONZE, e1:BRONZE>BRONZE 0 BRONZE" \
     "$(roll)"
 expect "run twice, it finds nobody" "" "$(roll)"
 expect "A: BRONZE, a new year" "BRONZE 0 0 2028-10-01 BRONZE" "$(standing $A)"
@@ -112,6 +125,9 @@ expect "lifetime points never fell" "61000 20000 60000 15100 12001" \
     "$(q "SELECT string_agg(lifetime_points::text, ' ' ORDER BY player_id) FROM loyalty.player_loyalty")"
 expect "every balance equals its ledger, every chain verifies (no mismatch, no break)" "0 0" \
     "$(q "SELECT count(*) FROM loyalty.verify_all_balances()") $(q "SELECT count(*) FROM loyalty.verify_all_chains()")"
+expect "every stored standing is what the ledger gives" "" \
+    "$(q "SELECT string_agg(p.player_id || ' ' || c.standing || ' ' || c.ledger_standing, E'\n')
+            FROM loyalty.player_loyalty p, loyalty.standing_check(p.player_id) c WHERE NOT c.ok")"
 expect "the health check finds no tier drift" 0 "$(drift)"
 at '2027-10-01 05:00:00'
 expect "a clock stepped back behind A's last entry: the new entry is dated no earlier than it" \
@@ -126,11 +142,9 @@ expect "a player cannot call the rollover (no grant)" "ERROR 42501" \
     "$(q "BEGIN; SET LOCAL ROLE authenticated; SELECT set_config('request.jwt.claims', '{\"sub\":\"$A\"}', true);
            SELECT * FROM loyalty.roll_tier_period(); COMMIT;")"
 q "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA loyalty TO authenticated" >/dev/null
-expect "nor after a blanket grant: the rollover and the switch are trusted back ends' alone" "ERROR PT403 ERROR PT403" \
+expect "nor after a blanket grant: the rollover is trusted back ends' alone" "ERROR PT403" \
     "$(q "BEGIN; SET LOCAL ROLE authenticated; SELECT set_config('request.jwt.claims', '{\"sub\":\"$A\"}', true);
-           SELECT * FROM loyalty.roll_tier_period(); COMMIT;") $(q "BEGIN; SET LOCAL ROLE authenticated;
-           SELECT set_config('request.jwt.claims', '{\"sub\":\"$A\"}', true);
-           SELECT loyalty.keep_tiers_through_period(); COMMIT;")"
+           SELECT * FROM loyalty.roll_tier_period(); COMMIT;")"
 expect "the service role may (pg_cron's job runs as it)" 0 \
     "$(q "BEGIN; SET LOCAL ROLE service_role; SELECT count(*) FROM loyalty.roll_tier_period(); COMMIT;" | tail -1)"
 

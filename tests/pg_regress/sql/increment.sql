@@ -39,4 +39,11 @@ ROLLBACK TO s;
 -- the refusals changed nothing: still the balance after "spending keeps the tier"
 SELECT current_balance, lifetime_points, tier, tier_progress FROM loyalty.player_loyalty
  WHERE player_id = 'aaaaaaaa-0000-4000-8000-000000000001';
+-- every increment is a ledger entry of its own (SPEC §20): the balance is its
+-- ledger's at every commit, the caller recorded, and the refusals left none
+SELECT seq, transaction_type, event_type, points_change, balance_before, balance_after, tier_before, tier_after,
+       source, correlation_id, idempotency_key LIKE 'direct:%' AS own_key
+  FROM loyalty.loyalty_ledger WHERE player_id = 'aaaaaaaa-0000-4000-8000-000000000001' ORDER BY seq;
+SELECT ok, current_balance, ledger_balance, lifetime_points, ledger_lifetime, standing_ok
+  FROM loyalty.verify_player_balance('aaaaaaaa-0000-4000-8000-000000000001');
 ROLLBACK;

@@ -52,6 +52,10 @@ SAVEPOINT s;
 SELECT * FROM loyalty.hold_points(:p, 100, '  ', 'dinner for two', :cashier);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
+-- an outlet of three zero-width spaces is no outlet (visible characters, as reasons)
+SELECT * FROM loyalty.hold_points(:p, 100, E'\u200B\u200B\u200B', 'dinner for two', :cashier);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
 SAVEPOINT s;
 SELECT * FROM loyalty.hold_points(:p, 100, 'steakhouse', 'x', :cashier);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
