@@ -13,9 +13,11 @@ fn open_two_hour_slip(player: &str) -> String {
     ))
 }
 
-fn ledger_rows(player: &str) -> i64 {
+/// The player's GAMEPLAY entries (a filled balance is a DIRECT_INCREMENT
+/// entry of its own).
+fn gameplay_rows(player: &str) -> i64 {
     one::<i64>(&format!(
-        "SELECT count(*) FROM loyalty.loyalty_ledger WHERE player_id = {player}"
+        "SELECT count(*) FROM loyalty.loyalty_ledger WHERE player_id = {player} AND transaction_type = 'GAMEPLAY'"
     ))
 }
 
@@ -79,7 +81,7 @@ fn slip_complete_posts_snapshot_points_once() {
         )),
         "700 t"
     );
-    assert_eq!(ledger_rows(player), 1);
+    assert_eq!(gameplay_rows(player), 1);
     assert_eq!(
         one::<i64>(&format!(
             "SELECT current_balance FROM loyalty.player_loyalty WHERE player_id = {player}"
@@ -107,7 +109,7 @@ fn slip_accrual_failure_is_a_partial_completion_then_recovers_once() {
         )),
         "CLOSED"
     );
-    assert_eq!(ledger_rows(player), 0);
+    assert_eq!(gameplay_rows(player), 0);
     // the savepoint rolled back the accrual's work: the balance is untouched
     assert_eq!(
         one::<i64>(&format!(
@@ -149,7 +151,7 @@ fn slip_accrual_failure_is_a_partial_completion_then_recovers_once() {
         )),
         "700 t"
     );
-    assert_eq!(ledger_rows(player), 1);
+    assert_eq!(gameplay_rows(player), 1);
     assert!(one::<bool>(&format!(
         "SELECT resolved_at IS NOT NULL FROM loyalty.pending_accrual WHERE rating_slip_id = '{id}'"
     )));
@@ -181,7 +183,7 @@ fn slip_atomic_failure_changes_nothing() {
         one::<i64>("SELECT count(*) FROM loyalty.pending_accrual"),
         0
     );
-    assert_eq!(ledger_rows(player), 0);
+    assert_eq!(gameplay_rows(player), 0);
 }
 
 #[pg_test]
@@ -236,7 +238,7 @@ fn slip_bad_input() {
         "OPEN"
     );
     assert_eq!(one::<i64>("SELECT count(*) FROM loyalty.rating_slip"), 1);
-    assert_eq!(ledger_rows(player), 0);
+    assert_eq!(gameplay_rows(player), 0);
 }
 
 #[pg_test]

@@ -145,8 +145,8 @@ SELECT player_id, current_balance, lifetime_points, tier, tier_progress FROM loy
 SELECT count(*) AS ledger_rows_visible_to_player FROM loyalty.loyalty_ledger;
 COMMIT;
 
-\echo '## Balances verified against the ledger (only mismatches are listed). Player ...0001 was moved'
-\echo '## with the raw primitive increment_player_loyalty above, which writes no ledger row: verify flags it.'
+\echo '## Balances verified against the ledger (only mismatches are listed: none). Even the raw primitive'
+\echo '## increment_player_loyalty above posted a DIRECT_INCREMENT entry per call, so no balance moves without one.'
 SELECT * FROM loyalty.verify_all_balances();
 SELECT player_id, current_balance, ledger_balance, entries, chain_breaks, ok
   FROM loyalty.verify_player_balance('7d3f7a52-0000-4000-8000-000000000002');
