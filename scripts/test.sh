@@ -20,6 +20,10 @@
 #             (tests/replication/run.sh)
 #   time      a cluster on a clock moved by libfaketime: qualification years
 #             roll over twice (tests/time/run.sh)
+#   sim       the simulation test: seeded random operations of every kind by
+#             every kind of caller, with faults and clock jumps, checked
+#             against a model (tests/sim/run.sh; SIM_SECONDS, default 60,
+#             and SIM_SEED run it longer or again)
 # Ends with one summary line per suite and "suites: N passed, N failed".
 source "$(dirname "$0")/lib.sh"
 set +e  # run every suite, then report
@@ -138,6 +142,9 @@ bash tests/replication/run.sh && record replication pass || record replication F
 
 say "time (tests/time: tier periods on a server clock moved by libfaketime)"
 bash tests/time/run.sh && record time pass || record time FAIL
+
+say "sim (tests/sim: seeded operations, faults and clock jumps against a model)"
+SIM_SECONDS="${SIM_SECONDS:-60}" bash tests/sim/run.sh && record sim pass || record sim FAIL
 
 say "summary"
 passed=0; failed=0

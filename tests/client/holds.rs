@@ -405,13 +405,15 @@ fn sixteen_sessions_race_every_way_points_move_and_the_books_balance() {
                             }
                         }
                         _ => {
-                            // five seconds of play in its own window of the
-                            // last day (a later window closed first makes
-                            // this one SLIP_OVERLAP: play is rated once)
+                            // two seconds of play in its own three-second
+                            // window of the last day (a later window closed
+                            // first makes this one SLIP_OVERLAP: play is
+                            // rated once); 27,600 windows, more than a run
+                            // of 30 s opens
                             let n = slot.fetch_add(1, Ordering::Relaxed) as i64;
                             c.query_one(
                                 "SELECT id::text FROM loyalty.open_rating_slip($1::text::uuid, 'BLACKJACK', 5000,
-                                        p_start_time => now() - interval '23 hours' + $2::bigint * interval '10 seconds',
+                                        p_start_time => now() - interval '23 hours' + $2::bigint * interval '3 seconds',
                                         p_staff_id => $3::text::uuid)",
                                 &[player, &n, &FLOOR],
                             )
@@ -419,8 +421,8 @@ fn sixteen_sessions_race_every_way_points_move_and_the_books_balance() {
                                 let slip: String = r.get(0);
                                 c.query_one(
                                     "SELECT status FROM loyalty.complete_rating_slip($1::text::uuid,
-                                            p_end_time => now() - interval '23 hours' + $2::bigint * interval '10 seconds'
-                                                          + interval '5 seconds',
+                                            p_end_time => now() - interval '23 hours' + $2::bigint * interval '3 seconds'
+                                                          + interval '2 seconds',
                                             p_staff_id => $3::text::uuid)",
                                     &[&slip, &n, &FLOOR],
                                 )

@@ -1,0 +1,177 @@
+//! The invariants (SPEC §21), from the rows and from the model, at every
+//! checkpoint (with the sessions paused) and at the end.
+
+use crate::model::{Acked, Model};
+use postgres::Client;
+
+/// One invariant's result: its name, and what breaks it (empty: holds).
+pub struct Verdict {
+    pub name: &'static str,
+    pub broken: Vec<String>,
+}
+
+fn rows(c: &mut Client, sql: &str) -> Vec<String> {
+    match c.query(sql, &[]) {
+        Ok(rows) => rows.iter().map(|r| r.get::<_, String>(0)).collect(),
+        Err(e) => vec![format!("the check itself failed: {e}")],
+    }
+}
+
+/// Every invariant that the rows alone decide.
+pub fn from_rows(c: &mut Client) -> Vec<Verdict> {
+    let q = |c: &mut Client, name: &'static str, sql: &str| Verdict {
+        name,
+        broken: rows(c, sql),
+    };
+    vec![
+        q(
+            c,
+            "balance = ledger, lifetime = earned (every player)",
+            "SELECT player_id::text || ' balance ' || current_balance || ' ledger ' || ledger_balance
+               FROM loyalty.verify_all_balances()",
+        ),
+        q(
+            c,
+            "available >= 0",
+            "SELECT player_id::text FROM loyalty.player_loyalty WHERE held_points > current_balance",
+        ),
+        q(
+            c,
+            "held points = the live holds",
+            "SELECT p.player_id::text || ' held ' || p.held_points || ' live ' || coalesce(h.live, 0)
+               FROM loyalty.player_loyalty p
+               LEFT JOIN (SELECT player_id, sum(points) AS live FROM loyalty.hold
+                           WHERE status IN ('PENDING_APPROVAL', 'ACTIVE') GROUP BY player_id) h
+                 ON h.player_id = p.player_id
+              WHERE p.held_points <> coalesce(h.live, 0)",
+        ),
+        q(
+            c,
+            "tier and tier standing = the ledger's replay",
+            "SELECT p.player_id::text || ' ' || s.standing::text || ' ledger ' || s.ledger_standing::text
+               FROM loyalty.player_loyalty p, loyalty.standing_check(p.player_id) s WHERE NOT s.ok",
+        ),
+        q(
+            c,
+            "each slip paid at most once",
+            "SELECT rating_slip_id::text FROM loyalty.loyalty_ledger WHERE transaction_type = 'GAMEPLAY'
+              GROUP BY rating_slip_id HAVING count(*) > 1",
+        ),
+        q(
+            c,
+            "a held or rejected slip never paid, except through its approval",
+            "SELECT s.id::text FROM loyalty.rating_slip s
+              WHERE s.approval_status IN ('HELD', 'REJECTED')
+                AND EXISTS (SELECT 1 FROM loyalty.loyalty_ledger l
+                             WHERE l.player_id = s.player_id AND l.idempotency_key = 'gameplay:' || s.id)",
+        ),
+        q(
+            c,
+            "each voucher paid to one player at most",
+            "SELECT reward_id FROM loyalty.loyalty_ledger WHERE reward_id IS NOT NULL
+              GROUP BY reward_id HAVING count(DISTINCT player_id) > 1 OR count(*) > 1",
+        ),
+        q(
+            c,
+            "each hold posts at most once; a voided or expired hold never",
+            "SELECT h.hold_id::text FROM loyalty.hold h
+              WHERE (SELECT count(*) FROM loyalty.loyalty_ledger l
+                      WHERE l.player_id = h.player_id AND l.idempotency_key = 'redemption:' || h.hold_id)
+                    > CASE WHEN h.status = 'CAPTURED' THEN 1 ELSE 0 END",
+        ),
+        q(
+            c,
+            "each redemption reversed at most once",
+            "SELECT reverses_entry_id::text FROM loyalty.loyalty_ledger WHERE reverses_entry_id IS NOT NULL
+              GROUP BY reverses_entry_id HAVING count(*) > 1",
+        ),
+        q(
+            c,
+            "no payment but an approval takes a player's gameplay day above the daily threshold in force",
+            // the threshold in force when the entry was written: the last
+            // change before it, and any made within two seconds around it (a
+            // call that began just before a change commits may judge by
+            // either value)
+            "WITH t AS (SELECT a.at, (a.after ->> 'daily_approval_threshold_points')::bigint AS thr
+                          FROM loyalty.admin_audit a WHERE a.action = 'configure'),
+                  e AS (SELECT l.id, l.player_id, l.source, l.created_at,
+                               sum(l.points_change) OVER (PARTITION BY l.player_id, l.gaming_day ORDER BY l.seq) AS day
+                          FROM loyalty.loyalty_ledger l WHERE l.transaction_type = 'GAMEPLAY')
+             SELECT e.id || ' of ' || e.player_id || ': ' || e.day || ' in the day'
+               FROM e
+              WHERE e.source <> 'approve_slip'
+                AND e.day > (SELECT max(t.thr) FROM t
+                              WHERE t.at <= e.created_at + interval '2 seconds'
+                                AND t.at >= coalesce((SELECT max(p.at) FROM t p
+                                                       WHERE p.at <= e.created_at - interval '2 seconds'),
+                                                     '-infinity'))",
+        ),
+        q(
+            c,
+            "every hash chain verifies",
+            "SELECT player_id::text || ' ' || coalesce(break_kind, '') FROM loyalty.verify_all_chains()",
+        ),
+    ]
+}
+
+/// Every acknowledged call is in the rows exactly as it said; every refused
+/// reward (a voucher no call acknowledged) left no row.
+pub fn from_model(c: &mut Client, m: &Model) -> Verdict {
+    let mut broken = Vec::new();
+    for a in &m.acked {
+        let (sql, args): (&str, Vec<String>) = match a {
+            Acked::Paid { slip, entry } => (
+                "SELECT count(*)::text FROM loyalty.loyalty_ledger
+                  WHERE rating_slip_id = $1::text::uuid AND transaction_type = 'GAMEPLAY' AND id = $2::text::bigint",
+                vec![slip.clone(), entry.to_string()],
+            ),
+            Acked::Reward {
+                entry,
+                reward_id,
+                points,
+            } => (
+                "SELECT count(*)::text FROM loyalty.loyalty_ledger
+                  WHERE id = $1::text::bigint AND reward_id = $2 AND points_change = $3::text::bigint",
+                vec![entry.to_string(), reward_id.clone(), points.to_string()],
+            ),
+            Acked::Captured { hold, entry } => (
+                "SELECT count(*)::text FROM loyalty.hold
+                  WHERE hold_id = $1::text::uuid AND status = 'CAPTURED' AND ledger_entry_id = $2::text::bigint",
+                vec![hold.clone(), entry.to_string()],
+            ),
+            Acked::Voided { hold } => (
+                "SELECT count(*)::text FROM loyalty.hold WHERE hold_id = $1::text::uuid AND status = 'VOIDED'",
+                vec![hold.clone()],
+            ),
+        };
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = args
+            .iter()
+            .map(|a| a as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        let found: String = c
+            .query_one(sql, &params)
+            .map(|r| r.get(0))
+            .unwrap_or_else(|e| e.to_string());
+        if found != "1" {
+            broken.push(format!("acknowledged but not in the rows: {a:?}"));
+        }
+    }
+    for v in &m.refused_vouchers {
+        let n: i64 = c
+            .query_one(
+                "SELECT count(*) FROM loyalty.loyalty_ledger WHERE reward_id = $1",
+                &[v],
+            )
+            .map(|r| r.get(0))
+            .unwrap_or(-1);
+        if n != 0 {
+            broken.push(format!(
+                "refused, yet the ledger pays voucher {v} ({n} rows)"
+            ));
+        }
+    }
+    Verdict {
+        name: "every acknowledged call present as acknowledged, every refused one absent",
+        broken,
+    }
+}
