@@ -120,7 +120,7 @@ pub fn from_model(c: &mut Client, m: &Model) -> Verdict {
     let mut broken = Vec::new();
     for a in &m.acked {
         let (sql, args): (&str, Vec<String>) = match a {
-            Acked::Paid { slip, entry } => (
+            Acked::Paid { slip, entry, .. } => (
                 "SELECT count(*)::text FROM loyalty.loyalty_ledger
                   WHERE rating_slip_id = $1::text::uuid AND transaction_type = 'GAMEPLAY' AND id = $2::text::bigint",
                 vec![slip.clone(), entry.to_string()],
@@ -138,6 +138,15 @@ pub fn from_model(c: &mut Client, m: &Model) -> Verdict {
                 "SELECT count(*)::text FROM loyalty.hold
                   WHERE hold_id = $1::text::uuid AND status = 'CAPTURED' AND ledger_entry_id = $2::text::bigint",
                 vec![hold.clone(), entry.to_string()],
+            ),
+            Acked::Recovered {
+                correlation,
+                recovered,
+                ..
+            } => (
+                "SELECT (count(*) = $2::text::bigint)::int::text FROM loyalty.loyalty_ledger
+                  WHERE correlation_id = $1 AND transaction_type = 'GAMEPLAY'",
+                vec![correlation.clone(), recovered.to_string()],
             ),
             Acked::Voided { hold } => (
                 "SELECT count(*)::text FROM loyalty.hold WHERE hold_id = $1::text::uuid AND status = 'VOIDED'",
@@ -172,6 +181,59 @@ pub fn from_model(c: &mut Client, m: &Model) -> Verdict {
     }
     Verdict {
         name: "every acknowledged call present as acknowledged, every refused one absent",
+        broken,
+    }
+}
+
+/// A setting changed is in force for every call sent after the change was
+/// acknowledged: each acknowledged payment (but an approval's) leaves its
+/// player's gameplay day at most the highest threshold the harness had
+/// seen committed between sending the call and its answer. (The rows'
+/// own times cannot say this: an entry's time is its transaction's start,
+/// and a transaction may be held open while a setting changes.)
+pub fn thresholds_followed(c: &mut Client, m: &Model) -> Verdict {
+    let (mut entries, mut ceilings) = (Vec::new(), Vec::new());
+    let (mut correlations, mut bulk_ceilings) = (Vec::new(), Vec::new());
+    for a in &m.acked {
+        match a {
+            Acked::Paid { entry, ceiling, .. } => {
+                entries.push(*entry);
+                ceilings.push(*ceiling);
+            }
+            Acked::Recovered {
+                correlation,
+                ceiling,
+                ..
+            } => {
+                correlations.push(correlation.clone());
+                bulk_ceilings.push(*ceiling);
+            }
+            _ => {}
+        }
+    }
+    let broken = c
+        .query(
+            "WITH a AS (SELECT l.id, a.ceiling
+                          FROM unnest($1::bigint[], $2::bigint[]) AS a(entry, ceiling)
+                          JOIN loyalty.loyalty_ledger l ON l.id = a.entry
+                        UNION ALL
+                        SELECT l.id, b.ceiling
+                          FROM unnest($3::text[], $4::bigint[]) AS b(correlation, ceiling)
+                          JOIN loyalty.loyalty_ledger l ON l.correlation_id = b.correlation
+                                                       AND l.transaction_type = 'GAMEPLAY')
+             SELECT l.id || ' of ' || l.player_id || ': ' || d.day || ' in the day, above ' || a.ceiling
+               FROM a JOIN loyalty.loyalty_ledger l ON l.id = a.id
+              CROSS JOIN LATERAL (SELECT sum(g.points_change) AS day FROM loyalty.loyalty_ledger g
+                                   WHERE g.player_id = l.player_id AND g.gaming_day = l.gaming_day
+                                     AND g.transaction_type = 'GAMEPLAY' AND g.seq <= l.seq) d
+              WHERE l.source <> 'approve_slip' AND d.day > a.ceiling
+              ORDER BY l.id",
+            &[&entries, &ceilings, &correlations, &bulk_ceilings],
+        )
+        .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect())
+        .unwrap_or_else(|e| vec![e.to_string()]);
+    Verdict {
+        name: "a payment sent after a threshold change obeys it (or a later one)",
         broken,
     }
 }

@@ -2,15 +2,20 @@
 //! TigerBeetle's VOPR: a seeded generator drives several sessions (real
 //! connections to a real cluster) through random sequences of every public
 //! operation as every kind of caller, while a fault schedule changes
-//! settings, the ladder and the games, terminates backends mid-call, sets
-//! short lock and statement timeouts, and moves the server's clock
-//! (libfaketime). At checkpoints (sessions paused) and at the end the
+//! settings, the ladder and the games, terminates and SIGKILLs backends
+//! mid-call, makes players busy, sets short lock and statement timeouts,
+//! crashes the server and moves its clock (libfaketime). One session is a
+//! floor back end that holds a REPEATABLE READ transaction open before each
+//! payment, at tables (players) of its own, so that settings change under
+//! its snapshots. At checkpoints (sessions paused) and at the end the
 //! invariants are checked from the rows and from the model the harness
 //! kept of every acknowledged and refused call.
 //!
 //! `SIM_SECONDS` (default 60), `SIM_SEED` (default: from the clock; printed
 //! first), `SIM_SESSIONS` (6), `SIM_DB` (the database, with the extension),
-//! `SIM_CLOCK` (libfaketime's offset file, if the server reads one).
+//! `SIM_RESTART` (a command `OFFSET MODE` that restarts the server with its
+//! clock OFFSET seconds ahead, after a crash or a clean stop, and `sigkill
+//! PID`: clock jumps, crashes and SIGKILLs are off without it).
 //! `bash tests/sim/run.sh` starts a cluster and runs it.
 
 mod check;
@@ -58,18 +63,21 @@ fn main() {
         });
     let sessions: usize = env_or("SIM_SESSIONS", 6);
     let db = std::env::var("SIM_DB").expect("SIM_DB: the database to run in");
-    let clock = std::env::var("SIM_CLOCK").ok();
+    let clock = std::env::var("SIM_RESTART").ok();
     println!("sim: seed {seed}");
     let world = world::World::new(seed);
     println!(
-        "sim: {seconds} s, {sessions} sessions, tier basis {}, clock jumps {}",
+        "sim: {seconds} s, {sessions} sessions, tier basis {}, clock jumps and crashes {}",
         world.basis,
         if clock.is_some() { "on" } else { "off" }
     );
     world.setup(&mut connect(&db));
     let shared = Arc::new(Shared {
         world,
-        model: Mutex::new(Model::default()),
+        model: Mutex::new(Model {
+            thresholds: vec![world::DAILY_THRESHOLD],
+            ..Model::default()
+        }),
         gate: RwLock::new(()),
         stop: AtomicBool::new(false),
         calls: AtomicU64::new(0),
@@ -160,104 +168,194 @@ fn connect_session(sh: &Shared, s: usize) -> postgres::Client {
 }
 
 /// The fault schedule: settings, the ladder and the games change, backends
-/// are terminated mid-call, the clock jumps.
-fn faults(sh: &Shared, seed: u64, clock: Option<String>) {
+/// are terminated mid-call, the server crashes and restarts, the clock
+/// jumps (a restart with the clock further ahead).
+fn faults(sh: &Shared, seed: u64, restart: Option<String>) {
     let mut rng = Rng::new(seed ^ 0xFA17_FA17);
     let mut c = connect(&sh.db);
     let mut offset: i64 = 0;
-    while !sh.stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(rng.between(200, 1200) as u64));
-        let _acting = sh.gate.read().unwrap();
-        let n = sh.calls.fetch_add(1, Ordering::Relaxed);
-        let (kind, what, result) = match rng.below(6) {
-            0 => {
-                let threshold = rng.between(20_000, 120_000);
-                let ms = rng.between(100, 2_000);
-                let sql = format!(
-                    "SELECT loyalty.configure(p_daily_approval_threshold_points => {threshold},
-                            p_accrual_lock_timeout => '{ms} milliseconds', p_correlation_id => 'sim:fault')"
-                );
-                (
-                    "configure",
-                    format!("daily threshold {threshold}, lock timeout {ms} ms"),
-                    c.batch_execute(&sql),
-                )
-            }
-            1 if sh.world.basis == "LIFETIME" => {
-                let silver = rng.between(5_000, 15_000);
-                (
-                    "ladder",
-                    format!("SILVER at {silver}"),
-                    c.batch_execute(&format!("SELECT loyalty.upsert_tier('SILVER', {silver})")),
-                )
-            }
-            2 => {
-                let m = *rng.pick(&["1", "1.5", "2"]);
-                (
-                    "game",
-                    format!("BLACKJACK multiplier {m}"),
-                    c.batch_execute(&format!("SELECT loyalty.upsert_game_settings('BLACKJACK', p_point_multiplier => {m})")),
-                )
-            }
-            3 => {
-                let pids = sh.pids.lock().unwrap().clone();
-                let pid = *rng.pick(&pids);
-                (
-                    "terminate",
-                    format!("pg_terminate_backend({pid})"),
-                    c.execute("SELECT pg_terminate_backend($1)", &[&pid])
-                        .map(|_| ()),
-                )
-            }
-            4 if clock.is_some() => {
-                offset += rng.between(1, 40) * 86_400;
-                let path = clock.as_deref().unwrap_or_default();
-                let r = std::fs::write(path, format!("+{offset}"));
-                (
-                    "clock",
-                    format!("the server's clock {} days on", offset / 86_400),
-                    { r.map_err(|e| panic!("write the clock file: {e}")) },
-                )
-            }
-            _ => {
-                let sweep =
-                    *rng.pick(&["expire_holds", "roll_tier_period", "expire_inactive_points"]);
-                (
-                    "sweep",
-                    sweep.to_string(),
-                    c.batch_execute(&format!(
-                        "SET ROLE service_role; SELECT count(*) FROM loyalty.{sweep}(); RESET ROLE"
-                    )),
-                )
-            }
-        };
-        let outcome = match result {
-            Ok(()) => Outcome::Ok(String::new()),
-            Err(e) => match e.as_db_error() {
-                Some(db) => {
-                    Outcome::Refused(db.code().code().to_string(), db.message().to_string())
+    let mut last_restart = Instant::now();
+    // busy players hold their locks in threads of their own
+    std::thread::scope(|scope| {
+        while !sh.stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(rng.between(200, 1200) as u64));
+            let _acting = sh.gate.read().unwrap();
+            let n = sh.calls.fetch_add(1, Ordering::Relaxed);
+            // a restart at most every eight seconds (each takes a second or two)
+            let may_restart = restart.is_some() && last_restart.elapsed() > Duration::from_secs(8);
+            let mut threshold_set = None;
+            let (kind, what, result) = match rng.below(13) {
+                0 | 9 | 10 | 11 => {
+                    // low and high in turn: a payment judged by the value
+                    // before the change lands on the wrong side of it
+                    let threshold = match sh.model.lock().unwrap().thresholds.last() {
+                        Some(t) if *t < 20_000 => rng.between(40_000, 70_000),
+                        _ => rng.between(1_000, 8_000),
+                    };
+                    threshold_set = Some(threshold);
+                    let ms = rng.between(50, 500);
+                    let sql = format!(
+                        "SELECT loyalty.configure(p_daily_approval_threshold_points => {threshold},
+                                p_accrual_lock_timeout => '{ms} milliseconds', p_correlation_id => 'sim:fault')"
+                    );
+                    (
+                        "configure",
+                        format!("daily threshold {threshold}, lock timeout {ms} ms"),
+                        c.batch_execute(&sql),
+                    )
                 }
-                None => Outcome::Lost,
-            },
-        };
-        let mut m = sh.model.lock().unwrap();
-        m.fault(kind);
-        if let Outcome::Refused(state, msg) = &outcome {
-            if state == "40P01" || state == "XX000" {
-                m.violation(n, format!("fault {what}: {state} {msg}"));
+                1 if sh.world.basis == "LIFETIME" => {
+                    let silver = rng.between(5_000, 15_000);
+                    (
+                        "ladder",
+                        format!("SILVER at {silver}"),
+                        c.batch_execute(&format!("SELECT loyalty.upsert_tier('SILVER', {silver})")),
+                    )
+                }
+                2 => {
+                    let m = *rng.pick(&["1", "1.5", "2"]);
+                    (
+                        "game",
+                        format!("BLACKJACK multiplier {m}"),
+                        c.batch_execute(&format!("SELECT loyalty.upsert_game_settings('BLACKJACK', p_point_multiplier => {m})")),
+                    )
+                }
+                6 | 8 | 12 => {
+                    // players busy in a slow transaction: floor calls for
+                    // them time out on the accrual lock (partial
+                    // completions); players with a slip open, when there are
+                    let players: Vec<String> = {
+                        let m = sh.model.lock().unwrap();
+                        (0..rng.between(1, 3))
+                            .map(|_| match m.open_slips.is_empty() {
+                                true => rng.below(sh.world.players.len() as u64) as usize,
+                                false => m.slips[*rng.pick(&m.open_slips)].1,
+                            })
+                            .map(|i| sh.world.players[i].clone())
+                            .collect()
+                    };
+                    let ms = rng.between(1_000, 3_000);
+                    let player = players.join(",");
+                    let sql = format!(
+                        "BEGIN; SELECT 1 FROM loyalty.player_loyalty WHERE player_id = ANY('{{{player}}}'::uuid[])
+                                  ORDER BY player_id FOR UPDATE;
+                         SELECT pg_sleep({ms} / 1000.0); COMMIT;"
+                    );
+                    scope.spawn(move || {
+                        let _acting = sh.gate.read().unwrap();
+                        // a restart may end it early: that is a fault too
+                        if let Ok(mut b) =
+                            casino_loyalty_client_tests::config(&sh.db).connect(postgres::NoTls)
+                        {
+                            let _ = b.batch_execute(&sql);
+                        }
+                    });
+                    (
+                        "busy player",
+                        format!("{player} locked for {ms} ms"),
+                        Ok(()),
+                    )
+                }
+                3 if may_restart && rng.chance(25) => {
+                    // SIGKILL of a backend mid-call: the postmaster resets
+                    // every backend and replays the WAL (a crash without a
+                    // stop)
+                    let pids = sh.pids.lock().unwrap().clone();
+                    let pid = *rng.pick(&pids);
+                    let cmd = restart.as_deref().unwrap_or_default();
+                    let status = std::process::Command::new("bash")
+                        .args([cmd, "sigkill", &pid.to_string()])
+                        .status();
+                    last_restart = Instant::now();
+                    c = connect(&sh.db);
+                    assert!(
+                        status.is_ok_and(|s| s.success()),
+                        "killing a backend failed"
+                    );
+                    ("sigkill", format!("kill -9 {pid}"), Ok(()))
+                }
+                3 => {
+                    let pids = sh.pids.lock().unwrap().clone();
+                    let pid = *rng.pick(&pids);
+                    (
+                        "terminate",
+                        format!("pg_terminate_backend({pid})"),
+                        c.execute("SELECT pg_terminate_backend($1)", &[&pid])
+                            .map(|_| ()),
+                    )
+                }
+                4 | 5 if may_restart => {
+                    let crash = rng.chance(50);
+                    if !crash || rng.chance(60) {
+                        offset += rng.between(1, 40) * 86_400;
+                    }
+                    let mode = if crash { "immediate" } else { "fast" };
+                    let cmd = restart.as_deref().unwrap_or_default();
+                    let status = std::process::Command::new("bash")
+                        .args([cmd, &offset.to_string(), mode])
+                        .status();
+                    last_restart = Instant::now();
+                    c = connect(&sh.db);
+                    assert!(
+                        status.is_ok_and(|s| s.success()),
+                        "restarting the server failed"
+                    );
+                    (
+                        if crash {
+                            "crash and restart"
+                        } else {
+                            "clock jump"
+                        },
+                        format!(
+                            "restart ({mode}) with the clock {} days ahead",
+                            offset / 86_400
+                        ),
+                        Ok(()),
+                    )
+                }
+                _ => {
+                    let sweep =
+                        *rng.pick(&["expire_holds", "roll_tier_period", "expire_inactive_points"]);
+                    (
+                        "sweep",
+                        sweep.to_string(),
+                        c.batch_execute(&format!(
+                            "SET ROLE service_role; SELECT count(*) FROM loyalty.{sweep}(); RESET ROLE"
+                        )),
+                    )
+                }
+            };
+            let outcome = match result {
+                Ok(()) => Outcome::Ok(String::new()),
+                Err(e) => match e.as_db_error() {
+                    Some(db) => {
+                        Outcome::Refused(db.code().code().to_string(), db.message().to_string())
+                    }
+                    None => Outcome::Lost,
+                },
+            };
+            let mut m = sh.model.lock().unwrap();
+            m.fault(kind);
+            if let (Outcome::Ok(_), Some(t)) = (&outcome, threshold_set) {
+                m.thresholds.push(t);
+            }
+            if let Outcome::Refused(state, msg) = &outcome {
+                if state == "40P01" || state == "XX000" {
+                    m.violation(n, format!("fault {what}: {state} {msg}"));
+                }
+            }
+            m.record(
+                n,
+                usize::MAX,
+                &format!("fault {kind}"),
+                what,
+                outcome.clone(),
+            );
+            if outcome == Outcome::Lost {
+                c = connect(&sh.db);
             }
         }
-        m.record(
-            n,
-            usize::MAX,
-            &format!("fault {kind}"),
-            what,
-            outcome.clone(),
-        );
-        if outcome == Outcome::Lost {
-            c = connect(&sh.db);
-        }
-    }
+    });
 }
 
 /// With every session paused: the sweeps that settle what a change left
@@ -276,6 +374,10 @@ fn checkpoint(sh: &Shared, last: bool) -> Vec<check::Verdict> {
         }
     }
     let mut verdicts = check::from_rows(&mut c);
+    verdicts.push(check::thresholds_followed(
+        &mut c,
+        &sh.model.lock().unwrap(),
+    ));
     if last {
         let mut owed = Vec::new();
         for _ in 0..200 {

@@ -19,7 +19,13 @@ pub enum Outcome {
 impl Outcome {
     pub fn label(&self) -> String {
         match self {
-            Outcome::Ok(_) => "ok".into(),
+            // a status the call answered with (COMPLETED, PAID, HELD_FOR_APPROVAL, ...)
+            Outcome::Ok(s) => match s.split(' ').next() {
+                Some(w) if w.len() > 3 && w.chars().all(|c| c.is_ascii_uppercase() || c == '_') => {
+                    format!("ok {w}")
+                }
+                _ => "ok".into(),
+            },
             Outcome::Refused(state, msg) => format!("{state} {msg}"),
             Outcome::Lost => "lost".into(),
         }
@@ -38,8 +44,21 @@ pub struct Step {
 /// Something an acknowledged call says is in the rows now.
 #[derive(Debug, Clone)]
 pub enum Acked {
-    /// A COMPLETED slip paid by this gameplay entry.
-    Paid { slip: String, entry: i64 },
+    /// A COMPLETED slip paid by this gameplay entry, under a daily
+    /// threshold of at most `ceiling` (the highest in force between the
+    /// call's sending and its answer).
+    Paid {
+        slip: String,
+        entry: i64,
+        ceiling: i64,
+    },
+    /// A bulk recovery that paid `recovered` slips, whose entries carry its
+    /// correlation id, each under a daily threshold of at most `ceiling`.
+    Recovered {
+        correlation: String,
+        recovered: i64,
+        ceiling: i64,
+    },
     /// A manual reward's entry: its reward id and points.
     Reward {
         entry: i64,
@@ -56,6 +75,11 @@ pub enum Acked {
 pub struct Model {
     /// Slips opened: (id, player index).
     pub slips: Vec<(String, usize)>,
+    /// Of those, the ones no completion has closed yet (indexes).
+    pub open_slips: Vec<usize>,
+    /// Of those, the ones the slow session opened: its tables, which it
+    /// completes itself (a payment, not a retry, after its pause).
+    pub slow_slips: Vec<usize>,
     /// Each player's last slip end the harness saw (server time, as text):
     /// the next slip starts after it, or it would be SLIP_OVERLAP.
     pub last_end: std::collections::HashMap<usize, String>,
@@ -67,6 +91,10 @@ pub struct Model {
     /// conflict, never a second payment).
     pub vouchers: Vec<(String, usize)>,
     pub acked: Vec<Acked>,
+    /// Every daily approval threshold set, in order of the harness seeing
+    /// its change committed (the world's first): a call sent after the
+    /// n-th was acknowledged is judged by it or a later one.
+    pub thresholds: Vec<i64>,
     /// Reward ids of refused calls that no call ever acknowledged: no
     /// ledger row may carry them.
     pub refused_vouchers: Vec<String>,

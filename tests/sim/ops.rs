@@ -181,37 +181,57 @@ const SWEEPS: [&str; 5] = [
     "health_check",
 ];
 
+/// Operations in proportion, in the order `next` matches them.
+const WEIGHTS: [u64; 18] = [
+    14, // open
+    14, // complete
+    3,  // batch
+    12, // reward
+    8,  // hold
+    6,  // capture
+    3,  // void
+    5,  // redeem
+    2,  // reverse
+    3,  // approve slip
+    1,  // reject slip
+    2,  // approve hold
+    6,  // recover
+    2,  // bulk recovery
+    3,  // sweeps
+    1,  // increment
+    2,  // statement
+    3,  // malformed
+];
+const FLOOR_WEIGHTS: [u64; 18] = [30, 36, 3, 2, 1, 1, 1, 1, 1, 2, 1, 1, 4, 1, 1, 1, 1, 2];
+
 /// The generator of one session: operations in proportion, callers mostly
 /// the right person and sometimes every wrong kind.
 pub fn next(rng: &mut Rng, world: &World, m: &Model, session: usize, n: u64) -> Op {
-    let weights = [
-        14, // open
-        14, // complete
-        3,  // batch
-        12, // reward
-        8,  // hold
-        6,  // capture
-        3,  // void
-        5,  // redeem
-        2,  // reverse
-        3,  // approve slip
-        1,  // reject slip
-        2,  // approve hold
-        3,  // recover
-        1,  // bulk recovery
-        3,  // sweeps
-        1,  // increment
-        2,  // statement
-        3,  // malformed
-    ];
-    let player = rng.below(world.players.len() as u64) as usize;
+    // the slow session is a floor back end: slips, batches and recovery
+    // (a payment sent after a setting changed is what its pauses test)
+    let weights = if session == SLOW_SESSION {
+        FLOOR_WEIGHTS
+    } else {
+        WEIGHTS
+    };
+    // the slow session plays its own players (a row another session
+    // changed after its snapshot would only make its payments partial)
+    let player = match session == SLOW_SESSION {
+        true => rng.below(SLOW_PLAYERS as u64) as usize,
+        false => SLOW_PLAYERS + rng.below((world.players.len() - SLOW_PLAYERS) as u64) as usize,
+    };
     let slip = |rng: &mut Rng| {
         if m.slips.is_empty() {
             0
         } else {
-            // mostly the newest slips: those are still open
+            // mostly the newest slips: those are still open (but the slow
+            // session's open tables, which it completes itself)
             let len = m.slips.len();
-            len - 1 - (rng.below(len.min(24) as u64) as usize)
+            let mut s = len - 1 - (rng.below(len.min(24) as u64) as usize);
+            while s > 0 && session != SLOW_SESSION && m.slow_slips.contains(&s) {
+                s -= 1;
+            }
+            s
         }
     };
     let hold = |rng: &mut Rng| {
@@ -222,16 +242,35 @@ pub fn next(rng: &mut Rng, world: &World, m: &Model, session: usize, n: u64) -> 
             len - 1 - (rng.below(len.min(16) as u64) as usize)
         }
     };
-    match rng.weighted(&weights) {
+    let mut pick = rng.weighted(&weights);
+    if session == SLOW_SESSION && pick == 1 && m.slow_slips.is_empty() {
+        pick = 0; // the slow session opens a table before it closes one
+    }
+    match pick {
         0 => Op::Open {
             player,
             game: GAMES[rng.below(GAMES.len() as u64) as usize],
-            bet: *rng.pick(&[25, 100, 500, 2_500, 20_000]),
+            bet: *rng.pick(&[25, 100, 500, 1_000, 2_500, 20_000]),
             minutes: rng.between(5, 240),
             who: caller(rng, world, "floor", player),
         },
         1 if !m.slips.is_empty() => {
-            let s = slip(rng);
+            // mostly a slip still open at the session's own tables; now
+            // and then any (a retry)
+            let own: Vec<usize> = match session == SLOW_SESSION {
+                true => m.slow_slips.clone(),
+                false => m
+                    .open_slips
+                    .iter()
+                    .filter(|s| !m.slow_slips.contains(s))
+                    .copied()
+                    .collect(),
+            };
+            let s = if !own.is_empty() && rng.chance(85) {
+                *rng.pick(&own)
+            } else {
+                slip(rng)
+            };
             Op::Complete {
                 slip: s,
                 atomic: rng.chance(10),
@@ -377,11 +416,10 @@ fn must_refuse(
                     return Some(&["PT403", "42501"]);
                 }
             }
-            if matches!(op, Op::Statement { .. })
-                && !staff.holds("loyalty:view_all")
-                && matches!(who, Who::Staff(_))
-            {
-                return Some(&["PT403"]);
+            // a statement: the player's own, or view_all staff's
+            if matches!(op, Op::Statement { .. }) && matches!(who, Who::Staff(_)) {
+                let own = target_player.is_some_and(|p| world.players[p] == staff.id);
+                return (!own && !staff.holds("loyalty:view_all")).then_some(&["PT403"]);
             }
             // nobody acts on their own play or points
             if target_player.is_some_and(|p| world.players[p] == staff.id) {
@@ -406,6 +444,11 @@ fn must_refuse(
 /// Refusals any call may meet for reasons outside the caller: a
 /// serialization failure under REPEATABLE READ, a lock or statement
 /// timeout the schedule set, a backend terminated by the fault schedule.
+/// The session that holds its transactions open before calling, and how
+/// many players (the first) only it plays.
+const SLOW_SESSION: usize = 0;
+const SLOW_PLAYERS: usize = 4;
+
 const FAULT_CODES: [&str; 4] = ["40001", "55P03", "57014", "57P01"];
 
 /// The spec code each SQLSTATE may carry (docs/reference.md §5).
@@ -439,24 +482,36 @@ pub struct Call<'a> {
     pub params: Vec<Box<dyn ToSql + Sync + 'a>>,
 }
 
-/// Run `sql` as `who`, in a transaction of its own (REPEATABLE READ when
-/// `rr`), with a statement or lock timeout when the schedule asks.
+/// How a call's transaction runs: REPEATABLE READ or not, a pause after
+/// its snapshot is taken (milliseconds: an application holding a
+/// transaction open while settings change), a statement or lock timeout.
+struct Manner {
+    rr: bool,
+    pause: Option<i64>,
+    timeout: Option<String>,
+}
+
+/// Run `sql` as `who`, in a transaction of its own run as `manner` says;
+/// `sending` is called just before the call itself is sent.
 fn run(
     c: &mut Client,
     world: &World,
     who: Who,
-    rr: bool,
-    timeout: Option<String>,
+    manner: Manner,
     call: &Call<'_>,
+    sending: &mut dyn FnMut(),
 ) -> Result<Vec<Row>, postgres::Error> {
-    let mut tx = if rr {
+    let mut tx = if manner.rr {
         c.build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
             .start()?
     } else {
         c.transaction()?
     };
-    if let Some(t) = timeout {
+    if let Some(ms) = manner.pause {
+        tx.execute("SELECT pg_sleep($1::int / 1000.0)", &[&(ms as i32)])?;
+    }
+    if let Some(t) = manner.timeout {
         tx.batch_execute(&t)?;
     }
     let (role, sub) = match who {
@@ -475,6 +530,7 @@ fn run(
         &[&claims],
     )?;
     let params: Vec<&(dyn ToSql + Sync)> = call.params.iter().map(|p| p.as_ref() as _).collect();
+    sending();
     let rows = tx.query(call.sql.as_str(), &params)?;
     tx.commit()?;
     Ok(rows)
@@ -509,7 +565,17 @@ pub fn execute(
         }
     };
     let who = op.who().unwrap_or(Who::Trusted(None));
-    let rr = rng.chance(8);
+    // the first session is a floor back end that holds its REPEATABLE READ
+    // transactions open a while before it pays (its snapshot older than
+    // the settings, ladder and games changed meanwhile); the others use
+    // REPEATABLE READ now and then
+    let pays = matches!(
+        op,
+        Op::Complete { .. } | Op::Batch { .. } | Op::Recover { .. }
+    );
+    let slow = session == SLOW_SESSION && pays && rng.chance(90);
+    let rr = slow || rng.chance(8);
+    let pause = slow.then(|| rng.between(100, 700));
     let timeout = if rng.chance(4) {
         Some(format!(
             "SET LOCAL statement_timeout = {}",
@@ -520,7 +586,12 @@ pub fn execute(
     } else {
         None
     };
-    let result = run(c, world, who, rr, timeout, &call);
+    // the settings the harness had seen committed when the call was sent
+    let mut sent = 1;
+    let manner = Manner { rr, pause, timeout };
+    let result = run(c, world, who, manner, &call, &mut || {
+        sent = m.lock().unwrap().thresholds.len()
+    });
     let outcome = match &result {
         Ok(rows) => Outcome::Ok(summary(rows)),
         Err(e) => match e.as_db_error() {
@@ -553,7 +624,12 @@ pub fn execute(
         }
     }
     if let Ok(rows) = &result {
-        acknowledge(op, world, &mut model, rows);
+        let ceiling = model.thresholds[sent - 1..]
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(i64::MAX);
+        acknowledge(op, world, &mut model, rows, session, ceiling);
     } else if let Op::Reward { voucher, .. } = op {
         match outcome {
             Outcome::Lost => model.refused_vouchers.retain(|v| v != voucher),
@@ -780,7 +856,8 @@ fn build<'a>(op: &Op, world: &World, m: &Model) -> Option<(Call<'a>, Option<usiz
         }
         Op::RecoverBulk { .. } => (
             Call {
-                sql: "SELECT attempted::bigint, recovered::bigint FROM loyalty.recover_partial_completions(50)".into(),
+                sql: "SELECT attempted::bigint, recovered::bigint, correlation_id FROM loyalty.recover_partial_completions(50)"
+                    .into(),
                 params: vec![],
             },
             None,
@@ -847,8 +924,8 @@ fn build<'a>(op: &Op, world: &World, m: &Model) -> Option<(Call<'a>, Option<usiz
 }
 
 /// The gameplay entries a completion, batch, approval or recovery says it
-/// posted.
-fn paid(m: &mut Model, rows: &[Row]) {
+/// posted, each under a threshold of at most `ceiling`.
+fn paid(m: &mut Model, rows: &[Row], ceiling: i64) {
     for r in rows {
         let status: Option<String> = r.try_get(0).ok().flatten();
         let entry: Option<i64> = r.try_get(1).ok().flatten();
@@ -860,14 +937,18 @@ fn paid(m: &mut Model, rows: &[Row]) {
         let slip: Option<String> = r.try_get(3).ok().flatten();
         if let (Some(entry), false, Some(slip)) = (entry, hit, slip) {
             if matches!(status.as_deref(), Some("COMPLETED" | "PAID")) {
-                m.acked.push(Acked::Paid { slip, entry });
+                m.acked.push(Acked::Paid {
+                    slip,
+                    entry,
+                    ceiling,
+                });
             }
         }
     }
 }
 
 /// What an acknowledged call says is now in the rows.
-fn acknowledge(op: &Op, world: &World, m: &mut Model, rows: &[Row]) {
+fn acknowledge(op: &Op, world: &World, m: &mut Model, rows: &[Row], session: usize, ceiling: i64) {
     let text = |r: &Row, i: usize| r.try_get::<_, Option<String>>(i).ok().flatten();
     let int = |r: &Row, i: usize| r.try_get::<_, Option<i64>>(i).ok().flatten();
     let flag = |r: &Row, i: usize| {
@@ -880,18 +961,41 @@ fn acknowledge(op: &Op, world: &World, m: &mut Model, rows: &[Row]) {
         Op::Open { player, .. } => {
             if let Some(id) = rows.first().and_then(|r| text(r, 0)) {
                 m.slips.push((id, *player));
+                m.open_slips.push(m.slips.len() - 1);
+                if session == SLOW_SESSION {
+                    m.slow_slips.push(m.slips.len() - 1);
+                }
             }
         }
         Op::Complete { slip, .. } => {
+            m.open_slips.retain(|s| s != slip);
+            m.slow_slips.retain(|s| s != slip);
             if let (Some(end), Some((_, player))) =
                 (rows.first().and_then(|r| text(r, 4)), m.slips.get(*slip))
             {
                 let player = *player;
                 m.last_end.insert(player, end);
             }
-            paid(m, rows);
+            paid(m, rows, ceiling);
         }
-        Op::Batch { .. } | Op::ApproveSlip { .. } | Op::Recover { .. } => paid(m, rows),
+        Op::Batch { slips, .. } => {
+            m.open_slips.retain(|s| !slips.contains(s));
+            m.slow_slips.retain(|s| !slips.contains(s));
+            paid(m, rows, ceiling)
+        }
+        Op::ApproveSlip { .. } | Op::Recover { .. } => paid(m, rows, ceiling),
+        Op::RecoverBulk { .. } => {
+            if let (Some(correlation), Some(recovered)) = (
+                rows.first().and_then(|r| text(r, 2)),
+                rows.first().and_then(|r| int(r, 1)),
+            ) {
+                m.acked.push(Acked::Recovered {
+                    correlation,
+                    recovered,
+                    ceiling,
+                });
+            }
+        }
 
         Op::Reward {
             player,

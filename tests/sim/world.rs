@@ -27,6 +27,9 @@ pub struct World {
 
 pub const PLAYERS: usize = 16;
 
+/// The daily approval threshold the run starts with.
+pub const DAILY_THRESHOLD: i64 = 40_000;
+
 fn uuid(kind: u32, n: usize) -> String {
     format!("5151{kind:04x}-0000-4000-8000-{n:012x}")
 }
@@ -100,10 +103,10 @@ impl World {
         }
         c.batch_execute(&format!(
             "SELECT loyalty.configure(p_rate_limit_count => 300, p_alert_reward_count => 400,
-                    p_daily_approval_threshold_points => 60000, p_redemption_approval_points => 3000,
+                    p_daily_approval_threshold_points => {}, p_redemption_approval_points => 3000,
                     p_max_redemption_points => 20000, p_points_inactivity_expiry => '90 days',
                     p_expiry_warning => '10 days', p_tier_basis => '{}', p_correlation_id => 'sim:setup')",
-            self.basis
+            DAILY_THRESHOLD, self.basis
         ))
         .expect("configure");
         for p in &self.players {
