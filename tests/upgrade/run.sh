@@ -163,7 +163,13 @@ for release in "${RELEASES[@]}"; do
 
     old_definitions_work "$win" "$version" "$window_staff" >"$WORK/window-$version.out" \
         || { cat "$WORK/window-$version.out"; fail "calls through $version's definitions failed once $CURRENT's files were installed"; }
-    grep -q "^library \\\$libdir/casino_loyalty$" "$WORK/window-$version.out" \
+    # releases before 0.3.0 named one file for every version; from 0.3.0
+    # each names its own
+    case "$version" in
+        0.1.0|0.2.0) own_library='$libdir/casino_loyalty' ;;
+        *) own_library="casino_loyalty-$version" ;;
+    esac
+    grep -qxF "library $own_library" "$WORK/window-$version.out" \
         || { cat "$WORK/window-$version.out"; fail "$version's definitions do not call $version's library"; }
     echo "window: $version's definitions work with $CURRENT installed: $(grep -v '^library' "$WORK/window-$version.out" | tr '\n' ' ')"
     # (0.1.0 to 0.2.0 is a released step that takes its locks as it goes: a

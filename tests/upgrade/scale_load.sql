@@ -1,4 +1,6 @@
--- A 0.2.0 database at scale for the update's stop (tests/upgrade/window.sh):
+-- A database of the newest release at scale, for the update's stop
+-- (tests/upgrade/window.sh; its columns are those of 0.2.0, which every
+-- later release keeps):
 -- :players players with ten ledger rows each (manual bonuses of 100; every
 -- fiftieth player's first was a voucher), balances that match, and one
 -- closed slip each (the first hundred owed). The hashes are stand-ins: the

@@ -65,7 +65,7 @@ update_at_scale() {
     psql_q -d "$db" -c "CREATE EXTENSION casino_loyalty VERSION '$version'" \
         -c "INSERT INTO loyalty.staff (staff_id, permissions) VALUES ('$staff', '{loyalty:award}')" \
         -c "UPDATE loyalty.config SET rate_limit_count = 100000, alert_reward_count = 100000" >/dev/null
-    psql_q -d "$db" -v players="$players" -f tests/upgrade/scale_0.2.0.sql >/dev/null || fail "loading the scale data failed"
+    psql_q -d "$db" -v players="$players" -f tests/upgrade/scale_load.sql >/dev/null || fail "loading the scale data failed"
     install_extension >/dev/null || fail "building $CURRENT failed"
     writer_script 150 "$staff" scale >"$WORK/writer-scale.sql"
     psql -X -q -At -d "$db" -f "$WORK/writer-scale.sql" >"$WORK/writer-scale.out" 2>&1 &
