@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test, against real PostgreSQL 15 servers:
 #   lint      cargo fmt --check and clippy -D warnings over every Rust file
-#   frozen    released upgrade scripts are unchanged (sql/RELEASED), and the
-#             check itself refuses an edited release
+#   frozen    released upgrade scripts are unchanged (sql/RELEASED), the open
+#             one's function bodies equal the install SQL's, and each check
+#             itself refuses what it should
 #   unit      pure Rust core, no database      (cargo test --lib)
 #   pgrx      #[pg_test] suites in pgrx-tests/  (cargo pgrx test, its own cluster)
 #   regress   pg_regress files in tests/pg_regress/ (throwaway cluster)
@@ -48,8 +49,9 @@ lint() {
 }
 lint && record lint pass || record lint FAIL
 
-say "frozen releases (sql/RELEASED)"
+say "frozen releases (sql/RELEASED), and the open upgrade script's copies of the install SQL"
 bash scripts/check_released.sh && bash tests/upgrade/check_released_test.sh \
+    && python3 scripts/upgrade_copy.py check && bash tests/upgrade/upgrade_copy_test.sh \
     && record frozen pass || record frozen FAIL
 
 say "unit tests (pure core)"
