@@ -155,6 +155,105 @@ fn schema_ledger_checks_call_the_one_list_of_kinds() {
     );
 }
 
+/// The exception report picks ledger rows by the registry's `exception`
+/// (src/domain/kinds.rs), not by a list of its own: one row of every kind
+/// for one player, and the report lists exactly the kinds the registry
+/// calls exceptions, each once. A new kind is in the report, or out of it,
+/// by the answer its variant gives, with no other file to remember.
+#[pg_test]
+fn schema_the_exception_report_takes_its_kinds_from_the_registry() {
+    use crate::domain::kinds::Kind;
+    for (seq, k) in Kind::ALL.into_iter().enumerate() {
+        Spi::run_with_args(
+            "INSERT INTO loyalty.loyalty_ledger (player_id, idempotency_key, transaction_type, event_type,
+                 points_change, balance_before, balance_after, tier_before, tier_after, correlation_id, seq,
+                 prev_hash, row_hash)
+             VALUES ('00000000-0000-4000-8000-0000000e0001', $1, $2, $3, 0, 0, 0, 'BRONZE', 'BRONZE', 'c', $4,
+                     'a', 'b')",
+            &[
+                format!("registry:{seq}").into(),
+                k.as_str().into(),
+                k.event_type().into(),
+                (seq as i64 + 1).into(),
+            ],
+        )
+        .expect("one entry of each kind");
+    }
+    let mut exceptions: Vec<&str> = Kind::ALL
+        .into_iter()
+        .filter(|k| k.is_exception())
+        .map(Kind::as_str)
+        .collect();
+    exceptions.sort_unstable();
+    assert_eq!(
+        one::<String>(
+            "SELECT string_agg(r.event, ',' ORDER BY r.event) FROM loyalty.exception_report(
+                 loyalty.gaming_day(now()), loyalty.gaming_day(now())) r
+              WHERE r.player_id = '00000000-0000-4000-8000-0000000e0001'"
+        ),
+        exceptions.join(",")
+    );
+    assert_eq!(
+        one::<String>(
+            "SELECT string_agg(k.kind, ',' ORDER BY k.kind) FROM loyalty.ledger_kinds() k WHERE k.exception"
+        ),
+        exceptions.join(",")
+    );
+    // not vacuous: the registry calls some kinds exceptions and not others
+    assert!(exceptions.contains(&"MANUAL_BONUS") && !exceptions.contains(&"GAMEPLAY"));
+}
+
+/// Every permission and every kind the extension's SQL names (function
+/// bodies, policies) is one the registries have: a misspelled
+/// `'loyalty:veiw_all'` in a policy would let nobody read, and a kind
+/// compared by name that the registry no longer has would count nothing,
+/// with every other test green.
+#[pg_test]
+fn schema_sql_names_only_registered_permissions_and_kinds() {
+    let texts = "WITH t AS (
+            SELECT p.prosrc AS txt FROM pg_proc p
+              JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+              JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'casino_loyalty'
+            UNION ALL
+            SELECT concat(pg_get_expr(pol.polqual, pol.polrelid), ' ', pg_get_expr(pol.polwithcheck, pol.polrelid))
+              FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid
+             WHERE c.relnamespace = 'loyalty'::regnamespace)";
+    let named = |pattern: &str, registry: &str| -> (i64, String) {
+        (
+            one::<i64>(&format!(
+                "{texts} SELECT count(DISTINCT m[1]) FROM t, regexp_matches(t.txt, '{pattern}', 'g') m"
+            )),
+            one::<String>(&format!(
+                "{texts} SELECT coalesce(string_agg(DISTINCT m[1], ','), '')
+                   FROM t, regexp_matches(t.txt, '{pattern}', 'g') m
+                  WHERE m[1] NOT IN ({registry})"
+            )),
+        )
+    };
+    let (found, unknown) = named(
+        "''(loyalty:[a-z_]+)''",
+        "SELECT p.permission FROM loyalty.permissions() p",
+    );
+    assert_eq!(unknown, "", "permissions named in SQL that are none");
+    assert!(
+        found >= 2,
+        "the SQL names loyalty:view_all and loyalty:audit ({found})"
+    );
+    let (found, unknown) = named(
+        "transaction_type\\s*(?:=|<>)\\s*''([A-Z_]+)''",
+        "SELECT k.kind FROM loyalty.ledger_kinds() k",
+    );
+    assert_eq!(unknown, "", "kinds named in SQL that are none");
+    assert!(
+        found >= 2,
+        "the SQL names GAMEPLAY and REDEMPTION ({found})"
+    );
+    assert_eq!(
+        outcome("SELECT loyalty.require_caller(ARRAY['loyalty:veiw_all'])"),
+        "PT422 VALIDATION_ERROR"
+    );
+}
+
 #[pg_test]
 fn schema_hot_tables_check_only_what_relates_two_columns() {
     // PostgreSQL parses every table CHECK again on each INSERT and UPDATE;

@@ -36,3 +36,699 @@ BEGIN
 END
 $$;
 
+
+-- The ledger kinds' registry (src/domain/kinds.rs) as rows: the exception
+-- report, the health check, the metrics and the runbooks pick kinds from it
+-- by what they are, no longer by lists of names of their own.
+CREATE FUNCTION loyalty.ledger_kinds()
+RETURNS TABLE (kind text, event_type text, sign text, earns text, tier_credits text, in_balance bool,
+               manual_reward bool, exception bool)
+IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'ledger_kinds_wrapper';
+REVOKE ALL ON FUNCTION loyalty.ledger_kinds FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.ledger_kinds TO authenticated, service_role;
+ALTER FUNCTION loyalty.ledger_kinds SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION loyalty.ledger_kinds() IS
+    'The ledger kinds and what each is: its event, sign, whether it earns (lifetime points, the inactivity clock), what it does to tier credits, whether it counts in the balance, is a manual reward, and is listed as it is by the exception report. The one list (src/domain/kinds.rs); SQL picks kinds from it.';
+CREATE OR REPLACE FUNCTION loyalty.exception_report(p_from_gaming_day date, p_to_gaming_day date)
+RETURNS TABLE (event text, gaming_day date, at timestamptz, player_id uuid, initiator text, approver text,
+               amount bigint, reason text, correlation_id text, reference text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+BEGIN
+    PERFORM loyalty.require_caller(ARRAY['loyalty:audit']);
+    IF p_from_gaming_day IS NULL OR p_to_gaming_day IS NULL OR p_from_gaming_day > p_to_gaming_day
+       OR NOT isfinite(p_from_gaming_day) OR NOT isfinite(p_to_gaming_day) THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
+            DETAIL = 'give finite gaming days p_from_gaming_day <= p_to_gaming_day (both included)', ERRCODE = 'PT422';
+    END IF;
+    RETURN QUERY
+    -- manual adds and adjustments, reconciliations, reversals, expiries,
+    -- direct increments: the ledger's own rows of every kind the registry
+    -- calls an exception (src/domain/kinds.rs; a gaming day lies within
+    -- three days of its rows' UTC dates, so the created_at index narrows
+    -- the scan)
+    SELECT l.transaction_type::text, l.gaming_day, l.created_at::timestamptz, l.player_id,
+           coalesce(l.staff_id::text, l.source), NULL::text, l.points_change, l.reason, l.correlation_id,
+           'ledger:' || l.id || coalesce(' reverses ledger:' || l.reverses_entry_id, '')
+      FROM loyalty.loyalty_ledger l
+     WHERE l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.exception)
+       AND l.gaming_day BETWEEN p_from_gaming_day AND p_to_gaming_day
+       AND l.created_at >= (p_from_gaming_day - 3)::timestamp AT TIME ZONE 'UTC'
+       AND l.created_at < (p_to_gaming_day + 4)::timestamp AT TIME ZONE 'UTC'
+    UNION ALL
+    -- held slips decided by a second person
+    SELECT 'SLIP_' || s.approval_status::text, loyalty.gaming_day(s.decided_at), s.decided_at::timestamptz,
+           s.player_id, s.closed_by::text, s.decided_by::text, l.points_change, s.decision_reason,
+           s.correlation_id, 'slip:' || s.id
+      FROM loyalty.rating_slip s
+      LEFT JOIN loyalty.loyalty_ledger l ON l.player_id = s.player_id AND l.id = s.accrued_ledger_id
+     WHERE s.approval_status IN ('APPROVED', 'REJECTED')
+       AND loyalty.gaming_day(s.decided_at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+    UNION ALL
+    -- comps above the approval threshold, approved by a second person,
+    -- with what moved: the points captured (0 while none were, and for a
+    -- hold voided or expired), the hold's state in the reference
+    SELECT 'HOLD_APPROVED', loyalty.gaming_day(h.approved_at), h.approved_at::timestamptz, h.player_id,
+           h.staff_id::text, h.approved_by::text, -coalesce(h.captured_points, 0), h.reason, h.correlation_id,
+           'hold:' || h.hold_id || ' ' || h.status::text
+      FROM loyalty.hold h
+     WHERE h.approved_by IS NOT NULL
+       AND loyalty.gaming_day(h.approved_at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+    UNION ALL
+    -- and the REDEMPTION entries that captured those comps
+    SELECT l.transaction_type::text, l.gaming_day, l.created_at::timestamptz, l.player_id,
+           coalesce(l.staff_id::text, l.source), h.approved_by::text, l.points_change, l.reason, l.correlation_id,
+           'ledger:' || l.id || ' hold:' || h.hold_id
+      FROM loyalty.hold h
+      JOIN loyalty.loyalty_ledger l ON l.player_id = h.player_id AND l.id = h.ledger_entry_id
+     WHERE h.approved_by IS NOT NULL
+       AND l.gaming_day BETWEEN p_from_gaming_day AND p_to_gaming_day
+    UNION ALL
+    -- every change made through the admin API
+    SELECT 'ADMIN_' || upper(a.action), loyalty.gaming_day(a.at), a.at::timestamptz, NULL::uuid, a.actor,
+           NULL::text, NULL::bigint, NULL::text, a.correlation_id, a.target
+      FROM loyalty.admin_audit a
+     WHERE loyalty.gaming_day(a.at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+     ORDER BY 3, 1, 10;
+END
+$$;
+COMMENT ON FUNCTION loyalty.exception_report(date, date) IS
+    'Exception report for the gaming days [p_from_gaming_day, p_to_gaming_day]: manual adds and adjustments, direct increments, reconciliations, redemption reversals, expiries, slip approvals and rejections, approved comps above the threshold with the points they captured and their REDEMPTION entries, admin API changes; each with initiator and approver. loyalty:audit staff and trusted back ends.';
+CREATE OR REPLACE FUNCTION loyalty.verify_player_balance(p_player_id uuid)
+RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint, lifetime_points bigint,
+               ledger_lifetime bigint, entries bigint, chain_breaks bigint, ok boolean,
+               held_points bigint, live_hold_points bigint, standing_ok boolean, standing jsonb,
+               ledger_standing jsonb)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+BEGIN
+    PERFORM loyalty.require_caller();
+    IF p_player_id IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_player_id is required', ERRCODE = 'PT422';
+    END IF;
+    RETURN QUERY
+    -- RECONCILIATION entries bring the stored balance back to the ledger's
+    -- sum and are left out of it (the registry's in_balance,
+    -- src/domain/kinds.rs); before/after breaks count only after the last
+    -- one (an operator reviewed and closed what came before, and the
+    -- ledger still shows it).
+    WITH l AS (
+        SELECT coalesce(sum(e.points_change) FILTER (WHERE e.in_balance), 0)::bigint AS bal,
+               coalesce(sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)),
+                        0)::bigint AS life,
+               count(*) AS n,
+               count(*) FILTER (WHERE e.seq > coalesce(e.last_reconciled, 0) AND e.prev_after IS NOT NULL
+                                  AND e.prev_after <> e.balance_before) AS breaks
+          FROM (SELECT x.points_change, x.balance_before, x.seq,
+                       x.transaction_type,
+                       x.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.in_balance)
+                           AS in_balance,
+                       lag(x.balance_after) OVER (ORDER BY x.seq) AS prev_after,
+                       max(x.seq) FILTER (WHERE x.transaction_type = 'RECONCILIATION') OVER () AS last_reconciled
+                  FROM loyalty.loyalty_ledger x WHERE x.player_id = p_player_id) e
+    )
+    -- and the held points against the player's live holds (reference §15)
+    , h AS (
+        SELECT coalesce(sum(x.points), 0)::bigint AS live
+          FROM loyalty.hold x
+         WHERE x.player_id = p_player_id AND x.status IN ('PENDING_APPROVAL', 'ACTIVE')
+    )
+    -- and the tier state against the ledger's replay (SPEC §20)
+    SELECT p_player_id, p.current_balance::bigint, l.bal, p.lifetime_points::bigint, l.life, l.n, l.breaks,
+           p.current_balance IS NOT DISTINCT FROM l.bal AND p.lifetime_points IS NOT DISTINCT FROM l.life
+           AND l.breaks = 0 AND coalesce(p.held_points, 0) = h.live AND coalesce(sc.ok, true),
+           coalesce(p.held_points, 0)::bigint, h.live, coalesce(sc.ok, true), sc.standing, sc.ledger_standing
+      FROM l CROSS JOIN h LEFT JOIN loyalty.player_loyalty p ON p.player_id = p_player_id
+      LEFT JOIN LATERAL (SELECT c.* FROM loyalty.standing_check(p.player_id) c
+                          WHERE p.player_id IS NOT NULL) sc ON true
+     WHERE p.player_id IS NOT NULL OR l.n > 0;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING MESSAGE = 'PLAYER_NOT_FOUND',
+            DETAIL = format('no balance and no ledger entries for player %s', p_player_id), ERRCODE = 'PT404';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION loyalty.verify_player_balance(uuid) IS
+    'Runbook: one player''s balance and lifetime points against the ledger sums, the before/after chain, held points against live holds, and the tier state (tier, credits, period, retained tier) against the ledger''s replay.';
+CREATE OR REPLACE FUNCTION loyalty.verify_all_balances()
+RETURNS TABLE (player_id uuid, current_balance bigint, ledger_balance bigint,
+               lifetime_points bigint, ledger_lifetime bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+    SELECT loyalty.require_caller();
+    -- Only mismatches; an empty result is a clean bill of health.
+    SELECT coalesce(p.player_id, l.player_id), p.current_balance, coalesce(l.bal, 0),
+           p.lifetime_points, coalesce(l.life, 0)
+      FROM loyalty.player_loyalty p
+      FULL JOIN (SELECT e.player_id,
+                        coalesce(sum(e.points_change)
+                                     FILTER (WHERE e.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k
+                                                                           WHERE k.in_balance)),
+                                 0)::bigint AS bal,
+                        coalesce(sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)),
+                                 0)::bigint AS life
+                   FROM loyalty.loyalty_ledger e GROUP BY e.player_id) l ON l.player_id = p.player_id
+     WHERE p.player_id IS NULL OR l.player_id IS NULL AND (p.current_balance <> 0 OR p.lifetime_points <> 0)
+        OR p.current_balance <> l.bal OR p.lifetime_points <> l.life
+$$;
+COMMENT ON FUNCTION loyalty.verify_all_balances() IS
+    'Runbook: every player whose balance or lifetime points differ from the ledger (empty = all consistent).';
+CREATE OR REPLACE FUNCTION loyalty.manual_reward_frequency(p_from timestamptz DEFAULT NULL, p_to timestamptz DEFAULT NULL,
+                                                p_bucket interval DEFAULT '1 hour',
+                                                p_from_day date DEFAULT NULL, p_to_day date DEFAULT NULL)
+RETURNS TABLE (staff_id uuid, bucket_start timestamptz, rewards bigint, bonuses bigint,
+               adjustments bigint, points_total bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_origin timestamptz := p_from;
+BEGIN
+    PERFORM loyalty.require_caller();
+    IF (p_from IS NULL) <> (p_to IS NULL) OR (p_from_day IS NULL) <> (p_to_day IS NULL)
+       OR (p_from IS NULL) = (p_from_day IS NULL) OR p_from > p_to OR p_from_day > p_to_day OR p_bucket IS NULL
+       OR p_bucket < interval '1 minute' OR extract(month FROM p_bucket) <> 0 OR extract(year FROM p_bucket) <> 0 THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
+            DETAIL = 'give p_from <= p_to or p_from_day <= p_to_day; p_bucket is at least 1 minute and given in days or less',
+            ERRCODE = 'PT422';
+    END IF;
+    IF p_from_day IS NOT NULL THEN
+        -- buckets start at the first gaming day's start, casino time
+        SELECT (p_from_day + c.gaming_day_start) AT TIME ZONE c.casino_timezone INTO v_origin FROM loyalty.config c;
+    END IF;
+    RETURN QUERY
+    SELECT l.staff_id, date_bin(p_bucket, l.created_at, v_origin), count(*),
+           count(*) FILTER (WHERE l.transaction_type = 'MANUAL_BONUS'),
+           count(*) FILTER (WHERE l.transaction_type = 'ADJUSTMENT'),
+           sum(l.points_change)::bigint
+      FROM loyalty.loyalty_ledger l
+     -- manual rewards are the kinds the registry calls so
+     -- (src/domain/kinds.rs), whoever else appears in staff_id on other kinds
+     WHERE l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.manual_reward)
+       AND CASE WHEN p_from IS NOT NULL THEN l.created_at >= p_from AND l.created_at < p_to
+                ELSE l.gaming_day BETWEEN p_from_day AND p_to_day
+                     AND l.created_at >= (p_from_day - 3)::timestamp AT TIME ZONE 'UTC'
+                     AND l.created_at < (p_to_day + 4)::timestamp AT TIME ZONE 'UTC' END
+     GROUP BY 1, 2 ORDER BY 2, 1;
+END
+$$;
+COMMENT ON FUNCTION loyalty.manual_reward_frequency(timestamptz, timestamptz, interval, date, date) IS
+    'Dashboard: manual rewards per staff member per time bucket, for created_at in [p_from, p_to) or gaming days [p_from_day, p_to_day].';
+CREATE OR REPLACE FUNCTION loyalty.reward_history(p_player_id uuid, p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (ledger_entry_id bigint, created_at timestamptz, gaming_day date, transaction_type text,
+               points_change bigint, idempotency_key text, staff_id uuid, reward_id text, reason text,
+               correlation_id text, retries bigint, retried_by uuid[], retry_correlation_ids text[])
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+BEGIN
+    PERFORM loyalty.require_caller(ARRAY['loyalty:view_all']);
+    IF p_player_id IS NULL OR p_from IS NULL OR p_to IS NULL OR p_from > p_to THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
+            DETAIL = 'p_player_id, p_from and p_to are required and p_from must not be after p_to', ERRCODE = 'PT422';
+    END IF;
+    RETURN QUERY
+    -- (casts: the columns are domains, RETURN QUERY wants the declared types)
+    SELECT l.id, l.created_at::timestamptz, l.gaming_day, l.transaction_type::text, l.points_change,
+           l.idempotency_key::text, l.staff_id, l.reward_id, l.reason, l.correlation_id,
+           count(r.at), coalesce(array_agg(r.staff_id ORDER BY r.at) FILTER (WHERE r.at IS NOT NULL), '{}'),
+           coalesce(array_agg(r.correlation_id ORDER BY r.at) FILTER (WHERE r.at IS NOT NULL), '{}')
+      FROM loyalty.loyalty_ledger l
+      LEFT JOIN loyalty.reward_replay r ON r.player_id = l.player_id AND r.ledger_entry_id = l.id
+     WHERE l.player_id = p_player_id
+       AND l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.manual_reward)
+       AND l.created_at >= p_from AND l.created_at < p_to
+     GROUP BY l.player_id, l.id  -- the primary key: every other column follows
+     ORDER BY l.seq;
+END
+$$;
+COMMENT ON FUNCTION loyalty.reward_history(uuid, timestamptz, timestamptz) IS
+    'Runbook (duplicate manual reward): a player''s manual rewards in [p_from, p_to) with key, issuer and idempotent retries.';
+CREATE OR REPLACE FUNCTION loyalty.staff_activity(p_staff_id uuid, p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (kind text, at timestamptz, player_id uuid, points_change bigint, detail jsonb)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+BEGIN
+    PERFORM loyalty.require_caller(ARRAY['loyalty:view_all']);
+    IF p_staff_id IS NULL OR p_from IS NULL OR p_to IS NULL OR p_from > p_to THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
+            DETAIL = 'p_staff_id, p_from and p_to are required and p_from must not be after p_to', ERRCODE = 'PT422';
+    END IF;
+    RETURN QUERY
+    -- (casts: the columns are domains, RETURN QUERY wants the declared types)
+    SELECT 'reward', l.created_at::timestamptz, l.player_id, l.points_change,
+           jsonb_build_object('ledger_entry_id', l.id, 'transaction_type', l.transaction_type,
+                              'idempotency_key', l.idempotency_key, 'reward_id', l.reward_id,
+                              'reason', l.reason, 'correlation_id', l.correlation_id)
+      FROM loyalty.loyalty_ledger l
+     WHERE l.staff_id = p_staff_id
+       AND l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.manual_reward)
+       AND l.created_at >= p_from AND l.created_at < p_to
+    UNION ALL
+    SELECT 'retry', r.at::timestamptz, r.player_id, NULL::bigint,
+           jsonb_build_object('ledger_entry_id', r.ledger_entry_id, 'correlation_id', r.correlation_id)
+      FROM loyalty.reward_replay r
+     WHERE r.staff_id = p_staff_id AND r.at >= p_from AND r.at < p_to
+    UNION ALL
+    SELECT 'alert', a.created_at::timestamptz, a.player_id, NULL::bigint,
+           jsonb_build_object('alert_id', a.id, 'kind', a.kind, 'severity', a.severity,
+                              'acknowledged_at', a.acknowledged_at, 'acknowledged_by', a.acknowledged_by,
+                              'details', a.details)
+      FROM loyalty.alert a
+     WHERE a.staff_id = p_staff_id AND a.created_at >= p_from AND a.created_at < p_to
+    UNION ALL
+    SELECT 'window', now(), NULL::uuid, NULL::bigint,
+           jsonb_build_object('rate_count', w.rate_count, 'rate_window', w.rate_window,
+                              'alert_count', w.alert_count, 'alert_window', w.alert_window)
+      FROM loyalty.reward_window w WHERE w.staff_id = p_staff_id
+    ORDER BY 2, 1;
+END
+$$;
+COMMENT ON FUNCTION loyalty.staff_activity(uuid, timestamptz, timestamptz) IS
+    'Runbook (rate limit and alert response): one staff member''s manual rewards, retries and alerts in [p_from, p_to), and their rate windows now.';
+CREATE OR REPLACE FUNCTION loyalty.health_check()
+RETURNS TABLE (kind text, severity text, subject text, alert_id bigint, new_alert boolean, details jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    c          loyalty.config%ROWTYPE;
+    st         loyalty.health_state%ROWTYPE;
+    v_started  timestamptz := clock_timestamp();
+    v_found    jsonb := '[]';
+    v_sweep    uuid[];
+    v_players  uuid[];
+    v_chained  uuid[];
+    v_changed  uuid[];
+    v_xmin     bigint := txid_snapshot_xmin(txid_current_snapshot());
+    v_digest   text;
+    v_full_tiers boolean;
+    v_unacked  jsonb;
+    f          record;
+    v_id       bigint;
+    v_count    integer := 0;
+    -- On a hot standby (SPEC §18) the check reports what it finds and
+    -- writes nothing: no alert, no chain position, no state.
+    v_standby  boolean := pg_is_in_recovery();
+    v_chains   jsonb;
+BEGIN
+    PERFORM loyalty.require_caller();
+    IF v_standby THEN
+        SELECT * INTO st FROM loyalty.health_state;
+    ELSE
+        -- One run at a time: the state row is the lock (a second caller
+        -- waits, then sees the first run's alerts and raises no duplicates).
+        INSERT INTO loyalty.health_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
+        SELECT * INTO st FROM loyalty.health_state FOR UPDATE;
+    END IF;
+    SELECT * INTO c FROM loyalty.config;
+
+    -- Closed slips still owed their points, older than the threshold.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'PARTIAL_COMPLETION_STALE', 'severity', 'WARNING',
+                   'fingerprint', 'PARTIAL_COMPLETION_STALE:' || s.rating_slip_id, 'subject', s.rating_slip_id::text,
+                   'player_id', s.player_id,
+                   'details', jsonb_build_object('rating_slip_id', s.rating_slip_id, 'end_time', s.end_time,
+                                                 'age_seconds', floor(extract(epoch FROM v_started - s.end_time)),
+                                                 'last_error', p.error_code)))
+          FROM loyalty.partial_completion s
+          LEFT JOIN loyalty.pending_accrual p ON p.rating_slip_id = s.rating_slip_id
+         WHERE s.end_time < v_started - c.partial_stale_after),
+        '[]');
+
+    -- A slip that was paid but is still marked owed.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'PENDING_ROW_WRONG', 'severity', 'WARNING',
+                   'fingerprint', 'PENDING_ROW_WRONG:' || p.rating_slip_id, 'subject', p.rating_slip_id::text,
+                   'player_id', p.player_id,
+                   'details', jsonb_build_object('rating_slip_id', p.rating_slip_id, 'ledger_entry_id', l.id,
+                                                 'failed_at', p.failed_at)))
+          FROM loyalty.pending_accrual p
+          JOIN loyalty.loyalty_ledger l
+            ON l.player_id = p.player_id AND l.idempotency_key = 'gameplay:' || p.rating_slip_id::text
+         WHERE p.resolved_at IS NULL),
+        '[]');
+
+    -- Slips held for a second person's approval for too long.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'APPROVAL_OVERDUE', 'severity', 'WARNING',
+                   'fingerprint', 'APPROVAL_OVERDUE:' || s.id, 'subject', s.id::text,
+                   'player_id', s.player_id,
+                   'details', jsonb_build_object('rating_slip_id', s.id, 'held_since', s.end_time,
+                                                 'closed_by', s.closed_by)))
+          FROM loyalty.rating_slip s
+         WHERE s.approval_status = 'HELD' AND s.end_time < v_started - c.approval_overdue_after),
+        '[]');
+
+    -- Players to verify: every player with a ledger entry written since the
+    -- last run started (less a margin for transactions that commit late),
+    -- every player whose balance row was written since (by a transaction
+    -- that had not finished when the last run started: a change made behind
+    -- the write path's back writes no ledger entry, but it writes the row),
+    -- every player with an unresolved balance or chain alert, and the next
+    -- slice of the rolling sweep, which reaches everyone.
+    v_sweep := ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
+                      WHERE st.sweep_after IS NULL OR p.player_id > st.sweep_after
+                      ORDER BY p.player_id LIMIT c.health_sweep_players);
+    v_chained := v_sweep || ARRAY(SELECT a.player_id FROM loyalty.alert a
+                                   WHERE a.kind = 'CHAIN_BROKEN' AND a.resolved_at IS NULL
+                                     AND a.player_id IS NOT NULL);
+    v_changed := ARRAY(SELECT DISTINCT l.player_id FROM loyalty.loyalty_ledger l
+                        WHERE st.last_run_at IS NULL OR l.created_at >= st.last_run_at - interval '10 minutes')
+        || ARRAY(SELECT p.player_id FROM loyalty.player_loyalty p
+                  WHERE st.changed_since_xid IS NOT NULL
+                    AND age(p.xmin) <= CASE WHEN v_standby THEN txid_snapshot_xmax(txid_current_snapshot())
+                                            ELSE txid_current() END - st.changed_since_xid);
+    v_players := v_chained || v_changed
+        || ARRAY(SELECT a.player_id FROM loyalty.alert a
+                  WHERE a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH', 'STANDING_MISMATCH') AND a.resolved_at IS NULL
+                    AND a.player_id IS NOT NULL);
+    v_players := ARRAY(SELECT DISTINCT u FROM unnest(v_players) u);
+    v_chained := ARRAY(SELECT DISTINCT u FROM unnest(v_chained) u);
+    v_changed := ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u WHERE u <> ALL (v_chained));
+
+    -- Stored balance or lifetime points that differ from the ledger
+    -- (the kinds outside the balance left out of the sum, as in
+    -- verify_player_balance).
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'BALANCE_MISMATCH', 'severity', 'CRITICAL',
+                   'fingerprint', 'BALANCE_MISMATCH:' || p.player_id, 'subject', p.player_id::text,
+                   'player_id', p.player_id,
+                   'details', jsonb_build_object('current_balance', p.current_balance, 'ledger_balance', l.bal,
+                                                 'lifetime_points', p.lifetime_points, 'ledger_lifetime', l.life)))
+          FROM unnest(v_players) u(player_id)
+          JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
+          CROSS JOIN LATERAL (
+              SELECT coalesce(sum(e.points_change)
+                              FILTER (WHERE e.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k
+                                                                    WHERE k.in_balance)), 0) AS bal,
+                     coalesce(sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)), 0) AS life
+                FROM loyalty.loyalty_ledger e WHERE e.player_id = u.player_id) l
+         WHERE p.current_balance <> l.bal OR p.lifetime_points <> l.life),
+        '[]');
+
+    -- Tier state that the ledger does not give (SPEC §20): tier credits,
+    -- qualification period, retained tier and tier, against the replay of
+    -- the player's entries (loyalty.standing_check).
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'STANDING_MISMATCH', 'severity', 'CRITICAL',
+                   'fingerprint', 'STANDING_MISMATCH:' || u.player_id, 'subject', u.player_id::text,
+                   'player_id', u.player_id,
+                   'details', jsonb_build_object('standing', sc.standing, 'ledger_standing', sc.ledger_standing)))
+          FROM unnest(v_players) u(player_id)
+          CROSS JOIN LATERAL loyalty.standing_check(u.player_id) sc
+         WHERE NOT sc.ok),
+        '[]');
+
+    -- Held points that are not the sum of the player's live holds
+    -- (reference §15): for the players verified above.
+    v_found := v_found || coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'kind', 'HOLD_MISMATCH', 'severity', 'CRITICAL',
+                   'fingerprint', 'HOLD_MISMATCH:' || p.player_id, 'subject', p.player_id::text,
+                   'player_id', p.player_id,
+                   'details', jsonb_build_object('held_points', p.held_points, 'live_hold_points', h.live)))
+          FROM unnest(v_players) u(player_id)
+          JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
+          CROSS JOIN LATERAL (
+              SELECT coalesce(sum(x.points), 0) AS live FROM loyalty.hold x
+               WHERE x.player_id = u.player_id AND x.status IN ('PENDING_APPROVAL', 'ACTIVE')) h
+         WHERE p.held_points <> h.live),
+        '[]');
+
+    -- Live holds past their deadline that two expiry sweeps (one a minute)
+    -- should have released: expire_holds is not running.
+    v_found := v_found || coalesce((
+        SELECT jsonb_build_array(jsonb_build_object(
+                   'kind', 'HOLD_EXPIRY_LATE', 'severity', 'WARNING', 'fingerprint', 'HOLD_EXPIRY_LATE',
+                   'subject', 'holds', 'player_id', NULL,
+                   'details', jsonb_build_object('holds', count(*), 'oldest_expires_at', min(x.expires_at),
+                                                 'sample', (array_agg(x.hold_id ORDER BY x.expires_at))[1:20])))
+          FROM loyalty.hold x
+         WHERE x.status IN ('PENDING_APPROVAL', 'ACTIVE') AND x.expires_at < v_started - interval '2 minutes'
+        HAVING count(*) > 0),
+        '[]');
+
+    -- Hash chains (src/ledger/chain/): whole for the sweep slice and for
+    -- players already alerted (so an alert resolves once the chain verifies
+    -- again); for the other changed players, incrementally from where the
+    -- last run verified each one. Every chain that verifies stores its head
+    -- as the next run's position (chain_verified).
+    SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') INTO v_chains FROM (
+        SELECT u.player_id, v.*
+          FROM unnest(v_chained) u(player_id)
+          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id) v
+        UNION ALL
+        SELECT u.player_id, v.*
+          FROM unnest(v_changed) u(player_id)
+          LEFT JOIN loyalty.chain_verified cv ON cv.player_id = u.player_id
+          CROSS JOIN LATERAL loyalty.verify_ledger_chain_since(u.player_id, cv.seq, cv.row_hash) v) r;
+    IF NOT v_standby THEN
+        INSERT INTO loyalty.chain_verified AS cv (player_id, seq, row_hash)
+        SELECT r.player_id, r.head_seq, r.head_hash
+          FROM jsonb_to_recordset(v_chains) AS r(player_id uuid, ok boolean, head_seq bigint, head_hash text)
+         WHERE r.ok
+        ON CONFLICT (player_id) DO UPDATE
+           SET seq = EXCLUDED.seq, row_hash = EXCLUDED.row_hash, verified_at = now();
+    END IF;
+    SELECT v_found || coalesce(jsonb_agg(jsonb_build_object(
+               'kind', 'CHAIN_BROKEN', 'severity', 'CRITICAL',
+               'fingerprint', 'CHAIN_BROKEN:' || r.player_id, 'subject', r.player_id::text,
+               'player_id', r.player_id,
+               'details', jsonb_build_object('break_seq', r.break_seq, 'break_kind', r.break_kind,
+                                             'detail', r.detail))) FILTER (WHERE NOT r.ok),
+           '[]')
+      INTO v_found
+      FROM jsonb_to_recordset(v_chains)
+           AS r(player_id uuid, ok boolean, break_seq bigint, break_kind text, detail text);
+
+    -- Stored tiers that disagree with the ladder: everyone when the ladder
+    -- changed since the last full check or a drift alert is unresolved,
+    -- else the players verified above. One finding for the whole ladder.
+    SELECT md5(string_agg(t.tier || ':' || t.threshold_points, ',' ORDER BY t.threshold_points)
+               || (SELECT cf.tier_basis FROM loyalty.config cf))
+      INTO v_digest FROM loyalty.tier t;
+    v_full_tiers := v_digest IS DISTINCT FROM st.ladder_digest
+        OR EXISTS (SELECT 1 FROM loyalty.alert a WHERE a.kind = 'TIER_DRIFT' AND a.resolved_at IS NULL);
+    v_found := v_found || coalesce((
+        SELECT jsonb_build_array(jsonb_build_object(
+                   'kind', 'TIER_DRIFT', 'severity', 'WARNING', 'fingerprint', 'TIER_DRIFT', 'subject', 'ladder',
+                   'player_id', NULL,
+                   'details', jsonb_build_object('players', count(*),
+                                                 'sample', (array_agg(jsonb_build_object(
+                                                     'player_id', d.player_id, 'tier', d.tier,
+                                                     'ladder_tier', d.ladder_tier) ORDER BY d.player_id))[1:20])))
+          FROM (SELECT p.player_id, p.tier,
+                       loyalty.player_tier(p.lifetime_points, p.tier_credits, p.retained_tier, p.tier) AS ladder_tier
+                  FROM loyalty.player_loyalty p
+                 WHERE v_full_tiers OR p.player_id = ANY (v_players)) d
+         WHERE d.tier <> d.ladder_tier
+        HAVING count(*) > 0),
+        '[]');
+
+    -- Raise one alert per finding (none while one is unresolved) and report it.
+    FOR f IN SELECT * FROM jsonb_to_recordset(v_found)
+                 AS x(kind text, severity text, fingerprint text, subject text, player_id uuid, details jsonb)
+    LOOP
+        v_id := NULL;
+        IF NOT v_standby THEN
+            INSERT INTO loyalty.alert AS a (kind, severity, fingerprint, player_id, details)
+            VALUES (f.kind, f.severity, f.fingerprint, f.player_id, f.details)
+            ON CONFLICT (fingerprint) WHERE resolved_at IS NULL AND fingerprint IS NOT NULL DO NOTHING
+            RETURNING a.id INTO v_id;
+        END IF;
+        new_alert := v_id IS NOT NULL;
+        IF new_alert THEN
+            PERFORM loyalty.announce_alert(v_id);
+        ELSE
+            SELECT a.id INTO v_id FROM loyalty.alert a WHERE a.fingerprint = f.fingerprint AND a.resolved_at IS NULL;
+        END IF;
+        kind := f.kind; severity := f.severity; subject := f.subject; alert_id := v_id; details := f.details;
+        v_count := v_count + 1;
+        RETURN NEXT;
+    END LOOP;
+
+    -- Resolve what this run checked and no longer found.
+    IF NOT v_standby THEN
+        UPDATE loyalty.alert a SET resolved_at = v_started
+         WHERE a.resolved_at IS NULL AND a.fingerprint IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_found) x WHERE x ->> 'fingerprint' = a.fingerprint)
+           AND (a.kind IN ('PARTIAL_COMPLETION_STALE', 'PENDING_ROW_WRONG', 'APPROVAL_OVERDUE', 'HOLD_EXPIRY_LATE')
+                OR a.kind = 'TIER_DRIFT' AND v_full_tiers
+                OR a.kind IN ('BALANCE_MISMATCH', 'HOLD_MISMATCH', 'STANDING_MISMATCH')
+                   AND a.player_id = ANY (v_players)
+                OR a.kind = 'CHAIN_BROKEN' AND a.player_id = ANY (v_chained));
+    END IF;
+
+    -- Open alerts nobody took on: reported, not alerted about again.
+    SELECT jsonb_build_object('alerts', count(*), 'oldest', min(a.created_at),
+                              'critical', count(*) FILTER (WHERE a.severity = 'CRITICAL')),
+           CASE WHEN bool_or(a.severity = 'CRITICAL') THEN 'CRITICAL'
+                WHEN bool_or(a.severity = 'WARNING') THEN 'WARNING' ELSE 'INFO' END
+      INTO v_unacked, severity
+      FROM loyalty.alert a
+     WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+       AND a.created_at < v_started - c.alert_ack_overdue_after;
+    IF (v_unacked ->> 'alerts')::bigint > 0 THEN
+        kind := 'ALERT_UNACKNOWLEDGED'; subject := 'alerts'; alert_id := NULL; new_alert := false;
+        details := v_unacked;
+        v_count := v_count + 1;
+        RETURN NEXT;
+    END IF;
+
+    IF v_standby THEN
+        RETURN;
+    END IF;
+    UPDATE loyalty.health_state h
+       SET last_run_at = v_started,
+           sweep_after = CASE WHEN cardinality(v_sweep) < c.health_sweep_players THEN NULL
+                              ELSE v_sweep[cardinality(v_sweep)] END,
+           ladder_digest = CASE WHEN v_full_tiers THEN v_digest ELSE h.ladder_digest END,
+           last_findings = v_count,
+           changed_since_xid = v_xmin
+     WHERE h.singleton;  -- the one row (and safeupdate refuses an UPDATE with no WHERE)
+END
+$$;
+COMMENT ON FUNCTION loyalty.health_check() IS
+    'Finds stale partial completions, paid slips marked owed, balance/ledger mismatches, tier standings the ledger does not give, held points that are not the live holds, holds past due and not expired, broken hash chains, tier drift, overdue approvals and unacknowledged alerts; one alert per finding while unresolved.';
+CREATE OR REPLACE FUNCTION loyalty.metrics()
+RETURNS TABLE (gaming_day date, slips_open bigint, slips_completed_today bigint, slips_held_today bigint,
+               partial_completions bigint, oldest_partial_seconds bigint, rewards_today bigint,
+               reward_points_today bigint, alerts_open_info bigint, alerts_open_warning bigint,
+               alerts_open_critical bigint, notifications_pending bigint, last_health_check timestamptz,
+               last_health_check_age_seconds bigint, holds_live bigint, points_held bigint,
+               holds_past_due bigint, points_redeemed_today bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    c     loyalty.config%ROWTYPE;
+    v_day date;
+    v_day_start timestamptz;
+BEGIN
+    PERFORM loyalty.require_caller(ARRAY['loyalty:view_all']);
+    SELECT * INTO c FROM loyalty.config;
+    v_day := loyalty.gaming_day(now());
+    v_day_start := (v_day + c.gaming_day_start) AT TIME ZONE c.casino_timezone;
+    RETURN QUERY
+    SELECT v_day,
+           (SELECT count(*) FROM loyalty.rating_slip s WHERE s.status = 'OPEN'),
+           -- completed = paid: the day's gameplay entries (an index range, not a slip scan)
+           (SELECT count(*) FROM loyalty.loyalty_ledger l
+             WHERE l.transaction_type = 'GAMEPLAY' AND l.gaming_day = v_day
+               AND l.created_at >= v_day_start - interval '1 day'),
+           (SELECT count(*) FROM loyalty.rating_slip s
+             WHERE s.approval_status = 'HELD' AND s.end_time >= v_day_start
+               AND s.end_time < v_day_start + interval '1 day'),
+           o.n, o.age,
+           r.n, r.pts,
+           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+                                                   AND a.severity = 'INFO'),
+           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+                                                   AND a.severity = 'WARNING'),
+           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+                                                   AND a.severity = 'CRITICAL'),
+           (SELECT count(*) FROM loyalty.notification n WHERE n.delivered_at IS NULL),
+           h.last_run_at::timestamptz,
+           floor(extract(epoch FROM clock_timestamp() - h.last_run_at))::bigint,
+           hl.n, hl.pts, hl.late,
+           (SELECT coalesce(-sum(l.points_change), 0)::bigint FROM loyalty.loyalty_ledger l
+             WHERE l.transaction_type = 'REDEMPTION' AND l.gaming_day = v_day
+               AND l.created_at >= v_day_start - interval '1 day')
+      FROM (SELECT count(*) AS n, floor(extract(epoch FROM clock_timestamp() - min(s.end_time)))::bigint AS age
+              FROM loyalty.partial_completion s) o,
+           (SELECT count(*) AS n, coalesce(sum(l.points_change), 0)::bigint AS pts
+              FROM loyalty.loyalty_ledger l
+             WHERE l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.manual_reward)
+               AND l.gaming_day = v_day
+               AND l.created_at >= v_day_start - interval '1 day') r,
+           (SELECT count(*) AS n, coalesce(sum(x.points), 0)::bigint AS pts,
+                   count(*) FILTER (WHERE x.expires_at <= clock_timestamp()) AS late
+              FROM loyalty.hold x WHERE x.status IN ('PENDING_APPROVAL', 'ACTIVE')) hl
+      LEFT JOIN loyalty.health_state h ON true;
+END
+$$;
+COMMENT ON FUNCTION loyalty.metrics() IS
+    'Dashboard: one row of the numbers an operator graphs (docs/monitoring.md).';
+
+-- The staff permissions' registry (src/domain/permissions.rs): the staff
+-- table's checks call it, the admin API's refusal says the rule from it.
+CREATE FUNCTION loyalty.are_permissions(p_permissions text[]) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'are_permissions_wrapper';
+CREATE FUNCTION loyalty.permissions_separated(p_permissions text[]) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'permissions_separated_wrapper';
+CREATE FUNCTION loyalty.permissions()
+RETURNS TABLE (permission text, lets text, grants_or_receives bool, reviews bool)
+IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'permissions_wrapper';
+REVOKE ALL ON FUNCTION loyalty.are_permissions, loyalty.permissions_separated, loyalty.permissions FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.permissions TO authenticated, service_role;
+ALTER FUNCTION loyalty.permissions SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.are_permissions SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.permissions_separated SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION loyalty.permissions() IS
+    'The staff permissions: what each lets a staff member do, whether it grants or receives points, whether it reviews (never held with one that grants or receives). The one list (src/domain/permissions.rs).';
+ALTER TABLE loyalty.staff
+    DROP CONSTRAINT staff_permissions_check,
+    DROP CONSTRAINT staff_audit_separation_check,
+    ADD CONSTRAINT staff_permissions_check CHECK (loyalty.are_permissions(permissions)),
+    ADD CONSTRAINT staff_audit_separation_check CHECK (loyalty.permissions_separated(permissions));
+COMMENT ON COLUMN loyalty.staff.permissions IS 'Granted permissions, each one of loyalty.permissions() (what it lets a staff member do); one that reviews is never held with one that grants or receives points: whoever reviews neither grants nor receives.';
+CREATE OR REPLACE FUNCTION loyalty.upsert_staff(p_staff_id uuid, p_permissions text[] DEFAULT NULL,
+                                     p_active boolean DEFAULT NULL, p_correlation_id text DEFAULT NULL)
+RETURNS loyalty.staff
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.staff;
+    v_after  loyalty.staff;
+    v_con    text;
+BEGIN
+    IF p_staff_id IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_staff_id is required', ERRCODE = 'PT422';
+    END IF;
+    SELECT * INTO v_before FROM loyalty.staff s WHERE s.staff_id = p_staff_id FOR UPDATE;
+    BEGIN
+        IF NOT FOUND THEN
+            INSERT INTO loyalty.staff (staff_id, permissions, active)
+            VALUES (p_staff_id, coalesce(p_permissions, '{}'), coalesce(p_active, true))
+            RETURNING * INTO v_after;
+        ELSE
+            UPDATE loyalty.staff s
+               SET permissions = coalesce(p_permissions, s.permissions), active = coalesce(p_active, s.active),
+                   updated_at = now()
+             WHERE s.staff_id = p_staff_id
+            RETURNING * INTO v_after;
+        END IF;
+    EXCEPTION WHEN check_violation OR not_null_violation THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        -- the rule, said from the one list of permissions
+        PERFORM loyalty.admin_refused(v_con,
+            (SELECT format('permissions are %s; %s never with %s',
+                           string_agg(p.permission, ', ' ORDER BY p.n),
+                           string_agg(p.permission, ', ' ORDER BY p.n) FILTER (WHERE p.reviews),
+                           string_agg(p.permission, ', ' ORDER BY p.n) FILTER (WHERE p.grants_or_receives))
+               FROM loyalty.permissions() WITH ORDINALITY p(permission, lets, grants_or_receives, reviews, n)));
+    END;
+    PERFORM loyalty.admin_audit_write(v_actor, 'upsert_staff', 'staff:' || p_staff_id,
+        CASE WHEN v_before.staff_id IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);
+    RETURN v_after;
+END
+$$;
+COMMENT ON FUNCTION loyalty.upsert_staff(uuid, text[], boolean, text) IS
+    'Admin (trusted back ends): add a staff member or change their permissions or active flag; audited.';
+
+-- Column comments name the registry instead of listing kinds (a list in a
+-- comment drifts: the one on tier_credits left DIRECT_INCREMENT out).
+COMMENT ON COLUMN loyalty.player_loyalty.lifetime_points IS 'All points ever earned (the entries whose kind earns, loyalty.ledger_kinds(), summed by loyalty.lifetime_credit); decides the tier. Spending and reversals never change it.';
+COMMENT ON COLUMN loyalty.player_loyalty.last_earned_at IS 'When the player last earned points (an entry whose kind earns, loyalty.ledger_kinds()), kept by the write path: inactivity expiry counts from it.';
+COMMENT ON COLUMN loyalty.player_loyalty.tier_credits IS 'Tier credits earned in tier_period (what an entry adds or takes is its kind''s tier_credits in loyalty.ledger_kinds(); never below 0); the tier under config.tier_basis = PERIOD.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'The entry''s kind: one of loyalty.ledger_kinds(), which says what each kind is, earns and counts (src/domain/kinds.rs).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.event_type IS 'The event the entry records: its kind''s event_type in loyalty.ledger_kinds().';

@@ -50,8 +50,10 @@ GRANT EXECUTE ON FUNCTION loyalty.hold_points, loyalty.approve_hold, loyalty.cap
 GRANT EXECUTE ON FUNCTION loyalty.player_balance_at, loyalty.player_statement TO authenticated, service_role;
 -- The exception report: loyalty:audit staff and trusted back ends (it checks that itself).
 GRANT EXECUTE ON FUNCTION loyalty.exception_report TO authenticated, service_role;
--- Pure: which kinds add to lifetime points (the runbooks and RLS-free reads).
-GRANT EXECUTE ON FUNCTION loyalty.lifetime_credit TO authenticated, service_role;
+-- Pure: the ledger kinds and the staff permissions, what each is, and which
+-- kinds add to lifetime points (the runbooks and RLS-free reads).
+GRANT EXECUTE ON FUNCTION loyalty.lifetime_credit, loyalty.ledger_kinds, loyalty.permissions
+    TO authenticated, service_role;
 -- Identity helpers the RLS policies call as the querying role.
 GRANT EXECUTE ON FUNCTION loyalty.caller_uid, loyalty.caller_has_permission
     TO anon, authenticated, service_role;
@@ -202,6 +204,10 @@ ALTER FUNCTION loyalty.hash_idempotency_key SET search_path = pg_catalog, pg_tem
 ALTER FUNCTION loyalty.is_ledger_kind SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.is_ledger_event SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.lifetime_credit SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.ledger_kinds SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.permissions SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.are_permissions SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION loyalty.permissions_separated SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION loyalty.resolve_correlation_id SET search_path = pg_catalog, pg_temp;
 
 -- The exposed schema (sql/api.sql): the API roles reach the wrappers, each

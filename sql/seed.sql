@@ -1,5 +1,5 @@
 -- Seed data (docs/reference.md §4). Owners edit these rows; an edit clears
--- `seeded`, and deleting a seeded row leaves a tombstone (sql/schema.sql
+-- `seeded`, and deleting a seeded row leaves a tombstone (sql/ops/restore.sql
 -- says how restores keep the owner's configuration exactly).
 INSERT INTO loyalty.config (seeded) VALUES (true);
 

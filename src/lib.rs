@@ -30,52 +30,107 @@ pub extern "C-unwind" fn _PG_init() {
     std::env::set_var("RUST_LIB_BACKTRACE", "0");
 }
 
+// What every capability shares, then each capability's tables, closed by
+// sql/tables.sql ("tables"): everything after the tables requires it.
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
-extension_sql_file!("../sql/seed.sql", name = "seed", requires = ["schema"]);
+extension_sql_file!(
+    "../sql/ledger/tables.sql",
+    name = "ledger_tables",
+    requires = ["schema"]
+);
+extension_sql_file!(
+    "../sql/play/tables.sql",
+    name = "play_tables",
+    requires = ["schema"]
+);
+extension_sql_file!(
+    "../sql/auth/staff.sql",
+    name = "staff",
+    requires = ["schema"]
+);
+extension_sql_file!(
+    "../sql/alert/tables.sql",
+    name = "alert_tables",
+    requires = ["schema"]
+);
+extension_sql_file!(
+    "../sql/rewards/tables.sql",
+    name = "rewards_tables",
+    requires = ["schema"]
+);
+extension_sql_file!(
+    "../sql/ops/tables.sql",
+    name = "ops_tables",
+    requires = ["schema", "ledger_tables"]
+);
+extension_sql_file!(
+    "../sql/ops/restore.sql",
+    name = "restore",
+    requires = ["schema", "ledger_tables", "play_tables"]
+);
+extension_sql_file!(
+    "../sql/tables.sql",
+    name = "tables",
+    requires = [
+        "schema",
+        "ledger_tables",
+        "play_tables",
+        "staff",
+        "alert_tables",
+        "rewards_tables",
+        "ops_tables",
+        "restore"
+    ]
+);
+extension_sql_file!("../sql/seed.sql", name = "seed", requires = ["tables"]);
 extension_sql_file!(
     "../sql/redeem/hold.sql",
     name = "hold",
-    requires = ["schema"]
+    requires = ["tables"]
 );
 extension_sql_file!(
     "../sql/play/partial_completion.sql",
     name = "partial_completion",
-    requires = ["schema"]
+    requires = ["tables"]
 );
 extension_sql_file!(
     "../sql/ops/runbook.sql",
     name = "runbook",
     requires = [
-        "schema",
+        "tables",
         auth::require_caller,
         ops::runbook::list_partial_completions,
-        ledger::standing::standing_check
+        ledger::standing::standing_check,
+        domain::kinds::ledger_kinds,
+        domain::kinds::lifetime_credit
     ]
 );
 extension_sql_file!(
     "../sql/alert/outbox.sql",
     name = "outbox",
-    requires = ["schema", auth::require_caller, pg::standby::require_primary]
+    requires = ["tables", auth::require_caller, pg::standby::require_primary]
 );
 extension_sql_file!(
     "../sql/ops/health.sql",
     name = "health",
     requires = [
-        "schema",
+        "tables",
         "outbox",
         "partial_completion",
         auth::require_caller,
         ledger::chain::verify::verify_ledger_chain,
         ledger::chain::verify::verify_ledger_chain_since,
         ledger::ladder::player_tier,
-        ledger::standing::standing_check
+        ledger::standing::standing_check,
+        domain::kinds::ledger_kinds,
+        domain::kinds::lifetime_credit
     ]
 );
 extension_sql_file!(
     "../sql/aging/statement.sql",
     name = "statement",
     requires = [
-        "schema",
+        "tables",
         "health",
         auth::require_caller,
         auth::caller_uid_sql,
@@ -86,13 +141,19 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/ops/exception_report.sql",
     name = "exception_report",
-    requires = ["schema", "hold", auth::require_caller]
+    requires = [
+        "tables",
+        "hold",
+        auth::require_caller,
+        domain::kinds::ledger_kinds
+    ]
 );
 extension_sql_file!(
     "../sql/ops/admin.sql",
     name = "admin",
     requires = [
-        "schema",
+        "tables",
+        domain::permissions::permissions,
         auth::require_caller,
         pg::context::resolve_correlation_id,
         pg::standby::require_primary
@@ -101,7 +162,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/api.sql",
     name = "api",
-    requires = ["schema", "statement"]
+    requires = ["tables", "statement"]
 );
 extension_sql_file!("../sql/security.sql", name = "security", finalize);
 

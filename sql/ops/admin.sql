@@ -66,8 +66,13 @@ BEGIN
         END IF;
     EXCEPTION WHEN check_violation OR not_null_violation THEN
         GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        -- the rule, said from the one list of permissions
         PERFORM loyalty.admin_refused(v_con,
-            'permissions are loyalty:award, loyalty:rate, loyalty:approve, loyalty:recover, loyalty:view_all, loyalty:redeem, loyalty:audit; loyalty:audit never with award, rate, redeem or approve');
+            (SELECT format('permissions are %s; %s never with %s',
+                           string_agg(p.permission, ', ' ORDER BY p.n),
+                           string_agg(p.permission, ', ' ORDER BY p.n) FILTER (WHERE p.reviews),
+                           string_agg(p.permission, ', ' ORDER BY p.n) FILTER (WHERE p.grants_or_receives))
+               FROM loyalty.permissions() WITH ORDINALITY p(permission, lets, grants_or_receives, reviews, n)));
     END;
     PERFORM loyalty.admin_audit_write(v_actor, 'upsert_staff', 'staff:' || p_staff_id,
         CASE WHEN v_before.staff_id IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);

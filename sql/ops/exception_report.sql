@@ -19,15 +19,16 @@ BEGIN
             DETAIL = 'give finite gaming days p_from_gaming_day <= p_to_gaming_day (both included)', ERRCODE = 'PT422';
     END IF;
     RETURN QUERY
-    -- manual adds and adjustments, reconciliations, reversals, expiries:
-    -- the ledger's own rows (a gaming day lies within three days of its
-    -- rows' UTC dates, so the created_at index narrows the scan)
+    -- manual adds and adjustments, reconciliations, reversals, expiries,
+    -- direct increments: the ledger's own rows of every kind the registry
+    -- calls an exception (src/domain/kinds.rs; a gaming day lies within
+    -- three days of its rows' UTC dates, so the created_at index narrows
+    -- the scan)
     SELECT l.transaction_type::text, l.gaming_day, l.created_at::timestamptz, l.player_id,
            coalesce(l.staff_id::text, l.source), NULL::text, l.points_change, l.reason, l.correlation_id,
            'ledger:' || l.id || coalesce(' reverses ledger:' || l.reverses_entry_id, '')
       FROM loyalty.loyalty_ledger l
-     WHERE l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT', 'RECONCILIATION', 'REDEMPTION_REVERSAL', 'EXPIRY',
-                                  'DIRECT_INCREMENT')
+     WHERE l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.exception)
        AND l.gaming_day BETWEEN p_from_gaming_day AND p_to_gaming_day
        AND l.created_at >= (p_from_gaming_day - 3)::timestamp AT TIME ZONE 'UTC'
        AND l.created_at < (p_to_gaming_day + 4)::timestamp AT TIME ZONE 'UTC'

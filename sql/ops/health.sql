@@ -107,7 +107,8 @@ BEGIN
     v_changed := ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u WHERE u <> ALL (v_chained));
 
     -- Stored balance or lifetime points that differ from the ledger
-    -- (RECONCILIATION entries left out of the sum, as in verify_player_balance).
+    -- (the kinds outside the balance left out of the sum, as in
+    -- verify_player_balance).
     v_found := v_found || coalesce((
         SELECT jsonb_agg(jsonb_build_object(
                    'kind', 'BALANCE_MISMATCH', 'severity', 'CRITICAL',
@@ -118,7 +119,9 @@ BEGIN
           FROM unnest(v_players) u(player_id)
           JOIN loyalty.player_loyalty p ON p.player_id = u.player_id
           CROSS JOIN LATERAL (
-              SELECT coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'), 0) AS bal,
+              SELECT coalesce(sum(e.points_change)
+                              FILTER (WHERE e.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k
+                                                                    WHERE k.in_balance)), 0) AS bal,
                      coalesce(sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)), 0) AS life
                 FROM loyalty.loyalty_ledger e WHERE e.player_id = u.player_id) l
          WHERE p.current_balance <> l.bal OR p.lifetime_points <> l.life),
@@ -337,7 +340,8 @@ BEGIN
               FROM loyalty.partial_completion s) o,
            (SELECT count(*) AS n, coalesce(sum(l.points_change), 0)::bigint AS pts
               FROM loyalty.loyalty_ledger l
-             WHERE l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT') AND l.gaming_day = v_day
+             WHERE l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.manual_reward)
+               AND l.gaming_day = v_day
                AND l.created_at >= v_day_start - interval '1 day') r,
            (SELECT count(*) AS n, coalesce(sum(x.points), 0)::bigint AS pts,
                    count(*) FILTER (WHERE x.expires_at <= clock_timestamp()) AS late

@@ -22,19 +22,22 @@ BEGIN
         RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_player_id is required', ERRCODE = 'PT422';
     END IF;
     RETURN QUERY
-    -- RECONCILIATION entries (src/domain/kinds.rs) bring the stored balance back
-    -- to the ledger's sum and are left out of it; before/after breaks count
-    -- only after the last one (an operator reviewed and closed what came
-    -- before, and the ledger still shows it).
+    -- RECONCILIATION entries bring the stored balance back to the ledger's
+    -- sum and are left out of it (the registry's in_balance,
+    -- src/domain/kinds.rs); before/after breaks count only after the last
+    -- one (an operator reviewed and closed what came before, and the
+    -- ledger still shows it).
     WITH l AS (
-        SELECT coalesce(sum(e.points_change) FILTER (WHERE NOT e.reconciliation), 0)::bigint AS bal,
+        SELECT coalesce(sum(e.points_change) FILTER (WHERE e.in_balance), 0)::bigint AS bal,
                coalesce(sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)),
                         0)::bigint AS life,
                count(*) AS n,
                count(*) FILTER (WHERE e.seq > coalesce(e.last_reconciled, 0) AND e.prev_after IS NOT NULL
                                   AND e.prev_after <> e.balance_before) AS breaks
           FROM (SELECT x.points_change, x.balance_before, x.seq,
-                       x.transaction_type, x.transaction_type = 'RECONCILIATION' AS reconciliation,
+                       x.transaction_type,
+                       x.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.in_balance)
+                           AS in_balance,
                        lag(x.balance_after) OVER (ORDER BY x.seq) AS prev_after,
                        max(x.seq) FILTER (WHERE x.transaction_type = 'RECONCILIATION') OVER () AS last_reconciled
                   FROM loyalty.loyalty_ledger x WHERE x.player_id = p_player_id) e
@@ -74,7 +77,9 @@ AS $$
            p.lifetime_points, coalesce(l.life, 0)
       FROM loyalty.player_loyalty p
       FULL JOIN (SELECT e.player_id,
-                        coalesce(sum(e.points_change) FILTER (WHERE e.transaction_type <> 'RECONCILIATION'),
+                        coalesce(sum(e.points_change)
+                                     FILTER (WHERE e.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k
+                                                                           WHERE k.in_balance)),
                                  0)::bigint AS bal,
                         coalesce(sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)),
                                  0)::bigint AS life
@@ -169,9 +174,9 @@ BEGIN
            count(*) FILTER (WHERE l.transaction_type = 'ADJUSTMENT'),
            sum(l.points_change)::bigint
       FROM loyalty.loyalty_ledger l
-     -- manual rewards are these two kinds (src/domain/kinds.rs), whoever else
-     -- appears in staff_id on other kinds
-     WHERE l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT')
+     -- manual rewards are the kinds the registry calls so
+     -- (src/domain/kinds.rs), whoever else appears in staff_id on other kinds
+     WHERE l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.manual_reward)
        AND CASE WHEN p_from IS NOT NULL THEN l.created_at >= p_from AND l.created_at < p_to
                 ELSE l.gaming_day BETWEEN p_from_day AND p_to_day
                      AND l.created_at >= (p_from_day - 3)::timestamp AT TIME ZONE 'UTC'
@@ -206,7 +211,8 @@ BEGIN
            coalesce(array_agg(r.correlation_id ORDER BY r.at) FILTER (WHERE r.at IS NOT NULL), '{}')
       FROM loyalty.loyalty_ledger l
       LEFT JOIN loyalty.reward_replay r ON r.player_id = l.player_id AND r.ledger_entry_id = l.id
-     WHERE l.player_id = p_player_id AND l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT')
+     WHERE l.player_id = p_player_id
+       AND l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.manual_reward)
        AND l.created_at >= p_from AND l.created_at < p_to
      GROUP BY l.player_id, l.id  -- the primary key: every other column follows
      ORDER BY l.seq;
@@ -237,7 +243,8 @@ BEGIN
                               'idempotency_key', l.idempotency_key, 'reward_id', l.reward_id,
                               'reason', l.reason, 'correlation_id', l.correlation_id)
       FROM loyalty.loyalty_ledger l
-     WHERE l.staff_id = p_staff_id AND l.transaction_type IN ('MANUAL_BONUS', 'ADJUSTMENT')
+     WHERE l.staff_id = p_staff_id
+       AND l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.manual_reward)
        AND l.created_at >= p_from AND l.created_at < p_to
     UNION ALL
     SELECT 'retry', r.at::timestamptz, r.player_id, NULL::bigint,

@@ -3,7 +3,7 @@
 // pgrx reads a TableIterator's columns from the signature itself.
 #![allow(clippy::type_complexity)]
 
-use crate::auth;
+use crate::auth::{self, Who};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::kinds::Kind;
 use crate::ledger::{self, Entry};
@@ -167,8 +167,7 @@ fn expire_inactive_points(
     ),
 > {
     let rows = run(move || {
-        crate::pg::standby::writable()?;
-        auth::require_trusted()?;
+        auth::open(Who::Trusted, None)?;
         let limit = required(p_limit, "p_limit")?;
         if !(1..=MAX_EXPIRE).contains(&limit) {
             return Err(LoyaltyError::validation(format!(

@@ -7,7 +7,7 @@
 // pgrx reads a TableIterator's columns from the signature itself.
 #![allow(clippy::type_complexity)]
 
-use crate::auth;
+use crate::auth::{self, Who};
 use crate::domain::error::{required, run, LoyaltyError, Result};
 use crate::ledger;
 use crate::pg::context;
@@ -68,8 +68,7 @@ fn roll_tier_period(
     ),
 > {
     let rows = run(move || {
-        crate::pg::standby::writable()?;
-        auth::require_trusted()?;
+        auth::open(Who::Trusted, None)?;
         let limit = required(p_limit, "p_limit")?;
         if !(1..=MAX_ROLL).contains(&limit) {
             return Err(LoyaltyError::validation(format!(

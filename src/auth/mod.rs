@@ -20,12 +20,10 @@ use pgrx::prelude::*;
 use std::cell::Cell;
 use std::ffi::CStr;
 
-pub const PERM_AWARD: &str = "loyalty:award";
-pub const PERM_RATE: &str = "loyalty:rate";
-pub const PERM_APPROVE: &str = "loyalty:approve";
-pub const PERM_RECOVER: &str = "loyalty:recover";
-pub const PERM_VIEW_ALL: &str = "loyalty:view_all";
-pub const PERM_REDEEM: &str = "loyalty:redeem";
+pub use crate::domain::permissions::Permission;
+pub use opening::{open, Opened, Who};
+
+pub mod opening;
 
 thread_local! {
     /// Whether `auth.uid()` exists, looked up once and again after any
@@ -221,8 +219,9 @@ pub fn staff_in(c: &pgrx::spi::SpiClient<'_>, uid: pgrx::Uuid) -> Result<Option<
 }
 
 /// Whether a staff row is active and holds any of `permissions`.
-pub fn holds_any(row: &Option<StaffRow>, permissions: &[&str]) -> bool {
-    matches!(row, Some((true, perms)) if perms.iter().any(|p| permissions.contains(&p.as_str())))
+pub fn holds_any(row: &Option<StaffRow>, permissions: &[Permission]) -> bool {
+    matches!(row, Some((true, perms))
+        if perms.iter().any(|p| permissions.iter().any(|want| want.as_str() == p)))
 }
 
 fn unauthorized() -> LoyaltyError {
@@ -231,7 +230,7 @@ fn unauthorized() -> LoyaltyError {
 
 /// A trusted back end, or a signed-in active staff member holding one of
 /// `permissions`. UNAUTHORIZED for nobody, FORBIDDEN for anyone else.
-pub fn require_any(permissions: &[&str]) -> Result<Caller> {
+pub fn require_any(permissions: &[Permission]) -> Result<Caller> {
     if caller_is_trusted() {
         return Ok(Caller::Trusted);
     }
@@ -243,13 +242,17 @@ pub fn require_any(permissions: &[&str]) -> Result<Caller> {
         Code::Forbidden,
         format!(
             "only active staff with {} may do this",
-            permissions.join(" or ")
+            permissions
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(" or ")
         ),
     ))
 }
 
 /// See [`require_any`].
-pub fn require(permission: &str) -> Result<Caller> {
+pub fn require(permission: Permission) -> Result<Caller> {
     require_any(&[permission])
 }
 
@@ -259,7 +262,7 @@ pub fn require(permission: &str) -> Result<Caller> {
 /// `staff_id`, who must be active staff holding the permission (missing:
 /// VALIDATION_ERROR). Either way the answer is `Caller::Staff(person)`:
 /// the one recorded and compared by every four-eyes rule.
-pub fn require_person(permission: &str, staff_id: Option<pgrx::Uuid>) -> Result<Caller> {
+pub fn require_person(permission: Permission, staff_id: Option<pgrx::Uuid>) -> Result<Caller> {
     if caller_is_trusted() {
         let person = staff_id.ok_or_else(|| {
             LoyaltyError::validation(
@@ -269,7 +272,10 @@ pub fn require_person(permission: &str, staff_id: Option<pgrx::Uuid>) -> Result<
         if !holds_any(&staff(person)?, &[permission]) {
             return Err(LoyaltyError::new(
                 Code::Forbidden,
-                format!("staff member {person} is not active staff with {permission}"),
+                format!(
+                    "staff member {person} is not active staff with {}",
+                    permission.as_str()
+                ),
             ));
         }
         return Ok(Caller::Staff(person));
@@ -323,7 +329,7 @@ fn caller_uid_sql() -> Option<pgrx::Uuid> {
 #[pg_extern(security_definer, stable, parallel_safe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn caller_has_permission(p_permission: Option<&str>) -> bool {
-    let (Some(uid), Some(perm)) = (caller_uid(), p_permission) else {
+    let (Some(uid), Some(perm)) = (caller_uid(), p_permission.and_then(Permission::named)) else {
         return false;
     };
     matches!(staff(uid), Ok(row) if holds_any(&row, &[perm]))
@@ -338,7 +344,17 @@ fn caller_has_permission(p_permission: Option<&str>) -> bool {
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn require_caller(p_permissions: default!(Option<Vec<String>>, "NULL")) -> String {
     crate::domain::error::run(move || {
-        let perms: Vec<&str> = p_permissions.iter().flatten().map(String::as_str).collect();
+        // a name that is no permission is a mistake in the calling SQL, said
+        // as one, not a refusal of everybody
+        let perms = p_permissions
+            .iter()
+            .flatten()
+            .map(|name| {
+                Permission::named(name).ok_or_else(|| {
+                    LoyaltyError::validation(format!("{name:?} is not a permission"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         if perms.is_empty() {
             require_trusted()?;
         } else {

@@ -3,10 +3,10 @@
 //! with [`crate::domain::error::run`]. Arguments are all `Option` so that NULL gets
 //! VALIDATION_ERROR instead of a silent NULL result.
 
+use crate::auth::{self, Who};
 use crate::domain::error::{required, run};
 use crate::domain::keys;
 use crate::ledger;
-use crate::pg::context;
 use crate::pg::jsonb::{self, RawJsonb};
 use pgrx::prelude::*;
 
@@ -33,12 +33,10 @@ fn increment_player_loyalty(
     ),
 > {
     let (c, correlation_id) = run(move || {
-        crate::pg::standby::writable()?;
-        // Writes no ledger row: trusted back ends only, whatever the grants.
-        crate::auth::require_trusted()?;
+        // The balance primitive: trusted back ends only, whatever the grants.
+        let correlation_id = auth::open(Who::Trusted, p_correlation_id)?.correlation_id;
         let player_id = required(p_player_id, "p_player_id")?;
         let delta = required(p_delta_points, "p_delta_points")?;
-        let correlation_id = context::correlation_id(p_correlation_id)?;
         Ok((
             ledger::increment(player_id, delta, &correlation_id)?,
             correlation_id,

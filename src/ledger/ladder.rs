@@ -76,7 +76,7 @@ CREATE TRIGGER tier_ladder_changed
     FOR EACH STATEMENT EXECUTE FUNCTION loyalty.tier_ladder_changed();
 "#,
     name = "tier_ladder_trigger",
-    requires = ["schema", invalidate_copies]
+    requires = ["tables", invalidate_copies]
 );
 
 /// `loyalty.player_tier(lifetime, credits, retained, tier)`: the tier a

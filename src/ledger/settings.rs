@@ -5,7 +5,7 @@
 //!
 //! These are deliberately not GUCs: any role can `SET` a custom variable,
 //! and the security limits must not move for an ordinary role. Only the
-//! table's owner can change them; see `sql/schema.sql` for the defaults.
+//! table's owner can change them; `sql/schema.sql` has the defaults.
 
 use crate::domain::error::Result;
 use pgrx::spi::SpiClient;

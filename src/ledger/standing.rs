@@ -95,7 +95,7 @@ fn ledger_standing(
     ),
 > {
     let row = crate::domain::error::run(move || {
-        crate::auth::require_any(&[crate::auth::PERM_VIEW_ALL])?;
+        crate::auth::require_any(&[crate::auth::Permission::ViewAll])?;
         let player = crate::domain::error::required(p_player_id, "p_player_id")?;
         let r = Spi::connect(|c| derived(c, player))?.ok_or_else(|| {
             LoyaltyError::new(
@@ -221,7 +221,7 @@ fn standing_check(
     ),
 > {
     let row = crate::domain::error::run(move || {
-        crate::auth::require_any(&[crate::auth::PERM_VIEW_ALL])?;
+        crate::auth::require_any(&[crate::auth::Permission::ViewAll])?;
         let player = crate::domain::error::required(p_player_id, "p_player_id")?;
         Ok(Spi::connect(|c| check(c, player))?
             .map(|(ok, s, l)| (ok, pgrx::JsonB(s), pgrx::JsonB(l))))

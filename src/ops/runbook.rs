@@ -6,6 +6,7 @@
 // row tuples must be spelled out there rather than named with `type`.
 #![allow(clippy::type_complexity)]
 
+use crate::auth::{self, Permission, Who};
 use crate::domain::error::{run, Code, LoyaltyError, Result};
 use crate::ledger;
 use crate::pg::context;
@@ -86,7 +87,10 @@ fn list_partial_completions(
     ),
 > {
     let rows = run(move || {
-        crate::auth::require_any(&[crate::auth::PERM_RECOVER, crate::auth::PERM_VIEW_ALL])?;
+        crate::auth::require_any(&[
+            crate::auth::Permission::Recover,
+            crate::auth::Permission::ViewAll,
+        ])?;
         let limit = p_limit.unwrap_or(100);
         if !(0..=MAX_LIST).contains(&limit) {
             return Err(LoyaltyError::validation(format!(
@@ -167,15 +171,16 @@ fn recover_partial_completions(
     ),
 > {
     let row = run(move || {
-        crate::pg::standby::writable()?;
-        let caller = crate::auth::require(crate::auth::PERM_RECOVER)?;
+        let auth::Opened {
+            caller,
+            correlation_id,
+        } = auth::open(Who::Staff(Permission::Recover), p_correlation_id)?;
         let limit = p_limit.unwrap_or(100);
         if !(1..=MAX_BULK_RECOVERY).contains(&limit) {
             return Err(LoyaltyError::validation(format!(
                 "p_limit must be between 1 and {MAX_BULK_RECOVERY}; call again for more"
             )));
         }
-        let correlation_id = context::correlation_id(p_correlation_id)?;
         // the oldest owed slips, locked (busy ones skipped); paid in player
         // order, the order every call that locks several players takes
         let mut owed = Spi::connect(|c| owed_slips(c, limit, true))?;
@@ -290,11 +295,9 @@ fn rebuild_player_balance(
     ),
 > {
     let row = run(move || {
-        crate::pg::standby::writable()?;
-        crate::auth::require_trusted()?;
+        let correlation_id = auth::open(Who::Trusted, p_correlation_id)?.correlation_id;
         let player_id = crate::domain::error::required(p_player_id, "p_player_id")?;
         let reason = crate::domain::reason::check(p_reason)?;
-        let correlation_id = context::correlation_id(p_correlation_id)?;
         let operator = crate::auth::actor();
         let before = Spi::connect(|c| ledger::lock_player(c, player_id))?.ok_or_else(|| {
             LoyaltyError::new(
@@ -425,8 +428,7 @@ fn retier_players(
     ),
 > {
     let rows = run(move || {
-        crate::pg::standby::writable()?;
-        crate::auth::require_trusted()?;
+        auth::open(Who::Trusted, None)?;
         let limit = p_limit.unwrap_or(1000);
         if !(1..=MAX_BULK_RECOVERY).contains(&limit) {
             return Err(LoyaltyError::validation(format!(

@@ -5,12 +5,11 @@
 //! Accrual and recovery (`loyalty:recover`) refuse slips held for or refused
 //! approval; only approval.rs pays those, through [`pay`].
 
-use crate::auth::{self, Caller, PERM_RECOVER};
+use crate::auth::{self, Caller, Permission, Who};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::keys;
 use crate::domain::kinds::Kind;
 use crate::ledger::{self, Entry, Posted};
-use crate::pg::context;
 use crate::pg::log::{self, Event};
 use crate::pg::rows::AccrualRow;
 use crate::pg::spi;
@@ -208,10 +207,9 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> AccrualRow {
         let row = run(move || {
-            crate::pg::standby::writable()?;
-            let caller = auth::require(PERM_RECOVER)?;
+            let auth::Opened { caller, correlation_id } =
+                auth::open(Who::Staff(Permission::Recover), p_correlation_id)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
-            let correlation_id = context::correlation_id(p_correlation_id)?;
             let posted = accrue_by_id(slip_id, caller, "accrue_points_from_slip", &correlation_id)?;
             Ok(accrual_row(posted, slip_id, correlation_id))
         });
@@ -229,10 +227,9 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> AccrualRow {
         let row = run(move || {
-            crate::pg::standby::writable()?;
-            let caller = auth::require(PERM_RECOVER)?;
+            let auth::Opened { caller, correlation_id } =
+                auth::open(Who::Staff(Permission::Recover), p_correlation_id)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
-            let correlation_id = context::correlation_id(p_correlation_id)?;
             let posted = accrue_by_id(slip_id, caller, "recover_slip_loyalty", &correlation_id)?;
             Ok(accrual_row(posted, slip_id, correlation_id))
         });

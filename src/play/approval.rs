@@ -13,9 +13,8 @@
 // row tuples must be spelled out there rather than named with `type`.
 #![allow(clippy::type_complexity)]
 
-use crate::auth::{self, Caller, PERM_APPROVE, PERM_VIEW_ALL};
+use crate::auth::{self, Caller, Permission, Who};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
-use crate::pg::context;
 use crate::pg::log::{self, Event};
 use crate::pg::spi;
 use crate::play::accrual;
@@ -50,16 +49,13 @@ fn not_held(slip: &Slip) -> LoyaltyError {
     }
 }
 
-/// Lock the slip and check who decides; the caller must hold loyalty:approve.
-fn load_for_decision(
-    slip_id: Option<pgrx::Uuid>,
-    staff_id: Option<pgrx::Uuid>,
-) -> Result<(Caller, Slip)> {
-    let caller = auth::require_person(PERM_APPROVE, staff_id)?;
+/// Lock the slip and check who decides (the opening found `caller`, who
+/// holds loyalty:approve).
+fn load_for_decision(caller: Caller, slip_id: Option<pgrx::Uuid>) -> Result<Slip> {
     let slip_id = required(slip_id, "p_slip_id")?;
     let slip = Spi::connect(|c| slip::load(c, slip_id, true))?;
     check_decider(caller, &slip)?;
-    Ok((caller, slip))
+    Ok(slip)
 }
 
 /// Record an approval decision on a locked slip.
@@ -100,9 +96,11 @@ row_fn! {
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> AccrualRow {
         let row = run(move || {
-            crate::pg::standby::writable()?;
-            let (caller, slip) = load_for_decision(p_slip_id, p_staff_id)?;
-            let correlation_id = context::correlation_id(p_correlation_id)?;
+            let auth::Opened {
+                caller,
+                correlation_id,
+            } = auth::open(Who::Person(Permission::Approve, p_staff_id), p_correlation_id)?;
+            let slip = load_for_decision(caller, p_slip_id)?;
             match slip.approval_status.as_deref() {
                 Some("HELD") => decide(&slip, caller, "APPROVED", None, &correlation_id)?,
                 Some("APPROVED") => {} // posted already: pay() answers the replay
@@ -142,10 +140,15 @@ fn reject_slip(
     ),
 > {
     let row = run(move || {
-        crate::pg::standby::writable()?;
-        let (caller, slip) = load_for_decision(p_slip_id, p_staff_id)?;
+        let auth::Opened {
+            caller,
+            correlation_id,
+        } = auth::open(
+            Who::Person(Permission::Approve, p_staff_id),
+            p_correlation_id,
+        )?;
+        let slip = load_for_decision(caller, p_slip_id)?;
         let reason = crate::domain::reason::check(p_reason)?;
-        let correlation_id = context::correlation_id(p_correlation_id)?;
         match slip.approval_status.as_deref() {
             Some("HELD") => {
                 decide(&slip, caller, "REJECTED", Some(&reason), &correlation_id)?;
@@ -209,7 +212,7 @@ fn list_held_slips(
     ),
 > {
     let rows = run(move || {
-        auth::require_any(&[PERM_APPROVE, PERM_VIEW_ALL])?;
+        auth::require_any(&[Permission::Approve, Permission::ViewAll])?;
         let limit = p_limit.unwrap_or(100);
         if !(1..=MAX_LIST).contains(&limit) {
             return Err(LoyaltyError::validation(format!(

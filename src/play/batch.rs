@@ -11,9 +11,8 @@
 // pgrx reads a TableIterator's columns from the signature itself.
 #![allow(clippy::type_complexity)]
 
-use crate::auth::{self, PERM_RATE};
+use crate::auth::{self, Permission, Who};
 use crate::domain::error::{run, Code, LoyaltyError, Result};
-use crate::pg::context;
 use crate::pg::rows::{BatchRow, CompleteRow};
 use crate::pg::spi;
 use crate::pg::subxact::{self, Failure};
@@ -42,8 +41,8 @@ row_fn! {
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> BatchRow {
         let rows = run(move || {
-            crate::pg::standby::writable()?;
-            let caller = auth::require_person(PERM_RATE, p_staff_id)?;
+            let auth::Opened { caller, correlation_id } =
+                auth::open(Who::Person(Permission::Rate, p_staff_id), p_correlation_id)?;
             let ids = p_slip_ids.ok_or_else(|| LoyaltyError::validation("p_slip_ids is required"))?;
             if ids.len() > MAX_BATCH {
                 return Err(LoyaltyError::validation(format!(
@@ -51,7 +50,6 @@ row_fn! {
                 )));
             }
             let atomic = p_atomic.unwrap_or(false);
-            let correlation_id = context::correlation_id(p_correlation_id)?;
             let mut unique: Vec<pgrx::Uuid> = ids.iter().flatten().copied().collect();
             unique.sort_unstable_by_key(|u| *u.as_bytes());
             unique.dedup();

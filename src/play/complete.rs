@@ -4,7 +4,7 @@
 //! whose payment fails closes it all the same, rolls the payment back to a
 //! savepoint and leaves a pending row (PARTIAL_COMPLETION) for recovery.
 
-use crate::auth::{self, Caller, PERM_RATE};
+use crate::auth::{self, Caller, Permission, Who};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::keys;
 use crate::domain::points;
@@ -33,10 +33,9 @@ row_fn! {
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> CompleteRow {
         let row = run(move || {
-            crate::pg::standby::writable()?;
-            let caller = auth::require_person(PERM_RATE, p_staff_id)?;
+            let auth::Opened { caller, correlation_id } =
+                auth::open(Who::Person(Permission::Rate, p_staff_id), p_correlation_id)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
-            let correlation_id = context::correlation_id(p_correlation_id)?;
             complete(
                 slip_id,
                 caller,

@@ -8,7 +8,7 @@
 //! recovery `loyalty:recover`; nobody rates or recovers their own play.
 //! Completion is `complete.rs`, payment `accrual.rs`.
 
-use crate::auth::{self, PERM_RATE};
+use crate::auth::{self, Permission, Who};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::points::{self, Decimal, GameSettings};
 use crate::ledger::{casino, Locked};
@@ -268,14 +268,13 @@ row_fn! {
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> SlipRow {
         let row = run(move || {
-            crate::pg::standby::writable()?;
-            let caller = auth::require_person(PERM_RATE, p_staff_id)?;
+            let auth::Opened { caller, correlation_id } =
+                auth::open(Who::Person(Permission::Rate, p_staff_id), p_correlation_id)?;
             let player_id = required(p_player_id, "p_player_id")?;
             caller.not_for_self(player_id, "rate play")?;
             let game_type = required(p_game_type, "p_game_type")?;
             let bet = check_bet(p_average_bet)?;
             let start = context::finite(required(p_start_time, "p_start_time")?, "p_start_time")?;
-            let correlation_id = context::correlation_id(p_correlation_id)?;
             let now = context::now();
             if micros(start) > micros(now) {
                 return Err(LoyaltyError::validation(
@@ -382,11 +381,10 @@ row_fn! {
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     ) -> SlipRow {
         let row = run(move || {
-            crate::pg::standby::writable()?;
-            let caller = auth::require_person(PERM_RATE, p_staff_id)?;
+            let auth::Opened { caller, correlation_id } =
+                auth::open(Who::Person(Permission::Rate, p_staff_id), p_correlation_id)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
             let bet = check_bet(p_average_bet)?;
-            let correlation_id = context::correlation_id(p_correlation_id)?;
             let slip = Spi::connect_mut(|client| -> Result<Slip> {
                 let slip = load(client, slip_id, true)?;
                 caller.not_for_self(slip.player_id, "rate play")?;
@@ -431,7 +429,10 @@ fn slip_points(p_slip_id: Option<pgrx::Uuid>) -> Option<i64> {
         let id = required(p_slip_id, "p_slip_id")?;
         let slip = Spi::connect(|client| load_read_only(client, id))?;
         if let Some(uid) = uid.filter(|u| !trusted && *u != slip.player_id) {
-            if !auth::holds_any(&auth::staff(uid)?, &[PERM_RATE, auth::PERM_VIEW_ALL]) {
+            if !auth::holds_any(
+                &auth::staff(uid)?,
+                &[Permission::Rate, auth::Permission::ViewAll],
+            ) {
                 return Err(LoyaltyError::new(
                     Code::Forbidden,
                     "only the slip's player and staff with loyalty:rate or loyalty:view_all may see its points",

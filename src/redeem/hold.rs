@@ -7,7 +7,7 @@
 
 use super::{announce, decode, lock, owner, select_hold, settle, unchanged, Hold};
 use crate::alert::{self, AlertKind};
-use crate::auth::{self, Caller, PERM_APPROVE, PERM_REDEEM};
+use crate::auth::{self, Caller, Permission, Who};
 use crate::domain::error::{echo, required, run, Code, LoyaltyError, Result};
 use crate::ledger::held::{self, Available};
 use crate::pg::context;
@@ -60,22 +60,21 @@ fn printable(s: &str) -> bool {
     !s.trim().is_empty() && !s.chars().any(char::is_control)
 }
 
-/// Who asks, then whether the hold may be made (reference §15): staff with
-/// loyalty:redeem, not for themselves, within the per-redemption cap, with
-/// an outlet, a reason and a sane lifetime. `prefix` keeps the keys of
-/// `hold_points` and `redeem_points` apart.
+/// Whether the hold may be made (reference §15), once the opening found
+/// `person` (staff with loyalty:redeem): not for themselves, within the
+/// per-redemption cap, with an outlet, a reason and a sane lifetime.
+/// `prefix` keeps the keys of `hold_points` and `redeem_points` apart.
 #[allow(clippy::too_many_arguments)]
 fn ask(
+    person: Caller,
     player: Option<pgrx::Uuid>,
     points: Option<i64>,
     outlet: Option<&str>,
     reason: Option<&str>,
-    staff_id: Option<pgrx::Uuid>,
     request_id: Option<&str>,
     ttl_micros: i64,
     prefix: &str,
 ) -> Result<(Ask, Limits)> {
-    let person = auth::require_person(PERM_REDEEM, staff_id)?;
     let player = required(player, "p_player_id")?;
     person.not_for_self(player, "redeem points")?;
     let points = required(points, "p_points")?;
@@ -251,11 +250,13 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
-            crate::pg::standby::writable()?;
-            let correlation_id = context::correlation_id(p_correlation_id)?;
+            let auth::Opened {
+                caller,
+                correlation_id,
+            } = auth::open(Who::Person(Permission::Redeem, p_staff_id), p_correlation_id)?;
             let ttl = ttl_micros(p_ttl)?;
             let (a, limits) = ask(
-                p_player_id, p_points, p_outlet, p_reason, p_staff_id, p_request_id, ttl, "hold",
+                caller, p_player_id, p_points, p_outlet, p_reason, p_request_id, ttl, "hold",
             )?;
             let (hold, available, hit) = reserve(&a, &limits, &correlation_id)?;
             Ok(hold.row(available, hit, &correlation_id))
@@ -280,14 +281,16 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
-            crate::pg::standby::writable()?;
-            let correlation_id = context::correlation_id(p_correlation_id)?;
+            let auth::Opened {
+                caller,
+                correlation_id,
+            } = auth::open(Who::Person(Permission::Redeem, p_staff_id), p_correlation_id)?;
             let (a, limits) = ask(
+                caller,
                 p_player_id,
                 p_points,
                 p_outlet,
                 p_reason,
-                p_staff_id,
                 p_request_id,
                 REDEEM_TTL_MICROS,
                 "redeem",
@@ -322,9 +325,8 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
-            crate::pg::standby::writable()?;
-            let person = auth::require_person(PERM_APPROVE, p_staff_id)?;
-            let correlation_id = context::correlation_id(p_correlation_id)?;
+            let auth::Opened { caller: person, correlation_id } =
+                auth::open(Who::Person(Permission::Approve, p_staff_id), p_correlation_id)?;
             let (hold_id, player) = owner(p_hold_id)?;
             person.not_for_self(player, "approve a comp")?;
             Spi::connect(|c| {

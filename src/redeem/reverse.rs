@@ -8,11 +8,10 @@
 // pgrx reads a TableIterator's columns from the signature itself.
 #![allow(clippy::type_complexity)]
 
-use crate::auth::{self, PERM_APPROVE};
+use crate::auth::{self, Permission, Who};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::kinds::Kind;
 use crate::ledger::{self, Entry};
-use crate::pg::context;
 use crate::pg::log::{self, Event};
 use crate::pg::spi;
 use pgrx::prelude::*;
@@ -77,9 +76,13 @@ fn reverse_redemption(
     ),
 > {
     let row = run(move || {
-        crate::pg::standby::writable()?;
-        let person = auth::require_person(PERM_APPROVE, p_staff_id)?;
-        let correlation_id = context::correlation_id(p_correlation_id)?;
+        let auth::Opened {
+            caller: person,
+            correlation_id,
+        } = auth::open(
+            Who::Person(Permission::Approve, p_staff_id),
+            p_correlation_id,
+        )?;
         let entry_id = required(p_ledger_entry_id, "p_ledger_entry_id")?;
         let reason = crate::domain::reason::check(p_reason)?;
         let r = find(entry_id)?;

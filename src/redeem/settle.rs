@@ -7,7 +7,7 @@
 #![allow(clippy::type_complexity)]
 
 use super::{announce, lock, owner, unchanged, Hold};
-use crate::auth::{self, PERM_REDEEM};
+use crate::auth::{self, Permission, Who};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::kinds::Kind;
 use crate::ledger::held::{self, Available};
@@ -128,9 +128,8 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
-            crate::pg::standby::writable()?;
-            let person = auth::require_person(PERM_REDEEM, p_staff_id)?;
-            let correlation_id = context::correlation_id(p_correlation_id)?;
+            let auth::Opened { caller: person, correlation_id } =
+                auth::open(Who::Person(Permission::Redeem, p_staff_id), p_correlation_id)?;
             let (hold_id, player) = owner(p_hold_id)?;
             person.not_for_self(player, "redeem points")?;
             let (_, h) = lock_both(player, hold_id)?;
@@ -207,9 +206,8 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
-            crate::pg::standby::writable()?;
-            let person = auth::require_person(PERM_REDEEM, p_staff_id)?;
-            let correlation_id = context::correlation_id(p_correlation_id)?;
+            let auth::Opened { caller: person, correlation_id } =
+                auth::open(Who::Person(Permission::Redeem, p_staff_id), p_correlation_id)?;
             let (hold_id, player) = owner(p_hold_id)?;
             person.not_for_self(player, "redeem points")?;
             let reason = crate::domain::reason::check(p_reason)?;
@@ -256,8 +254,7 @@ fn expire_holds(
     ),
 > {
     let rows = run(move || {
-        crate::pg::standby::writable()?;
-        auth::require_trusted()?;
+        auth::open(Who::Trusted, None)?;
         let limit = required(p_limit, "p_limit")?;
         if !(1..=MAX_EXPIRE).contains(&limit) {
             return Err(LoyaltyError::validation(format!(

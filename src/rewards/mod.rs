@@ -3,7 +3,7 @@
 //! audited, and alerted on when one staff member issues too many.
 
 use crate::alert::{self, AlertKind};
-use crate::auth::{self, PERM_AWARD};
+use crate::auth::{self, Permission};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::keys;
 use crate::domain::kinds::Kind;
@@ -105,14 +105,14 @@ fn check(
     cfg: &Settings,
 ) -> Result<(pgrx::Uuid, i64, String)> {
     // 2. may award
-    match staff_row {
-        Some((true, perms)) if perms.iter().any(|p| p == PERM_AWARD) => {}
-        _ => {
-            return Err(LoyaltyError::new(
-                Code::Forbidden,
-                format!("caller is not active staff with {PERM_AWARD}"),
-            ))
-        }
+    if !auth::holds_any(&staff_row, &[Permission::Award]) {
+        return Err(LoyaltyError::new(
+            Code::Forbidden,
+            format!(
+                "caller is not active staff with {}",
+                Permission::Award.as_str()
+            ),
+        ));
     }
     // 3. acting as themselves
     if req.staff_id != Some(caller) {

@@ -23,3 +23,21 @@ ROLLBACK TO s;
 SELECT count(*) - :rows_before AS rows_added FROM loyalty.loyalty_ledger;
 SELECT count(*), sum(points_change) FROM loyalty.loyalty_ledger WHERE player_id = 'bbbbbbbb-0000-4000-8000-000000000001';
 ROLLBACK;
+
+-- The registries as SQL sees them (src/domain/kinds.rs, permissions.rs):
+-- every kind and what it is, every permission and its place in the rule.
+SELECT * FROM loyalty.ledger_kinds();
+SELECT permission, grants_or_receives, reviews FROM loyalty.permissions();
+-- the staff table's checks call them, and the admin API's refusal says
+-- the rule from them
+BEGIN;
+SELECT loyalty.upsert_staff('cccccccc-0000-4000-8000-000000000001', '{loyalty:audit,loyalty:award}');
+ROLLBACK;
+BEGIN;
+SELECT loyalty.upsert_staff('cccccccc-0000-4000-8000-000000000001', '{loyalty:everything}');
+ROLLBACK;
+BEGIN;
+SELECT staff_id, permissions FROM loyalty.upsert_staff('cccccccc-0000-4000-8000-000000000001', '{loyalty:audit,loyalty:view_all}');
+ROLLBACK;
+-- a name that is no permission is a mistake in the calling SQL, said as one
+SELECT loyalty.require_caller(ARRAY['loyalty:veiw_all']);
