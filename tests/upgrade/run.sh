@@ -38,12 +38,24 @@ checkout_release() {
         || fail "commit $commit does not hold version $version in its Cargo.toml"
 }
 
+# From 0.3.0 on, a trusted back end names the staff member it acts for on
+# the floor (p_staff_id, someone holding loyalty:rate); before, the argument
+# does not exist. floor_arg VERSION STAFF prints what a floor call appends.
+names_floor_staff() { case "$1" in 0.1.0|0.2.0) return 1 ;; *) return 0 ;; esac; }
+FLOOR_STAFF=5afe0000-0000-4000-8000-000000000003
+floor_arg() { if names_floor_staff "$1"; then echo ", p_staff_id => '$2'"; fi; }
+
 # Partial completions need a second session: it holds the player's row lock
 # while the floor's completion times out on it, so the accrual fails for real
 # (55P03) and 0.x writes its pending_accrual row. One of the two slips is then
 # recovered, so both a resolved and an owed pending row cross the upgrade.
 make_partials() {
-    local db="$1" player='00000000-0000-4000-8000-0000000000a5'
+    local db="$1" version="$2" player='00000000-0000-4000-8000-0000000000a5' floor ends=""
+    floor=$(floor_arg "$version" "$FLOOR_STAFF")
+    # from 0.3.0 a player's slips may not overlap: each starts after the
+    # last one's end
+    names_floor_staff "$version" && ends=", p_end_time => now() - make_interval(hours => 3 - n) + interval '30 minutes'"
+
     PGAPPNAME=upgrade-locker psql -X -q -d "$db" -c "BEGIN;
         SELECT 1 FROM loyalty.player_loyalty WHERE player_id = '$player' FOR UPDATE;
         SELECT pg_sleep(120); COMMIT" >/dev/null 2>&1 &
@@ -58,8 +70,8 @@ make_partials() {
 SET lock_timeout = '200ms';
 SELECT o.id || ' ' || c.status || ' ' || coalesce(c.error_code, '-')
   FROM generate_series(1, 2) AS n,
-       LATERAL loyalty.open_rating_slip('$player', 'BLACKJACK', 50, p_start_time => now() - make_interval(hours => n)) AS o,
-       LATERAL loyalty.complete_rating_slip(o.id, 'upgrade-seed-partial-' || n) AS c;
+       LATERAL loyalty.open_rating_slip('$player', 'BLACKJACK', 50, p_start_time => now() - make_interval(hours => 3 - n) $floor) AS o,
+       LATERAL loyalty.complete_rating_slip(o.id, 'upgrade-seed-partial-' || n $floor $ends) AS c;
 SQL
     )
     psql_q -d "$db" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
@@ -140,9 +152,11 @@ for release in "${RELEASES[@]}"; do
 
     psql_q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
     psql_q -d "$db" -c "CREATE EXTENSION casino_loyalty VERSION '$version'" >/dev/null
-    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f tests/upgrade/seed_0.1.0.sql >"$WORK/seed-$version.out" \
-        || { cat "$WORK/seed-$version.out"; fail "seeding $version failed"; }
-    make_partials "$db" >"$WORK/partials-$version.out"
+    floor=$(floor_arg "$version" "$FLOOR_STAFF")
+    if names_floor_staff "$version"; then named=true; else named=false; fi
+    psql -X -q -v ON_ERROR_STOP=1 -v named="$named" -v floor="$floor" -d "$db" -f tests/upgrade/seed.sql \
+        >"$WORK/seed-$version.out" || { cat "$WORK/seed-$version.out"; fail "seeding $version failed"; }
+    make_partials "$db" "$version" >"$WORK/partials-$version.out"
     psql_q -d "$db" -c "SELECT table_name || '|' || string_agg(column_name, ', ' ORDER BY ordinal_position)
                           FROM information_schema.columns WHERE table_schema = 'loyalty'
                            AND table_name IN (SELECT tablename FROM pg_tables WHERE schemaname = 'loyalty')
@@ -156,12 +170,14 @@ for release in "${RELEASES[@]}"; do
     win="${db}_window"
     psql_q -d postgres -c "DROP DATABASE IF EXISTS $win" -c "CREATE DATABASE $win TEMPLATE $db" >/dev/null
     window_staff='5afe0000-0000-4000-8000-0000000000e1'
-    psql_q -d "$win" -c "INSERT INTO loyalty.staff (staff_id, permissions) VALUES ('$window_staff', '{loyalty:award}')" \
+    window_permissions='{loyalty:award}'
+    names_floor_staff "$version" && window_permissions='{loyalty:award,loyalty:rate}'
+    psql_q -d "$win" -c "INSERT INTO loyalty.staff (staff_id, permissions) VALUES ('$window_staff', '$window_permissions')" \
         -c "UPDATE loyalty.config SET rate_limit_count = 100000, alert_reward_count = 100000" >/dev/null
 
     install_extension || fail "building $CURRENT failed"
 
-    old_definitions_work "$win" "$version" "$window_staff" >"$WORK/window-$version.out" \
+    old_definitions_work "$win" "$version" "$window_staff" "$(floor_arg "$version" "$window_staff")" >"$WORK/window-$version.out" \
         || { cat "$WORK/window-$version.out"; fail "calls through $version's definitions failed once $CURRENT's files were installed"; }
     # releases before 0.3.0 named one file for every version; from 0.3.0
     # each names its own

@@ -34,16 +34,17 @@ longest_call() {
     awk '/^call /{want=1; next} want && /^Time:/{ if ($2 > max) max = $2; want=0 } END { printf "%.0f", max }' "$1"
 }
 
-# old_definitions_work DB VERSION STAFF: with the new build's files
+# old_definitions_work DB VERSION STAFF FLOOR: with the new build's files
 # installed and the database still at VERSION, the floor's calls through
-# VERSION's definitions work: open and complete a slip, a manual reward,
-# and (from 0.2.0) the health check.
+# VERSION's definitions work: open and complete a slip (FLOOR: what names
+# the staff member rating it, where VERSION asks), a manual reward, and
+# (from 0.2.0) the health check.
 old_definitions_work() {
-    local db="$1" version="$2" staff="$3" player='00000000-0000-4000-8000-00000000bee2' out
+    local db="$1" version="$2" staff="$3" floor="$4" player='00000000-0000-4000-8000-00000000bee2' out
     out=$(psql_q -d "$db" <<SQL
 SELECT 'open ' || (o.id IS NOT NULL) || ' complete ' || c.status
-  FROM loyalty.open_rating_slip('$player', 'BLACKJACK', 25, NULL, NULL, now() - interval '1 hour') o,
-       LATERAL loyalty.complete_rating_slip(o.id) c;
+  FROM loyalty.open_rating_slip('$player', 'BLACKJACK', 25, NULL, NULL, now() - interval '1 hour' $floor) o,
+       LATERAL loyalty.complete_rating_slip(o.id $floor) c;
 SELECT 'reward ' || transaction_type FROM loyalty.manual_reward('$player', 50, 'window check reward', '$staff', NULL, 'window-$version');
 SELECT 'library ' || (SELECT probin FROM pg_proc WHERE proname = 'complete_rating_slip' AND pronamespace = 'loyalty'::regnamespace);
 SQL

@@ -1,8 +1,13 @@
--- Real data on an installed casino_loyalty 0.1.0, made the way a casino makes
--- it: owner edits at psql, then slips and rewards through the functions (as
--- the owner, a trusted back end). tests/upgrade/run.sh then adds partial
--- completions (which need a second session holding a lock), snapshots every
--- table, upgrades, and compares.
+-- Real data on an installed release (0.1.0 onwards), made the way a casino
+-- makes it: owner edits at psql, then slips and rewards through the
+-- functions (as the owner, a trusted back end). tests/upgrade/run.sh then
+-- adds partial completions (which need a second session holding a lock),
+-- snapshots every table, upgrades, and compares.
+--
+-- Two variables come from run.sh: from 0.3.0 on a trusted back end names the
+-- staff member it acts for on the floor, so `named` is true there, and
+-- `floor` is the argument that names them (empty before 0.3.0, where the
+-- argument does not exist and 0.1.0's staff table refuses loyalty:rate).
 \set ON_ERROR_STOP on
 \set QUIET on
 
@@ -26,6 +31,12 @@ INSERT INTO loyalty.staff (staff_id, permissions, active, created_at, updated_at
      '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00'),
     ('5afe0000-0000-4000-8000-000000000002', '{loyalty:award}', false,
      '2026-01-01 00:00:00+00', '2026-02-01 00:00:00+00');
+\if :named
+-- the floor supervisor the back end names when it rates play
+INSERT INTO loyalty.staff (staff_id, permissions, active, created_at, updated_at) VALUES
+    ('5afe0000-0000-4000-8000-000000000003', '{loyalty:rate}', true,
+     '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00');
+\endif
 
 -- Completed slips, paid: players 1-3 (player 2 crosses into SILVER).
 SELECT s.status, s.points_earned, s.tier_after
@@ -35,13 +46,13 @@ SELECT s.status, s.points_earned, s.tier_after
        LATERAL loyalty.open_rating_slip(v.player, v.game, v.bet,
                                         p_visit_id => '00000000-0000-4000-8000-00000000f001',
                                         p_start_time => now() - make_interval(hours => v.hours),
-                                        p_correlation_id => 'upgrade-seed-open') AS o,
-       LATERAL loyalty.complete_rating_slip(o.id, 'upgrade-seed-complete') AS s
+                                        p_correlation_id => 'upgrade-seed-open' :floor) AS o,
+       LATERAL loyalty.complete_rating_slip(o.id, 'upgrade-seed-complete' :floor) AS s
  ORDER BY v.player;
 
 -- A slip still OPEN when the upgrade runs: player 4.
 SELECT status FROM loyalty.open_rating_slip('00000000-0000-4000-8000-0000000000a4', 'ROULETTE', 10,
-                                            p_start_time => now() - interval '30 minutes');
+                                            p_start_time => now() - interval '30 minutes' :floor);
 
 -- Manual rewards across players by the pit boss: bonuses and an adjustment.
 -- The fourth within the hour passes the edited alert threshold (3): an alert.
