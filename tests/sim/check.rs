@@ -94,10 +94,13 @@ pub fn from_rows(c: &mut Client) -> Vec<Verdict> {
             // either value)
             "WITH t AS (SELECT a.at, (a.after ->> 'daily_approval_threshold_points')::bigint AS thr
                           FROM loyalty.admin_audit a WHERE a.action = 'configure'),
-                  e AS (SELECT l.id, l.player_id, l.source, l.created_at,
+                  e AS (SELECT l.id, l.player_id, l.source, l.created_at, l.points_change, l.gaming_day,
+                               l.correlation_id,
                                sum(l.points_change) OVER (PARTITION BY l.player_id, l.gaming_day ORDER BY l.seq) AS day
                           FROM loyalty.loyalty_ledger l WHERE l.transaction_type = 'GAMEPLAY')
-             SELECT e.id || ' of ' || e.player_id || ': ' || e.day || ' in the day'
+             SELECT e.id || ' of ' || e.player_id || ': ' || e.day || ' in the day (' || e.points_change
+                    || ' by ' || e.source || ' ' || e.correlation_id || ', day ' || e.gaming_day
+                    || ' at ' || e.created_at || ')'
                FROM e
               WHERE e.source <> 'approve_slip'
                 AND e.day > (SELECT max(t.thr) FROM t
@@ -222,6 +225,8 @@ pub fn thresholds_followed(c: &mut Client, m: &Model) -> Verdict {
                           JOIN loyalty.loyalty_ledger l ON l.correlation_id = b.correlation
                                                        AND l.transaction_type = 'GAMEPLAY')
              SELECT l.id || ' of ' || l.player_id || ': ' || d.day || ' in the day, above ' || a.ceiling
+                    || ' (' || l.points_change || ' by ' || l.source || ' ' || l.correlation_id
+                    || ', day ' || l.gaming_day || ' at ' || l.created_at || ')'
                FROM a JOIN loyalty.loyalty_ledger l ON l.id = a.id
               CROSS JOIN LATERAL (SELECT sum(g.points_change) AS day FROM loyalty.loyalty_ledger g
                                    WHERE g.player_id = l.player_id AND g.gaming_day = l.gaming_day
