@@ -226,7 +226,22 @@ pub fn thresholds_followed(c: &mut Client, m: &Model) -> Verdict {
                                                        AND l.transaction_type = 'GAMEPLAY')
              SELECT l.id || ' of ' || l.player_id || ': ' || d.day || ' in the day, above ' || a.ceiling
                     || ' (' || l.points_change || ' by ' || l.source || ' ' || l.correlation_id
-                    || ', day ' || l.gaming_day || ' at ' || l.created_at || ')'
+                    || ', day ' || l.gaming_day || ' at ' || l.created_at || '; slip '
+                    || coalesce((SELECT r.start_time || ' to ' || r.end_time || ' ' || coalesce(r.approval_status, '-')
+                                   FROM loyalty.rating_slip r WHERE r.id = l.rating_slip_id), '-')
+                    || '; the day so far, seq:points:source:time: '
+                    || (SELECT string_agg(g.seq || ':' || g.points_change || ':' || g.source || ':' || g.created_at::time,
+                                          ' ' ORDER BY g.seq)
+                          FROM loyalty.loyalty_ledger g
+                         WHERE g.player_id = l.player_id AND g.gaming_day = l.gaming_day
+                           AND g.transaction_type = 'GAMEPLAY' AND g.seq <= l.seq)
+                    || '; threshold changes: '
+                    || coalesce((SELECT string_agg((x.after ->> 'daily_approval_threshold_points') || '@' || x.at::time,
+                                                   ' ' ORDER BY x.at)
+                                   FROM loyalty.admin_audit x
+                                  WHERE x.action = 'configure'
+                                    AND x.at BETWEEN l.created_at - interval '5 seconds' AND l.created_at + interval '5 seconds'),
+                                '-') || ')'
                FROM a JOIN loyalty.loyalty_ledger l ON l.id = a.id
               CROSS JOIN LATERAL (SELECT sum(g.points_change) AS day FROM loyalty.loyalty_ledger g
                                    WHERE g.player_id = l.player_id AND g.gaming_day = l.gaming_day
