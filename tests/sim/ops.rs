@@ -631,14 +631,22 @@ pub fn execute(
             .unwrap_or(i64::MAX);
         acknowledge(op, world, &mut model, rows, session, ceiling);
     } else if let Op::Reward { voucher, .. } = op {
+        // A backend terminated (57P01, 57P02) may have committed before it
+        // reported the termination, which then answers the COMMIT: like a
+        // lost connection, the call's outcome is unknown, not a refusal.
+        let unknown = match &outcome {
+            Outcome::Lost => true,
+            Outcome::Refused(state, _) => state.starts_with("57P"),
+            Outcome::Ok(_) => false,
+        };
         match outcome {
-            Outcome::Lost => model.refused_vouchers.retain(|v| v != voucher),
+            _ if unknown => model.refused_vouchers.retain(|v| v != voucher),
             _ if !model.vouchers.iter().any(|(v, _)| v == voucher) => {
                 model.refused_vouchers.push(voucher.clone())
             }
             _ => {}
         }
-        if outcome == Outcome::Lost {
+        if unknown {
             // its outcome is unknown: neither present nor absent is proven
             model.vouchers.push((voucher.clone(), usize::MAX));
         }
