@@ -105,6 +105,16 @@ fn oversized(t: &str) -> &'static str {
 /// types, after a blanket GRANT EXECUTE: the backend grows by less than
 /// 10 MB in total. 0.2.0 kept each refused text[] (require_caller: +381 MB
 /// for 2,000 calls).
+/// The DO blocks' declarations: the refusal count, and one oversized value
+/// of each argument type (`oversized` names them).
+const OVERSIZED: &str = "refused bigint := 0;
+    v_text  text   := repeat('x', 100000);
+    v_texts text[] := ARRAY[repeat('x', 100000), repeat('y', 100000)];
+    v_json  jsonb  := jsonb_build_object('k', repeat('x', 100000));
+    v_num   numeric := repeat('9', 100000)::numeric;
+    v_uuids uuid[] := (SELECT array_agg(gen_random_uuid()) FROM generate_series(1, 6000));
+    v_uuid  uuid   := gen_random_uuid();";
+
 /// What answers anon after a blanket GRANT EXECUTE, nothing of anyone's:
 /// the pure helpers (keys, tier arithmetic, the registries of ledger kinds
 /// and permissions), the caller's own id and permission (none), the list
@@ -171,14 +181,8 @@ fn no_function_keeps_memory_on_refusal() {
         tx.batch_execute(&format!(
             "DO $list$
              DECLARE
-                 refused bigint := 0;
                  answered text[] := '{{}}';
-                 v_text  text   := repeat('x', 100000);
-                 v_texts text[] := ARRAY[repeat('x', 100000), repeat('y', 100000)];
-                 v_json  jsonb  := jsonb_build_object('k', repeat('x', 100000));
-                 v_num   numeric := repeat('9', 100000)::numeric;
-                 v_uuids uuid[] := (SELECT array_agg(gen_random_uuid()) FROM generate_series(1, 6000));
-                 v_uuid  uuid   := gen_random_uuid();
+                 {OVERSIZED}
              BEGIN
                  {}
                  PERFORM set_config('loyalty_test.answered',
@@ -214,13 +218,7 @@ fn no_function_keeps_memory_on_refusal() {
             tx.batch_execute(&format!(
                 "DO $walk$
                  DECLARE
-                     refused bigint := 0;
-                     v_text  text   := repeat('x', 100000);
-                     v_texts text[] := ARRAY[repeat('x', 100000), repeat('y', 100000)];
-                     v_json  jsonb  := jsonb_build_object('k', repeat('x', 100000));
-                     v_num   numeric := repeat('9', 100000)::numeric;
-                     v_uuids uuid[] := (SELECT array_agg(gen_random_uuid()) FROM generate_series(1, 6000));
-                     v_uuid  uuid   := gen_random_uuid();
+                     {OVERSIZED}
                  BEGIN
                      FOR i IN 1..{n} LOOP
                          {calls}
@@ -229,7 +227,10 @@ fn no_function_keeps_memory_on_refusal() {
                  END $walk$"
             ))?;
             Ok(tx
-                .query_one("SELECT current_setting('loyalty_test.refused')::bigint", &[])?
+                .query_one(
+                    "SELECT current_setting('loyalty_test.refused')::bigint",
+                    &[],
+                )?
                 .get(0))
         })
         .unwrap()
