@@ -732,3 +732,1124 @@ COMMENT ON COLUMN loyalty.player_loyalty.last_earned_at IS 'When the player last
 COMMENT ON COLUMN loyalty.player_loyalty.tier_credits IS 'Tier credits earned in tier_period (what an entry adds or takes is its kind''s tier_credits in loyalty.ledger_kinds(); never below 0); the tier under config.tier_basis = PERIOD.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.transaction_type IS 'The entry''s kind: one of loyalty.ledger_kinds(), which says what each kind is, earns and counts (src/domain/kinds.rs).';
 COMMENT ON COLUMN loyalty.loyalty_ledger.event_type IS 'The event the entry records: its kind''s event_type in loyalty.ledger_kinds().';
+
+-- Properties (SPEC §22): one enterprise, several casinos, one account per
+-- player. The database becomes an enterprise with one property, MAIN,
+-- whose settings are all the enterprise's (NULL falls back to
+-- loyalty.config), so every 0.3.0 call works unchanged. New columns on the
+-- big tables are added without a rewrite or a scan: a constant default
+-- fills existing rows from the catalog (they were all at MAIN), then the
+-- default becomes a fresh install's. Ledger entries written
+-- before properties keep no property (their hashes cover none); their
+-- gameplay counts at MAIN.
+CREATE DOMAIN loyalty.property_code AS text
+    CONSTRAINT property_code_check CHECK (VALUE ~ '^[A-Z0-9][A-Z0-9_-]{0,31}$');
+COMMENT ON DOMAIN loyalty.property_code IS 'A property''s code: 1 to 32 of A-Z, 0-9, _ and -, starting with a letter or digit (LV-STRIP).';
+CREATE TABLE loyalty.property (
+    property_id     loyalty.property_code NOT NULL,
+    name            text    NOT NULL CONSTRAINT property_name_check CHECK (name <> ''),
+    time_zone       text    -- NULL (the enterprise's) passes; an unknown zone fails to convert
+                    CONSTRAINT property_time_zone_check CHECK (time_zone <> '' AND (now() AT TIME ZONE time_zone) < 'infinity'),
+    gaming_day_start time,
+    active          boolean NOT NULL DEFAULT true,
+    daily_approval_threshold_points bigint CONSTRAINT property_daily_approval_threshold_points_check
+                    CHECK (daily_approval_threshold_points >= 0),
+    cents_per_point numeric(12,4) CONSTRAINT property_cents_per_point_check CHECK (cents_per_point BETWEEN 0 AND 10000),
+    max_redemption_points bigint CONSTRAINT property_max_redemption_points_check
+                    CHECK (max_redemption_points BETWEEN 1 AND 1000000000000),
+    redemption_approval_points bigint CONSTRAINT property_redemption_approval_points_check
+                    CHECK (redemption_approval_points >= 0),
+    seeded          boolean NOT NULL DEFAULT false,
+    created_at      loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    updated_at      loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT property_pkey PRIMARY KEY (property_id)
+);
+COMMENT ON TABLE loyalty.property IS 'The enterprise''s properties (casinos). Each setting left NULL falls back to loyalty.config; the tier ladder, tier basis and expiry are the enterprise''s. Never deleted: made inactive.';
+COMMENT ON COLUMN loyalty.property.property_id IS 'The property''s code (LV-STRIP); slips, holds, vouchers and ledger entries name it.';
+COMMENT ON COLUMN loyalty.property.name IS 'The property''s name, for people.';
+COMMENT ON COLUMN loyalty.property.time_zone IS 'IANA time zone its gaming days are computed in (NULL: config.casino_timezone).';
+COMMENT ON COLUMN loyalty.property.gaming_day_start IS 'Local time its gaming day starts (NULL: config.gaming_day_start).';
+COMMENT ON COLUMN loyalty.property.active IS 'An inactive property takes no new slip, reward, hold or redemption; what it started can still be finished.';
+COMMENT ON COLUMN loyalty.property.daily_approval_threshold_points IS 'Daily four-eyes threshold of a player''s gameplay at this property on its gaming day (NULL: config.daily_approval_threshold_points).';
+COMMENT ON COLUMN loyalty.property.cents_per_point IS 'What a point is worth in a comp here, in cents (NULL: config.cents_per_point).';
+COMMENT ON COLUMN loyalty.property.max_redemption_points IS 'Most points one hold or redemption here may take (NULL: config.max_redemption_points).';
+COMMENT ON COLUMN loyalty.property.redemption_approval_points IS 'A hold here of more points than this waits for a second person (NULL: config.redemption_approval_points).';
+COMMENT ON COLUMN loyalty.property.seeded IS 'True while the row is as the install seeded it (MAIN); an owner edit clears it.';
+COMMENT ON COLUMN loyalty.property.created_at IS 'Audit: when the property was added.';
+COMMENT ON COLUMN loyalty.property.updated_at IS 'Audit: when the property last changed.';
+
+INSERT INTO loyalty.property (property_id, name, seeded) VALUES ('MAIN', 'Main', true);
+CREATE TRIGGER property_merge_seeded BEFORE INSERT ON loyalty.property
+    FOR EACH ROW EXECUTE FUNCTION loyalty.merge_seeded_row();
+CREATE TRIGGER property_seeded_row_edited BEFORE UPDATE ON loyalty.property
+    FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_edited();
+CREATE TRIGGER property_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON loyalty.property
+    FOR EACH STATEMENT EXECUTE FUNCTION loyalty.tier_ladder_changed();
+SELECT pg_catalog.pg_extension_config_dump('loyalty.property', '');
+CREATE TABLE loyalty.staff_property (
+    staff_id    uuid    NOT NULL,
+    property_id loyalty.property_code NOT NULL,
+    permissions text[]  NOT NULL,
+    updated_at  loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT staff_property_pkey PRIMARY KEY (staff_id, property_id),
+    CONSTRAINT staff_property_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES loyalty.staff (staff_id),
+    CONSTRAINT staff_property_property_id_fkey FOREIGN KEY (property_id) REFERENCES loyalty.property (property_id)
+);
+COMMENT ON TABLE loyalty.staff_property IS 'Permissions a staff member holds at one property only (staff.permissions hold at every property). Inactive staff hold none anywhere.';
+COMMENT ON COLUMN loyalty.staff_property.staff_id IS 'The staff member (loyalty.staff).';
+COMMENT ON COLUMN loyalty.staff_property.property_id IS 'Where these permissions hold.';
+COMMENT ON COLUMN loyalty.staff_property.permissions IS 'Permissions held at this property, each one of loyalty.permissions(); with the enterprise-wide ones, a reviewer there neither grants nor receives.';
+COMMENT ON COLUMN loyalty.staff_property.updated_at IS 'Audit: when the row last changed.';
+CREATE INDEX staff_property_property_idx ON loyalty.staff_property (property_id);
+ALTER TABLE loyalty.staff_property
+    ADD CONSTRAINT staff_property_permissions_check CHECK (loyalty.are_permissions(permissions)),
+    ADD CONSTRAINT staff_property_audit_separation_check CHECK (loyalty.permissions_separated(permissions));
+SELECT pg_catalog.pg_extension_config_dump('loyalty.staff_property', '');
+ALTER TABLE loyalty.property        ENABLE ROW LEVEL SECURITY;
+ALTER TABLE loyalty.staff_property  ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON loyalty.property TO anon, authenticated, service_role;
+CREATE POLICY property_read ON loyalty.property FOR SELECT TO anon, authenticated, service_role USING (true);
+GRANT SELECT ON loyalty.staff_property TO authenticated, service_role;
+CREATE POLICY staff_property_read ON loyalty.staff_property FOR SELECT TO authenticated
+    USING (staff_id = (SELECT loyalty.caller_uid())
+           OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
+CREATE POLICY staff_property_service ON loyalty.staff_property FOR SELECT TO service_role USING (true);
+
+-- Where a row that names no property happened: the enterprise's only
+-- active property. The default of the property columns of slips, holds and
+-- vouchers, which the functions always set: it serves rows an owner writes
+-- by hand, and calls of the previous version still in flight when an
+-- update commits (a 0.3.0 database has one property).
+CREATE FUNCTION loyalty.sole_property() RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_ids text[];
+BEGIN
+    SELECT array_agg(p.property_id::text ORDER BY p.property_id) INTO v_ids FROM loyalty.property p WHERE p.active;
+    IF cardinality(v_ids) IS DISTINCT FROM 1 THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422',
+            DETAIL = 'the enterprise has no single active property: name the property';
+    END IF;
+    RETURN v_ids[1];
+END
+$$;
+COMMENT ON FUNCTION loyalty.sole_property() IS
+    'Internal: the enterprise''s only active property (VALIDATION_ERROR when it has several or none); the default of the property columns.';
+REVOKE ALL ON FUNCTION loyalty.sole_property FROM PUBLIC;
+ALTER TABLE loyalty.rating_slip ADD COLUMN property_id text NOT NULL DEFAULT 'MAIN';
+ALTER TABLE loyalty.rating_slip ALTER COLUMN property_id SET DEFAULT loyalty.sole_property();
+ALTER TABLE loyalty.rating_slip
+    ADD CONSTRAINT rating_slip_property_id_fkey FOREIGN KEY (property_id) REFERENCES loyalty.property (property_id);
+COMMENT ON COLUMN loyalty.rating_slip.property_id IS 'The property the play happened at: its gaming day, thresholds and staff decide the slip.';
+ALTER TABLE loyalty.hold ADD COLUMN property_id text NOT NULL DEFAULT 'MAIN';
+ALTER TABLE loyalty.hold ALTER COLUMN property_id SET DEFAULT loyalty.sole_property();
+ALTER TABLE loyalty.hold
+    ADD CONSTRAINT hold_property_id_fkey FOREIGN KEY (property_id) REFERENCES loyalty.property (property_id);
+COMMENT ON COLUMN loyalty.hold.property_id IS 'The property the comp is given at: its limits and staff decide the hold.';
+ALTER TABLE loyalty.voucher ADD COLUMN property_id text NOT NULL DEFAULT 'MAIN';
+ALTER TABLE loyalty.voucher ALTER COLUMN property_id SET DEFAULT loyalty.sole_property();
+COMMENT ON COLUMN loyalty.voucher.property_id IS 'Where it was paid; an id pays once in the whole enterprise, wherever it is presented.';
+ALTER TABLE loyalty.loyalty_ledger ADD COLUMN property_id text;
+ALTER TABLE loyalty.alert ADD COLUMN property_id text;
+COMMENT ON COLUMN loyalty.alert.property_id IS 'Where it happened (a held slip''s, a comp''s, a reward''s property); NULL for a finding of the whole enterprise (health_check).';
+ALTER TABLE loyalty.notification ADD COLUMN property_id text;
+COMMENT ON COLUMN loyalty.notification.property_id IS 'Where the event happened (a hold''s or an alert''s property); NULL for an enterprise event (a tier change, an expiry warning).';
+COMMENT ON COLUMN loyalty.loyalty_ledger.gaming_day IS 'The gaming day when the entry was written: its property''s (time zone and day start), or the enterprise''s (loyalty.config) for an entry with no property.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.property_id IS 'Where it happened (loyalty.property); NULL for enterprise events (expiry, a tier roll, a reconciliation, a direct increment) and for entries written before 0.4.0, all at the one property the upgrade named MAIN.';
+ALTER TABLE loyalty.player_loyalty ADD COLUMN gameplay_property text DEFAULT 'MAIN';
+ALTER TABLE loyalty.player_loyalty ALTER COLUMN gameplay_property DROP DEFAULT;
+COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day IS 'Gaming day of the player''s last GAMEPLAY entry, at gameplay_property (the daily approval threshold counts within it).';
+COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day_points IS 'GAMEPLAY points posted at gameplay_property on gameplay_day, kept by the write path under the player''s lock.';
+COMMENT ON COLUMN loyalty.player_loyalty.gameplay_property IS 'Property of the player''s last GAMEPLAY entry: gameplay_day_points counts there (a payment at another property counts its day from the ledger).';
+
+-- Floor functions take p_property_id (default: the slip's or hold's
+-- property, or the only one). A function dropped and made again would fail
+-- a call already inside it: the update holds every table, such a call waits
+-- inside for one, and once the update commits it looks its own definition
+-- up by OID to form its result ("cache lookup failed for function"). So each
+-- keeps its OID: the new definition is made beside it (an overload with the
+-- added argument), then its arguments, body and comment move onto the old
+-- catalog row and the new row is dropped. Grants, settings (plan_cache_mode),
+-- extension membership and what depends on it stay; a call in flight ends
+-- with the result columns it started with, which do not change.
+CREATE FUNCTION loyalty.take_definition(p_name text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_keep oid;
+    v_from oid;
+    n      pg_catalog.pg_proc;
+    v_drop text;
+    v_comment text;
+BEGIN
+    -- the two overloads of p_name ('schema.function'): the one made before
+    -- (fewer arguments) takes the definition of the one just made
+    SELECT min(p.oid) FILTER (WHERE p.pronargs = r.lo), min(p.oid) FILTER (WHERE p.pronargs = r.hi)
+      INTO v_keep, v_from
+      FROM pg_catalog.pg_proc p,
+           (SELECT min(q.pronargs) AS lo, max(q.pronargs) AS hi, count(*) AS k FROM pg_catalog.pg_proc q
+             WHERE q.oid IN (SELECT x.oid FROM pg_catalog.pg_proc x
+                              WHERE x.pronamespace = split_part(p_name, '.', 1)::regnamespace
+                                AND x.proname = split_part(p_name, '.', 2))) r
+     WHERE p.pronamespace = split_part(p_name, '.', 1)::regnamespace
+       AND p.proname = split_part(p_name, '.', 2) AND r.k = 2 AND r.lo < r.hi;
+    IF v_keep IS NULL OR v_from IS NULL THEN
+        RAISE EXCEPTION 'take_definition: % has not exactly an old and a new overload', p_name;
+    END IF;
+    SELECT * INTO STRICT n FROM pg_catalog.pg_proc WHERE oid = v_from;
+    v_drop := v_from::regprocedure::text;
+    v_comment := pg_catalog.obj_description(v_from, 'pg_proc');
+    EXECUTE 'DROP FUNCTION ' || v_drop;
+    UPDATE pg_catalog.pg_proc o
+       SET pronargs = n.pronargs, pronargdefaults = n.pronargdefaults, proargtypes = n.proargtypes,
+           proallargtypes = n.proallargtypes, proargmodes = n.proargmodes, proargnames = n.proargnames,
+           proargdefaults = n.proargdefaults, prosrc = n.prosrc, probin = n.probin, prosqlbody = n.prosqlbody
+     WHERE o.oid = v_keep;
+    EXECUTE format('COMMENT ON FUNCTION %s IS %L', v_keep::regprocedure, v_comment);
+END
+$$;
+CREATE FUNCTION loyalty."open_rating_slip"(
+	"p_player_id" uuid,
+	"p_game_type" TEXT,
+	"p_average_bet" NUMERIC,
+	"p_visit_id" uuid DEFAULT NULL,
+	"p_session_id" uuid DEFAULT NULL,
+	"p_start_time" timestamp with time zone DEFAULT now(),
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"id" uuid, 
+	"player_id" uuid, 
+	"visit_id" uuid, 
+	"session_id" uuid, 
+	"game_type" TEXT, 
+	"average_bet" NUMERIC, 
+	"start_time" timestamp with time zone, 
+	"end_time" timestamp with time zone, 
+	"status" TEXT, 
+	"duration_seconds" INT, 
+	"points_owed" bigint, 
+	"accrued_ledger_id" bigint, 
+	"correlation_id" TEXT 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'open_rating_slip_wrapper';
+CREATE FUNCTION loyalty."update_rating_slip_bet"(
+	"p_slip_id" uuid,
+	"p_average_bet" NUMERIC,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"id" uuid, 
+	"player_id" uuid, 
+	"visit_id" uuid, 
+	"session_id" uuid, 
+	"game_type" TEXT, 
+	"average_bet" NUMERIC, 
+	"start_time" timestamp with time zone, 
+	"end_time" timestamp with time zone, 
+	"status" TEXT, 
+	"duration_seconds" INT, 
+	"points_owed" bigint, 
+	"accrued_ledger_id" bigint, 
+	"correlation_id" TEXT 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'update_rating_slip_bet_wrapper';
+CREATE FUNCTION loyalty."complete_rating_slip"(
+	"p_slip_id" uuid,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_atomic" bool DEFAULT false,
+	"p_end_time" timestamp with time zone DEFAULT NULL,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"status" TEXT, 
+	"slip_id" uuid, 
+	"player_id" uuid, 
+	"visit_id" uuid, 
+	"session_id" uuid, 
+	"game_type" TEXT, 
+	"average_bet" NUMERIC, 
+	"start_time" timestamp with time zone, 
+	"end_time" timestamp with time zone, 
+	"duration_seconds" INT, 
+	"ledger_entry_id" bigint, 
+	"points_earned" bigint, 
+	"balance_before" bigint, 
+	"balance_after" bigint, 
+	"tier_before" TEXT, 
+	"tier_after" TEXT, 
+	"idempotent_hit" bool, 
+	"error_code" TEXT, 
+	"error_message" TEXT, 
+	"correlation_id" TEXT, 
+	"recovery_needed" bool 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'complete_rating_slip_wrapper';
+CREATE FUNCTION loyalty."complete_rating_slips"(
+	"p_slip_ids" uuid[],
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_atomic" bool DEFAULT false,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"ordinal" INT, 
+	"slip_id" uuid, 
+	"status" TEXT, 
+	"player_id" uuid, 
+	"ledger_entry_id" bigint, 
+	"points_earned" bigint, 
+	"balance_after" bigint, 
+	"tier_after" TEXT, 
+	"idempotent_hit" bool, 
+	"error_code" TEXT, 
+	"error_message" TEXT, 
+	"recovery_needed" bool, 
+	"correlation_id" TEXT 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'complete_rating_slips_wrapper';
+CREATE FUNCTION loyalty."approve_slip"(
+	"p_slip_id" uuid,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"ledger_entry_id" bigint, 
+	"points_earned" bigint, 
+	"balance_before" bigint, 
+	"balance_after" bigint, 
+	"tier_before" TEXT, 
+	"tier_after" TEXT, 
+	"idempotent_hit" bool, 
+	"rating_slip_id" uuid, 
+	"correlation_id" TEXT, 
+	"status" TEXT 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'approve_slip_wrapper';
+CREATE FUNCTION loyalty."reject_slip"(
+	"p_slip_id" uuid,
+	"p_reason" TEXT,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"rating_slip_id" uuid, 
+	"approval_status" TEXT, 
+	"decided_by" uuid, 
+	"decided_at" timestamp with time zone, 
+	"decision_reason" TEXT, 
+	"correlation_id" TEXT 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'reject_slip_wrapper';
+CREATE FUNCTION loyalty."manual_reward"(
+	"p_player_id" uuid,
+	"p_points" bigint,
+	"p_reason" TEXT,
+	"p_staff_id" uuid,
+	"p_rating_slip_id" uuid DEFAULT NULL,
+	"p_reward_id" TEXT DEFAULT NULL,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"ledger_entry_id" bigint, 
+	"player_id" uuid, 
+	"points_change" bigint, 
+	"transaction_type" TEXT, 
+	"balance_before" bigint, 
+	"balance_after" bigint, 
+	"tier_before" TEXT, 
+	"tier_after" TEXT, 
+	"idempotent_hit" bool, 
+	"row_locked" bool, 
+	"idempotency_key" TEXT, 
+	"correlation_id" TEXT 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'manual_reward_wrapper';
+CREATE FUNCTION loyalty."hold_points"(
+	"p_player_id" uuid,
+	"p_points" bigint,
+	"p_outlet" TEXT,
+	"p_reason" TEXT,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_request_id" TEXT DEFAULT NULL,
+	"p_ttl" interval DEFAULT '30 minutes',
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"hold_id" uuid, 
+	"player_id" uuid, 
+	"status" TEXT, 
+	"points" bigint, 
+	"captured_points" bigint, 
+	"outlet" TEXT, 
+	"comp_value_cents" bigint, 
+	"expires_at" timestamp with time zone, 
+	"ledger_entry_id" bigint, 
+	"available_before" bigint, 
+	"available_after" bigint, 
+	"balance_after" bigint, 
+	"idempotent_hit" bool, 
+	"correlation_id" TEXT 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'hold_points_wrapper';
+CREATE FUNCTION loyalty."redeem_points"(
+	"p_player_id" uuid,
+	"p_points" bigint,
+	"p_outlet" TEXT,
+	"p_reason" TEXT,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_request_id" TEXT DEFAULT NULL,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"hold_id" uuid, 
+	"player_id" uuid, 
+	"status" TEXT, 
+	"points" bigint, 
+	"captured_points" bigint, 
+	"outlet" TEXT, 
+	"comp_value_cents" bigint, 
+	"expires_at" timestamp with time zone, 
+	"ledger_entry_id" bigint, 
+	"available_before" bigint, 
+	"available_after" bigint, 
+	"balance_after" bigint, 
+	"idempotent_hit" bool, 
+	"correlation_id" TEXT 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'redeem_points_wrapper';
+CREATE FUNCTION loyalty."approve_hold"(
+	"p_hold_id" uuid,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"hold_id" uuid, 
+	"player_id" uuid, 
+	"status" TEXT, 
+	"points" bigint, 
+	"captured_points" bigint, 
+	"outlet" TEXT, 
+	"comp_value_cents" bigint, 
+	"expires_at" timestamp with time zone, 
+	"ledger_entry_id" bigint, 
+	"available_before" bigint, 
+	"available_after" bigint, 
+	"balance_after" bigint, 
+	"idempotent_hit" bool, 
+	"correlation_id" TEXT 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'approve_hold_wrapper';
+CREATE FUNCTION loyalty."capture_hold"(
+	"p_hold_id" uuid,
+	"p_points" bigint DEFAULT NULL,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"hold_id" uuid, 
+	"player_id" uuid, 
+	"status" TEXT, 
+	"points" bigint, 
+	"captured_points" bigint, 
+	"outlet" TEXT, 
+	"comp_value_cents" bigint, 
+	"expires_at" timestamp with time zone, 
+	"ledger_entry_id" bigint, 
+	"available_before" bigint, 
+	"available_after" bigint, 
+	"balance_after" bigint, 
+	"idempotent_hit" bool, 
+	"correlation_id" TEXT 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'capture_hold_wrapper';
+CREATE FUNCTION loyalty."void_hold"(
+	"p_hold_id" uuid,
+	"p_reason" TEXT,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"hold_id" uuid, 
+	"player_id" uuid, 
+	"status" TEXT, 
+	"points" bigint, 
+	"captured_points" bigint, 
+	"outlet" TEXT, 
+	"comp_value_cents" bigint, 
+	"expires_at" timestamp with time zone, 
+	"ledger_entry_id" bigint, 
+	"available_before" bigint, 
+	"available_after" bigint, 
+	"balance_after" bigint, 
+	"idempotent_hit" bool, 
+	"correlation_id" TEXT 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'void_hold_wrapper';
+CREATE FUNCTION loyalty."reverse_redemption"(
+	"p_ledger_entry_id" bigint,
+	"p_reason" TEXT,
+	"p_staff_id" uuid DEFAULT NULL,
+	"p_correlation_id" TEXT DEFAULT NULL,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"ledger_entry_id" bigint, 
+	"reverses_entry_id" bigint, 
+	"hold_id" uuid, 
+	"player_id" uuid, 
+	"points_change" bigint, 
+	"balance_before" bigint, 
+	"balance_after" bigint, 
+	"idempotent_hit" bool, 
+	"correlation_id" TEXT 
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'reverse_redemption_wrapper';
+CREATE FUNCTION loyalty."list_held_slips"(
+	"p_limit" INT DEFAULT 100,
+	"p_property_id" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"rating_slip_id" uuid, 
+	"player_id" uuid, 
+	"game_type" TEXT, 
+	"average_bet" NUMERIC, 
+	"duration_seconds" INT, 
+	"points" bigint, 
+	"approval_threshold_points" bigint, 
+	"opened_by" uuid, 
+	"closed_by" uuid, 
+	"held_since" timestamp with time zone 
+)
+STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'list_held_slips_wrapper';
+SELECT loyalty.take_definition(f) FROM unnest(ARRAY['loyalty.open_rating_slip', 'loyalty.update_rating_slip_bet', 'loyalty.complete_rating_slip', 'loyalty.complete_rating_slips', 'loyalty.approve_slip', 'loyalty.reject_slip', 'loyalty.manual_reward', 'loyalty.hold_points', 'loyalty.redeem_points', 'loyalty.approve_hold', 'loyalty.capture_hold', 'loyalty.void_hold', 'loyalty.reverse_redemption', 'loyalty.list_held_slips']) f;
+CREATE FUNCTION loyalty."require_caller_at"(
+	"p_permissions" TEXT[],
+	"p_property_id" TEXT
+) RETURNS TEXT
+STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path TO pg_catalog, loyalty, pg_temp
+LANGUAGE c
+AS 'casino_loyalty-@CARGO_VERSION@', 'require_caller_at_wrapper';
+CREATE OR REPLACE FUNCTION loyalty.property_gaming_day(p_property_id text, p_at timestamptz) RETURNS date
+LANGUAGE sql STABLE SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+    SELECT ((p_at AT TIME ZONE coalesce(p.time_zone, c.casino_timezone))
+            - (coalesce(p.gaming_day_start, c.gaming_day_start) - time '00:00'))::date
+      FROM loyalty.config c JOIN loyalty.property p ON p.property_id = p_property_id
+$$;
+COMMENT ON FUNCTION loyalty.property_gaming_day(text, timestamptz) IS
+    'A property''s gaming day of p_at (its time zone and day start, else the enterprise''s); NULL for no such property.';
+CREATE OR REPLACE FUNCTION loyalty.merge_seeded_row() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- The dumped row replaces the seeded one whole: every column, including
+    -- those a later version adds, with nothing to list here.
+    IF TG_TABLE_NAME = 'tier' THEN
+        DELETE FROM loyalty.tier WHERE tier = NEW.tier;
+    ELSIF TG_TABLE_NAME = 'game_settings' THEN
+        DELETE FROM loyalty.game_settings WHERE game_type = NEW.game_type;
+    ELSIF TG_TABLE_NAME = 'config' THEN
+        DELETE FROM loyalty.config WHERE singleton = NEW.singleton;
+    ELSIF TG_TABLE_NAME = 'property' THEN
+        DELETE FROM loyalty.property WHERE property_id = NEW.property_id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE OR REPLACE FUNCTION loyalty.upsert_staff(p_staff_id uuid, p_permissions text[] DEFAULT NULL,
+                                     p_active boolean DEFAULT NULL, p_correlation_id text DEFAULT NULL,
+                                     p_property_id text DEFAULT NULL)
+RETURNS loyalty.staff
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.staff;
+    v_after  loyalty.staff;
+    v_at_before loyalty.staff_property;
+    v_at_after  loyalty.staff_property;
+    v_con    text;
+BEGIN
+    IF p_staff_id IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_staff_id is required', ERRCODE = 'PT422';
+    END IF;
+    IF p_property_id IS NOT NULL AND NOT EXISTS (SELECT FROM loyalty.property p WHERE p.property_id = p_property_id) THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'no such property', ERRCODE = 'PT422';
+    END IF;
+    SELECT * INTO v_before FROM loyalty.staff s WHERE s.staff_id = p_staff_id FOR UPDATE;
+    BEGIN
+        -- with p_property_id, p_permissions are those held at that property
+        -- only (an empty list removes them); staff.permissions hold at every
+        -- property
+        IF NOT FOUND THEN
+            INSERT INTO loyalty.staff (staff_id, permissions, active)
+            VALUES (p_staff_id, CASE WHEN p_property_id IS NULL THEN coalesce(p_permissions, '{}') ELSE '{}' END,
+                    coalesce(p_active, true))
+            RETURNING * INTO v_after;
+        ELSE
+            UPDATE loyalty.staff s
+               SET permissions = CASE WHEN p_property_id IS NULL THEN coalesce(p_permissions, s.permissions)
+                                      ELSE s.permissions END,
+                   active = coalesce(p_active, s.active), updated_at = now()
+             WHERE s.staff_id = p_staff_id
+            RETURNING * INTO v_after;
+        END IF;
+        IF p_property_id IS NOT NULL AND p_permissions IS NOT NULL THEN
+            SELECT * INTO v_at_before FROM loyalty.staff_property g
+             WHERE g.staff_id = p_staff_id AND g.property_id = p_property_id FOR UPDATE;
+            IF cardinality(p_permissions) = 0 THEN
+                DELETE FROM loyalty.staff_property g WHERE g.staff_id = p_staff_id AND g.property_id = p_property_id;
+            ELSE
+                INSERT INTO loyalty.staff_property AS g (staff_id, property_id, permissions)
+                VALUES (p_staff_id, p_property_id, p_permissions)
+                ON CONFLICT (staff_id, property_id) DO UPDATE SET permissions = EXCLUDED.permissions, updated_at = now()
+                RETURNING * INTO v_at_after;
+            END IF;
+        END IF;
+        -- whoever reviews anywhere grants and receives nowhere: every
+        -- permission they hold, at every property, taken together
+        IF NOT loyalty.permissions_separated(v_after.permissions
+               || ARRAY(SELECT p.permission FROM loyalty.staff_property g, unnest(g.permissions) p(permission)
+                         WHERE g.staff_id = p_staff_id)) THEN
+            RAISE check_violation USING CONSTRAINT = 'staff_property_audit_separation_check';
+        END IF;
+    EXCEPTION WHEN check_violation OR not_null_violation THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        -- the rule, said from the one list of permissions
+        PERFORM loyalty.admin_refused(v_con,
+            (SELECT format('permissions are %s; %s never with %s',
+                           string_agg(p.permission, ', ' ORDER BY p.n),
+                           string_agg(p.permission, ', ' ORDER BY p.n) FILTER (WHERE p.reviews),
+                           string_agg(p.permission, ', ' ORDER BY p.n) FILTER (WHERE p.grants_or_receives))
+               FROM loyalty.permissions() WITH ORDINALITY p(permission, lets, grants_or_receives, reviews, n)));
+    END;
+    PERFORM loyalty.admin_audit_write(v_actor, 'upsert_staff', 'staff:' || p_staff_id,
+        CASE WHEN v_before.staff_id IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);
+    IF p_property_id IS NOT NULL AND p_permissions IS NOT NULL THEN
+        PERFORM loyalty.admin_audit_write(v_actor, 'upsert_staff', 'staff:' || p_staff_id || '@' || p_property_id,
+            CASE WHEN v_at_before.staff_id IS NOT NULL THEN to_jsonb(v_at_before) END,
+            CASE WHEN v_at_after.staff_id IS NOT NULL THEN to_jsonb(v_at_after) END, v_corr);
+    END IF;
+    RETURN v_after;
+END
+$$;
+COMMENT ON FUNCTION loyalty.upsert_staff(uuid, text[], boolean, text, text) IS
+    'Admin (trusted back ends): add a staff member or change their permissions (at every property, or with p_property_id at that one only; an empty list there removes them) or active flag; audited.';
+CREATE OR REPLACE FUNCTION loyalty.upsert_property(p_property_id text, p_name text DEFAULT NULL,
+    p_time_zone text DEFAULT NULL, p_gaming_day_start time DEFAULT NULL, p_active boolean DEFAULT NULL,
+    p_daily_approval_threshold_points bigint DEFAULT NULL, p_cents_per_point numeric DEFAULT NULL,
+    p_max_redemption_points bigint DEFAULT NULL, p_redemption_approval_points bigint DEFAULT NULL,
+    p_clear text[] DEFAULT NULL, p_correlation_id text DEFAULT NULL)
+RETURNS loyalty.property
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.property;
+    v_after  loyalty.property;
+    v_con    text;
+    v_clear  text[] := coalesce(p_clear, '{}');
+BEGIN
+    IF p_property_id IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_property_id is required', ERRCODE = 'PT422';
+    END IF;
+    IF NOT v_clear <@ ARRAY['time_zone', 'gaming_day_start', 'daily_approval_threshold_points', 'cents_per_point',
+                            'max_redemption_points', 'redemption_approval_points'] THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422',
+            DETAIL = 'p_clear names time_zone, gaming_day_start, daily_approval_threshold_points, cents_per_point, max_redemption_points or redemption_approval_points';
+    END IF;
+    SELECT * INTO v_before FROM loyalty.property p WHERE p.property_id = p_property_id FOR UPDATE;
+    BEGIN
+        IF NOT FOUND THEN
+            INSERT INTO loyalty.property (property_id, name, time_zone, gaming_day_start, active,
+                                          daily_approval_threshold_points, cents_per_point, max_redemption_points,
+                                          redemption_approval_points)
+            VALUES (p_property_id, p_name, p_time_zone, p_gaming_day_start, coalesce(p_active, true),
+                    p_daily_approval_threshold_points, p_cents_per_point, p_max_redemption_points,
+                    p_redemption_approval_points)
+            RETURNING * INTO v_after;
+        ELSE
+            UPDATE loyalty.property p
+               SET name = coalesce(p_name, p.name),
+                   time_zone = CASE WHEN 'time_zone' = ANY (v_clear) THEN NULL
+                                    ELSE coalesce(p_time_zone, p.time_zone) END,
+                   gaming_day_start = CASE WHEN 'gaming_day_start' = ANY (v_clear) THEN NULL
+                                           ELSE coalesce(p_gaming_day_start, p.gaming_day_start) END,
+                   active = coalesce(p_active, p.active),
+                   daily_approval_threshold_points = CASE WHEN 'daily_approval_threshold_points' = ANY (v_clear) THEN NULL
+                       ELSE coalesce(p_daily_approval_threshold_points, p.daily_approval_threshold_points) END,
+                   cents_per_point = CASE WHEN 'cents_per_point' = ANY (v_clear) THEN NULL
+                       ELSE coalesce(p_cents_per_point, p.cents_per_point) END,
+                   max_redemption_points = CASE WHEN 'max_redemption_points' = ANY (v_clear) THEN NULL
+                       ELSE coalesce(p_max_redemption_points, p.max_redemption_points) END,
+                   redemption_approval_points = CASE WHEN 'redemption_approval_points' = ANY (v_clear) THEN NULL
+                       ELSE coalesce(p_redemption_approval_points, p.redemption_approval_points) END,
+                   updated_at = now()
+             WHERE p.property_id = p_property_id
+            RETURNING * INTO v_after;
+        END IF;
+    EXCEPTION WHEN check_violation OR not_null_violation OR invalid_parameter_value THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        PERFORM loyalty.admin_refused(v_con);
+    END;
+    PERFORM loyalty.admin_audit_write(v_actor, 'upsert_property', 'property:' || p_property_id,
+        CASE WHEN v_before.property_id IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);
+    RETURN v_after;
+END
+$$;
+COMMENT ON FUNCTION loyalty.upsert_property(text, text, text, time, boolean, bigint, numeric, bigint, bigint, text[], text) IS
+    'Admin (trusted back ends): add a property or change it (NULL keeps a value; p_clear sets settings back to the enterprise''s); audited. Never deleted: p_active => false.';
+CREATE OR REPLACE FUNCTION loyalty.exception_report(p_from_gaming_day date, p_to_gaming_day date,
+                                         p_property_id text DEFAULT NULL)
+RETURNS TABLE (event text, gaming_day date, at timestamptz, player_id uuid, initiator text, approver text,
+               amount bigint, reason text, correlation_id text, reference text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+BEGIN
+    PERFORM loyalty.require_caller_at(ARRAY['loyalty:audit'], p_property_id);
+    IF p_property_id IS NOT NULL AND NOT EXISTS (SELECT FROM loyalty.property p WHERE p.property_id = p_property_id) THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'no such property', ERRCODE = 'PT422';
+    END IF;
+    IF p_from_gaming_day IS NULL OR p_to_gaming_day IS NULL OR p_from_gaming_day > p_to_gaming_day
+       OR NOT isfinite(p_from_gaming_day) OR NOT isfinite(p_to_gaming_day) THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
+            DETAIL = 'give finite gaming days p_from_gaming_day <= p_to_gaming_day (both included)', ERRCODE = 'PT422';
+    END IF;
+    RETURN QUERY
+    -- manual adds and adjustments, reconciliations, reversals, expiries,
+    -- direct increments: the ledger's own rows of every kind the registry
+    -- calls an exception (src/domain/kinds.rs; a gaming day lies within
+    -- three days of its rows' UTC dates, so the created_at index narrows
+    -- the scan)
+    SELECT l.transaction_type::text, l.gaming_day, l.created_at::timestamptz, l.player_id,
+           coalesce(l.staff_id::text, l.source), NULL::text, l.points_change, l.reason, l.correlation_id,
+           'ledger:' || l.id || coalesce(' reverses ledger:' || l.reverses_entry_id, '')
+      FROM loyalty.loyalty_ledger l
+     WHERE l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.exception)
+       AND l.gaming_day BETWEEN p_from_gaming_day AND p_to_gaming_day
+       AND l.created_at >= (p_from_gaming_day - 3)::timestamp AT TIME ZONE 'UTC'
+       AND l.created_at < (p_to_gaming_day + 4)::timestamp AT TIME ZONE 'UTC'
+       AND (p_property_id IS NULL OR l.property_id = p_property_id)
+    UNION ALL
+    -- held slips decided by a second person
+    SELECT 'SLIP_' || s.approval_status::text, loyalty.property_gaming_day(s.property_id, s.decided_at),
+           s.decided_at::timestamptz,
+           s.player_id, s.closed_by::text, s.decided_by::text, l.points_change, s.decision_reason,
+           s.correlation_id, 'slip:' || s.id
+      FROM loyalty.rating_slip s
+      LEFT JOIN loyalty.loyalty_ledger l ON l.player_id = s.player_id AND l.id = s.accrued_ledger_id
+     WHERE s.approval_status IN ('APPROVED', 'REJECTED')
+       AND loyalty.property_gaming_day(s.property_id, s.decided_at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+       AND (p_property_id IS NULL OR s.property_id = p_property_id)
+    UNION ALL
+    -- comps above the approval threshold, approved by a second person,
+    -- with what moved: the points captured (0 while none were, and for a
+    -- hold voided or expired), the hold's state in the reference
+    SELECT 'HOLD_APPROVED', loyalty.property_gaming_day(h.property_id, h.approved_at), h.approved_at::timestamptz,
+           h.player_id,
+           h.staff_id::text, h.approved_by::text, -coalesce(h.captured_points, 0), h.reason, h.correlation_id,
+           'hold:' || h.hold_id || ' ' || h.status::text
+      FROM loyalty.hold h
+     WHERE h.approved_by IS NOT NULL
+       AND loyalty.property_gaming_day(h.property_id, h.approved_at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+       AND (p_property_id IS NULL OR h.property_id = p_property_id)
+    UNION ALL
+    -- and the REDEMPTION entries that captured those comps
+    SELECT l.transaction_type::text, l.gaming_day, l.created_at::timestamptz, l.player_id,
+           coalesce(l.staff_id::text, l.source), h.approved_by::text, l.points_change, l.reason, l.correlation_id,
+           'ledger:' || l.id || ' hold:' || h.hold_id
+      FROM loyalty.hold h
+      JOIN loyalty.loyalty_ledger l ON l.player_id = h.player_id AND l.id = h.ledger_entry_id
+     WHERE h.approved_by IS NOT NULL
+       AND l.gaming_day BETWEEN p_from_gaming_day AND p_to_gaming_day
+       AND (p_property_id IS NULL OR h.property_id = p_property_id)
+    UNION ALL
+    -- every change made through the admin API
+    SELECT 'ADMIN_' || upper(a.action), loyalty.gaming_day(a.at), a.at::timestamptz, NULL::uuid, a.actor,
+           NULL::text, NULL::bigint, NULL::text, a.correlation_id, a.target
+      FROM loyalty.admin_audit a
+     WHERE loyalty.gaming_day(a.at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+       AND (p_property_id IS NULL OR a.target = 'property:' || p_property_id
+            OR starts_with(a.target, 'property:' || p_property_id || ' game:')
+            OR (starts_with(a.target, 'staff:') AND split_part(a.target, '@', 2) = p_property_id))
+     ORDER BY 3, 1, 10;
+END
+$$;
+COMMENT ON FUNCTION loyalty.exception_report(date, date, text) IS
+    'Exception report for the gaming days [p_from_gaming_day, p_to_gaming_day] (at p_property_id, or everywhere): manual adds and adjustments, direct increments, reconciliations, redemption reversals, expiries, slip approvals and rejections, approved comps above the threshold with the points they captured and their REDEMPTION entries, admin API changes; each with initiator and approver. loyalty:audit staff (of that property, or of every property) and trusted back ends.';
+CREATE OR REPLACE FUNCTION loyalty.property_summary(p_from_gaming_day date, p_to_gaming_day date)
+RETURNS TABLE (property_id text, points_earned bigint, points_redeemed bigint, redeemed_from jsonb,
+               points_expired bigint, comp_value_cents bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+BEGIN
+    PERFORM loyalty.require_caller(ARRAY['loyalty:audit']);
+    IF p_from_gaming_day IS NULL OR p_to_gaming_day IS NULL OR p_from_gaming_day > p_to_gaming_day
+       OR NOT isfinite(p_from_gaming_day) OR NOT isfinite(p_to_gaming_day) THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
+            DETAIL = 'give finite gaming days p_from_gaming_day <= p_to_gaming_day (both included)', ERRCODE = 'PT422';
+    END IF;
+    RETURN QUERY
+    WITH day AS (
+        -- the range's entries: a gaming day lies within three days of its
+        -- rows' UTC dates, so the created_at index narrows the scan
+        SELECT l.*, l.property_id AS place
+          FROM loyalty.loyalty_ledger l
+         WHERE l.gaming_day BETWEEN p_from_gaming_day AND p_to_gaming_day
+           AND l.created_at >= (p_from_gaming_day - 3)::timestamp AT TIME ZONE 'UTC'
+           AND l.created_at < (p_to_gaming_day + 4)::timestamp AT TIME ZONE 'UTC'
+    ),
+    spent AS (
+        -- each redemption (+) and reversal (-) in the range, with the
+        -- redemption whose earnings split it
+        SELECT d.place, d.player_id, coalesce(d.reverses_entry_id, d.id) AS redemption,
+               -d.points_change AS points
+          FROM day d WHERE d.transaction_type IN ('REDEMPTION', 'REDEMPTION_REVERSAL')
+    ),
+    earned_before AS (
+        -- what each such redemption's player had earned at each property
+        -- before it
+        SELECT s.redemption, coalesce(e.property_id, '') AS earned_at,
+               sum(loyalty.lifetime_credit(e.transaction_type, e.points_change)) AS earned
+          FROM (SELECT DISTINCT x.player_id, x.redemption FROM spent x) s
+          JOIN loyalty.loyalty_ledger r ON r.player_id = s.player_id AND r.id = s.redemption
+          JOIN loyalty.loyalty_ledger e ON e.player_id = s.player_id AND e.seq < r.seq
+         WHERE loyalty.lifetime_credit(e.transaction_type, e.points_change) > 0
+         GROUP BY 1, 2
+    ),
+    split AS (
+        SELECT s.place, b.earned_at, s.points,
+               (s.points * b.earned) / sum(b.earned) OVER w AS share,
+               row_number() OVER (PARTITION BY s.place, s.redemption, s.points ORDER BY b.earned DESC, b.earned_at) AS rank,
+               s.redemption
+          FROM spent s JOIN earned_before b ON b.redemption = s.redemption
+        WINDOW w AS (PARTITION BY s.place, s.redemption, s.points)
+    ),
+    settled AS (
+        -- whole points; what the truncation left goes to the largest share
+        SELECT x.place, x.earned_at,
+               sum(trunc(x.share) + CASE WHEN x.rank = 1 THEN x.points - r.whole ELSE 0 END)::bigint AS points
+          FROM split x
+          JOIN (SELECT y.place, y.redemption, y.points, sum(trunc(y.share)) AS whole
+                  FROM split y GROUP BY 1, 2, 3) r
+            ON r.place IS NOT DISTINCT FROM x.place AND r.redemption = x.redemption AND r.points = x.points
+         GROUP BY 1, 2
+        UNION ALL
+        -- a redemption whose player had earned nothing before it
+        SELECT s.place, '', sum(s.points)::bigint
+          FROM spent s WHERE NOT EXISTS (SELECT FROM earned_before b WHERE b.redemption = s.redemption)
+         GROUP BY 1
+    ),
+    places AS (
+        SELECT d.place FROM day d
+        UNION
+        SELECT h.property_id::text FROM loyalty.hold h
+         WHERE h.status = 'CAPTURED'
+           AND loyalty.property_gaming_day(h.property_id, h.decided_at) BETWEEN p_from_gaming_day AND p_to_gaming_day
+    )
+    SELECT pl.place,
+           (SELECT coalesce(sum(loyalty.lifetime_credit(d.transaction_type, d.points_change)), 0)::bigint
+              FROM day d WHERE d.place IS NOT DISTINCT FROM pl.place),
+           (SELECT coalesce(sum(s.points), 0)::bigint FROM spent s WHERE s.place IS NOT DISTINCT FROM pl.place),
+           (SELECT coalesce(jsonb_object_agg(t.earned_at, t.points), '{}'::jsonb)
+              FROM (SELECT x.earned_at, sum(x.points) AS points FROM settled x
+                     WHERE x.place IS NOT DISTINCT FROM pl.place GROUP BY 1 HAVING sum(x.points) <> 0) t),
+           (SELECT coalesce(-sum(d.points_change), 0)::bigint
+              FROM day d WHERE d.place IS NOT DISTINCT FROM pl.place AND d.transaction_type = 'EXPIRY'),
+           (SELECT coalesce(sum(h.comp_value_cents), 0)::bigint FROM loyalty.hold h
+             WHERE h.status = 'CAPTURED' AND h.property_id = pl.place
+               AND loyalty.property_gaming_day(h.property_id, h.decided_at) BETWEEN p_from_gaming_day AND p_to_gaming_day)
+      FROM places pl
+     ORDER BY 1 NULLS LAST;
+END
+$$;
+COMMENT ON FUNCTION loyalty.property_summary(date, date) IS
+    'Per property, over its gaming days [p_from_gaming_day, p_to_gaming_day]: points earned, redeemed (net of reversals) and where the redeemed points were earned (redeemed_from: points per earning property, split in proportion to what the player had earned at each before the redemption), expired (the row with no property: an enterprise event), and the value of the comps captured. loyalty:audit staff of every property and trusted back ends.';
+CREATE OR REPLACE FUNCTION loyalty.announce_alert(p_alert_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO loyalty.notification (kind, player_id, alert_id, payload, property_id)
+    SELECT 'ALERT', a.player_id, a.id, jsonb_build_object('alert_kind', a.kind, 'severity', a.severity),
+           a.property_id
+      FROM loyalty.alert a WHERE a.id = p_alert_id;
+    -- Sent on commit only; a notification proves nothing (anyone may
+    -- NOTIFY), so it carries the id and a listener reads the row.
+    PERFORM pg_notify('loyalty_alert', jsonb_build_object('alert_id', p_alert_id)::text);
+END
+$$;
+COMMENT ON FUNCTION loyalty.announce_alert(bigint) IS
+    'Internal: the outbox row and wake-up of a new alert.';
+CREATE OR REPLACE FUNCTION loyalty.metrics(p_property_id text DEFAULT NULL)
+RETURNS TABLE (gaming_day date, slips_open bigint, slips_completed_today bigint, slips_held_today bigint,
+               partial_completions bigint, oldest_partial_seconds bigint, rewards_today bigint,
+               reward_points_today bigint, alerts_open_info bigint, alerts_open_warning bigint,
+               alerts_open_critical bigint, notifications_pending bigint, last_health_check timestamptz,
+               last_health_check_age_seconds bigint, holds_live bigint, points_held bigint,
+               holds_past_due bigint, points_redeemed_today bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_day date;
+    v_day_start timestamptz;
+BEGIN
+    -- one property's figures on its gaming day, for its staff; or the whole
+    -- enterprise's on the enterprise's day, for staff of every property
+    PERFORM loyalty.require_caller_at(ARRAY['loyalty:view_all'], p_property_id);
+    IF p_property_id IS NOT NULL AND NOT EXISTS (SELECT FROM loyalty.property p WHERE p.property_id = p_property_id) THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'no such property', ERRCODE = 'PT422';
+    END IF;
+    SELECT CASE WHEN p_property_id IS NULL THEN loyalty.gaming_day(now())
+                ELSE loyalty.property_gaming_day(p_property_id, now()) END INTO v_day;
+    SELECT (v_day + coalesce(p.gaming_day_start, c.gaming_day_start)) AT TIME ZONE coalesce(p.time_zone, c.casino_timezone)
+      INTO v_day_start
+      FROM loyalty.config c LEFT JOIN loyalty.property p ON p.property_id = p_property_id;
+    RETURN QUERY
+    SELECT v_day,
+           (SELECT count(*) FROM loyalty.rating_slip s WHERE s.status = 'OPEN'
+                                                         AND (p_property_id IS NULL OR s.property_id = p_property_id)),
+           -- completed = paid: the day's gameplay entries (an index range, not a slip scan)
+           (SELECT count(*) FROM loyalty.loyalty_ledger l
+             WHERE l.transaction_type = 'GAMEPLAY' AND l.gaming_day = v_day
+               AND l.created_at >= v_day_start - interval '1 day'
+               AND (p_property_id IS NULL OR l.property_id = p_property_id)),
+           (SELECT count(*) FROM loyalty.rating_slip s
+             WHERE s.approval_status = 'HELD' AND s.end_time >= v_day_start
+               AND s.end_time < v_day_start + interval '1 day'
+               AND (p_property_id IS NULL OR s.property_id = p_property_id)),
+           o.n, o.age,
+           r.n, r.pts,
+           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+                                                   AND a.severity = 'INFO'
+                                                   AND (p_property_id IS NULL OR a.property_id = p_property_id)),
+           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+                                                   AND a.severity = 'WARNING'
+                                                   AND (p_property_id IS NULL OR a.property_id = p_property_id)),
+           (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
+                                                   AND a.severity = 'CRITICAL'
+                                                   AND (p_property_id IS NULL OR a.property_id = p_property_id)),
+           (SELECT count(*) FROM loyalty.notification n WHERE n.delivered_at IS NULL
+                                                          AND (p_property_id IS NULL OR n.property_id = p_property_id)),
+           h.last_run_at::timestamptz,
+           floor(extract(epoch FROM clock_timestamp() - h.last_run_at))::bigint,
+           hl.n, hl.pts, hl.late,
+           (SELECT coalesce(-sum(l.points_change), 0)::bigint FROM loyalty.loyalty_ledger l
+             WHERE l.transaction_type = 'REDEMPTION' AND l.gaming_day = v_day
+               AND l.created_at >= v_day_start - interval '1 day'
+               AND (p_property_id IS NULL OR l.property_id = p_property_id))
+      FROM (SELECT count(*) AS n, floor(extract(epoch FROM clock_timestamp() - min(s.end_time)))::bigint AS age
+              FROM loyalty.partial_completion s
+             WHERE p_property_id IS NULL
+                OR EXISTS (SELECT FROM loyalty.rating_slip x WHERE x.id = s.rating_slip_id
+                                                              AND x.property_id = p_property_id)) o,
+           (SELECT count(*) AS n, coalesce(sum(l.points_change), 0)::bigint AS pts
+              FROM loyalty.loyalty_ledger l
+             WHERE l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.manual_reward)
+               AND l.gaming_day = v_day
+               AND l.created_at >= v_day_start - interval '1 day'
+               AND (p_property_id IS NULL OR l.property_id = p_property_id)) r,
+           (SELECT count(*) AS n, coalesce(sum(x.points), 0)::bigint AS pts,
+                   count(*) FILTER (WHERE x.expires_at <= clock_timestamp()) AS late
+              FROM loyalty.hold x WHERE x.status IN ('PENDING_APPROVAL', 'ACTIVE')
+                                    AND (p_property_id IS NULL OR x.property_id = p_property_id)) hl
+      LEFT JOIN loyalty.health_state h ON true;
+END
+$$;
+COMMENT ON FUNCTION loyalty.metrics(text) IS
+    'Dashboard: one row of the numbers an operator graphs (docs/monitoring.md); with p_property_id, that property''s on its gaming day (view_all staff of that property).';
+CREATE OR REPLACE FUNCTION loyalty.staff_activity(p_staff_id uuid, p_from timestamptz, p_to timestamptz,
+                                       p_property_id text DEFAULT NULL)
+RETURNS TABLE (kind text, at timestamptz, player_id uuid, points_change bigint, detail jsonb)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+BEGIN
+    -- at one property (its rewards, retries and alerts), for view_all staff
+    -- there; or everywhere, for view_all staff of every property
+    PERFORM loyalty.require_caller_at(ARRAY['loyalty:view_all'], p_property_id);
+    IF p_staff_id IS NULL OR p_from IS NULL OR p_to IS NULL OR p_from > p_to THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
+            DETAIL = 'p_staff_id, p_from and p_to are required and p_from must not be after p_to', ERRCODE = 'PT422';
+    END IF;
+    RETURN QUERY
+    -- (casts: the columns are domains, RETURN QUERY wants the declared types)
+    SELECT 'reward', l.created_at::timestamptz, l.player_id, l.points_change,
+           jsonb_build_object('ledger_entry_id', l.id, 'transaction_type', l.transaction_type,
+                              'idempotency_key', l.idempotency_key, 'reward_id', l.reward_id,
+                              'reason', l.reason, 'correlation_id', l.correlation_id)
+      FROM loyalty.loyalty_ledger l
+     WHERE l.staff_id = p_staff_id
+       AND l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.manual_reward)
+       AND l.created_at >= p_from AND l.created_at < p_to
+       AND (p_property_id IS NULL OR l.property_id = p_property_id)
+    UNION ALL
+    -- a retry is where the reward it replayed was given
+    SELECT 'retry', r.at::timestamptz, r.player_id, NULL::bigint,
+           jsonb_build_object('ledger_entry_id', r.ledger_entry_id, 'correlation_id', r.correlation_id)
+      FROM loyalty.reward_replay r
+     WHERE r.staff_id = p_staff_id AND r.at >= p_from AND r.at < p_to
+       AND (p_property_id IS NULL
+            OR EXISTS (SELECT FROM loyalty.loyalty_ledger x WHERE x.player_id = r.player_id
+                                                             AND x.id = r.ledger_entry_id
+                                                             AND x.property_id = p_property_id))
+    UNION ALL
+    SELECT 'alert', a.created_at::timestamptz, a.player_id, NULL::bigint,
+           jsonb_build_object('alert_id', a.id, 'kind', a.kind, 'severity', a.severity,
+                              'acknowledged_at', a.acknowledged_at, 'acknowledged_by', a.acknowledged_by,
+                              'details', a.details)
+      FROM loyalty.alert a
+     WHERE a.staff_id = p_staff_id AND a.created_at >= p_from AND a.created_at < p_to
+       AND (p_property_id IS NULL OR a.property_id = p_property_id)
+    UNION ALL
+    -- the rate-limit windows count every property's rewards
+    SELECT 'window', now(), NULL::uuid, NULL::bigint,
+           jsonb_build_object('rate_count', w.rate_count, 'rate_window', w.rate_window,
+                              'alert_count', w.alert_count, 'alert_window', w.alert_window)
+      FROM loyalty.reward_window w WHERE w.staff_id = p_staff_id AND p_property_id IS NULL
+    ORDER BY 2, 1;
+END
+$$;
+COMMENT ON FUNCTION loyalty.staff_activity(uuid, timestamptz, timestamptz, text) IS
+    'Runbook (rate limit and alert response): one staff member''s manual rewards, retries and alerts in [p_from, p_to) (at p_property_id, or everywhere with their rate windows now). view_all staff of that property, or of every property.';
+CREATE TABLE loyalty.property_game (
+    property_id     loyalty.property_code NOT NULL,
+    game_type       text    NOT NULL,
+    min_average_bet numeric(14,4),
+    max_average_bet numeric(14,4),
+    approval_threshold_points bigint CONSTRAINT property_game_approval_threshold_points_check
+                    CHECK (approval_threshold_points >= 0),
+    updated_at      loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT property_game_pkey PRIMARY KEY (property_id, game_type),
+    CONSTRAINT property_game_property_id_fkey FOREIGN KEY (property_id) REFERENCES loyalty.property (property_id),
+    CONSTRAINT property_game_game_type_fkey FOREIGN KEY (game_type) REFERENCES loyalty.game_settings (game_type)
+        ON DELETE CASCADE,
+    CONSTRAINT property_game_bet_range_check
+        CHECK (min_average_bet > 0 AND max_average_bet > 0 AND min_average_bet <= max_average_bet)
+);
+COMMENT ON TABLE loyalty.property_game IS 'A property''s own table limits and slip approval threshold for a game; NULL is the game''s (game_settings). Limits narrow the game''s, never widen them.';
+COMMENT ON COLUMN loyalty.property_game.property_id IS 'The property.';
+COMMENT ON COLUMN loyalty.property_game.game_type IS 'The game (game_settings).';
+COMMENT ON COLUMN loyalty.property_game.min_average_bet IS 'The smallest average bet at this property''s tables (at least the game''s).';
+COMMENT ON COLUMN loyalty.property_game.max_average_bet IS 'The largest average bet at this property''s tables (at most the game''s).';
+COMMENT ON COLUMN loyalty.property_game.approval_threshold_points IS 'Four-eyes rule at this property: a slip earning more is held; snapshotted onto each slip at open.';
+COMMENT ON COLUMN loyalty.property_game.updated_at IS 'Audit: when the row last changed.';
+CREATE INDEX property_game_game_type_idx ON loyalty.property_game (game_type);
+SELECT pg_catalog.pg_extension_config_dump('loyalty.property_game', '');
+ALTER TABLE loyalty.property_game   ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON loyalty.property_game TO anon, authenticated, service_role;
+CREATE POLICY property_game_read ON loyalty.property_game FOR SELECT TO anon, authenticated, service_role USING (true);
+CREATE OR REPLACE FUNCTION loyalty.upsert_property_game(p_property_id text, p_game_type text,
+    p_min_average_bet numeric DEFAULT NULL, p_max_average_bet numeric DEFAULT NULL,
+    p_approval_threshold_points bigint DEFAULT NULL, p_clear text[] DEFAULT NULL,
+    p_correlation_id text DEFAULT NULL)
+RETURNS loyalty.property_game
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.property_game;
+    v_after  loyalty.property_game;
+    v_con    text;
+    v_clear  text[] := coalesce(p_clear, '{}');
+BEGIN
+    IF p_property_id IS NULL OR p_game_type IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_property_id and p_game_type are required',
+            ERRCODE = 'PT422';
+    END IF;
+    IF NOT v_clear <@ ARRAY['min_average_bet', 'max_average_bet', 'approval_threshold_points'] THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422',
+            DETAIL = 'p_clear names min_average_bet, max_average_bet or approval_threshold_points';
+    END IF;
+    SELECT * INTO v_before FROM loyalty.property_game g
+     WHERE g.property_id = p_property_id AND g.game_type = p_game_type FOR UPDATE;
+    BEGIN
+        INSERT INTO loyalty.property_game AS g (property_id, game_type, min_average_bet, max_average_bet,
+                                                approval_threshold_points)
+        VALUES (p_property_id, p_game_type, p_min_average_bet, p_max_average_bet, p_approval_threshold_points)
+        ON CONFLICT (property_id, game_type) DO UPDATE
+           SET min_average_bet = CASE WHEN 'min_average_bet' = ANY (v_clear) THEN NULL
+                                      ELSE coalesce(EXCLUDED.min_average_bet, g.min_average_bet) END,
+               max_average_bet = CASE WHEN 'max_average_bet' = ANY (v_clear) THEN NULL
+                                      ELSE coalesce(EXCLUDED.max_average_bet, g.max_average_bet) END,
+               approval_threshold_points = CASE WHEN 'approval_threshold_points' = ANY (v_clear) THEN NULL
+                   ELSE coalesce(EXCLUDED.approval_threshold_points, g.approval_threshold_points) END,
+               updated_at = now()
+        RETURNING * INTO v_after;
+    EXCEPTION WHEN check_violation OR not_null_violation OR foreign_key_violation THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        PERFORM loyalty.admin_refused(v_con);
+    END;
+    IF v_after.min_average_bet IS NULL AND v_after.max_average_bet IS NULL
+       AND v_after.approval_threshold_points IS NULL THEN
+        DELETE FROM loyalty.property_game g WHERE g.property_id = p_property_id AND g.game_type = p_game_type;
+    END IF;
+    PERFORM loyalty.admin_audit_write(v_actor, 'upsert_property_game',
+        'property:' || p_property_id || ' game:' || p_game_type,
+        CASE WHEN v_before.property_id IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);
+    RETURN v_after;
+END
+$$;
+COMMENT ON FUNCTION loyalty.upsert_property_game(text, text, numeric, numeric, bigint, text[], text) IS
+    'Admin (trusted back ends): a property''s own table limits and slip threshold for a game (NULL keeps a value; p_clear gives settings back to the game; every one cleared removes the row); audited. Limits narrow the game''s, never widen them.';
+REVOKE ALL ON FUNCTION loyalty.upsert_property_game FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.upsert_property_game TO service_role;
+SELECT loyalty.take_definition('loyalty.upsert_staff');
+SELECT loyalty.take_definition('loyalty.metrics');
+SELECT loyalty.take_definition('loyalty.staff_activity');
+SELECT loyalty.take_definition('loyalty.exception_report');
+REVOKE ALL ON FUNCTION loyalty.property_gaming_day, loyalty.upsert_property, loyalty.require_caller_at,
+    loyalty.property_summary FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loyalty.upsert_property TO service_role;
+GRANT EXECUTE ON FUNCTION loyalty.property_summary TO authenticated, service_role;
+-- the loyalty_api wrappers: refresh_api makes each changed one again beside
+-- the old, which takes its definition as the functions did
+SELECT loyalty.refresh_api();
+SELECT loyalty.take_definition(f) FROM unnest(ARRAY['loyalty_api.open_rating_slip', 'loyalty_api.update_rating_slip_bet', 'loyalty_api.complete_rating_slip', 'loyalty_api.complete_rating_slips', 'loyalty_api.approve_slip', 'loyalty_api.reject_slip', 'loyalty_api.manual_reward', 'loyalty_api.hold_points', 'loyalty_api.redeem_points', 'loyalty_api.approve_hold', 'loyalty_api.capture_hold', 'loyalty_api.void_hold', 'loyalty_api.reverse_redemption', 'loyalty_api.list_held_slips']) f;
+DROP FUNCTION loyalty.take_definition(text);

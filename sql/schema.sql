@@ -131,6 +131,69 @@ COMMENT ON COLUMN loyalty.config.tier_basis_since IS 'When tier_basis last becam
 COMMENT ON COLUMN loyalty.config.redemption_approval_points IS 'A hold of more points than this starts PENDING_APPROVAL and needs a second staff member (approve_hold).';
 COMMENT ON COLUMN loyalty.config.accrual_lock_timeout IS 'Longest an accrual waits for a busy player''s row before the completion becomes PARTIAL_COMPLETION (keep it below API statement timeouts).';
 
+-- The enterprise's properties (SPEC §22): the casinos of one company, one
+-- account per player across them. A setting a property leaves NULL is the
+-- enterprise's (loyalty.config); src/ledger/casino.rs keeps both and
+-- resolves the fallback in one place. A property is never deleted (its
+-- slips, holds and entries name it); it is made inactive.
+CREATE DOMAIN loyalty.property_code AS text
+    CONSTRAINT property_code_check CHECK (VALUE ~ '^[A-Z0-9][A-Z0-9_-]{0,31}$');
+COMMENT ON DOMAIN loyalty.property_code IS 'A property''s code: 1 to 32 of A-Z, 0-9, _ and -, starting with a letter or digit (LV-STRIP).';
+CREATE TABLE loyalty.property (
+    property_id     loyalty.property_code NOT NULL,
+    name            text    NOT NULL CONSTRAINT property_name_check CHECK (name <> ''),
+    time_zone       text    -- NULL (the enterprise's) passes; an unknown zone fails to convert
+                    CONSTRAINT property_time_zone_check CHECK (time_zone <> '' AND (now() AT TIME ZONE time_zone) < 'infinity'),
+    gaming_day_start time,
+    active          boolean NOT NULL DEFAULT true,
+    daily_approval_threshold_points bigint CONSTRAINT property_daily_approval_threshold_points_check
+                    CHECK (daily_approval_threshold_points >= 0),
+    cents_per_point numeric(12,4) CONSTRAINT property_cents_per_point_check CHECK (cents_per_point BETWEEN 0 AND 10000),
+    max_redemption_points bigint CONSTRAINT property_max_redemption_points_check
+                    CHECK (max_redemption_points BETWEEN 1 AND 1000000000000),
+    redemption_approval_points bigint CONSTRAINT property_redemption_approval_points_check
+                    CHECK (redemption_approval_points >= 0),
+    seeded          boolean NOT NULL DEFAULT false,
+    created_at      loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    updated_at      loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT property_pkey PRIMARY KEY (property_id)
+);
+COMMENT ON TABLE loyalty.property IS 'The enterprise''s properties (casinos). Each setting left NULL falls back to loyalty.config; the tier ladder, tier basis and expiry are the enterprise''s. Never deleted: made inactive.';
+COMMENT ON COLUMN loyalty.property.property_id IS 'The property''s code (LV-STRIP); slips, holds, vouchers and ledger entries name it.';
+COMMENT ON COLUMN loyalty.property.name IS 'The property''s name, for people.';
+COMMENT ON COLUMN loyalty.property.time_zone IS 'IANA time zone its gaming days are computed in (NULL: config.casino_timezone).';
+COMMENT ON COLUMN loyalty.property.gaming_day_start IS 'Local time its gaming day starts (NULL: config.gaming_day_start).';
+COMMENT ON COLUMN loyalty.property.active IS 'An inactive property takes no new slip, reward, hold or redemption; what it started can still be finished.';
+COMMENT ON COLUMN loyalty.property.daily_approval_threshold_points IS 'Daily four-eyes threshold of a player''s gameplay at this property on its gaming day (NULL: config.daily_approval_threshold_points).';
+COMMENT ON COLUMN loyalty.property.cents_per_point IS 'What a point is worth in a comp here, in cents (NULL: config.cents_per_point).';
+COMMENT ON COLUMN loyalty.property.max_redemption_points IS 'Most points one hold or redemption here may take (NULL: config.max_redemption_points).';
+COMMENT ON COLUMN loyalty.property.redemption_approval_points IS 'A hold here of more points than this waits for a second person (NULL: config.redemption_approval_points).';
+COMMENT ON COLUMN loyalty.property.seeded IS 'True while the row is as the install seeded it (MAIN); an owner edit clears it.';
+COMMENT ON COLUMN loyalty.property.created_at IS 'Audit: when the property was added.';
+COMMENT ON COLUMN loyalty.property.updated_at IS 'Audit: when the property last changed.';
+
+-- Where a row that names no property happened: the enterprise's only
+-- active property. The default of the property columns of slips, holds and
+-- vouchers, which the functions always set: it serves rows an owner writes
+-- by hand, and calls of the previous version still in flight when an
+-- update commits (a 0.3.0 database has one property).
+CREATE FUNCTION loyalty.sole_property() RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_ids text[];
+BEGIN
+    SELECT array_agg(p.property_id::text ORDER BY p.property_id) INTO v_ids FROM loyalty.property p WHERE p.active;
+    IF cardinality(v_ids) IS DISTINCT FROM 1 THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422',
+            DETAIL = 'the enterprise has no single active property: name the property';
+    END IF;
+    RETURN v_ids[1];
+END
+$$;
+COMMENT ON FUNCTION loyalty.sole_property() IS
+    'Internal: the enterprise''s only active property (VALIDATION_ERROR when it has several or none); the default of the property columns.';
+
 -- The casino's gaming day of an instant: its local date in
 -- config.casino_timezone, where a day starts at config.gaming_day_start
 -- (06:00: 03:00 belongs to the day before). src/ledger/casino.rs computes the
@@ -143,6 +206,18 @@ AS $$
 $$;
 COMMENT ON FUNCTION loyalty.gaming_day(timestamptz) IS
     'The casino''s gaming day of p_at (config time zone and day start).';
+
+-- A property's gaming day of an instant: its own time zone and day start,
+-- each falling back to the enterprise's (the day its ledger entries carry).
+CREATE FUNCTION loyalty.property_gaming_day(p_property_id text, p_at timestamptz) RETURNS date
+LANGUAGE sql STABLE SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+    SELECT ((p_at AT TIME ZONE coalesce(p.time_zone, c.casino_timezone))
+            - (coalesce(p.gaming_day_start, c.gaming_day_start) - time '00:00'))::date
+      FROM loyalty.config c JOIN loyalty.property p ON p.property_id = p_property_id
+$$;
+COMMENT ON FUNCTION loyalty.property_gaming_day(text, timestamptz) IS
+    'A property''s gaming day of p_at (its time zone and day start, else the enterprise''s); NULL for no such property.';
 
 -- An update takes every table of the extension first, all at once: while it
 -- waits for one table it holds the others for at most lock_timeout

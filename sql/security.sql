@@ -49,7 +49,7 @@ GRANT EXECUTE ON FUNCTION loyalty.hold_points, loyalty.approve_hold, loyalty.cap
 -- checks that itself).
 GRANT EXECUTE ON FUNCTION loyalty.player_balance_at, loyalty.player_statement TO authenticated, service_role;
 -- The exception report: loyalty:audit staff and trusted back ends (it checks that itself).
-GRANT EXECUTE ON FUNCTION loyalty.exception_report TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION loyalty.exception_report, loyalty.property_summary TO authenticated, service_role;
 -- Pure: the ledger kinds and the staff permissions, what each is, and which
 -- kinds add to lifetime points (the runbooks and RLS-free reads).
 GRANT EXECUTE ON FUNCTION loyalty.lifetime_credit, loyalty.ledger_kinds, loyalty.permissions
@@ -77,7 +77,8 @@ GRANT EXECUTE ON FUNCTION loyalty.metrics, loyalty.reward_history, loyalty.staff
     TO authenticated, service_role;
 -- The admin API: trusted back ends only (each refuses anyone else itself).
 GRANT EXECUTE ON FUNCTION loyalty.upsert_staff, loyalty.deactivate_staff, loyalty.upsert_game_settings,
-    loyalty.upsert_tier, loyalty.delete_tier, loyalty.configure
+    loyalty.upsert_tier, loyalty.delete_tier, loyalty.configure, loyalty.upsert_property,
+    loyalty.upsert_property_game
     TO service_role;
 
 -- Row-level security on every table. The functions run as the owner, who
@@ -100,6 +101,9 @@ ALTER TABLE loyalty.reward_replay   ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.voucher         ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.chain_verified  ENABLE ROW LEVEL SECURITY;
 ALTER TABLE loyalty.hold            ENABLE ROW LEVEL SECURITY;
+ALTER TABLE loyalty.property        ENABLE ROW LEVEL SECURITY;
+ALTER TABLE loyalty.property_game   ENABLE ROW LEVEL SECURITY;
+ALTER TABLE loyalty.staff_property  ENABLE ROW LEVEL SECURITY;
 
 -- Reads. Nobody but the owner writes any table directly: every write goes
 -- through the functions above (no INSERT/UPDATE/DELETE grants, no write
@@ -169,6 +173,17 @@ CREATE POLICY chain_verified_service ON loyalty.chain_verified FOR SELECT TO ser
 GRANT SELECT ON loyalty.tier, loyalty.game_settings TO anon, authenticated, service_role;
 CREATE POLICY tier_read ON loyalty.tier FOR SELECT TO anon, authenticated, service_role USING (true);
 CREATE POLICY game_settings_read ON loyalty.game_settings FOR SELECT TO anon, authenticated, service_role USING (true);
+-- The enterprise's properties: where a player may play and spend.
+GRANT SELECT ON loyalty.property TO anon, authenticated, service_role;
+CREATE POLICY property_read ON loyalty.property FOR SELECT TO anon, authenticated, service_role USING (true);
+GRANT SELECT ON loyalty.property_game TO anon, authenticated, service_role;
+CREATE POLICY property_game_read ON loyalty.property_game FOR SELECT TO anon, authenticated, service_role USING (true);
+-- Staff permissions at a property: the staff member their own, view_all everyone's.
+GRANT SELECT ON loyalty.staff_property TO authenticated, service_role;
+CREATE POLICY staff_property_read ON loyalty.staff_property FOR SELECT TO authenticated
+    USING (staff_id = (SELECT loyalty.caller_uid())
+           OR (SELECT loyalty.caller_has_permission('loyalty:view_all')));
+CREATE POLICY staff_property_service ON loyalty.staff_property FOR SELECT TO service_role USING (true);
 
 -- The write paths run only key lookups and single-row writes, so one
 -- generic plan per statement per connection is right for every argument.

@@ -3,6 +3,10 @@
 -- says how restores keep the owner's configuration exactly).
 INSERT INTO loyalty.config (seeded) VALUES (true);
 
+-- The enterprise's one property until the owner adds more: every setting is
+-- the enterprise's (NULL falls back to loyalty.config).
+INSERT INTO loyalty.property (property_id, name, seeded) VALUES ('MAIN', 'Main', true);
+
 INSERT INTO loyalty.tier (tier, threshold_points, seeded) VALUES
     ('BRONZE', 0, true),
     ('SILVER', 10000, true),

@@ -25,3 +25,6 @@ SELECT pg_catalog.pg_extension_config_dump('loyalty.admin_audit_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.reward_replay', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.voucher', '');
 SELECT pg_catalog.pg_extension_config_dump('loyalty.chain_verified', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.property', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.staff_property', '');
+SELECT pg_catalog.pg_extension_config_dump('loyalty.property_game', '');

@@ -99,6 +99,7 @@ extension_sql_file!(
     requires = [
         "tables",
         auth::require_caller,
+        auth::require_caller_at,
         ops::runbook::list_partial_completions,
         ledger::standing::standing_check,
         domain::kinds::ledger_kinds,
@@ -118,6 +119,7 @@ extension_sql_file!(
         "outbox",
         "partial_completion",
         auth::require_caller,
+        auth::require_caller_at,
         ledger::chain::verify::verify_ledger_chain,
         ledger::chain::verify::verify_ledger_chain_since,
         ledger::ladder::player_tier,
@@ -144,8 +146,18 @@ extension_sql_file!(
     requires = [
         "tables",
         "hold",
-        auth::require_caller,
+        auth::require_caller_at,
         domain::kinds::ledger_kinds
+    ]
+);
+extension_sql_file!(
+    "../sql/ops/property_summary.sql",
+    name = "property_summary",
+    requires = [
+        "tables",
+        "hold",
+        auth::require_caller,
+        domain::kinds::lifetime_credit
     ]
 );
 extension_sql_file!(

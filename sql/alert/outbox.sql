@@ -9,8 +9,9 @@
 CREATE FUNCTION loyalty.announce_alert(p_alert_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    INSERT INTO loyalty.notification (kind, player_id, alert_id, payload)
-    SELECT 'ALERT', a.player_id, a.id, jsonb_build_object('alert_kind', a.kind, 'severity', a.severity)
+    INSERT INTO loyalty.notification (kind, player_id, alert_id, payload, property_id)
+    SELECT 'ALERT', a.player_id, a.id, jsonb_build_object('alert_kind', a.kind, 'severity', a.severity),
+           a.property_id
       FROM loyalty.alert a WHERE a.id = p_alert_id;
     -- Sent on commit only; a notification proves nothing (anyone may
     -- NOTIFY), so it carries the id and a listener reads the row.

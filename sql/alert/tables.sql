@@ -14,6 +14,7 @@ CREATE TABLE loyalty.alert (
     acknowledged_by text,
     note       text,
     resolved_at loyalty.finite_timestamptz,
+    property_id text,
     CONSTRAINT alert_pkey PRIMARY KEY (id),
     CONSTRAINT alert_acknowledged_check CHECK ((acknowledged_at IS NULL) = (acknowledged_by IS NULL))
 );
@@ -29,6 +30,7 @@ COMMENT ON COLUMN loyalty.alert.fingerprint IS 'What the alert is about, for hea
 COMMENT ON COLUMN loyalty.alert.acknowledged_at IS 'Audit: when someone took the alert on (acknowledge_alert).';
 COMMENT ON COLUMN loyalty.alert.acknowledged_by IS 'Audit: who acknowledged it: a staff id, or the role of a trusted back end.';
 COMMENT ON COLUMN loyalty.alert.note IS 'Audit: the acknowledger''s note.';
+COMMENT ON COLUMN loyalty.alert.property_id IS 'Where it happened (a held slip''s, a comp''s, a reward''s property); NULL for a finding of the whole enterprise (health_check).';
 COMMENT ON COLUMN loyalty.alert.resolved_at IS 'When health_check last found the condition gone; a recurrence raises a new alert.';
 CREATE INDEX alert_staff_idx ON loyalty.alert (staff_id, created_at);
 -- One unresolved alert per finding (health_check inserts ON CONFLICT DO NOTHING).
@@ -52,6 +54,7 @@ CREATE TABLE loyalty.notification (
     claimed_at      loyalty.finite_timestamptz,
     claims          loyalty.claim_count NOT NULL DEFAULT 0,
     delivered_at    loyalty.finite_timestamptz,
+    property_id     text,
     CONSTRAINT notification_pkey PRIMARY KEY (id)
 );
 COMMENT ON TABLE loyalty.notification IS 'Durable outbox of tier changes and alerts, written in the event''s transaction; pg_notify only wakes consumers up.';
@@ -64,6 +67,7 @@ COMMENT ON COLUMN loyalty.notification.payload IS 'What a consumer shows without
 COMMENT ON COLUMN loyalty.notification.created_at IS 'Audit: when the event happened.';
 COMMENT ON COLUMN loyalty.notification.claimed_at IS 'When a worker last claimed it (claim_notifications).';
 COMMENT ON COLUMN loyalty.notification.claims IS 'How many times it was claimed (more than one: a worker died or failed before marking it delivered).';
+COMMENT ON COLUMN loyalty.notification.property_id IS 'Where the event happened (a hold''s or an alert''s property); NULL for an enterprise event (a tier change, an expiry warning).';
 COMMENT ON COLUMN loyalty.notification.delivered_at IS 'When a worker marked it delivered; delivered rows are never claimed again.';
 CREATE INDEX notification_pending_idx ON loyalty.notification (id) WHERE delivered_at IS NULL;
 CREATE INDEX notification_player_idx ON loyalty.notification (player_id, id) WHERE player_id IS NOT NULL;

@@ -17,3 +17,23 @@ COMMENT ON COLUMN loyalty.staff.permissions IS 'Granted permissions, each one of
 COMMENT ON COLUMN loyalty.staff.active IS 'Inactive staff may do nothing.';
 COMMENT ON COLUMN loyalty.staff.created_at IS 'Audit: when the staff member was added.';
 COMMENT ON COLUMN loyalty.staff.updated_at IS 'Audit: when the staff row last changed.';
+
+-- Permissions at one property (SPEC §22): what a staff member may do there
+-- besides what staff.permissions lets them do at every property. Checked
+-- by the same list and the same separation as staff.permissions, once the
+-- list exists (src/domain/permissions.rs).
+CREATE TABLE loyalty.staff_property (
+    staff_id    uuid    NOT NULL,
+    property_id loyalty.property_code NOT NULL,
+    permissions text[]  NOT NULL,
+    updated_at  loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT staff_property_pkey PRIMARY KEY (staff_id, property_id),
+    CONSTRAINT staff_property_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES loyalty.staff (staff_id),
+    CONSTRAINT staff_property_property_id_fkey FOREIGN KEY (property_id) REFERENCES loyalty.property (property_id)
+);
+COMMENT ON TABLE loyalty.staff_property IS 'Permissions a staff member holds at one property only (staff.permissions hold at every property). Inactive staff hold none anywhere.';
+COMMENT ON COLUMN loyalty.staff_property.staff_id IS 'The staff member (loyalty.staff).';
+COMMENT ON COLUMN loyalty.staff_property.property_id IS 'Where these permissions hold.';
+COMMENT ON COLUMN loyalty.staff_property.permissions IS 'Permissions held at this property, each one of loyalty.permissions(); with the enterprise-wide ones, a reviewer there neither grants nor receives.';
+COMMENT ON COLUMN loyalty.staff_property.updated_at IS 'Audit: when the row last changed.';
+CREATE INDEX staff_property_property_idx ON loyalty.staff_property (property_id);

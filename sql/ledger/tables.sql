@@ -38,6 +38,7 @@ CREATE TABLE loyalty.player_loyalty (
     tier_period     date,
     retained_tier   text,
     expiry_warned_at loyalty.finite_timestamptz,
+    gameplay_property text,
     CONSTRAINT player_loyalty_pkey PRIMARY KEY (player_id),
     -- available points (balance - held) never below 0: the write path
     -- refuses first (src/ledger/balance.rs); this is the guard behind it
@@ -53,8 +54,9 @@ COMMENT ON COLUMN loyalty.player_loyalty.created_at IS 'Audit: when the player f
 COMMENT ON COLUMN loyalty.player_loyalty.updated_at IS 'Audit: when the balance last changed.';
 COMMENT ON COLUMN loyalty.player_loyalty.chain_seq IS 'Tamper evidence: seq of the player''s last ledger entry, as the write path set it.';
 COMMENT ON COLUMN loyalty.player_loyalty.chain_head IS 'Tamper evidence: row_hash of the player''s last ledger entry (64 zeros before the first).';
-COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day IS 'Gaming day of the player''s last GAMEPLAY entry (the daily approval threshold counts within it).';
-COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day_points IS 'GAMEPLAY points posted on gameplay_day, kept by the write path under the player''s lock.';
+COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day IS 'Gaming day of the player''s last GAMEPLAY entry, at gameplay_property (the daily approval threshold counts within it).';
+COMMENT ON COLUMN loyalty.player_loyalty.gameplay_day_points IS 'GAMEPLAY points posted at gameplay_property on gameplay_day, kept by the write path under the player''s lock.';
+COMMENT ON COLUMN loyalty.player_loyalty.gameplay_property IS 'Property of the player''s last GAMEPLAY entry: gameplay_day_points counts there (a payment at another property counts its day from the ledger).';
 COMMENT ON COLUMN loyalty.player_loyalty.last_earned_at IS 'When the player last earned points (an entry whose kind earns, loyalty.ledger_kinds()), kept by the write path: inactivity expiry counts from it.';
 COMMENT ON COLUMN loyalty.player_loyalty.expiry_warned_for IS 'The last_earned_at a POINTS_EXPIRING warning was sent for (one warning per stretch without play).';
 COMMENT ON COLUMN loyalty.player_loyalty.chain_head_at IS 'Tamper evidence and statements: created_at of the player''s last ledger entry. The next entry is never dated before it, so a chain''s times are in order.';
@@ -94,6 +96,10 @@ CREATE TABLE loyalty.loyalty_ledger (
     -- an owner writes by hand
     gaming_day       date   NOT NULL DEFAULT loyalty.gaming_day(clock_timestamp()),
     reverses_entry_id bigint,
+    -- set from a slip's, a hold's or a checked argument (no foreign key on
+    -- the hot path); NULL for enterprise events and for entries from before
+    -- properties existed (hashed only when set, so those keep their hashes)
+    property_id      text,
     CONSTRAINT loyalty_ledger_pkey PRIMARY KEY (player_id, id),
     CONSTRAINT loyalty_ledger_player_id_seq_key UNIQUE (player_id, seq),
     CONSTRAINT loyalty_ledger_player_id_idempotency_key_key UNIQUE (player_id, idempotency_key),
@@ -122,7 +128,8 @@ COMMENT ON COLUMN loyalty.loyalty_ledger.seq IS 'Position in the player''s hash 
 COMMENT ON COLUMN loyalty.loyalty_ledger.prev_hash IS 'Tamper evidence: the row_hash of the player''s previous entry (64 zeros for the first).';
 COMMENT ON COLUMN loyalty.loyalty_ledger.row_hash IS 'Tamper evidence: SHA-256 of prev_hash followed by the RFC 8785 canonical JSON of this row''s immutable fields (docs/reference.md, "Tamper evidence").';
 COMMENT ON COLUMN loyalty.loyalty_ledger.reverses_entry_id IS 'The REDEMPTION entry a REDEMPTION_REVERSAL gives back (its key, reversal:<id>, makes it at most once).';
-COMMENT ON COLUMN loyalty.loyalty_ledger.gaming_day IS 'The casino''s gaming day (loyalty.config time zone and day start) when the entry was written.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.gaming_day IS 'The gaming day when the entry was written: its property''s (time zone and day start), or the enterprise''s (loyalty.config) for an entry with no property.';
+COMMENT ON COLUMN loyalty.loyalty_ledger.property_id IS 'Where it happened (loyalty.property); NULL for enterprise events (expiry, a tier roll, a reconciliation, a direct increment) and for entries written before 0.4.0, all at the one property the upgrade named MAIN.';
 COMMENT ON COLUMN loyalty.loyalty_ledger.created_at IS 'Audit: when the entry was written (the clock at the write, not the start of its transaction, so the manual-reward rate limit counts what really happened in each window).';
 CREATE INDEX loyalty_ledger_correlation_idx ON loyalty.loyalty_ledger (correlation_id) WHERE correlation_id IS NOT NULL;
 CREATE INDEX loyalty_ledger_staff_idx ON loyalty.loyalty_ledger (staff_id, created_at) WHERE staff_id IS NOT NULL;

@@ -36,7 +36,8 @@ COMMENT ON FUNCTION loyalty.admin_refused(text, text) IS
     'Internal: raise VALIDATION_ERROR for a change a constraint refused.';
 
 CREATE FUNCTION loyalty.upsert_staff(p_staff_id uuid, p_permissions text[] DEFAULT NULL,
-                                     p_active boolean DEFAULT NULL, p_correlation_id text DEFAULT NULL)
+                                     p_active boolean DEFAULT NULL, p_correlation_id text DEFAULT NULL,
+                                     p_property_id text DEFAULT NULL)
 RETURNS loyalty.staff
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
@@ -46,23 +47,52 @@ DECLARE
     v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
     v_before loyalty.staff;
     v_after  loyalty.staff;
+    v_at_before loyalty.staff_property;
+    v_at_after  loyalty.staff_property;
     v_con    text;
 BEGIN
     IF p_staff_id IS NULL THEN
         RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_staff_id is required', ERRCODE = 'PT422';
     END IF;
+    IF p_property_id IS NOT NULL AND NOT EXISTS (SELECT FROM loyalty.property p WHERE p.property_id = p_property_id) THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'no such property', ERRCODE = 'PT422';
+    END IF;
     SELECT * INTO v_before FROM loyalty.staff s WHERE s.staff_id = p_staff_id FOR UPDATE;
     BEGIN
+        -- with p_property_id, p_permissions are those held at that property
+        -- only (an empty list removes them); staff.permissions hold at every
+        -- property
         IF NOT FOUND THEN
             INSERT INTO loyalty.staff (staff_id, permissions, active)
-            VALUES (p_staff_id, coalesce(p_permissions, '{}'), coalesce(p_active, true))
+            VALUES (p_staff_id, CASE WHEN p_property_id IS NULL THEN coalesce(p_permissions, '{}') ELSE '{}' END,
+                    coalesce(p_active, true))
             RETURNING * INTO v_after;
         ELSE
             UPDATE loyalty.staff s
-               SET permissions = coalesce(p_permissions, s.permissions), active = coalesce(p_active, s.active),
-                   updated_at = now()
+               SET permissions = CASE WHEN p_property_id IS NULL THEN coalesce(p_permissions, s.permissions)
+                                      ELSE s.permissions END,
+                   active = coalesce(p_active, s.active), updated_at = now()
              WHERE s.staff_id = p_staff_id
             RETURNING * INTO v_after;
+        END IF;
+        IF p_property_id IS NOT NULL AND p_permissions IS NOT NULL THEN
+            SELECT * INTO v_at_before FROM loyalty.staff_property g
+             WHERE g.staff_id = p_staff_id AND g.property_id = p_property_id FOR UPDATE;
+            IF cardinality(p_permissions) = 0 THEN
+                DELETE FROM loyalty.staff_property g WHERE g.staff_id = p_staff_id AND g.property_id = p_property_id;
+            ELSE
+                INSERT INTO loyalty.staff_property AS g (staff_id, property_id, permissions)
+                VALUES (p_staff_id, p_property_id, p_permissions)
+                ON CONFLICT (staff_id, property_id) DO UPDATE SET permissions = EXCLUDED.permissions, updated_at = now()
+                RETURNING * INTO v_at_after;
+            END IF;
+        END IF;
+        -- whoever reviews anywhere grants and receives nowhere: every
+        -- permission they hold, at every property, taken together
+        IF NOT loyalty.permissions_separated(v_after.permissions
+               || ARRAY(SELECT p.permission FROM loyalty.staff_property g, unnest(g.permissions) p(permission)
+                         WHERE g.staff_id = p_staff_id)) THEN
+            RAISE check_violation USING CONSTRAINT = 'staff_property_audit_separation_check';
         END IF;
     EXCEPTION WHEN check_violation OR not_null_violation THEN
         GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
@@ -76,11 +106,16 @@ BEGIN
     END;
     PERFORM loyalty.admin_audit_write(v_actor, 'upsert_staff', 'staff:' || p_staff_id,
         CASE WHEN v_before.staff_id IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);
+    IF p_property_id IS NOT NULL AND p_permissions IS NOT NULL THEN
+        PERFORM loyalty.admin_audit_write(v_actor, 'upsert_staff', 'staff:' || p_staff_id || '@' || p_property_id,
+            CASE WHEN v_at_before.staff_id IS NOT NULL THEN to_jsonb(v_at_before) END,
+            CASE WHEN v_at_after.staff_id IS NOT NULL THEN to_jsonb(v_at_after) END, v_corr);
+    END IF;
     RETURN v_after;
 END
 $$;
-COMMENT ON FUNCTION loyalty.upsert_staff(uuid, text[], boolean, text) IS
-    'Admin (trusted back ends): add a staff member or change their permissions or active flag; audited.';
+COMMENT ON FUNCTION loyalty.upsert_staff(uuid, text[], boolean, text, text) IS
+    'Admin (trusted back ends): add a staff member or change their permissions (at every property, or with p_property_id at that one only; an empty list there removes them) or active flag; audited.';
 
 CREATE FUNCTION loyalty.deactivate_staff(p_staff_id uuid, p_correlation_id text DEFAULT NULL)
 RETURNS loyalty.staff
@@ -301,3 +336,134 @@ END
 $$;
 COMMENT ON FUNCTION loyalty.configure(text, time, bigint, integer, interval, integer, interval, interval, interval, interval, interval, integer, interval, text, bigint, numeric, bigint, bigint, interval, interval, text, text) IS
     'Admin (trusted back ends): casino time zone, gaming-day start, limits, thresholds and the tier basis (NULL keeps a value); audited. Turning tier_basis to PERIOD keeps every player''s tier through the current period (tier_basis_since), without locking any player.';
+
+-- The enterprise's properties (SPEC §22). A NULL argument keeps the current
+-- value of an existing property; a new one needs p_name. Its settings left
+-- NULL fall back to loyalty.config; p_clear names settings to set back to
+-- NULL (the enterprise's) explicitly. A property is never deleted:
+-- p_active => false stops new slips, rewards and holds there.
+CREATE FUNCTION loyalty.upsert_property(p_property_id text, p_name text DEFAULT NULL,
+    p_time_zone text DEFAULT NULL, p_gaming_day_start time DEFAULT NULL, p_active boolean DEFAULT NULL,
+    p_daily_approval_threshold_points bigint DEFAULT NULL, p_cents_per_point numeric DEFAULT NULL,
+    p_max_redemption_points bigint DEFAULT NULL, p_redemption_approval_points bigint DEFAULT NULL,
+    p_clear text[] DEFAULT NULL, p_correlation_id text DEFAULT NULL)
+RETURNS loyalty.property
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.property;
+    v_after  loyalty.property;
+    v_con    text;
+    v_clear  text[] := coalesce(p_clear, '{}');
+BEGIN
+    IF p_property_id IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_property_id is required', ERRCODE = 'PT422';
+    END IF;
+    IF NOT v_clear <@ ARRAY['time_zone', 'gaming_day_start', 'daily_approval_threshold_points', 'cents_per_point',
+                            'max_redemption_points', 'redemption_approval_points'] THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422',
+            DETAIL = 'p_clear names time_zone, gaming_day_start, daily_approval_threshold_points, cents_per_point, max_redemption_points or redemption_approval_points';
+    END IF;
+    SELECT * INTO v_before FROM loyalty.property p WHERE p.property_id = p_property_id FOR UPDATE;
+    BEGIN
+        IF NOT FOUND THEN
+            INSERT INTO loyalty.property (property_id, name, time_zone, gaming_day_start, active,
+                                          daily_approval_threshold_points, cents_per_point, max_redemption_points,
+                                          redemption_approval_points)
+            VALUES (p_property_id, p_name, p_time_zone, p_gaming_day_start, coalesce(p_active, true),
+                    p_daily_approval_threshold_points, p_cents_per_point, p_max_redemption_points,
+                    p_redemption_approval_points)
+            RETURNING * INTO v_after;
+        ELSE
+            UPDATE loyalty.property p
+               SET name = coalesce(p_name, p.name),
+                   time_zone = CASE WHEN 'time_zone' = ANY (v_clear) THEN NULL
+                                    ELSE coalesce(p_time_zone, p.time_zone) END,
+                   gaming_day_start = CASE WHEN 'gaming_day_start' = ANY (v_clear) THEN NULL
+                                           ELSE coalesce(p_gaming_day_start, p.gaming_day_start) END,
+                   active = coalesce(p_active, p.active),
+                   daily_approval_threshold_points = CASE WHEN 'daily_approval_threshold_points' = ANY (v_clear) THEN NULL
+                       ELSE coalesce(p_daily_approval_threshold_points, p.daily_approval_threshold_points) END,
+                   cents_per_point = CASE WHEN 'cents_per_point' = ANY (v_clear) THEN NULL
+                       ELSE coalesce(p_cents_per_point, p.cents_per_point) END,
+                   max_redemption_points = CASE WHEN 'max_redemption_points' = ANY (v_clear) THEN NULL
+                       ELSE coalesce(p_max_redemption_points, p.max_redemption_points) END,
+                   redemption_approval_points = CASE WHEN 'redemption_approval_points' = ANY (v_clear) THEN NULL
+                       ELSE coalesce(p_redemption_approval_points, p.redemption_approval_points) END,
+                   updated_at = now()
+             WHERE p.property_id = p_property_id
+            RETURNING * INTO v_after;
+        END IF;
+    EXCEPTION WHEN check_violation OR not_null_violation OR invalid_parameter_value THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        PERFORM loyalty.admin_refused(v_con);
+    END;
+    PERFORM loyalty.admin_audit_write(v_actor, 'upsert_property', 'property:' || p_property_id,
+        CASE WHEN v_before.property_id IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);
+    RETURN v_after;
+END
+$$;
+COMMENT ON FUNCTION loyalty.upsert_property(text, text, text, time, boolean, bigint, numeric, bigint, bigint, text[], text) IS
+    'Admin (trusted back ends): add a property or change it (NULL keeps a value; p_clear sets settings back to the enterprise''s); audited. Never deleted: p_active => false.';
+
+-- A property's own table limits and slip threshold for a game (SPEC §22).
+-- A NULL argument keeps the current value; p_clear names settings to give
+-- back to the game; clearing every setting removes the row.
+CREATE FUNCTION loyalty.upsert_property_game(p_property_id text, p_game_type text,
+    p_min_average_bet numeric DEFAULT NULL, p_max_average_bet numeric DEFAULT NULL,
+    p_approval_threshold_points bigint DEFAULT NULL, p_clear text[] DEFAULT NULL,
+    p_correlation_id text DEFAULT NULL)
+RETURNS loyalty.property_game
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
+AS $$
+DECLARE
+    v_primary boolean := loyalty.require_primary();  -- first: a standby refuses before anything runs
+    v_actor  text := loyalty.require_caller();
+    v_corr   text := loyalty.resolve_correlation_id(p_correlation_id);
+    v_before loyalty.property_game;
+    v_after  loyalty.property_game;
+    v_con    text;
+    v_clear  text[] := coalesce(p_clear, '{}');
+BEGIN
+    IF p_property_id IS NULL OR p_game_type IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'p_property_id and p_game_type are required',
+            ERRCODE = 'PT422';
+    END IF;
+    IF NOT v_clear <@ ARRAY['min_average_bet', 'max_average_bet', 'approval_threshold_points'] THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', ERRCODE = 'PT422',
+            DETAIL = 'p_clear names min_average_bet, max_average_bet or approval_threshold_points';
+    END IF;
+    SELECT * INTO v_before FROM loyalty.property_game g
+     WHERE g.property_id = p_property_id AND g.game_type = p_game_type FOR UPDATE;
+    BEGIN
+        INSERT INTO loyalty.property_game AS g (property_id, game_type, min_average_bet, max_average_bet,
+                                                approval_threshold_points)
+        VALUES (p_property_id, p_game_type, p_min_average_bet, p_max_average_bet, p_approval_threshold_points)
+        ON CONFLICT (property_id, game_type) DO UPDATE
+           SET min_average_bet = CASE WHEN 'min_average_bet' = ANY (v_clear) THEN NULL
+                                      ELSE coalesce(EXCLUDED.min_average_bet, g.min_average_bet) END,
+               max_average_bet = CASE WHEN 'max_average_bet' = ANY (v_clear) THEN NULL
+                                      ELSE coalesce(EXCLUDED.max_average_bet, g.max_average_bet) END,
+               approval_threshold_points = CASE WHEN 'approval_threshold_points' = ANY (v_clear) THEN NULL
+                   ELSE coalesce(EXCLUDED.approval_threshold_points, g.approval_threshold_points) END,
+               updated_at = now()
+        RETURNING * INTO v_after;
+    EXCEPTION WHEN check_violation OR not_null_violation OR foreign_key_violation THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        PERFORM loyalty.admin_refused(v_con);
+    END;
+    IF v_after.min_average_bet IS NULL AND v_after.max_average_bet IS NULL
+       AND v_after.approval_threshold_points IS NULL THEN
+        DELETE FROM loyalty.property_game g WHERE g.property_id = p_property_id AND g.game_type = p_game_type;
+    END IF;
+    PERFORM loyalty.admin_audit_write(v_actor, 'upsert_property_game',
+        'property:' || p_property_id || ' game:' || p_game_type,
+        CASE WHEN v_before.property_id IS NOT NULL THEN to_jsonb(v_before) END, to_jsonb(v_after), v_corr);
+    RETURN v_after;
+END
+$$;
+COMMENT ON FUNCTION loyalty.upsert_property_game(text, text, numeric, numeric, bigint, text[], text) IS
+    'Admin (trusted back ends): a property''s own table limits and slip threshold for a game (NULL keeps a value; p_clear gives settings back to the game; every one cleared removes the row); audited. Limits narrow the game''s, never widen them.';

@@ -293,7 +293,7 @@ $$;
 COMMENT ON FUNCTION loyalty.health_check() IS
     'Finds stale partial completions, paid slips marked owed, balance/ledger mismatches, tier standings the ledger does not give, held points that are not the live holds, holds past due and not expired, broken hash chains, tier drift, overdue approvals and unacknowledged alerts; one alert per finding while unresolved.';
 
-CREATE FUNCTION loyalty.metrics()
+CREATE FUNCTION loyalty.metrics(p_property_id text DEFAULT NULL)
 RETURNS TABLE (gaming_day date, slips_open bigint, slips_completed_today bigint, slips_held_today bigint,
                partial_completions bigint, oldest_partial_seconds bigint, rewards_today bigint,
                reward_points_today bigint, alerts_open_info bigint, alerts_open_warning bigint,
@@ -303,51 +303,70 @@ RETURNS TABLE (gaming_day date, slips_open bigint, slips_completed_today bigint,
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 DECLARE
-    c     loyalty.config%ROWTYPE;
     v_day date;
     v_day_start timestamptz;
 BEGIN
-    PERFORM loyalty.require_caller(ARRAY['loyalty:view_all']);
-    SELECT * INTO c FROM loyalty.config;
-    v_day := loyalty.gaming_day(now());
-    v_day_start := (v_day + c.gaming_day_start) AT TIME ZONE c.casino_timezone;
+    -- one property's figures on its gaming day, for its staff; or the whole
+    -- enterprise's on the enterprise's day, for staff of every property
+    PERFORM loyalty.require_caller_at(ARRAY['loyalty:view_all'], p_property_id);
+    IF p_property_id IS NOT NULL AND NOT EXISTS (SELECT FROM loyalty.property p WHERE p.property_id = p_property_id) THEN
+        RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR', DETAIL = 'no such property', ERRCODE = 'PT422';
+    END IF;
+    SELECT CASE WHEN p_property_id IS NULL THEN loyalty.gaming_day(now())
+                ELSE loyalty.property_gaming_day(p_property_id, now()) END INTO v_day;
+    SELECT (v_day + coalesce(p.gaming_day_start, c.gaming_day_start)) AT TIME ZONE coalesce(p.time_zone, c.casino_timezone)
+      INTO v_day_start
+      FROM loyalty.config c LEFT JOIN loyalty.property p ON p.property_id = p_property_id;
     RETURN QUERY
     SELECT v_day,
-           (SELECT count(*) FROM loyalty.rating_slip s WHERE s.status = 'OPEN'),
+           (SELECT count(*) FROM loyalty.rating_slip s WHERE s.status = 'OPEN'
+                                                         AND (p_property_id IS NULL OR s.property_id = p_property_id)),
            -- completed = paid: the day's gameplay entries (an index range, not a slip scan)
            (SELECT count(*) FROM loyalty.loyalty_ledger l
              WHERE l.transaction_type = 'GAMEPLAY' AND l.gaming_day = v_day
-               AND l.created_at >= v_day_start - interval '1 day'),
+               AND l.created_at >= v_day_start - interval '1 day'
+               AND (p_property_id IS NULL OR l.property_id = p_property_id)),
            (SELECT count(*) FROM loyalty.rating_slip s
              WHERE s.approval_status = 'HELD' AND s.end_time >= v_day_start
-               AND s.end_time < v_day_start + interval '1 day'),
+               AND s.end_time < v_day_start + interval '1 day'
+               AND (p_property_id IS NULL OR s.property_id = p_property_id)),
            o.n, o.age,
            r.n, r.pts,
            (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
-                                                   AND a.severity = 'INFO'),
+                                                   AND a.severity = 'INFO'
+                                                   AND (p_property_id IS NULL OR a.property_id = p_property_id)),
            (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
-                                                   AND a.severity = 'WARNING'),
+                                                   AND a.severity = 'WARNING'
+                                                   AND (p_property_id IS NULL OR a.property_id = p_property_id)),
            (SELECT count(*) FROM loyalty.alert a WHERE a.acknowledged_at IS NULL AND a.resolved_at IS NULL
-                                                   AND a.severity = 'CRITICAL'),
-           (SELECT count(*) FROM loyalty.notification n WHERE n.delivered_at IS NULL),
+                                                   AND a.severity = 'CRITICAL'
+                                                   AND (p_property_id IS NULL OR a.property_id = p_property_id)),
+           (SELECT count(*) FROM loyalty.notification n WHERE n.delivered_at IS NULL
+                                                          AND (p_property_id IS NULL OR n.property_id = p_property_id)),
            h.last_run_at::timestamptz,
            floor(extract(epoch FROM clock_timestamp() - h.last_run_at))::bigint,
            hl.n, hl.pts, hl.late,
            (SELECT coalesce(-sum(l.points_change), 0)::bigint FROM loyalty.loyalty_ledger l
              WHERE l.transaction_type = 'REDEMPTION' AND l.gaming_day = v_day
-               AND l.created_at >= v_day_start - interval '1 day')
+               AND l.created_at >= v_day_start - interval '1 day'
+               AND (p_property_id IS NULL OR l.property_id = p_property_id))
       FROM (SELECT count(*) AS n, floor(extract(epoch FROM clock_timestamp() - min(s.end_time)))::bigint AS age
-              FROM loyalty.partial_completion s) o,
+              FROM loyalty.partial_completion s
+             WHERE p_property_id IS NULL
+                OR EXISTS (SELECT FROM loyalty.rating_slip x WHERE x.id = s.rating_slip_id
+                                                              AND x.property_id = p_property_id)) o,
            (SELECT count(*) AS n, coalesce(sum(l.points_change), 0)::bigint AS pts
               FROM loyalty.loyalty_ledger l
              WHERE l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.manual_reward)
                AND l.gaming_day = v_day
-               AND l.created_at >= v_day_start - interval '1 day') r,
+               AND l.created_at >= v_day_start - interval '1 day'
+               AND (p_property_id IS NULL OR l.property_id = p_property_id)) r,
            (SELECT count(*) AS n, coalesce(sum(x.points), 0)::bigint AS pts,
                    count(*) FILTER (WHERE x.expires_at <= clock_timestamp()) AS late
-              FROM loyalty.hold x WHERE x.status IN ('PENDING_APPROVAL', 'ACTIVE')) hl
+              FROM loyalty.hold x WHERE x.status IN ('PENDING_APPROVAL', 'ACTIVE')
+                                    AND (p_property_id IS NULL OR x.property_id = p_property_id)) hl
       LEFT JOIN loyalty.health_state h ON true;
 END
 $$;
-COMMENT ON FUNCTION loyalty.metrics() IS
-    'Dashboard: one row of the numbers an operator graphs (docs/monitoring.md).';
+COMMENT ON FUNCTION loyalty.metrics(text) IS
+    'Dashboard: one row of the numbers an operator graphs (docs/monitoring.md); with p_property_id, that property''s on its gaming day (view_all staff of that property).';

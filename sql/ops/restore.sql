@@ -1,5 +1,5 @@
 -- A restore keeps every setting (SPEC §20): the seeded rows of config,
--- tier and game_settings merge with the dumped ones.
+-- tier, game_settings and property merge with the dumped ones.
 
 -- The owner's configuration survives pg_dump / pg_restore exactly. During
 -- a restore CREATE EXTENSION seeds config, tier and game_settings again
@@ -35,6 +35,8 @@ BEGIN
         DELETE FROM loyalty.game_settings WHERE game_type = NEW.game_type;
     ELSIF TG_TABLE_NAME = 'config' THEN
         DELETE FROM loyalty.config WHERE singleton = NEW.singleton;
+    ELSIF TG_TABLE_NAME = 'property' THEN
+        DELETE FROM loyalty.property WHERE property_id = NEW.property_id;
     END IF;
     RETURN NEW;
 END
@@ -44,6 +46,8 @@ CREATE TRIGGER tier_merge_seeded BEFORE INSERT ON loyalty.tier
 CREATE TRIGGER game_settings_merge_seeded BEFORE INSERT ON loyalty.game_settings
     FOR EACH ROW EXECUTE FUNCTION loyalty.merge_seeded_row();
 CREATE TRIGGER config_merge_seeded BEFORE INSERT ON loyalty.config
+    FOR EACH ROW EXECUTE FUNCTION loyalty.merge_seeded_row();
+CREATE TRIGGER property_merge_seeded BEFORE INSERT ON loyalty.property
     FOR EACH ROW EXECUTE FUNCTION loyalty.merge_seeded_row();
 
 -- An owner's edit makes a seeded row the owner's. A restore writes its
@@ -63,6 +67,8 @@ CREATE TRIGGER tier_seeded_row_edited BEFORE UPDATE ON loyalty.tier
 CREATE TRIGGER game_settings_seeded_row_edited BEFORE UPDATE ON loyalty.game_settings
     FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_edited();
 CREATE TRIGGER config_seeded_row_edited BEFORE UPDATE ON loyalty.config
+    FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_edited();
+CREATE TRIGGER property_seeded_row_edited BEFORE UPDATE ON loyalty.property
     FOR EACH ROW EXECUTE FUNCTION loyalty.seeded_row_edited();
 
 -- Deleting a seeded row leaves a tombstone; adding the key back removes it.

@@ -226,12 +226,15 @@ COMMENT ON FUNCTION loyalty.reward_history(uuid, timestamptz, timestamptz) IS
 -- windows stand now. Refused rewards are not here: a refusal aborts its
 -- transaction and leaves no row by design; its manual_reward_rejected log
 -- line (written at once) is the record (docs/runbook.md).
-CREATE FUNCTION loyalty.staff_activity(p_staff_id uuid, p_from timestamptz, p_to timestamptz)
+CREATE FUNCTION loyalty.staff_activity(p_staff_id uuid, p_from timestamptz, p_to timestamptz,
+                                       p_property_id text DEFAULT NULL)
 RETURNS TABLE (kind text, at timestamptz, player_id uuid, points_change bigint, detail jsonb)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, loyalty, pg_temp
 AS $$
 BEGIN
-    PERFORM loyalty.require_caller(ARRAY['loyalty:view_all']);
+    -- at one property (its rewards, retries and alerts), for view_all staff
+    -- there; or everywhere, for view_all staff of every property
+    PERFORM loyalty.require_caller_at(ARRAY['loyalty:view_all'], p_property_id);
     IF p_staff_id IS NULL OR p_from IS NULL OR p_to IS NULL OR p_from > p_to THEN
         RAISE EXCEPTION USING MESSAGE = 'VALIDATION_ERROR',
             DETAIL = 'p_staff_id, p_from and p_to are required and p_from must not be after p_to', ERRCODE = 'PT422';
@@ -246,11 +249,17 @@ BEGIN
      WHERE l.staff_id = p_staff_id
        AND l.transaction_type IN (SELECT k.kind FROM loyalty.ledger_kinds() k WHERE k.manual_reward)
        AND l.created_at >= p_from AND l.created_at < p_to
+       AND (p_property_id IS NULL OR l.property_id = p_property_id)
     UNION ALL
+    -- a retry is where the reward it replayed was given
     SELECT 'retry', r.at::timestamptz, r.player_id, NULL::bigint,
            jsonb_build_object('ledger_entry_id', r.ledger_entry_id, 'correlation_id', r.correlation_id)
       FROM loyalty.reward_replay r
      WHERE r.staff_id = p_staff_id AND r.at >= p_from AND r.at < p_to
+       AND (p_property_id IS NULL
+            OR EXISTS (SELECT FROM loyalty.loyalty_ledger x WHERE x.player_id = r.player_id
+                                                             AND x.id = r.ledger_entry_id
+                                                             AND x.property_id = p_property_id))
     UNION ALL
     SELECT 'alert', a.created_at::timestamptz, a.player_id, NULL::bigint,
            jsonb_build_object('alert_id', a.id, 'kind', a.kind, 'severity', a.severity,
@@ -258,13 +267,15 @@ BEGIN
                               'details', a.details)
       FROM loyalty.alert a
      WHERE a.staff_id = p_staff_id AND a.created_at >= p_from AND a.created_at < p_to
+       AND (p_property_id IS NULL OR a.property_id = p_property_id)
     UNION ALL
+    -- the rate-limit windows count every property's rewards
     SELECT 'window', now(), NULL::uuid, NULL::bigint,
            jsonb_build_object('rate_count', w.rate_count, 'rate_window', w.rate_window,
                               'alert_count', w.alert_count, 'alert_window', w.alert_window)
-      FROM loyalty.reward_window w WHERE w.staff_id = p_staff_id
+      FROM loyalty.reward_window w WHERE w.staff_id = p_staff_id AND p_property_id IS NULL
     ORDER BY 2, 1;
 END
 $$;
-COMMENT ON FUNCTION loyalty.staff_activity(uuid, timestamptz, timestamptz) IS
-    'Runbook (rate limit and alert response): one staff member''s manual rewards, retries and alerts in [p_from, p_to), and their rate windows now.';
+COMMENT ON FUNCTION loyalty.staff_activity(uuid, timestamptz, timestamptz, text) IS
+    'Runbook (rate limit and alert response): one staff member''s manual rewards, retries and alerts in [p_from, p_to) (at p_property_id, or everywhere with their rate windows now). view_all staff of that property, or of every property.';

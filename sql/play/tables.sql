@@ -34,6 +34,35 @@ COMMENT ON COLUMN loyalty.game_settings.min_average_bet IS 'Table limit: the sma
 COMMENT ON COLUMN loyalty.game_settings.max_average_bet IS 'Table limit: the largest average bet a slip may be opened or re-rated with.';
 COMMENT ON COLUMN loyalty.game_settings.approval_threshold_points IS 'Four-eyes rule: a completed slip earning more points than this is HELD_FOR_APPROVAL until a second staff member approves it. Snapshotted onto each slip at open.';
 
+-- A property's own table limits and slip threshold for a game (SPEC §22):
+-- a setting left NULL is the game's. What a slip earns (house edge,
+-- decisions, conversion, multiplier) is the program's, the same at every
+-- property; a property narrows its tables within the game's limits (the
+-- points of any slip stay within what the game's own limits allow).
+CREATE TABLE loyalty.property_game (
+    property_id     loyalty.property_code NOT NULL,
+    game_type       text    NOT NULL,
+    min_average_bet numeric(14,4),
+    max_average_bet numeric(14,4),
+    approval_threshold_points bigint CONSTRAINT property_game_approval_threshold_points_check
+                    CHECK (approval_threshold_points >= 0),
+    updated_at      loyalty.finite_timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT property_game_pkey PRIMARY KEY (property_id, game_type),
+    CONSTRAINT property_game_property_id_fkey FOREIGN KEY (property_id) REFERENCES loyalty.property (property_id),
+    CONSTRAINT property_game_game_type_fkey FOREIGN KEY (game_type) REFERENCES loyalty.game_settings (game_type)
+        ON DELETE CASCADE,
+    CONSTRAINT property_game_bet_range_check
+        CHECK (min_average_bet > 0 AND max_average_bet > 0 AND min_average_bet <= max_average_bet)
+);
+COMMENT ON TABLE loyalty.property_game IS 'A property''s own table limits and slip approval threshold for a game; NULL is the game''s (game_settings). Limits narrow the game''s, never widen them.';
+COMMENT ON COLUMN loyalty.property_game.property_id IS 'The property.';
+COMMENT ON COLUMN loyalty.property_game.game_type IS 'The game (game_settings).';
+COMMENT ON COLUMN loyalty.property_game.min_average_bet IS 'The smallest average bet at this property''s tables (at least the game''s).';
+COMMENT ON COLUMN loyalty.property_game.max_average_bet IS 'The largest average bet at this property''s tables (at most the game''s).';
+COMMENT ON COLUMN loyalty.property_game.approval_threshold_points IS 'Four-eyes rule at this property: a slip earning more is held; snapshotted onto each slip at open.';
+COMMENT ON COLUMN loyalty.property_game.updated_at IS 'Audit: when the row last changed.';
+CREATE INDEX property_game_game_type_idx ON loyalty.property_game (game_type);
+
 CREATE TABLE loyalty.rating_slip (
     id                     uuid    NOT NULL DEFAULT gen_random_uuid(),
     player_id              uuid    NOT NULL,
@@ -62,7 +91,9 @@ CREATE TABLE loyalty.rating_slip (
     decided_at             loyalty.finite_timestamptz,
     decision_reason        text,
     points                 bigint,
+    property_id            text    NOT NULL DEFAULT loyalty.sole_property(),
     CONSTRAINT rating_slip_pkey PRIMARY KEY (id),
+    CONSTRAINT rating_slip_property_id_fkey FOREIGN KEY (property_id) REFERENCES loyalty.property (property_id),
     -- One CHECK (each table CHECK is parsed again on every write): an OPEN
     -- slip has neither an end time nor a duration, a CLOSED one has both;
     -- only a closed slip waits for, or has had, an approval decision.
@@ -98,6 +129,7 @@ COMMENT ON COLUMN loyalty.rating_slip.approval_status IS 'NULL: no approval need
 COMMENT ON COLUMN loyalty.rating_slip.decided_by IS 'Audit: staff member who approved or rejected the held slip (NULL for a trusted back end).';
 COMMENT ON COLUMN loyalty.rating_slip.decided_at IS 'Audit: when the held slip was approved or rejected.';
 COMMENT ON COLUMN loyalty.rating_slip.decision_reason IS 'Audit: why the held slip was rejected.';
+COMMENT ON COLUMN loyalty.rating_slip.property_id IS 'The property the play happened at: its gaming day, thresholds and staff decide the slip.';
 COMMENT ON COLUMN loyalty.rating_slip.points IS 'Points the slip earns, decided from its snapshot when it closed (NULL while open): what a payment posts, and what an owed slip counts toward its player''s gaming day.';
 CREATE INDEX rating_slip_player_idx ON loyalty.rating_slip (player_id);
 -- One seat: at most one OPEN slip per player (SLIP_ALREADY_OPEN).

@@ -30,7 +30,9 @@ CREATE TABLE loyalty.hold (
     decided_at       loyalty.finite_timestamptz,
     decided_by       uuid,
     void_reason      text,
+    property_id      text    NOT NULL DEFAULT loyalty.sole_property(),
     CONSTRAINT hold_pkey PRIMARY KEY (player_id, hold_id),
+    CONSTRAINT hold_property_id_fkey FOREIGN KEY (property_id) REFERENCES loyalty.property (property_id),
     CONSTRAINT hold_player_id_idempotency_key_key UNIQUE (player_id, idempotency_key),
     -- One CHECK for the rules that relate columns (PostgreSQL parses every
     -- table CHECK again on each write; a column's own rule is its domain's,
@@ -62,6 +64,7 @@ COMMENT ON COLUMN loyalty.hold.created_at IS 'Audit: when the hold was made.';
 COMMENT ON COLUMN loyalty.hold.decided_at IS 'Audit: when it was captured, voided or expired.';
 COMMENT ON COLUMN loyalty.hold.decided_by IS 'Audit: who captured or voided it (NULL for an expiry).';
 COMMENT ON COLUMN loyalty.hold.void_reason IS 'Audit: why it was voided.';
+COMMENT ON COLUMN loyalty.hold.property_id IS 'The property the comp is given at: its limits and staff decide the hold.';
 -- capture_hold, void_hold and approve_hold find a hold by its id alone
 CREATE INDEX hold_hold_id_idx ON loyalty.hold (hold_id);
 -- expire_holds and the health check read the live holds by deadline

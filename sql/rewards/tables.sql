@@ -19,16 +19,18 @@ COMMENT ON COLUMN loyalty.reward_replay.at IS 'When the retry arrived.';
 COMMENT ON COLUMN loyalty.reward_replay.correlation_id IS 'Correlation id of the retry.';
 CREATE INDEX reward_replay_player_idx ON loyalty.reward_replay (player_id, at);
 
--- An external reward id (a voucher) pays once per casino, whoever presents
+-- An external reward id (a voucher) pays once per enterprise, whoever presents
 -- it: the ledger's keys all include the player, so this table is the one
 -- place that spans players. A claim commits or rolls back with its entry.
 CREATE TABLE loyalty.voucher (
     reward_id  text        NOT NULL,
     player_id  uuid        NOT NULL,
     claimed_at loyalty.finite_timestamptz NOT NULL DEFAULT clock_timestamp(),
+    property_id text       NOT NULL DEFAULT loyalty.sole_property(),
     CONSTRAINT voucher_pkey PRIMARY KEY (reward_id)
 );
 COMMENT ON TABLE loyalty.voucher IS 'One row per external reward id ever paid: the player it paid. The same id for another player is IDEMPOTENCY_CONFLICT.';
 COMMENT ON COLUMN loyalty.voucher.reward_id IS 'The external reward id (p_reward_id of manual_reward).';
 COMMENT ON COLUMN loyalty.voucher.player_id IS 'The only player this id may pay.';
 COMMENT ON COLUMN loyalty.voucher.claimed_at IS 'When the id was first paid.';
+COMMENT ON COLUMN loyalty.voucher.property_id IS 'Where it was paid; an id pays once in the whole enterprise, wherever it is presented.';

@@ -202,6 +202,7 @@ fn expire_inactive_points(
                 restate: None,
                 held_change: 0,
                 reverses_entry_id: None,
+                property: None,
                 under_lock: None,
             }) {
                 Ok(p) => p,

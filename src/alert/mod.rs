@@ -50,19 +50,21 @@ pub fn raise(
     kind: AlertKind,
     staff_id: Option<pgrx::Uuid>,
     player_id: Option<pgrx::Uuid>,
+    property: Option<&str>,
     details: &serde_json::Value,
 ) -> Result<i64> {
     Spi::connect(|c| -> Result<i64> {
         let id = spi::write(
             c,
-            "INSERT INTO loyalty.alert (kind, severity, staff_id, player_id, details)
-             VALUES ($1, $2, $3, $4, $5::text::jsonb) RETURNING id",
+            "INSERT INTO loyalty.alert (kind, severity, staff_id, player_id, details, property_id)
+             VALUES ($1, $2, $3, $4, $5::text::jsonb, $6) RETURNING id",
             &[
                 kind.as_str().into(),
                 kind.severity().into(),
                 staff_id.into(),
                 player_id.into(),
                 details.to_string().into(),
+                property.into(),
             ],
         )?
         .first()
@@ -95,14 +97,15 @@ fn acknowledge_alert(
     ),
 > {
     let row = run(move || {
-        let caller = auth::open(Who::Staff(Permission::ViewAll), None)?.caller;
+        let opened = auth::open(Who::StaffAt(Permission::ViewAll), None)?;
+        let caller = opened.caller;
         let alert_id = required(p_alert_id, "p_alert_id")?;
         let note = crate::domain::reason::check(p_note)?;
         let actor = auth::actor();
         Spi::connect_mut(|c| {
             let rows = spi::write(
                 c,
-                "SELECT kind, severity, staff_id, player_id, acknowledged_at, acknowledged_by, note
+                "SELECT kind, severity, staff_id, player_id, acknowledged_at, acknowledged_by, note, property_id
                    FROM loyalty.alert WHERE id = $1 FOR UPDATE",
                 &[alert_id.into()],
             )?;
@@ -113,6 +116,9 @@ fn acknowledge_alert(
                 ));
             }
             let r = rows.first();
+            // an alert at a property is its staff's; one of the whole
+            // enterprise, staff of every property's
+            opened.at_place(r.get::<String>(8)?.as_deref())?;
             let kind = r.get::<String>(1)?.unwrap_or_default();
             let severity = r.get::<String>(2)?.unwrap_or_default();
             let about = [r.get::<pgrx::Uuid>(3)?, r.get::<pgrx::Uuid>(4)?];

@@ -180,8 +180,27 @@ pub fn parse_uuid(s: &str) -> Option<pgrx::Uuid> {
     Some(pgrx::Uuid::from_bytes(bytes))
 }
 
-/// A staff member's row: active flag and permissions.
-pub type StaffRow = (bool, Vec<String>);
+/// A staff member's row: active flag, the permissions held at every
+/// property, and those held at one property only (`loyalty.staff_property`).
+#[derive(Debug, Clone, Default)]
+pub struct StaffRow {
+    pub active: bool,
+    pub permissions: Vec<String>,
+    pub at: Vec<(String, Vec<String>)>,
+}
+
+/// Where a permission must be held.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// At every property (`staff.permissions`): what an act of no one
+    /// property needs (an enterprise-wide report, a sweep).
+    Enterprise,
+    /// At this property, or at every property.
+    At(&'a str),
+    /// At some property: the opening of an act whose property is known
+    /// only once its slip or hold is read; the act then checks `At`.
+    Somewhere,
+}
 
 /// The staff row of `uid`, if any, as last committed: a deactivation or a
 /// permission taken away applies to every call that starts after it
@@ -194,34 +213,70 @@ pub fn staff(uid: pgrx::Uuid) -> Result<Option<StaffRow>> {
 pub fn staff_in(c: &pgrx::spi::SpiClient<'_>, uid: pgrx::Uuid) -> Result<Option<StaffRow>> {
     let Some(json) = crate::pg::spi::read_latest(
         c,
-        "SELECT pg_catalog.json_build_array(active, permissions)::text
-           FROM loyalty.staff WHERE staff_id = $1",
+        "SELECT pg_catalog.json_build_array(s.active, s.permissions,
+                    (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(g.property_id, g.permissions))
+                       FROM loyalty.staff_property g WHERE g.staff_id = s.staff_id))::text
+           FROM loyalty.staff s WHERE s.staff_id = $1",
         &[uid.into()],
     )?
     else {
         return Ok(None);
     };
     let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-    let active = v
-        .get(0)
-        .and_then(serde_json::Value::as_bool)
-        .unwrap_or(false);
-    let perms = v
-        .get(1)
+    let names = |v: Option<&serde_json::Value>| -> Vec<String> {
+        v.and_then(serde_json::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let at = v
+        .get(2)
         .and_then(serde_json::Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|p| p.as_str().map(str::to_string))
+                .filter_map(|g| Some((g.get(0)?.as_str()?.to_string(), names(g.get(1)))))
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Some((active, perms)))
+    Ok(Some(StaffRow {
+        active: v
+            .get(0)
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
+        permissions: names(v.get(1)),
+        at,
+    }))
 }
 
-/// Whether a staff row is active and holds any of `permissions`.
+/// Whether a staff row is active and holds any of `permissions` at every
+/// property.
 pub fn holds_any(row: &Option<StaffRow>, permissions: &[Permission]) -> bool {
-    matches!(row, Some((true, perms))
-        if perms.iter().any(|p| permissions.iter().any(|want| want.as_str() == p)))
+    holds(row, permissions, Scope::Enterprise)
+}
+
+/// Whether a staff row is active and holds any of `permissions` where
+/// `scope` says.
+pub fn holds(row: &Option<StaffRow>, permissions: &[Permission], scope: Scope<'_>) -> bool {
+    let Some(row) = row.as_ref().filter(|r| r.active) else {
+        return false;
+    };
+    let any = |perms: &[String]| {
+        perms
+            .iter()
+            .any(|p| permissions.iter().any(|want| want.as_str() == p))
+    };
+    any(&row.permissions)
+        || match scope {
+            Scope::Enterprise => false,
+            Scope::At(property) => row
+                .at
+                .iter()
+                .any(|(id, perms)| id == property && any(perms)),
+            Scope::Somewhere => row.at.iter().any(|(_, perms)| any(perms)),
+        }
 }
 
 fn unauthorized() -> LoyaltyError {
@@ -231,12 +286,22 @@ fn unauthorized() -> LoyaltyError {
 /// A trusted back end, or a signed-in active staff member holding one of
 /// `permissions`. UNAUTHORIZED for nobody, FORBIDDEN for anyone else.
 pub fn require_any(permissions: &[Permission]) -> Result<Caller> {
+    require_scoped(permissions, Scope::Enterprise).map(|(caller, _)| caller)
+}
+
+/// [`require_any`] where `scope` says; with the staff row it read (None
+/// for a trusted back end).
+pub fn require_scoped(
+    permissions: &[Permission],
+    scope: Scope<'_>,
+) -> Result<(Caller, Option<StaffRow>)> {
     if caller_is_trusted() {
-        return Ok(Caller::Trusted);
+        return Ok((Caller::Trusted, None));
     }
     let uid = caller_uid().ok_or_else(unauthorized)?;
-    if holds_any(&staff(uid)?, permissions) {
-        return Ok(Caller::Staff(uid));
+    let row = staff(uid)?;
+    if holds(&row, permissions, scope) {
+        return Ok((Caller::Staff(uid), row));
     }
     Err(LoyaltyError::new(
         Code::Forbidden,
@@ -256,20 +321,40 @@ pub fn require(permission: Permission) -> Result<Caller> {
     require_any(&[permission])
 }
 
+/// FORBIDDEN unless `row` (a staff member's) holds `permission` at
+/// `property`: an act at a property (SPEC §22).
+pub fn require_at(row: &Option<StaffRow>, permission: Permission, property: &str) -> Result<()> {
+    if holds(row, &[permission], Scope::At(property)) {
+        return Ok(());
+    }
+    Err(LoyaltyError::new(
+        Code::Forbidden,
+        format!(
+            "the staff member holds no {} at property {property}",
+            permission.as_str()
+        ),
+    ))
+}
+
 /// A floor action (reference §14): always a person. A signed-in, active
 /// staff member holding `permission`, who may name only themselves as
 /// `staff_id` (INVALID_STAFF_ID otherwise); or a trusted back end acting for
 /// `staff_id`, who must be active staff holding the permission (missing:
 /// VALIDATION_ERROR). Either way the answer is `Caller::Staff(person)`:
 /// the one recorded and compared by every four-eyes rule.
-pub fn require_person(permission: Permission, staff_id: Option<pgrx::Uuid>) -> Result<Caller> {
+pub fn require_person(
+    permission: Permission,
+    staff_id: Option<pgrx::Uuid>,
+    scope: Scope<'_>,
+) -> Result<(Caller, Option<StaffRow>)> {
     if caller_is_trusted() {
         let person = staff_id.ok_or_else(|| {
             LoyaltyError::validation(
                 "a trusted back end names the staff member it acts for in p_staff_id",
             )
         })?;
-        if !holds_any(&staff(person)?, &[permission]) {
+        let row = staff(person)?;
+        if !holds(&row, &[permission], scope) {
             return Err(LoyaltyError::new(
                 Code::Forbidden,
                 format!(
@@ -278,16 +363,16 @@ pub fn require_person(permission: Permission, staff_id: Option<pgrx::Uuid>) -> R
                 ),
             ));
         }
-        return Ok(Caller::Staff(person));
+        return Ok((Caller::Staff(person), row));
     }
-    let caller = require(permission)?;
+    let (caller, row) = require_scoped(&[permission], scope)?;
     if staff_id.is_some_and(|s| Some(s) != caller.uid()) {
         return Err(LoyaltyError::new(
             Code::InvalidStaffId,
             "p_staff_id must be the caller's own id",
         ));
     }
-    Ok(caller)
+    Ok((caller, row))
 }
 
 /// Trusted back ends only (the balance primitive, the runbooks).
@@ -360,6 +445,36 @@ fn require_caller(p_permissions: default!(Option<Vec<String>>, "NULL")) -> Strin
         } else {
             require_any(&perms)?;
         }
+        Ok(actor())
+    })
+}
+
+/// `loyalty.require_caller_at(p_permissions, p_property_id)`: as
+/// [`require_caller`] with permissions named, held at `p_property_id` (or
+/// at every property); with no property, held at every property (SPEC §22:
+/// an auditor scoped to properties reads only theirs). The reports that
+/// take a property call it first.
+#[pg_extern(security_definer, stable, parallel_safe)]
+#[search_path(pg_catalog, loyalty, pg_temp)]
+fn require_caller_at(p_permissions: Option<Vec<String>>, p_property_id: Option<&str>) -> String {
+    crate::domain::error::run(move || {
+        let perms = p_permissions
+            .iter()
+            .flatten()
+            .map(|name| {
+                Permission::named(name).ok_or_else(|| {
+                    LoyaltyError::validation(format!("{name:?} is not a permission"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if perms.is_empty() {
+            return Err(LoyaltyError::validation("name the permissions asked for"));
+        }
+        let scope = match p_property_id {
+            Some(p) => Scope::At(p),
+            None => Scope::Enterprise,
+        };
+        require_scoped(&perms, scope)?;
         Ok(actor())
     })
 }

@@ -4,7 +4,10 @@
 //! row of the call carries. An operation states only who may run it
 //! ([`Who`]); the order lives here.
 
-use super::{require, require_person, require_trusted, Caller, Permission};
+use super::{
+    holds_any, require_at, require_person, require_scoped, require_trusted, Caller, Permission,
+};
+use super::{Scope, StaffRow};
 use crate::domain::error::Result;
 use crate::pg::context;
 
@@ -16,9 +19,14 @@ pub enum Who {
     Trusted,
     /// A trusted back end, or active staff holding the permission.
     Staff(Permission),
-    /// A person on the floor holding the permission: staff as themselves,
-    /// or a trusted back end naming them (`p_staff_id`; reference §14).
-    Person(Permission, Option<pgrx::Uuid>),
+    /// A person on the floor holding the permission at a property: staff as
+    /// themselves, or a trusted back end naming them (`p_staff_id`;
+    /// reference §14). The opening asks for the permission at some
+    /// property, the act for it where it happens ([`Opened::at`]), once it
+    /// knows where (SPEC §22).
+    PersonAt(Permission, Option<pgrx::Uuid>),
+    /// [`Who::Staff`] at a property, checked as [`Who::PersonAt`] is.
+    StaffAt(Permission),
 }
 
 /// An operation that may go on: its caller and its correlation id.
@@ -26,19 +34,66 @@ pub enum Who {
 pub struct Opened {
     pub caller: Caller,
     pub correlation_id: String,
+    /// The permission asked for and the staff row that holds it (None for
+    /// a trusted back end acting as itself).
+    held: Option<(Permission, Option<StaffRow>)>,
+}
+
+impl Opened {
+    /// The act happens at `property`: FORBIDDEN unless the staff member
+    /// holds the opening's permission there (or at every property). A
+    /// trusted back end acting as itself may act anywhere.
+    pub fn at(&self, property: &str) -> Result<()> {
+        match (&self.held, self.caller) {
+            (Some((permission, row)), Caller::Staff(_)) => require_at(row, *permission, property),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Opened::at`] for something at `property`, or of the whole
+    /// enterprise (None): then the permission must be held at every
+    /// property.
+    pub fn at_place(&self, property: Option<&str>) -> Result<()> {
+        match (property, &self.held, self.caller) {
+            (Some(p), _, _) => self.at(p),
+            (None, Some((permission, row)), Caller::Staff(_))
+                if !holds_any(row, &[*permission]) =>
+            {
+                Err(crate::domain::error::LoyaltyError::new(
+                    crate::domain::error::Code::Forbidden,
+                    format!(
+                        "only staff with {} at every property may do this",
+                        permission.as_str()
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The opening, in its order. Each refusal leaves nothing behind: nothing
 /// has been written yet.
 pub fn open(who: Who, correlation_id: Option<&str>) -> Result<Opened> {
     crate::pg::standby::writable()?;
-    let caller = match who {
-        Who::Trusted => require_trusted().map(|()| Caller::Trusted)?,
-        Who::Staff(permission) => require(permission)?,
-        Who::Person(permission, staff_id) => require_person(permission, staff_id)?,
+    let (caller, held) = match who {
+        Who::Trusted => (require_trusted().map(|()| Caller::Trusted)?, None),
+        Who::Staff(permission) => {
+            let (caller, row) = require_scoped(&[permission], Scope::Enterprise)?;
+            (caller, Some((permission, row)))
+        }
+        Who::StaffAt(permission) => {
+            let (caller, row) = require_scoped(&[permission], Scope::Somewhere)?;
+            (caller, Some((permission, row)))
+        }
+        Who::PersonAt(permission, staff_id) => {
+            let (caller, row) = require_person(permission, staff_id, Scope::Somewhere)?;
+            (caller, Some((permission, row)))
+        }
     };
     Ok(Opened {
         caller,
         correlation_id: context::correlation_id(correlation_id)?,
+        held,
     })
 }

@@ -132,6 +132,9 @@ extension_sql!(
 ALTER TABLE loyalty.staff
     ADD CONSTRAINT staff_permissions_check CHECK (loyalty.are_permissions(permissions)),
     ADD CONSTRAINT staff_audit_separation_check CHECK (loyalty.permissions_separated(permissions));
+ALTER TABLE loyalty.staff_property
+    ADD CONSTRAINT staff_property_permissions_check CHECK (loyalty.are_permissions(permissions)),
+    ADD CONSTRAINT staff_property_audit_separation_check CHECK (loyalty.permissions_separated(permissions));
 COMMENT ON FUNCTION loyalty.permissions() IS
     'The staff permissions: what each lets a staff member do, whether it grants or receives points, whether it reviews (never held with one that grants or receives). The one list (src/domain/permissions.rs).';
 "#,

@@ -12,14 +12,27 @@
 
 use crate::domain::kinds::Kind;
 use crate::domain::points::{period_of, tier_of, Basis, Standing, Tier};
+use std::collections::HashMap;
+
+/// The property the upgrade to 0.4.0 made of a one-casino database (and a
+/// fresh install seeds): entries written before properties existed carry
+/// none, and their gameplay counts there.
+pub const FIRST_PROPERTY: &str = "MAIN";
 
 /// One ledger entry, as the replay reads it.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub kind: Kind,
     pub points: i64,
-    /// `YYYY-MM-DD`.
+    /// `YYYY-MM-DD`: the entry's own gaming day (its property's).
     pub gaming_day: String,
+    /// `YYYY-MM-DD`: the enterprise's gaming day of the entry, which
+    /// decides its qualification period (the tier rules are the
+    /// enterprise's).
+    pub period_day: String,
+    /// Where it happened (None: an enterprise event, or an entry from
+    /// before properties existed).
+    pub property: Option<String>,
     /// Microseconds since 2000-01-01 UTC.
     pub created_at: i64,
 }
@@ -55,8 +68,10 @@ pub struct Replayed {
     pub last_earned_at: Option<i64>,
     /// The last entry's time (microseconds).
     pub chain_head_at: Option<i64>,
-    /// The gaming day of the last GAMEPLAY entry and the points posted on it.
+    /// The gaming day and property of the last GAMEPLAY entry, and the
+    /// GAMEPLAY points posted at that property on that day.
     pub gameplay_day: Option<String>,
+    pub gameplay_property: Option<String>,
     pub gameplay_day_points: i64,
 }
 
@@ -80,14 +95,17 @@ pub fn replay(entries: &[Entry], rules: &Rules) -> Replayed {
         last_earned_at: None,
         chain_head_at: None,
         gameplay_day: None,
+        gameplay_property: None,
         gameplay_day_points: 0,
     };
+    // GAMEPLAY points per property and gaming day
+    let mut played: HashMap<(String, String), i64> = HashMap::new();
     for e in entries {
         let basis = match (&rules.basis, &rules.switched) {
             (Basis::Period, Some((at, _))) if e.created_at < *at => Basis::Lifetime,
             (b, _) => *b,
         };
-        let period = period_of(&e.gaming_day, rules.period_start);
+        let period = period_of(&e.period_day, rules.period_start);
         // Under PERIOD a year that ended rolls in a step of its own first.
         if basis == Basis::Period && !r.standing.is_in(&period) {
             r.standing = r.standing.rolled_keeping(&period, rules.ladder, keep);
@@ -116,12 +134,14 @@ pub fn replay(entries: &[Entry], rules: &Rules) -> Replayed {
             r.last_earned_at = Some(e.created_at);
         }
         if e.kind == Kind::Gameplay {
-            if r.gameplay_day.as_deref() == Some(e.gaming_day.as_str()) {
-                r.gameplay_day_points = r.gameplay_day_points.saturating_add(e.points);
-            } else {
-                r.gameplay_day = Some(e.gaming_day.clone());
-                r.gameplay_day_points = e.points;
-            }
+            let here = e.property.as_deref().unwrap_or(FIRST_PROPERTY).to_string();
+            let sum = played
+                .entry((here.clone(), e.gaming_day.clone()))
+                .or_insert(0);
+            *sum = sum.saturating_add(e.points);
+            r.gameplay_day_points = *sum;
+            r.gameplay_day = Some(e.gaming_day.clone());
+            r.gameplay_property = Some(here);
         }
         r.chain_head_at = Some(e.created_at);
     }
@@ -167,6 +187,8 @@ mod unit {
             kind,
             points,
             gaming_day: day.into(),
+            period_day: day.into(),
+            property: None,
             created_at: at,
         }
     }

@@ -60,12 +60,21 @@ pub struct Locked {
     pub basis: Basis,
     /// First gaming day of the qualification period `at` falls in.
     pub period: String,
-    /// GAMEPLAY points already posted on `gaming_day` (the daily four-eyes
-    /// rule counts them under this lock).
-    pub gameplay_today: i64,
+    /// The stored gameplay counter: the last GAMEPLAY entry's gaming day
+    /// and property, and the points posted there that day (the write path
+    /// reads it for the entry's own property and day, ledger/post.rs).
+    pub gameplay: Gameplay,
     /// The first gaming day of the period in which the casino turned the
     /// PERIOD basis on, if it is on: through it the tier held then is kept.
     pub kept_through: Option<String>,
+}
+
+/// A player's stored gameplay counter (`player_loyalty.gameplay_*`).
+#[derive(Debug, Clone)]
+pub struct Gameplay {
+    pub day: Option<String>,
+    pub property: Option<String>,
+    pub points: i64,
 }
 
 impl Locked {
@@ -215,7 +224,8 @@ pub fn derive_if_needed(client: &SpiClient<'_>, locked: Locked) -> Result<Locked
         client,
         "UPDATE loyalty.player_loyalty
             SET tier_credits = $3, tier_period = $4::date, retained_tier = $5, last_earned_at = $6,
-                chain_head_at = $7, gameplay_day = $8::date, gameplay_day_points = $9
+                chain_head_at = $7, gameplay_day = $8::date, gameplay_day_points = $9,
+                gameplay_property = $10
           WHERE ctid = $2 AND player_id = $1",
         &[
             locked.player_id.into(),
@@ -227,6 +237,7 @@ pub fn derive_if_needed(client: &SpiClient<'_>, locked: Locked) -> Result<Locked
             instant(r.chain_head_at).into(),
             r.gameplay_day.as_deref().into(),
             r.gameplay_day_points.into(),
+            r.gameplay_property.as_deref().into(),
         ],
     )?;
     lock_player(client, locked.player_id)?.ok_or_else(|| {
@@ -252,7 +263,7 @@ macro_rules! select_locked {
         concat!(
             "SELECT ctid, current_balance, lifetime_points, tier, chain_seq, chain_head, held_points,
                     tier_credits, to_char(tier_period, 'YYYY-MM-DD'), retained_tier, chain_head_at,
-                    to_char(gameplay_day, 'YYYY-MM-DD'), gameplay_day_points
+                    to_char(gameplay_day, 'YYYY-MM-DD'), gameplay_day_points, gameplay_property
                FROM loyalty.player_loyalty WHERE player_id = $1 FOR UPDATE",
             $tail
         )
@@ -283,13 +294,12 @@ fn lock(client: &SpiClient<'_>, player_id: pgrx::Uuid, skip_busy: bool) -> Resul
     let gaming_day = crate::ledger::casino::gaming_day(client, now)?;
     let (basis, period) = crate::ledger::casino::tier_rules(client, &gaming_day)?;
     let kept_through = crate::ledger::casino::basis_switch(client)?.map(|(_, p)| p);
-    let gameplay_today = if row.get::<String>(12)?.as_deref() == Some(gaming_day.as_str()) {
-        row.get::<i64>(13)?.unwrap_or(0)
-    } else {
-        0
-    };
     Ok(Some(Locked {
-        gameplay_today,
+        gameplay: Gameplay {
+            day: row.get::<String>(12)?,
+            points: row.get::<i64>(13)?.unwrap_or(0),
+            property: row.get::<String>(14)?,
+        },
         kept_through,
         standing: Standing {
             credits: row.get::<i64>(8)?.unwrap_or(0),

@@ -4,7 +4,9 @@
 //! change commits applies it, whatever its isolation level: the gaming day
 //! every ledger row carries (time zone, day start), the accrual lock
 //! timeout, what decides the tier (basis, period start), the daily
-//! four-eyes threshold, the manual-reward limits and the redemption limits.
+//! four-eyes threshold, the manual-reward limits and the redemption limits;
+//! and the enterprise's properties (`loyalty.property`), each with its own
+//! gaming day and limits where it sets them (SPEC §22).
 
 use crate::domain::error::{LoyaltyError, Result};
 use crate::domain::points::{self, Basis};
@@ -14,6 +16,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use std::cell::RefCell;
 use std::ffi::CString;
+use std::rc::Rc;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -48,23 +51,73 @@ pub struct Casino {
     pub cents_per_point: String,
     /// When the PERIOD basis was last turned on (microseconds), if it was.
     pub tier_basis_since: Option<i64>,
+    /// The enterprise's properties (`loyalty.property`), as stored: a
+    /// setting a property leaves NULL is the enterprise's ([`property`]).
+    places: Vec<Place>,
+}
+
+/// A `loyalty.property` row as stored (None: the enterprise's setting).
+#[derive(Clone)]
+struct Place {
+    id: String,
+    active: bool,
+    timezone: Option<CString>,
+    day_start: Option<i64>,
+    daily_approval_threshold: Option<i64>,
+    cents_per_point: Option<String>,
+    max_redemption_points: Option<i64>,
+    redemption_approval_points: Option<i64>,
+}
+
+/// A property's settings, each its own or else the enterprise's: the one
+/// place the fallback is decided (SPEC §22).
+#[derive(Debug, Clone)]
+pub struct Property {
+    pub id: String,
+    pub active: bool,
+    pub daily_approval_threshold: i64,
+    pub cents_per_point: String,
+    pub max_redemption_points: i64,
+    pub redemption_approval_points: i64,
+}
+
+impl Casino {
+    /// The time zone and day start of `property`'s gaming day (the
+    /// enterprise's for None or for a setting the property leaves NULL).
+    fn zone(&self, property: Option<&str>) -> (CString, i64) {
+        let place = property.and_then(|id| self.places.iter().find(|p| p.id == id));
+        (
+            place
+                .and_then(|p| p.timezone.clone())
+                .unwrap_or_else(|| self.timezone.clone()),
+            place.and_then(|p| p.day_start).unwrap_or(self.day_start),
+        )
+    }
 }
 
 thread_local! {
-    static CASINO: RefCell<Option<Casino>> = const { RefCell::new(None) };
+    // shared, not copied: a call asks for the settings many times
+    static CASINO: RefCell<Option<Rc<Casino>>> = const { RefCell::new(None) };
 }
 
-/// The gaming day (`YYYY-MM-DD`) of `at` (microseconds since 2000-01-01 UTC).
+/// The enterprise's gaming day (`YYYY-MM-DD`) of `at` (microseconds since
+/// 2000-01-01 UTC): what tier periods, expiry and manual-reward keys count.
 pub fn gaming_day(client: &SpiClient<'_>, at: pg_sys::TimestampTz) -> Result<String> {
+    gaming_day_at(client, None, at)
+}
+
+/// `property`'s gaming day (`YYYY-MM-DD`) of `at`: what its ledger entries
+/// carry and its daily threshold counts (the enterprise's for None).
+pub fn gaming_day_at(
+    client: &SpiClient<'_>,
+    property: Option<&str>,
+    at: pg_sys::TimestampTz,
+) -> Result<String> {
     unsafe extern "C-unwind" {
         // timezone(text, timestamptz), as PostgreSQL's fmgr calls it
         fn timestamptz_zone(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
     }
-    let Casino {
-        timezone: tz,
-        day_start: start,
-        ..
-    } = settings(client)?;
+    let (tz, start) = settings(client)?.zone(property);
     // SAFETY: timestamptz_zone(text, timestamptz) called through pgrx's
     // guarded DirectFunctionCall (a PostgreSQL ERROR becomes a Rust error);
     // the text datum lives in the current memory context for this call.
@@ -85,22 +138,20 @@ pub fn gaming_day(client: &SpiClient<'_>, at: pg_sys::TimestampTz) -> Result<Str
     Ok(civil_date(days))
 }
 
-/// The instants a gaming day (`YYYY-MM-DD`) starts and ends: its date at
-/// the day start in the casino's time zone, and the next date's (a day
-/// of a clock change is 23 or 25 hours long).
+/// The instants `property`'s gaming day (`YYYY-MM-DD`) starts and ends:
+/// its date at the day start in the property's time zone, and the next
+/// date's (a day of a clock change is 23 or 25 hours long). None: the
+/// enterprise's day.
 pub fn day_bounds(
     client: &SpiClient<'_>,
+    property: Option<&str>,
     day: &str,
 ) -> Result<(TimestampWithTimeZone, TimestampWithTimeZone)> {
     unsafe extern "C-unwind" {
         // timezone(text, timestamp), as PostgreSQL's fmgr calls it
         fn timestamp_zone(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
     }
-    let Casino {
-        timezone: tz,
-        day_start: start,
-        ..
-    } = settings(client)?;
+    let (tz, start) = settings(client)?.zone(property);
     let days = i64::from(parse_date(day)?.to_pg_epoch_days());
     let at = |d: i64| -> Result<TimestampWithTimeZone> {
         let local = d
@@ -132,9 +183,77 @@ pub fn today(client: &SpiClient<'_>) -> Result<String> {
     gaming_day(client, pg_sys::TimestampTz::from(crate::pg::context::now()))
 }
 
-/// `config.daily_approval_threshold_points`.
-pub fn daily_approval_threshold(client: &SpiClient<'_>) -> Result<i64> {
-    Ok(settings(client)?.daily_approval_threshold)
+/// `property`'s settings, with the enterprise's where it has none of its
+/// own. VALIDATION_ERROR when there is no such property.
+pub fn property(client: &SpiClient<'_>, id: &str) -> Result<Property> {
+    let c = settings(client)?;
+    let p = c
+        .places
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| LoyaltyError::validation(format!("there is no property {id:?}")))?;
+    Ok(Property {
+        id: p.id.clone(),
+        active: p.active,
+        daily_approval_threshold: p
+            .daily_approval_threshold
+            .unwrap_or(c.daily_approval_threshold),
+        cents_per_point: p
+            .cents_per_point
+            .clone()
+            .unwrap_or_else(|| c.cents_per_point.clone()),
+        max_redemption_points: p.max_redemption_points.unwrap_or(c.max_redemption_points),
+        redemption_approval_points: p
+            .redemption_approval_points
+            .unwrap_or(c.redemption_approval_points),
+    })
+}
+
+/// Where a new slip, reward, hold or redemption happens: `given`, which
+/// must be an active property, or without one the enterprise's only active
+/// property (VALIDATION_ERROR when it has several: the caller names one).
+pub fn where_new(client: &SpiClient<'_>, given: Option<&str>) -> Result<Property> {
+    let id = match given {
+        Some(id) => id.to_string(),
+        None => {
+            let c = settings(client)?;
+            let mut active = c.places.iter().filter(|p| p.active);
+            match (active.next(), active.next()) {
+                (Some(only), None) => only.id.clone(),
+                (None, _) => {
+                    return Err(LoyaltyError::validation(
+                        "the enterprise has no active property",
+                    ))
+                }
+                (Some(_), Some(_)) => {
+                    return Err(LoyaltyError::validation(
+                        "the enterprise has several properties: name one in p_property_id",
+                    ))
+                }
+            }
+        }
+    };
+    let p = property(client, &id)?;
+    if !p.active {
+        return Err(LoyaltyError::validation(format!(
+            "property {id} is inactive"
+        )));
+    }
+    Ok(p)
+}
+
+/// Where something already started goes on: its own property, which a
+/// `given` one must equal (VALIDATION_ERROR otherwise: a slip or hold is
+/// finished where it was started).
+pub fn where_started(client: &SpiClient<'_>, own: &str, given: Option<&str>) -> Result<Property> {
+    if let Some(g) = given {
+        if g != own {
+            return Err(LoyaltyError::validation(format!(
+                "this belongs to property {own}, not {g}"
+            )));
+        }
+    }
+    property(client, own)
 }
 
 /// How long a sweep (roll, expiry, recovery, retier) keeps starting
@@ -209,8 +328,11 @@ pub fn parse_date(day: &str) -> Result<pgrx::datum::Date> {
 
 /// The cached settings, read again (from the latest committed row) after
 /// `loyalty.config` changed.
-pub fn settings(client: &SpiClient<'_>) -> Result<Casino> {
-    if watch::still_current(client, Table::Config)? {
+pub fn settings(client: &SpiClient<'_>) -> Result<Rc<Casino>> {
+    // both asked, so each copy that was stale counts as current again
+    let config = watch::still_current(client, Table::Config)?;
+    let places = watch::still_current(client, Table::Property)?;
+    if config && places {
         if let Some(c) = CASINO.with(|c| c.borrow().clone()) {
             return Ok(c);
         }
@@ -230,7 +352,15 @@ pub fn settings(client: &SpiClient<'_>) -> Result<Casino> {
                 'max_redemption_points', max_redemption_points,
                 'redemption_approval_points', redemption_approval_points,
                 'cents_per_point', cents_per_point::text,
-                'tier_basis_since', (extract(epoch FROM tier_basis_since - '2000-01-01 00:00:00+00') * 1000000)::bigint)::text
+                'tier_basis_since', (extract(epoch FROM tier_basis_since - '2000-01-01 00:00:00+00') * 1000000)::bigint,
+                'places', (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+                                'id', p.property_id, 'active', p.active, 'timezone', p.time_zone,
+                                'day_start', (extract(epoch FROM p.gaming_day_start - time '00:00') * 1000000)::bigint,
+                                'daily_approval_threshold', p.daily_approval_threshold_points,
+                                'cents_per_point', p.cents_per_point::text,
+                                'max_redemption_points', p.max_redemption_points,
+                                'redemption_approval_points', p.redemption_approval_points))
+                             FROM loyalty.property p))::text
            FROM loyalty.config",
         &[],
     )?
@@ -264,9 +394,38 @@ pub fn settings(client: &SpiClient<'_>) -> Result<Casino> {
         tier_basis_since: v
             .get("tier_basis_since")
             .and_then(serde_json::Value::as_i64),
+        places: v
+            .get("places")
+            .and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().map(place).collect::<Result<Vec<_>>>())
+            .transpose()?
+            .unwrap_or_default(),
     };
+    let casino = Rc::new(casino);
     CASINO.with(|c| *c.borrow_mut() = Some(casino.clone()));
     Ok(casino)
+}
+
+/// One property's row, from its JSON.
+fn place(v: &serde_json::Value) -> Result<Place> {
+    let text = |k: &str| v.get(k).and_then(serde_json::Value::as_str);
+    let int = |k: &str| v.get(k).and_then(serde_json::Value::as_i64);
+    Ok(Place {
+        id: text("id").unwrap_or_default().to_string(),
+        active: v
+            .get("active")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
+        timezone: text("timezone")
+            .map(CString::new)
+            .transpose()
+            .map_err(|_| LoyaltyError::validation("a property's time_zone holds a NUL"))?,
+        day_start: int("day_start"),
+        daily_approval_threshold: int("daily_approval_threshold"),
+        cents_per_point: text("cents_per_point").map(str::to_string),
+        max_redemption_points: int("max_redemption_points"),
+        redemption_approval_points: int("redemption_approval_points"),
+    })
 }
 
 /// `YYYY-MM-DD` of a day count since 2000-01-01 (PostgreSQL's epoch).
@@ -280,6 +439,9 @@ extension_sql!(
 -- any change to loyalty.config tells every backend to read them again.
 CREATE TRIGGER config_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON loyalty.config
+    FOR EACH STATEMENT EXECUTE FUNCTION loyalty.tier_ladder_changed();
+CREATE TRIGGER property_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON loyalty.property
     FOR EACH STATEMENT EXECUTE FUNCTION loyalty.tier_ladder_changed();
 "#,
     name = "config_changed_trigger",

@@ -25,5 +25,5 @@ pub use balance::{
     Computed, Locked, TIER_CHANNEL,
 };
 pub use post::{
-    find_entry, increment, post, post_along, replay, Along, Entry, Posted, Restate, UnderLock,
+    find_entry, increment, post, post_along, replay, Along, Entry, Here, Posted, Restate, UnderLock,
 };

@@ -8,6 +8,7 @@
 
 use crate::domain::error::{Code, LoyaltyError, Result};
 use crate::domain::kinds::Kind;
+use crate::domain::replay::FIRST_PROPERTY;
 use crate::ledger::balance::{
     announce_tier_change, compute, compute_to, lock_or_create, with_accrual_lock_timeout,
     BalanceChange,
@@ -44,6 +45,7 @@ pub fn increment(player_id: pgrx::Uuid, delta: i64, correlation_id: &str) -> Res
         restate: None,
         held_change: 0,
         reverses_entry_id: None,
+        property: None,
         under_lock: None,
     })?;
     log::emit(
@@ -80,9 +82,9 @@ macro_rules! posting_head {
                     (player_id, rating_slip_id, visit_id, session_id, idempotency_key, transaction_type,
                      event_type, points_change, reason, source, staff_id, reward_id, balance_before,
                      balance_after, tier_before, tier_after, correlation_id, id, created_at, seq,
-                     prev_hash, row_hash, gaming_day, reverses_entry_id)
+                     prev_hash, row_hash, gaming_day, reverses_entry_id, property_id)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                        $21, $22, $23, $24, $25, $26::date, $29)
+                        $21, $22, $23, $24, $25, $26::date, $29, $34)
                 ON CONFLICT (player_id, idempotency_key) DO NOTHING
                 RETURNING id)"
     };
@@ -94,9 +96,8 @@ macro_rules! posting_tail {
                 SET current_balance = $14, lifetime_points = $18, tier = $16,
                     tier_progress = $19, updated_at = now(), chain_seq = $23, chain_head = $25,
                     gameplay_day = CASE WHEN $27 THEN $26::date ELSE gameplay_day END,
-                    gameplay_day_points = CASE WHEN NOT $27 THEN gameplay_day_points
-                                               WHEN gameplay_day = $26::date THEN gameplay_day_points + $8
-                                               ELSE $8 END,
+                    gameplay_day_points = CASE WHEN $27 THEN $35 ELSE gameplay_day_points END,
+                    gameplay_property = CASE WHEN $27 THEN $34 ELSE gameplay_property END,
                     held_points = $28,
                     last_earned_at = CASE WHEN $30 THEN $22 ELSE last_earned_at END,
                     tier_credits = $31, tier_period = $32::date, retained_tier = $33,
@@ -110,7 +111,7 @@ macro_rules! posting_tail {
 /// statement (one round trip fewer): one CTE, `name AS (...)`, that may
 /// read `entry`'s id and refer to the posting's parameters ($1 is the
 /// player, $2 the rating slip, $11 the staff member, $17 the correlation
-/// id) and to its own, numbered from $34.
+/// id, $34 the property) and to its own, numbered from $36.
 /// It must do nothing unless `EXISTS (SELECT FROM entry)`: a replay writes
 /// nothing, and its caller writes what it needs itself.
 pub struct Along<'a> {
@@ -137,7 +138,17 @@ fn posting_sql(along: Option<&'static str>) -> &'static str {
 /// A rule the caller checks under the player's lock, before anything is
 /// written (a completion's daily four-eyes threshold). An error from it
 /// refuses the post.
-pub type UnderLock<'a> = &'a dyn Fn(&SpiClient<'_>, &crate::ledger::Locked) -> Result<()>;
+pub type UnderLock<'a> = &'a dyn Fn(&SpiClient<'_>, &crate::ledger::Locked, &Here) -> Result<()>;
+
+/// Where and on which gaming day an entry posts, and the player's GAMEPLAY
+/// points already posted there that day (what the daily four-eyes rule
+/// counts; SPEC §22: per property, on its gaming day).
+#[derive(Debug, Clone)]
+pub struct Here {
+    pub property: Option<String>,
+    pub gaming_day: String,
+    pub gameplay_today: i64,
+}
 
 /// One ledger entry to post.
 #[derive(Clone)]
@@ -162,6 +173,8 @@ pub struct Entry<'a> {
     pub held_change: i64,
     /// The entry this one gives back (a redemption's reversal).
     pub reverses_entry_id: Option<i64>,
+    /// Where it happened (None: an enterprise event).
+    pub property: Option<&'a str>,
     /// Checked under the player's lock before the entry is written; a
     /// replay of a posted key skips it (what was posted stays posted).
     pub under_lock: Option<UnderLock<'a>>,
@@ -217,8 +230,9 @@ pub fn post_along(e: &Entry, along: Option<Along<'_>>) -> Result<Posted> {
         } else {
             lock_or_create(client, e.player_id)?
         };
+        let here = here(client, &locked, e)?;
         if let Some(check) = e.under_lock {
-            if let Err(err) = check(client, &locked) {
+            if let Err(err) = check(client, &locked, &here) {
                 return replay(client, e)?.ok_or(err);
             }
         }
@@ -244,7 +258,7 @@ pub fn post_along(e: &Entry, along: Option<Along<'_>>) -> Result<Posted> {
         // head alone, so it consumes no seq (only an id).
         let id = next_id()?;
         let created = locked.at;
-        let gaming_day = locked.gaming_day.clone();
+        let gaming_day = here.gaming_day.clone();
         let sealed = crate::ledger::chain::Sealed {
             id,
             player_id: e.player_id.to_string(),
@@ -268,6 +282,7 @@ pub fn post_along(e: &Entry, along: Option<Along<'_>>) -> Result<Posted> {
             created_at: pg_sys::TimestampTz::from(created),
             gaming_day,
             reverses_entry_id: e.reverses_entry_id,
+            property_id: e.property.map(str::to_string),
         };
         let row_hash = sealed.hash(&locked.chain_head);
         // Under the player's lock; ON CONFLICT also sees a concurrent
@@ -307,6 +322,8 @@ pub fn post_along(e: &Entry, along: Option<Along<'_>>) -> Result<Posted> {
             change.standing.credits.into(),
             change.standing.period.as_deref().into(),
             change.standing.retained.as_deref().into(),
+            e.property.into(),
+            here.gameplay_today.saturating_add(e.points).into(),
         ];
         if let Some(a) = along {
             args.extend(a.args);
@@ -334,6 +351,63 @@ pub fn post_along(e: &Entry, along: Option<Along<'_>>) -> Result<Posted> {
             held_after: Some(change.held_after),
             lifetime_after: Some(change.lifetime),
         })
+    })
+}
+
+/// Where `e` posts: its property's gaming day of the lock's instant (the
+/// enterprise's for an enterprise event) and, for GAMEPLAY, the points
+/// already posted at that property that day: the stored counter when it
+/// counts there, else the ledger's sum (a player who played at another
+/// property last). Entries from before properties existed count at
+/// [`FIRST_PROPERTY`].
+fn here(client: &SpiClient<'_>, locked: &crate::ledger::Locked, e: &Entry) -> Result<Here> {
+    let gaming_day = match e.property {
+        None => locked.gaming_day.clone(),
+        Some(p) => crate::ledger::casino::gaming_day_at(
+            client,
+            Some(p),
+            pg_sys::TimestampTz::from(locked.at),
+        )?,
+    };
+    let gameplay_today = if e.kind != Kind::Gameplay {
+        0
+    } else {
+        let at = e.property.unwrap_or(FIRST_PROPERTY);
+        let g = &locked.gameplay;
+        let last_at = g.property.as_deref().unwrap_or(FIRST_PROPERTY);
+        if g.day.is_none() {
+            // no gameplay yet
+            0
+        } else if last_at == at {
+            // the last gameplay was here: on this day, or on an earlier one
+            // (none here since)
+            if g.day.as_deref() == Some(gaming_day.as_str()) {
+                g.points
+            } else {
+                0
+            }
+        } else {
+            spi::write(
+                client,
+                "SELECT coalesce(sum(points_change), 0)::bigint FROM loyalty.loyalty_ledger
+                  WHERE player_id = $1 AND transaction_type = 'GAMEPLAY' AND gaming_day = $3::date
+                    AND coalesce(property_id, $4) = $2",
+                &[
+                    locked.player_id.into(),
+                    at.into(),
+                    gaming_day.as_str().into(),
+                    FIRST_PROPERTY.into(),
+                ],
+            )?
+            .first()
+            .get_one::<i64>()?
+            .unwrap_or(0)
+        }
+    };
+    Ok(Here {
+        property: e.property.map(str::to_string),
+        gaming_day,
+        gameplay_today,
     })
 }
 

@@ -116,8 +116,8 @@ pub fn record(cfg: &Settings, w: &Windows) -> crate::ledger::Along<'static> {
     crate::ledger::Along {
         cte: "counted AS (
                 UPDATE loyalty.reward_window
-                   SET rate_window = make_interval(secs => $34), rate_since = $35, rate_count = $36,
-                       alert_window = make_interval(secs => $37), alert_since = $38, alert_count = $39
+                   SET rate_window = make_interval(secs => $36), rate_since = $37, rate_count = $38,
+                       alert_window = make_interval(secs => $39), alert_since = $40, alert_count = $41
                  WHERE staff_id = $11 AND EXISTS (SELECT FROM entry))",
         args: vec![
             cfg.rate_limit_window_s.into(),

@@ -30,7 +30,12 @@ pub fn derived(client: &SpiClient<'_>, player: pgrx::Uuid) -> Result<Option<Repl
     let mut entries = Vec::new();
     for r in spi::write(
         client,
-        "SELECT transaction_type::text, points_change, to_char(gaming_day, 'YYYY-MM-DD'), created_at
+        // an entry at a property carries that property's day; its
+        // qualification period is the enterprise's day's
+        "SELECT transaction_type::text, points_change, to_char(gaming_day, 'YYYY-MM-DD'), created_at,
+                to_char(CASE WHEN property_id IS NULL THEN gaming_day
+                             ELSE loyalty.gaming_day(created_at) END, 'YYYY-MM-DD'),
+                property_id
            FROM loyalty.loyalty_ledger WHERE player_id = $1 ORDER BY seq",
         &[player.into()],
     )? {
@@ -42,6 +47,8 @@ pub fn derived(client: &SpiClient<'_>, player: pgrx::Uuid) -> Result<Option<Repl
             kind,
             points: r.get::<i64>(2)?.unwrap_or(0),
             gaming_day: r.get::<String>(3)?.unwrap_or_default(),
+            period_day: r.get::<String>(5)?.unwrap_or_default(),
+            property: r.get::<String>(6)?,
             created_at: r
                 .get::<TimestampWithTimeZone>(4)?
                 .map_or(0, pg_sys::TimestampTz::from),

@@ -171,10 +171,8 @@ fn recover_partial_completions(
     ),
 > {
     let row = run(move || {
-        let auth::Opened {
-            caller,
-            correlation_id,
-        } = auth::open(Who::Staff(Permission::Recover), p_correlation_id)?;
+        let opened = auth::open(Who::Staff(Permission::Recover), p_correlation_id)?;
+        let correlation_id = opened.correlation_id.clone();
         let limit = p_limit.unwrap_or(100);
         if !(1..=MAX_BULK_RECOVERY).contains(&limit) {
             return Err(LoyaltyError::validation(format!(
@@ -201,7 +199,7 @@ fn recover_partial_completions(
             }
             attempted += 1;
             match subxact::run(|| {
-                accrual::accrue_by_id(*id, caller, "recover_slip_loyalty", &correlation_id)
+                accrual::accrue_by_id(*id, &opened, "recover_slip_loyalty")
             }) {
                 Ok(accrual::Accrued::Paid(p)) => {
                     recovered += 1;
@@ -359,6 +357,7 @@ fn rebuild_player_balance(
             }),
             held_change: 0,
             reverses_entry_id: None,
+            property: None,
             under_lock: None,
         })?;
         let pid = player_id.to_string();

@@ -1,5 +1,5 @@
 //! Per-backend copies of a table that follow the table: the tier ladder
-//! (ledger/ladder.rs) and the casino settings (ledger/casino.rs) are read once per backend
+//! (ledger/ladder.rs), the casino settings and its properties (ledger/casino.rs) are read once per backend
 //! and read again only after the table changed.
 //!
 //! Invalidation is PostgreSQL's own: a statement trigger on each table
@@ -21,6 +21,7 @@ use std::cell::Cell;
 pub enum Table {
     Tier = 0,
     Config = 1,
+    Property = 2,
 }
 
 impl Table {
@@ -28,14 +29,16 @@ impl Table {
         match self {
             Table::Tier => "SELECT 'loyalty.tier'::regclass::oid",
             Table::Config => "SELECT 'loyalty.config'::regclass::oid",
+            Table::Property => "SELECT 'loyalty.property'::regclass::oid",
         }
     }
 }
 
 thread_local! {
-    static OIDS: [Cell<pg_sys::Oid>; 2] =
-        const { [Cell::new(pg_sys::InvalidOid), Cell::new(pg_sys::InvalidOid)] };
-    static STALE: [Cell<bool>; 2] = const { [Cell::new(true), Cell::new(true)] };
+    static OIDS: [Cell<pg_sys::Oid>; 3] = const {
+        [Cell::new(pg_sys::InvalidOid), Cell::new(pg_sys::InvalidOid), Cell::new(pg_sys::InvalidOid)]
+    };
+    static STALE: [Cell<bool>; 3] = const { [Cell::new(true), Cell::new(true), Cell::new(true)] };
     static REGISTERED: Cell<bool> = const { Cell::new(false) };
 }
 

@@ -5,7 +5,7 @@
 //! Accrual and recovery (`loyalty:recover`) refuse slips held for or refused
 //! approval; only approval.rs pays those, through [`pay`].
 
-use crate::auth::{self, Caller, Permission, Who};
+use crate::auth::{self, Permission, Who};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::keys;
 use crate::domain::kinds::Kind;
@@ -21,7 +21,7 @@ use pgrx::prelude::*;
 /// The ledger entry that pays a CLOSED slip: key `gameplay:<slip id>`,
 /// points from its snapshot.
 pub(crate) fn gameplay_entry<'a>(
-    slip: &Slip,
+    slip: &'a Slip,
     source: &'static str,
     correlation_id: &'a str,
 ) -> Result<Entry<'a>> {
@@ -50,6 +50,7 @@ pub(crate) fn gameplay_entry<'a>(
         restate: None,
         held_change: 0,
         reverses_entry_id: None,
+        property: Some(&slip.property_id),
         under_lock: None,
     })
 }
@@ -106,7 +107,7 @@ pub fn accrue(slip: &Slip, source: &'static str, correlation_id: &str) -> Result
         return pay(slip, source, correlation_id, None).map(Accrued::Paid);
     }
     let points = gameplay_entry(slip, source, correlation_id)?.points;
-    let daily = crate::play::slip::daily_rule(slip.id, points);
+    let daily = crate::play::slip::daily_rule(slip, points);
     match pay(slip, source, correlation_id, Some(&daily)) {
         Err(e) if e.code == Code::OverDailyThreshold => {
             hold_owed(slip, points, correlation_id)?;
@@ -207,11 +208,10 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> AccrualRow {
         let row = run(move || {
-            let auth::Opened { caller, correlation_id } =
-                auth::open(Who::Staff(Permission::Recover), p_correlation_id)?;
+            let opened = auth::open(Who::StaffAt(Permission::Recover), p_correlation_id)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
-            let posted = accrue_by_id(slip_id, caller, "accrue_points_from_slip", &correlation_id)?;
-            Ok(accrual_row(posted, slip_id, correlation_id))
+            let posted = accrue_by_id(slip_id, &opened, "accrue_points_from_slip")?;
+            Ok(accrual_row(posted, slip_id, opened.correlation_id))
         });
         TableIterator::once(row)
     }
@@ -227,26 +227,28 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
     ) -> AccrualRow {
         let row = run(move || {
-            let auth::Opened { caller, correlation_id } =
-                auth::open(Who::Staff(Permission::Recover), p_correlation_id)?;
+            let opened = auth::open(Who::StaffAt(Permission::Recover), p_correlation_id)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
-            let posted = accrue_by_id(slip_id, caller, "recover_slip_loyalty", &correlation_id)?;
-            Ok(accrual_row(posted, slip_id, correlation_id))
+            let posted = accrue_by_id(slip_id, &opened, "recover_slip_loyalty")?;
+            Ok(accrual_row(posted, slip_id, opened.correlation_id))
         });
         TableIterator::once(row)
     }
 }
 
-/// Lock a slip by id and [`accrue`] it, unless it is the caller's own play.
+/// Lock a slip by id and [`accrue`] it, unless it is the caller's own play
+/// or at a property where the caller may not recover.
 pub fn accrue_by_id(
     slip_id: pgrx::Uuid,
-    caller: Caller,
+    opened: &auth::Opened,
     source: &'static str,
-    correlation_id: &str,
 ) -> Result<Accrued> {
     let slip = Spi::connect(|client| slip::load(client, slip_id, true))?;
-    caller.not_for_self(slip.player_id, "recover points")?;
-    accrue(&slip, source, correlation_id)
+    opened.at(&slip.property_id)?;
+    opened
+        .caller
+        .not_for_self(slip.player_id, "recover points")?;
+    accrue(&slip, source, &opened.correlation_id)
 }
 
 /// Record (or count again) a failed accrual for later recovery, unless the

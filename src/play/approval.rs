@@ -51,10 +51,18 @@ fn not_held(slip: &Slip) -> LoyaltyError {
 
 /// Lock the slip and check who decides (the opening found `caller`, who
 /// holds loyalty:approve).
-fn load_for_decision(caller: Caller, slip_id: Option<pgrx::Uuid>) -> Result<Slip> {
+fn load_for_decision(
+    opened: &auth::Opened,
+    slip_id: Option<pgrx::Uuid>,
+    property: Option<&str>,
+) -> Result<Slip> {
     let slip_id = required(slip_id, "p_slip_id")?;
-    let slip = Spi::connect(|c| slip::load(c, slip_id, true))?;
-    check_decider(caller, &slip)?;
+    let slip = Spi::connect(|c| {
+        let slip = slip::load(c, slip_id, true)?;
+        opened.at(&crate::ledger::casino::where_started(c, &slip.property_id, property)?.id)?;
+        Ok::<_, LoyaltyError>(slip)
+    })?;
+    check_decider(opened.caller, &slip)?;
     Ok(slip)
 }
 
@@ -94,13 +102,12 @@ row_fn! {
         p_slip_id: Option<pgrx::Uuid>,
         p_correlation_id: default!(Option<&str>, "NULL"),
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
+        p_property_id: default!(Option<&str>, "NULL"),
     ) -> AccrualRow {
         let row = run(move || {
-            let auth::Opened {
-                caller,
-                correlation_id,
-            } = auth::open(Who::Person(Permission::Approve, p_staff_id), p_correlation_id)?;
-            let slip = load_for_decision(caller, p_slip_id)?;
+            let opened = auth::open(Who::PersonAt(Permission::Approve, p_staff_id), p_correlation_id)?;
+            let slip = load_for_decision(&opened, p_slip_id, p_property_id)?;
+            let auth::Opened { caller, correlation_id, .. } = opened;
             match slip.approval_status.as_deref() {
                 Some("HELD") => decide(&slip, caller, "APPROVED", None, &correlation_id)?,
                 Some("APPROVED") => {} // posted already: pay() answers the replay
@@ -128,6 +135,7 @@ fn reject_slip(
     p_reason: Option<&str>,
     p_correlation_id: default!(Option<&str>, "NULL"),
     p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
+    p_property_id: default!(Option<&str>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -140,14 +148,16 @@ fn reject_slip(
     ),
 > {
     let row = run(move || {
+        let opened = auth::open(
+            Who::PersonAt(Permission::Approve, p_staff_id),
+            p_correlation_id,
+        )?;
+        let slip = load_for_decision(&opened, p_slip_id, p_property_id)?;
         let auth::Opened {
             caller,
             correlation_id,
-        } = auth::open(
-            Who::Person(Permission::Approve, p_staff_id),
-            p_correlation_id,
-        )?;
-        let slip = load_for_decision(caller, p_slip_id)?;
+            ..
+        } = opened;
         let reason = crate::domain::reason::check(p_reason)?;
         match slip.approval_status.as_deref() {
             Some("HELD") => {
@@ -191,11 +201,13 @@ fn reject_slip(
 }
 
 /// Slips waiting for approval, oldest first: for staff with
-/// loyalty:approve or loyalty:view_all, and trusted back ends.
+/// loyalty:approve or loyalty:view_all (at `p_property_id`, its slips; else
+/// at every property, everyone's), and trusted back ends.
 #[pg_extern(security_definer, stable, parallel_safe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn list_held_slips(
     p_limit: default!(Option<i32>, "100"),
+    p_property_id: default!(Option<&str>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -212,7 +224,8 @@ fn list_held_slips(
     ),
 > {
     let rows = run(move || {
-        auth::require_any(&[Permission::Approve, Permission::ViewAll])?;
+        let scope = p_property_id.map_or(auth::Scope::Enterprise, auth::Scope::At);
+        auth::require_scoped(&[Permission::Approve, Permission::ViewAll], scope)?;
         let limit = p_limit.unwrap_or(100);
         if !(1..=MAX_LIST).contains(&limit) {
             return Err(LoyaltyError::validation(format!(
@@ -222,9 +235,10 @@ fn list_held_slips(
         Spi::connect(|c| -> Result<Vec<_>> {
             let ids = spi::read(
                 c,
-                "SELECT id FROM loyalty.rating_slip WHERE approval_status = 'HELD'
+                "SELECT id FROM loyalty.rating_slip
+                  WHERE approval_status = 'HELD' AND ($2::text IS NULL OR property_id = $2)
                   ORDER BY end_time, id LIMIT $1",
-                &[limit.into()],
+                &[limit.into(), p_property_id.into()],
             )?;
             let mut out = Vec::with_capacity(ids.len());
             for r in ids {

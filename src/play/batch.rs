@@ -39,10 +39,11 @@ row_fn! {
         p_correlation_id: default!(Option<&str>, "NULL"),
         p_atomic: default!(Option<bool>, "false"),
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
+        p_property_id: default!(Option<&str>, "NULL"),
     ) -> BatchRow {
         let rows = run(move || {
-            let auth::Opened { caller, correlation_id } =
-                auth::open(Who::Person(Permission::Rate, p_staff_id), p_correlation_id)?;
+            let opened = auth::open(Who::PersonAt(Permission::Rate, p_staff_id), p_correlation_id)?;
+            let correlation_id = opened.correlation_id.clone();
             let ids = p_slip_ids.ok_or_else(|| LoyaltyError::validation("p_slip_ids is required"))?;
             if ids.len() > MAX_BATCH {
                 return Err(LoyaltyError::validation(format!(
@@ -65,12 +66,12 @@ row_fn! {
                 HashMap::with_capacity(order.len());
             for (_, id) in order {
                 let outcome = if atomic {
-                    match complete::complete(id, caller, true, None, correlation_id.clone()) {
+                    match complete::complete(id, &opened, p_property_id, true, None) {
                         Ok(row) => Ok(row),
                         Err(e) => return Err(in_batch(e, id)),
                     }
                 } else {
-                    subxact::run(|| complete::complete(id, caller, false, None, correlation_id.clone()))
+                    subxact::run(|| complete::complete(id, &opened, p_property_id, false, None))
                 };
                 done.insert(id, outcome);
             }

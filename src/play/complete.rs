@@ -4,7 +4,7 @@
 //! whose payment fails closes it all the same, rolls the payment back to a
 //! savepoint and leaves a pending row (PARTIAL_COMPLETION) for recovery.
 
-use crate::auth::{self, Caller, Permission, Who};
+use crate::auth::{self, Permission, Who};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::keys;
 use crate::domain::points;
@@ -31,31 +31,38 @@ row_fn! {
         p_atomic: default!(Option<bool>, "false"),
         p_end_time: default!(Option<TimestampWithTimeZone>, "NULL"),
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
+        p_property_id: default!(Option<&str>, "NULL"),
     ) -> CompleteRow {
         let row = run(move || {
-            let auth::Opened { caller, correlation_id } =
-                auth::open(Who::Person(Permission::Rate, p_staff_id), p_correlation_id)?;
+            let opened = auth::open(Who::PersonAt(Permission::Rate, p_staff_id), p_correlation_id)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
             complete(
                 slip_id,
-                caller,
+                &opened,
+                p_property_id,
                 p_atomic.unwrap_or(false),
                 p_end_time,
-                correlation_id,
             )
         });
         TableIterator::once(row)
     }
 }
 
+/// Complete slip `slip_id` for the `opened` call, at `property` if it names
+/// one (it must be the slip's: a slip is finished where it was opened).
 pub(crate) fn complete(
     slip_id: pgrx::Uuid,
-    caller: Caller,
+    opened: &auth::Opened,
+    property: Option<&str>,
     atomic: bool,
     end_time: Option<TimestampWithTimeZone>,
-    correlation_id: String,
 ) -> Result<CompleteRow> {
-    let slip = Spi::connect(|client| slip::load_for_closing(client, slip_id))?;
+    let (caller, correlation_id) = (opened.caller, opened.correlation_id.clone());
+    let slip = Spi::connect(|client| {
+        let slip = slip::load_for_closing(client, slip_id)?;
+        opened.at(&ledger::casino::where_started(client, &slip.property_id, property)?.id)?;
+        Ok::<_, LoyaltyError>(slip)
+    })?;
     caller.not_for_self(slip.player_id, "rate play")?;
     if slip.approval_status.as_deref() == Some("HELD") {
         // Writes nothing: it still waits for a second staff member.
@@ -120,7 +127,7 @@ pub(crate) fn complete(
     // is held like a large one. A replay (the entry was there) or a failed
     // payment (rolled back to the savepoint) closes it here, with the entry
     // that paid it if one did.
-    let daily = points.map(|p| slip::daily_rule(closed.id, p));
+    let daily = points.map(|p| slip::daily_rule(&closed, p));
     let pay = || {
         post_gameplay(
             &closed,
@@ -253,13 +260,13 @@ fn closing_along(s: &Slip) -> ledger::Along<'static> {
             "closed AS (",
             close_slip!(
                 "$2",
-                "$34",
-                "$35",
                 "$36",
+                "$37",
+                "$38",
                 "$17",
                 "(SELECT id FROM entry)",
-                "$37",
-                "$38"
+                "$39",
+                "$40"
             ),
             " AND EXISTS (SELECT FROM entry))"
         ),

@@ -40,20 +40,31 @@ impl Game {
     }
 }
 
-/// The game's current settings, and whether `bet` lies within its table
-/// limits; VALIDATION_ERROR for an unknown game.
-pub fn current(client: &SpiClient<'_>, game_type: &str, bet: Option<&AnyNumeric>) -> Result<Game> {
+/// The game's current settings at `property` (its own table limits and
+/// slip threshold where it sets them, within the game's: SPEC §22; the
+/// game's own for None), and whether `bet` lies within the table limits;
+/// VALIDATION_ERROR for an unknown game.
+pub fn current(
+    client: &SpiClient<'_>,
+    game_type: &str,
+    bet: Option<&AnyNumeric>,
+    property: Option<&str>,
+) -> Result<Game> {
     let json = crate::pg::spi::read_latest(
         client,
         "SELECT pg_catalog.json_build_object(
-                'house_edge', house_edge::text, 'decisions_per_hour', decisions_per_hour,
-                'points_conversion_rate', points_conversion_rate::text,
-                'point_multiplier', point_multiplier::text,
-                'approval_threshold_points', approval_threshold_points,
-                'min', min_average_bet::text, 'max', max_average_bet::text,
-                'in_range', $2::numeric BETWEEN min_average_bet AND max_average_bet)::text
-           FROM loyalty.game_settings WHERE game_type = $1",
-        &[game_type.into(), bet.cloned().into()],
+                'house_edge', g.house_edge::text, 'decisions_per_hour', g.decisions_per_hour,
+                'points_conversion_rate', g.points_conversion_rate::text,
+                'point_multiplier', g.point_multiplier::text,
+                'approval_threshold_points', coalesce(p.approval_threshold_points, g.approval_threshold_points),
+                'min', l.lo::text, 'max', l.hi::text,
+                'in_range', $2::numeric BETWEEN l.lo AND l.hi)::text
+           FROM loyalty.game_settings g
+           LEFT JOIN loyalty.property_game p ON p.property_id = $3 AND p.game_type = g.game_type
+          CROSS JOIN LATERAL (SELECT greatest(g.min_average_bet, coalesce(p.min_average_bet, g.min_average_bet)) AS lo,
+                                     least(g.max_average_bet, coalesce(p.max_average_bet, g.max_average_bet)) AS hi) l
+          WHERE g.game_type = $1",
+        &[game_type.into(), bet.cloned().into(), property.into()],
     )?
     .ok_or_else(|| LoyaltyError::validation(format!("unknown game type {:?}", echo(game_type))))?;
     let v: serde_json::Value = serde_json::from_str(&json)
@@ -84,14 +95,15 @@ pub fn current(client: &SpiClient<'_>, game_type: &str, bet: Option<&AnyNumeric>
     })
 }
 
-/// The game's table limits: VALIDATION_ERROR for a bet outside them (or
-/// an unknown game). Returns the game as last committed.
+/// The game's table limits at `property`: VALIDATION_ERROR for a bet
+/// outside them (or an unknown game). Returns the game as last committed.
 pub fn check_table_limits(
     client: &SpiClient<'_>,
     game_type: &str,
     bet: &AnyNumeric,
+    property: &str,
 ) -> Result<Game> {
-    let game = current(client, game_type, Some(bet))?;
+    let game = current(client, game_type, Some(bet), Some(property))?;
     if !game.bet_in_range {
         return Err(LoyaltyError::validation(format!(
             "average bet must be between {} and {} at {}",
@@ -119,7 +131,7 @@ fn calculate_points(
             &required(p_average_bet, "p_average_bet")?.to_string(),
         )?;
         let duration = required(p_duration_seconds, "p_duration_seconds")?;
-        let settings = Spi::connect(|c| current(c, game_type, None))?.settings()?;
+        let settings = Spi::connect(|c| current(c, game_type, None, None))?.settings()?;
         points::points(&settings, bet, i64::from(duration))
     })
 }

@@ -11,7 +11,7 @@
 use crate::auth::{self, Permission, Who};
 use crate::domain::error::{required, run, Code, LoyaltyError, Result};
 use crate::domain::points::{self, Decimal, GameSettings};
-use crate::ledger::{casino, Locked};
+use crate::ledger::{casino, Here, Locked};
 use crate::pg::context;
 use crate::pg::rows::SlipRow;
 use crate::pg::spi;
@@ -46,6 +46,8 @@ pub struct Slip {
     pub rerated_by: Vec<pgrx::Uuid>,
     /// The points its close decided (`rating_slip.points`; None while open).
     pub decided_points: Option<i64>,
+    /// Where the play happened (`rating_slip.property_id`).
+    pub property_id: String,
 }
 
 impl Slip {
@@ -81,16 +83,16 @@ impl Slip {
 
 macro_rules! select_slip {
     ($tail:literal) => {
-        select_slip!("", $tail)
+        select_slip!("s.property_id", $tail)
     };
-    ($extra:literal, $tail:literal) => {
+    ($property:literal, $tail:literal) => {
         concat!(
             "SELECT s.id, s.player_id, s.visit_id, s.session_id, s.game_type, s.house_edge::text,
                     s.decisions_per_hour, s.points_conversion_rate::text, s.point_multiplier::text,
                     s.average_bet, s.start_time, s.end_time, s.status, s.duration_seconds,
                     s.accrued_ledger_id, s.approval_threshold_points, s.approval_status, s.opened_by,
-                    s.closed_by, s.rerated_by, s.points",
-            $extra,
+                    s.closed_by, s.rerated_by, s.points, ",
+            $property,
             " FROM loyalty.rating_slip s WHERE s.id = $1",
             $tail
         )
@@ -106,42 +108,46 @@ pub fn load_for_closing(client: &SpiClient<'_>, id: pgrx::Uuid) -> Result<Slip> 
 }
 
 /// The daily four-eyes rule (reference §14), checked under the player's
-/// lock by the post that would pay `points` for slip `slip_id`: the
-/// player's GAMEPLAY points of the gaming day the entry posts in, posted
-/// (kept on the locked row) and owed (slips closed that day and not yet
-/// paid, whose points the close recorded), plus these, must not pass
-/// `config.daily_approval_threshold_points`. Under the lock two payments
-/// of one player cannot both pass; over it, the caller holds the slip.
+/// lock by the post that would pay `points` for slip `slip`: the player's
+/// GAMEPLAY points at the slip's property on the property's gaming day the
+/// entry posts in (SPEC §22: velocity is per property), posted (`here`)
+/// and owed (slips there closed that day and not yet paid, whose points
+/// the close recorded), plus these, must not pass the property's daily
+/// threshold. Under the lock two payments of one player cannot both pass;
+/// over it, the caller holds the slip.
 pub fn daily_rule(
-    slip_id: pgrx::Uuid,
+    slip: &Slip,
     points: i64,
-) -> impl Fn(&SpiClient<'_>, &Locked) -> Result<()> {
-    move |client, locked| {
-        let threshold = casino::settings(client)?.daily_approval_threshold;
-        let (start, end) = casino::day_bounds(client, &locked.gaming_day)?;
+) -> impl Fn(&SpiClient<'_>, &Locked, &Here) -> Result<()> {
+    let (slip_id, property) = (slip.id, slip.property_id.clone());
+    move |client, locked, here| {
+        let threshold = casino::property(client, &property)?.daily_approval_threshold;
+        let (start, end) = casino::day_bounds(client, Some(&property), &here.gaming_day)?;
         let owed = spi::write(
             client,
             "SELECT coalesce(sum(o.points), 0)::bigint FROM loyalty.rating_slip o
               WHERE o.status = 'CLOSED' AND o.accrued_ledger_id IS NULL AND o.approval_status IS NULL
-                AND o.end_time >= $3 AND o.end_time < $4 AND o.player_id = $1 AND o.id <> $2",
+                AND o.end_time >= $3 AND o.end_time < $4 AND o.player_id = $1 AND o.id <> $2
+                AND o.property_id = $5",
             &[
                 locked.player_id.into(),
                 slip_id.into(),
                 start.into(),
                 end.into(),
+                property.as_str().into(),
             ],
         )?
         .first()
         .get_one::<i64>()?
         .unwrap_or(0);
         // i128: no sum of these can overflow
-        let day = i128::from(locked.gameplay_today) + i128::from(owed) + i128::from(points);
+        let day = i128::from(here.gameplay_today) + i128::from(owed) + i128::from(points);
         if day > i128::from(threshold) {
             return Err(LoyaltyError::new(
                 Code::OverDailyThreshold,
                 format!(
-                    "{points} points would take the player's gameplay for gaming day {} to {day}, above the daily threshold of {threshold}",
-                    locked.gaming_day
+                    "{points} points would take the player's gameplay at {property} for gaming day {} to {day}, above its daily threshold of {threshold}",
+                    here.gaming_day
                 ),
             ));
         }
@@ -159,9 +165,19 @@ pub fn load(client: &SpiClient<'_>, id: pgrx::Uuid, lock: bool) -> Result<Slip> 
     decode(rows, id)
 }
 
-/// Load a slip from a STABLE (parallel-safe) function.
+/// Load a slip from a STABLE (parallel-safe) function. The 0.3.0 upgrade
+/// script computes every closed slip's points through `slip_points` before
+/// the 0.4.0 step adds `property_id`, so it is read from the row as JSON
+/// (empty while the column does not exist yet).
 pub fn load_read_only(client: &SpiClient<'_>, id: pgrx::Uuid) -> Result<Slip> {
-    decode(spi::read(client, select_slip!(""), &[id.into()])?, id)
+    decode(
+        spi::read(
+            client,
+            select_slip!("pg_catalog.to_jsonb(s) ->> 'property_id'", ""),
+            &[id.into()],
+        )?,
+        id,
+    )
 }
 
 fn decode(rows: pgrx::spi::SpiTupleTable<'_>, id: pgrx::Uuid) -> Result<Slip> {
@@ -199,6 +215,7 @@ fn decode(rows: pgrx::spi::SpiTupleTable<'_>, id: pgrx::Uuid) -> Result<Slip> {
         closed_by: r.get(19)?,
         rerated_by: r.get::<Vec<pgrx::Uuid>>(20)?.unwrap_or_default(),
         decided_points: r.get(21)?,
+        property_id: text(22)?,
     })
 }
 
@@ -266,10 +283,13 @@ row_fn! {
         p_start_time: default!(Option<TimestampWithTimeZone>, "now()"),
         p_correlation_id: default!(Option<&str>, "NULL"),
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
+        p_property_id: default!(Option<&str>, "NULL"),
     ) -> SlipRow {
         let row = run(move || {
-            let auth::Opened { caller, correlation_id } =
-                auth::open(Who::Person(Permission::Rate, p_staff_id), p_correlation_id)?;
+            let opened = auth::open(Who::PersonAt(Permission::Rate, p_staff_id), p_correlation_id)?;
+            let property = Spi::connect(|c| casino::where_new(c, p_property_id))?;
+            opened.at(&property.id)?;
+            let auth::Opened { caller, correlation_id, .. } = opened;
             let player_id = required(p_player_id, "p_player_id")?;
             caller.not_for_self(player_id, "rate play")?;
             let game_type = required(p_game_type, "p_game_type")?;
@@ -287,7 +307,7 @@ row_fn! {
                 ));
             }
             let slip = Spi::connect(|client| -> Result<Slip> {
-                let game = game::check_table_limits(client, game_type, &bet)?;
+                let game = game::check_table_limits(client, game_type, &bet, &property.id)?;
                 // One seat: the partial unique index on OPEN slips decides, so two
                 // racing opens for one player cannot both succeed. The game's
                 // settings are the ones last committed (game.rs), snapshotted here.
@@ -296,9 +316,9 @@ row_fn! {
                         "INSERT INTO loyalty.rating_slip
                             (player_id, visit_id, session_id, game_type, house_edge, decisions_per_hour,
                              points_conversion_rate, point_multiplier, approval_threshold_points, average_bet,
-                             start_time, opened_by, correlation_id)
+                             start_time, opened_by, correlation_id, property_id)
                          VALUES ($1, $2, $3, $4, $9::numeric, $10, $11::numeric, $12::numeric, $13, $5,
-                                 $6, $7, $8)
+                                 $6, $7, $8, $14)
                          ON CONFLICT (player_id) WHERE status = 'OPEN' DO NOTHING
                          RETURNING id",
                         &[
@@ -315,6 +335,7 @@ row_fn! {
                             game.points_conversion_rate.as_str().into(),
                             game.point_multiplier.as_str().into(),
                             game.approval_threshold_points.into(),
+                            property.id.as_str().into(),
                         ],
                     )?;
                 let id = if rows.is_empty() {
@@ -379,21 +400,23 @@ row_fn! {
         p_average_bet: Option<AnyNumeric>,
         p_correlation_id: default!(Option<&str>, "NULL"),
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
+        p_property_id: default!(Option<&str>, "NULL"),
     ) -> SlipRow {
         let row = run(move || {
-            let auth::Opened { caller, correlation_id } =
-                auth::open(Who::Person(Permission::Rate, p_staff_id), p_correlation_id)?;
+            let opened = auth::open(Who::PersonAt(Permission::Rate, p_staff_id), p_correlation_id)?;
             let slip_id = required(p_slip_id, "p_slip_id")?;
             let bet = check_bet(p_average_bet)?;
+            let (caller, correlation_id) = (opened.caller, opened.correlation_id.clone());
             let slip = Spi::connect_mut(|client| -> Result<Slip> {
                 let slip = load(client, slip_id, true)?;
+                opened.at(&casino::where_started(client, &slip.property_id, p_property_id)?.id)?;
                 caller.not_for_self(slip.player_id, "rate play")?;
                 if slip.is_closed() {
                     return Err(LoyaltyError::validation(
                         "the slip is closed; its average bet can no longer change",
                     ));
                 }
-                game::check_table_limits(client, &slip.game_type, &bet)?;
+                game::check_table_limits(client, &slip.game_type, &bet, &slip.property_id)?;
                 client.update(
                     "UPDATE loyalty.rating_slip
                         SET average_bet = $2, correlation_id = $3, updated_at = now(),
@@ -416,7 +439,8 @@ row_fn! {
     }
 }
 /// Points a slip earns (or earned), from its snapshot. Answers trusted back
-/// ends, staff with loyalty:rate or loyalty:view_all, and the slip's player.
+/// ends, staff with loyalty:rate or loyalty:view_all at the slip's property,
+/// and the slip's player.
 #[pg_extern(security_definer, stable, parallel_safe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn slip_points(p_slip_id: Option<pgrx::Uuid>) -> Option<i64> {
@@ -429,9 +453,10 @@ fn slip_points(p_slip_id: Option<pgrx::Uuid>) -> Option<i64> {
         let id = required(p_slip_id, "p_slip_id")?;
         let slip = Spi::connect(|client| load_read_only(client, id))?;
         if let Some(uid) = uid.filter(|u| !trusted && *u != slip.player_id) {
-            if !auth::holds_any(
+            if !auth::holds(
                 &auth::staff(uid)?,
                 &[Permission::Rate, auth::Permission::ViewAll],
+                auth::Scope::At(&slip.property_id),
             ) {
                 return Err(LoyaltyError::new(
                     Code::Forbidden,
@@ -456,7 +481,7 @@ pub(crate) fn announce_held(
     correlation_id: &str,
 ) -> Result<()> {
     let threshold = if rule == "daily" {
-        Spi::connect(casino::settings)?.daily_approval_threshold
+        Spi::connect(|c| casino::property(c, &slip.property_id))?.daily_approval_threshold
     } else {
         slip.approval_threshold_points
     };
@@ -464,6 +489,7 @@ pub(crate) fn announce_held(
         crate::alert::AlertKind::SlipNeedsApproval,
         slip.closed_by,
         Some(slip.player_id),
+        Some(&slip.property_id),
         &serde_json::json!({
             "rating_slip_id": slip.id.to_string(),
             "points": points,

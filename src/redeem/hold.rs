@@ -39,20 +39,26 @@ struct Ask {
     person: pgrx::Uuid,
 }
 
-/// The redemption limits and a point's comp value, from the cached casino
-/// settings (the latest committed `loyalty.config` row).
+/// The redemption limits and a point's comp value at the property the
+/// comp is given, from the cached settings (its own, else the
+/// enterprise's: ledger/casino.rs).
 struct Limits {
+    property: String,
     max_points: i64,
     approval_above: i64,
     cents_per_point: String,
 }
 
-fn limits() -> Result<Limits> {
-    let c = Spi::connect(crate::ledger::casino::settings)?;
+/// Where a new hold is made (`given`, or the only property) and its
+/// limits, once `opened` may redeem there.
+fn limits(opened: &auth::Opened, given: Option<&str>) -> Result<Limits> {
+    let p = Spi::connect(|c| crate::ledger::casino::where_new(c, given))?;
+    opened.at(&p.id)?;
     Ok(Limits {
-        max_points: c.max_redemption_points,
-        approval_above: c.redemption_approval_points,
-        cents_per_point: c.cents_per_point,
+        property: p.id,
+        max_points: p.max_redemption_points,
+        approval_above: p.redemption_approval_points,
+        cents_per_point: p.cents_per_point,
     })
 }
 
@@ -67,6 +73,7 @@ fn printable(s: &str) -> bool {
 #[allow(clippy::too_many_arguments)]
 fn ask(
     person: Caller,
+    limits: Limits,
     player: Option<pgrx::Uuid>,
     points: Option<i64>,
     outlet: Option<&str>,
@@ -81,7 +88,6 @@ fn ask(
     if points <= 0 {
         return Err(LoyaltyError::validation("p_points must be positive"));
     }
-    let limits = limits()?;
     if points > limits.max_points {
         return Err(LoyaltyError::new(
             Code::RedemptionExceedsLimit,
@@ -159,7 +165,12 @@ fn reserve(a: &Ask, limits: &Limits, correlation_id: &str) -> Result<(Hold, Avai
             &[a.player.into(), a.key.as_str().into()],
         )?)?;
         if let Some(h) = first {
-            if h.points != a.points || h.outlet != a.outlet || h.reason != a.reason {
+            // the same request at another property is another request
+            if h.points != a.points
+                || h.outlet != a.outlet
+                || h.reason != a.reason
+                || h.property_id != limits.property
+            {
                 return Err(LoyaltyError::new(
                     Code::IdempotencyConflict,
                     format!(
@@ -185,9 +196,9 @@ fn reserve(a: &Ask, limits: &Limits, correlation_id: &str) -> Result<(Hold, Avai
             c,
             super::hold_row!(
                 "INSERT INTO loyalty.hold (hold_id, player_id, points, outlet, comp_value_cents, status, expires_at,
-                                       staff_id, reason, idempotency_key, correlation_id)
+                                       staff_id, reason, idempotency_key, correlation_id, property_id)
              VALUES ($1, $2, $3, $10, floor($3 * $11::numeric)::bigint, $4,
-                    pg_catalog.clock_timestamp() + $5 * interval '1 microsecond', $6, $7, $8, $9)
+                    pg_catalog.clock_timestamp() + $5 * interval '1 microsecond', $6, $7, $8, $9, $12)
              RETURNING",
                 "false"
             ),
@@ -203,6 +214,7 @@ fn reserve(a: &Ask, limits: &Limits, correlation_id: &str) -> Result<(Hold, Avai
                 correlation_id.into(),
                 a.outlet.as_str().into(),
                 limits.cents_per_point.as_str().into(),
+                limits.property.as_str().into(),
             ],
         )?)?
         .ok_or_else(|| LoyaltyError::validation("the hold was not written"))?;
@@ -221,6 +233,7 @@ fn reserve(a: &Ask, limits: &Limits, correlation_id: &str) -> Result<(Hold, Avai
             AlertKind::HoldNeedsApproval,
             Some(a.person),
             Some(a.player),
+            Some(&hold.property_id),
             &json!({
                 "hold_id": hold.hold_id.to_string(),
                 "points": hold.points,
@@ -248,15 +261,15 @@ row_fn! {
         p_request_id: default!(Option<&str>, "NULL"),
         p_ttl: default!(Option<Interval>, "'30 minutes'"),
         p_correlation_id: default!(Option<&str>, "NULL"),
+        p_property_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
-            let auth::Opened {
-                caller,
-                correlation_id,
-            } = auth::open(Who::Person(Permission::Redeem, p_staff_id), p_correlation_id)?;
+            let opened = auth::open(Who::PersonAt(Permission::Redeem, p_staff_id), p_correlation_id)?;
+            let limits = limits(&opened, p_property_id)?;
+            let auth::Opened { caller, correlation_id, .. } = opened;
             let ttl = ttl_micros(p_ttl)?;
             let (a, limits) = ask(
-                caller, p_player_id, p_points, p_outlet, p_reason, p_request_id, ttl, "hold",
+                caller, limits, p_player_id, p_points, p_outlet, p_reason, p_request_id, ttl, "hold",
             )?;
             let (hold, available, hit) = reserve(&a, &limits, &correlation_id)?;
             Ok(hold.row(available, hit, &correlation_id))
@@ -269,6 +282,7 @@ row_fn! {
     /// Hold and capture in one call (a kiosk's free play). Above the
     /// approval threshold the hold waits PENDING_APPROVAL and nothing is
     /// spent until it is approved and captured.
+    #[allow(clippy::too_many_arguments)]
     #[pg_extern(security_definer, volatile, parallel_unsafe)]
     #[search_path(pg_catalog, loyalty, pg_temp)]
     fn redeem_points(
@@ -279,14 +293,15 @@ row_fn! {
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
         p_request_id: default!(Option<&str>, "NULL"),
         p_correlation_id: default!(Option<&str>, "NULL"),
+        p_property_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
-            let auth::Opened {
-                caller,
-                correlation_id,
-            } = auth::open(Who::Person(Permission::Redeem, p_staff_id), p_correlation_id)?;
+            let opened = auth::open(Who::PersonAt(Permission::Redeem, p_staff_id), p_correlation_id)?;
+            let limits = limits(&opened, p_property_id)?;
+            let auth::Opened { caller, correlation_id, .. } = opened;
             let (a, limits) = ask(
                 caller,
+                limits,
                 p_player_id,
                 p_points,
                 p_outlet,
@@ -323,11 +338,12 @@ row_fn! {
         p_hold_id: Option<pgrx::Uuid>,
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
         p_correlation_id: default!(Option<&str>, "NULL"),
+        p_property_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
-            let auth::Opened { caller: person, correlation_id } =
-                auth::open(Who::Person(Permission::Approve, p_staff_id), p_correlation_id)?;
-            let (hold_id, player) = owner(p_hold_id)?;
+            let opened = auth::open(Who::PersonAt(Permission::Approve, p_staff_id), p_correlation_id)?;
+            let (hold_id, player) = owner(&opened, p_hold_id, p_property_id)?;
+            let auth::Opened { caller: person, correlation_id, .. } = opened;
             person.not_for_self(player, "approve a comp")?;
             Spi::connect(|c| {
                 let h = lock(c, player, hold_id)?;

@@ -47,6 +47,8 @@ pub struct Hold {
     pub staff_id: pgrx::Uuid,
     pub approved_by: Option<pgrx::Uuid>,
     pub reason: String,
+    /// Where the comp is given (`hold.property_id`).
+    pub property_id: String,
     /// `expires_at` has passed (by the clock at the read).
     pub past_due: bool,
 }
@@ -98,7 +100,7 @@ macro_rules! hold_row {
         concat!(
             $head,
             " hold_id, player_id, status, points, captured_points, outlet, comp_value_cents,
-              expires_at, ledger_entry_id, staff_id, approved_by, reason, ",
+              expires_at, ledger_entry_id, staff_id, approved_by, reason, property_id, ",
             $past_due
             $(, $tail)*
         )
@@ -138,27 +140,41 @@ pub fn decode(rows: pgrx::spi::SpiTupleTable<'_>) -> Result<Option<Hold>> {
         staff_id: r.get(10)?.ok_or_else(missing)?,
         approved_by: r.get(11)?,
         reason: r.get(12)?.unwrap_or_default(),
-        past_due: r.get(13)?.unwrap_or(true),
+        property_id: r.get(13)?.unwrap_or_default(),
+        past_due: r.get(14)?.unwrap_or(true),
     }))
 }
 
-/// Whose hold `hold_id` is (HOLD_NOT_FOUND if nobody's). Read without a
-/// lock: a hold's player never changes.
-pub fn owner(hold_id: Option<pgrx::Uuid>) -> Result<(pgrx::Uuid, pgrx::Uuid)> {
+/// Whose hold `hold_id` is (HOLD_NOT_FOUND if nobody's), once `opened`
+/// may act at its property (`given`, if named, must be it). Read without a
+/// lock: a hold's player and property never change.
+pub fn owner(
+    opened: &crate::auth::Opened,
+    hold_id: Option<pgrx::Uuid>,
+    given: Option<&str>,
+) -> Result<(pgrx::Uuid, pgrx::Uuid)> {
     let hold_id = crate::domain::error::required(hold_id, "p_hold_id")?;
-    let player = Spi::connect(|c| -> Result<Option<pgrx::Uuid>> {
-        Ok(spi::read(
+    Spi::connect(|c| -> Result<(pgrx::Uuid, pgrx::Uuid)> {
+        let rows = spi::read(
             c,
-            "SELECT player_id FROM loyalty.hold WHERE hold_id = $1",
+            "SELECT player_id, property_id::text FROM loyalty.hold WHERE hold_id = $1",
             &[hold_id.into()],
-        )?
-        .first()
-        .get_one::<pgrx::Uuid>()
-        .ok()
-        .flatten())
-    })?
-    .ok_or_else(|| LoyaltyError::new(Code::HoldNotFound, format!("no hold {hold_id}")))?;
-    Ok((hold_id, player))
+        )?;
+        let (player, property) = if rows.is_empty() {
+            (None, None)
+        } else {
+            let r = rows.first();
+            (r.get::<pgrx::Uuid>(1)?, r.get::<String>(2)?)
+        };
+        let (Some(player), Some(property)) = (player, property) else {
+            return Err(LoyaltyError::new(
+                Code::HoldNotFound,
+                format!("no hold {hold_id}"),
+            ));
+        };
+        opened.at(&crate::ledger::casino::where_started(c, &property, given)?.id)?;
+        Ok((hold_id, player))
+    })
 }
 
 /// The hold, locked `FOR UPDATE` in a fresh statement (after the player's
@@ -218,6 +234,7 @@ pub fn announce(
         c,
         hold.player_id,
         hold.ledger_entry_id,
+        &hold.property_id,
         serde_json::json!({
             "event": event.name(),
             "hold_id": hold.hold_id.to_string(),
@@ -236,16 +253,18 @@ pub fn hold_notification(
     c: &SpiClient<'_>,
     player: pgrx::Uuid,
     ledger_entry_id: Option<i64>,
+    property: &str,
     payload: serde_json::Value,
 ) -> Result<()> {
     spi::write(
         c,
-        "INSERT INTO loyalty.notification (kind, player_id, ledger_entry_id, payload)
-         VALUES ('HOLD', $1, $2, $3::text::jsonb)",
+        "INSERT INTO loyalty.notification (kind, player_id, ledger_entry_id, payload, property_id)
+         VALUES ('HOLD', $1, $2, $3::text::jsonb, $4)",
         &[
             player.into(),
             ledger_entry_id.into(),
             payload.to_string().into(),
+            property.into(),
         ],
     )?;
     Ok(())

@@ -23,13 +23,15 @@ struct Redemption {
     held_by: pgrx::Uuid,
     captured_by: Option<pgrx::Uuid>,
     points: i64,
+    /// Where the comp was given (the hold's property).
+    property: String,
 }
 
 fn find(entry_id: i64) -> Result<Redemption> {
     Spi::connect(|c| {
         let rows = spi::read(
             c,
-            "SELECT h.player_id, h.hold_id, h.staff_id, l.staff_id, l.points_change
+            "SELECT h.player_id, h.hold_id, h.staff_id, l.staff_id, l.points_change, h.property_id::text
                FROM loyalty.hold h
                JOIN loyalty.loyalty_ledger l ON l.player_id = h.player_id AND l.id = h.ledger_entry_id
               WHERE h.ledger_entry_id = $1 AND l.transaction_type = 'REDEMPTION'",
@@ -49,6 +51,7 @@ fn find(entry_id: i64) -> Result<Redemption> {
             held_by: r.get(3)?.ok_or_else(missing)?,
             captured_by: r.get(4)?,
             points: r.get::<i64>(5)?.unwrap_or(0),
+            property: r.get::<String>(6)?.unwrap_or_default(),
         })
     })
 }
@@ -61,6 +64,7 @@ fn reverse_redemption(
     p_reason: Option<&str>,
     p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
     p_correlation_id: default!(Option<&str>, "NULL"),
+    p_property_id: default!(Option<&str>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -76,16 +80,22 @@ fn reverse_redemption(
     ),
 > {
     let row = run(move || {
-        let auth::Opened {
-            caller: person,
-            correlation_id,
-        } = auth::open(
-            Who::Person(Permission::Approve, p_staff_id),
+        let opened = auth::open(
+            Who::PersonAt(Permission::Approve, p_staff_id),
             p_correlation_id,
         )?;
         let entry_id = required(p_ledger_entry_id, "p_ledger_entry_id")?;
         let reason = crate::domain::reason::check(p_reason)?;
         let r = find(entry_id)?;
+        // given back where it was spent
+        Spi::connect(|c| {
+            opened.at(&crate::ledger::casino::where_started(c, &r.property, p_property_id)?.id)
+        })?;
+        let auth::Opened {
+            caller: person,
+            correlation_id,
+            ..
+        } = opened;
         person.not_for_self(r.player, "reverse a redemption")?;
         let uid = person.uid();
         if uid == Some(r.held_by) || uid.is_some() && uid == r.captured_by {
@@ -110,6 +120,7 @@ fn reverse_redemption(
             restate: None,
             held_change: 0,
             reverses_entry_id: Some(entry_id),
+            property: Some(&r.property),
             under_lock: None,
         })?;
         if !posted.idempotent_hit {
@@ -131,6 +142,7 @@ fn reverse_redemption(
                     c,
                     r.player,
                     Some(posted.entry_id),
+                    &r.property,
                     serde_json::json!({
                         "event": Event::RedemptionReversed.name(),
                         "hold_id": r.hold_id.to_string(),

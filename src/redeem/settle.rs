@@ -44,9 +44,9 @@ pub fn capture(
     let mark = ledger::Along {
         cte: "captured AS (
                 UPDATE loyalty.hold
-                   SET status = 'CAPTURED', captured_points = $34, ledger_entry_id = (SELECT id FROM entry),
+                   SET status = 'CAPTURED', captured_points = $36, ledger_entry_id = (SELECT id FROM entry),
                        decided_at = pg_catalog.clock_timestamp(), decided_by = $11
-                 WHERE player_id = $1 AND hold_id = $35 AND EXISTS (SELECT FROM entry))",
+                 WHERE player_id = $1 AND hold_id = $37 AND EXISTS (SELECT FROM entry))",
         args: vec![take.into(), h.hold_id.into()],
     };
     let posted = ledger::post_along(
@@ -66,6 +66,7 @@ pub fn capture(
             restate: None,
             held_change: -h.points,
             reverses_entry_id: None,
+            property: Some(&h.property_id),
             under_lock: None,
         },
         Some(mark),
@@ -126,11 +127,12 @@ row_fn! {
         p_points: default!(Option<i64>, "NULL"),
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
         p_correlation_id: default!(Option<&str>, "NULL"),
+        p_property_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
-            let auth::Opened { caller: person, correlation_id } =
-                auth::open(Who::Person(Permission::Redeem, p_staff_id), p_correlation_id)?;
-            let (hold_id, player) = owner(p_hold_id)?;
+            let opened = auth::open(Who::PersonAt(Permission::Redeem, p_staff_id), p_correlation_id)?;
+            let (hold_id, player) = owner(&opened, p_hold_id, p_property_id)?;
+            let auth::Opened { caller: person, correlation_id, .. } = opened;
             person.not_for_self(player, "redeem points")?;
             let (_, h) = lock_both(player, hold_id)?;
             if h.status == "CAPTURED" {
@@ -204,11 +206,12 @@ row_fn! {
         p_reason: Option<&str>,
         p_staff_id: default!(Option<pgrx::Uuid>, "NULL"),
         p_correlation_id: default!(Option<&str>, "NULL"),
+        p_property_id: default!(Option<&str>, "NULL"),
     ) -> HoldRow {
         let row = run(move || {
-            let auth::Opened { caller: person, correlation_id } =
-                auth::open(Who::Person(Permission::Redeem, p_staff_id), p_correlation_id)?;
-            let (hold_id, player) = owner(p_hold_id)?;
+            let opened = auth::open(Who::PersonAt(Permission::Redeem, p_staff_id), p_correlation_id)?;
+            let (hold_id, player) = owner(&opened, p_hold_id, p_property_id)?;
+            let auth::Opened { caller: person, correlation_id, .. } = opened;
             person.not_for_self(player, "redeem points")?;
             let reason = crate::domain::reason::check(p_reason)?;
             let (locked, h) = lock_both(player, hold_id)?;

@@ -79,6 +79,7 @@ struct Request<'a> {
     staff_id: Option<pgrx::Uuid>,
     rating_slip_id: Option<pgrx::Uuid>,
     reward_id: Option<&'a str>,
+    property_id: Option<&'a str>,
 }
 
 /// Check 1 of docs/reference.md §3: who is acting. A JWT subject, or a trusted back end
@@ -103,13 +104,14 @@ fn check(
     caller: pgrx::Uuid,
     staff_row: Option<auth::StaffRow>,
     cfg: &Settings,
+    property: &str,
 ) -> Result<(pgrx::Uuid, i64, String)> {
-    // 2. may award
-    if !auth::holds_any(&staff_row, &[Permission::Award]) {
+    // 2. may award, at the property the reward is given
+    if !auth::holds(&staff_row, &[Permission::Award], auth::Scope::At(property)) {
         return Err(LoyaltyError::new(
             Code::Forbidden,
             format!(
-                "caller is not active staff with {}",
+                "caller is not active staff with {} at property {property}",
                 Permission::Award.as_str()
             ),
         ));
@@ -154,7 +156,7 @@ fn check(
 
 /// Issue a manual reward (positive: MANUAL_BONUS) or adjustment (negative:
 /// ADJUSTMENT). Same inputs on the same gaming day post one entry.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 #[pg_extern(security_definer, volatile, parallel_unsafe)]
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn manual_reward(
@@ -165,6 +167,7 @@ fn manual_reward(
     p_rating_slip_id: default!(Option<pgrx::Uuid>, "NULL"),
     p_reward_id: default!(Option<&str>, "NULL"),
     p_correlation_id: default!(Option<&str>, "NULL"),
+    p_property_id: default!(Option<&str>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -192,6 +195,7 @@ fn manual_reward(
             staff_id: p_staff_id,
             rating_slip_id: p_rating_slip_id,
             reward_id: p_reward_id.map(str::trim),
+            property_id: p_property_id,
         };
         match issue(&req, &correlation_id) {
             Ok((p, player, ttype, key)) => Ok((
@@ -227,17 +231,23 @@ fn manual_reward(
     TableIterator::once(row)
 }
 
-/// A voucher pays once per casino: claim `reward_id` for `player`, or find
+/// A voucher pays once per enterprise, wherever it is presented (SPEC
+/// §22): claim `reward_id` for `player` at `property`, or find
 /// it already claimed for them (a retry, which the ledger then answers as an
 /// idempotent hit). Claimed for anyone else: IDEMPOTENCY_CONFLICT. The
 /// primary key serializes two presentations of one voucher: the second
 /// waits for the first to commit or roll back.
-fn claim_voucher(c: &pgrx::spi::SpiClient<'_>, reward_id: &str, player: pgrx::Uuid) -> Result<()> {
+fn claim_voucher(
+    c: &pgrx::spi::SpiClient<'_>,
+    reward_id: &str,
+    player: pgrx::Uuid,
+    property: &str,
+) -> Result<()> {
     let claimed = spi::write(
         c,
-        "INSERT INTO loyalty.voucher (reward_id, player_id) VALUES ($1, $2)
+        "INSERT INTO loyalty.voucher (reward_id, player_id, property_id) VALUES ($1, $2, $3)
          ON CONFLICT (reward_id) DO NOTHING RETURNING player_id",
-        &[reward_id.into(), player.into()],
+        &[reward_id.into(), player.into(), property.into()],
     )?;
     if !claimed.is_empty() {
         return Ok(());
@@ -268,8 +278,11 @@ fn issue(
     correlation_id: &str,
 ) -> Result<(Posted, pgrx::Uuid, &'static str, String)> {
     let staff = acting_staff(req)?;
-    let (cfg, staff_row) = Spi::connect(|c| settings::load_for_staff(c, staff))?;
-    let (player, points, reason) = check(req, staff, staff_row, &cfg)?;
+    let (cfg, staff_row, property) = Spi::connect(|c| {
+        let (cfg, row) = settings::load_for_staff(c, staff)?;
+        Ok::<_, LoyaltyError>((cfg, row, casino::where_new(c, req.property_id)?))
+    })?;
+    let (player, points, reason) = check(req, staff, staff_row, &cfg, &property.id)?;
     let key = reward_key(
         &player.to_string(),
         &staff.to_string(),
@@ -316,7 +329,7 @@ fn issue(
         ));
     }
     if let Some(reward_id) = req.reward_id {
-        Spi::connect(|c| claim_voucher(c, reward_id, player))?;
+        Spi::connect(|c| claim_voucher(c, reward_id, player, &property.id))?;
     }
     let posted = ledger::post_along(
         &Entry {
@@ -335,6 +348,7 @@ fn issue(
             restate: None,
             held_change: 0,
             reverses_entry_id: None,
+            property: Some(&property.id),
             under_lock: None,
         },
         Some(rate_limit::record(&cfg, &windows)),
@@ -359,6 +373,7 @@ fn issue(
                 AlertKind::ManualRewardFrequency,
                 Some(staff),
                 Some(player),
+                Some(&property.id),
                 &json!({
                     "rewards_in_window": windows.in_alert_window + 1,
                     "threshold": cfg.alert_reward_count,

@@ -129,6 +129,7 @@ fn canonical_row(r: &postgres::Row) -> String {
             None => serde_json::Value::Null,
         }
     };
+    // (the members written only when set: property_id, reverses_entry_id)
     let keys = [
         "balance_after",
         "balance_before",
@@ -152,11 +153,18 @@ fn canonical_row(r: &postgres::Row) -> String {
         "transaction_type",
         "visit_id",
     ];
-    let members: Vec<String> = keys
+    let mut members: Vec<String> = keys
         .iter()
         .enumerate()
         .map(|(i, k)| format!("\"{k}\":{}", text(i)))
         .collect();
+    // property_id sorts between points_change and rating_slip_id
+    if let Some(p) = r.get::<_, Option<String>>(23) {
+        members.insert(
+            10,
+            format!("\"property_id\":{}", serde_json::Value::String(p)),
+        );
+    }
     format!("{{{}}}", members.join(","))
 }
 
@@ -165,7 +173,7 @@ const ROW_AS_TEXT: &str = "SELECT balance_after::text, balance_before::text, cor
         idempotency_key,
         player_id::text, points_change::text, rating_slip_id::text, reason, reward_id, seq::text,
         session_id::text, source, staff_id::text, tier_after, tier_before, transaction_type, visit_id::text,
-        prev_hash, row_hash
+        prev_hash, row_hash, property_id
    FROM loyalty.loyalty_ledger WHERE player_id = $1::text::uuid ORDER BY seq";
 
 #[test]

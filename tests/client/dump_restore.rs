@@ -149,9 +149,22 @@ fn dump_and_restore_keep_balances_and_ledger() {
              p_notification_claim_timeout => '6 minutes', p_daily_approval_threshold_points => 60000,
              p_cents_per_point => 1.25, p_max_redemption_points => 40000, p_redemption_approval_points => 9000,
              p_points_inactivity_expiry => '400 days', p_expiry_warning => '20 days', p_tier_basis => 'PERIOD',
-             p_tier_period_start => '07-01');",
+             p_tier_period_start => '07-01');
+         -- the seeded property, every setting edited; a second property, its
+         -- staff, its own table limits, and a hold there
+         SELECT loyalty.upsert_property('MAIN', 'Main floor', 'America/Chicago', '07:00', false, 45000, 2, 30000, 8000);
+         SELECT loyalty.upsert_property('TOKYO', 'Tokyo Bay', 'Asia/Tokyo', '06:00',
+                                        p_daily_approval_threshold_points => 1000);
+         SELECT loyalty.upsert_staff('cccccccc-0000-4000-8000-0000000000fe', '{loyalty:redeem}', p_property_id => 'TOKYO');
+         SELECT loyalty.upsert_property_game('TOKYO', 'BACCARAT', p_max_average_bet => 40);
+         SELECT loyalty.hold_points('cccccccc-0000-4000-8000-000000000001', 100, 'sushi bar', 'dinner for two at the bar',
+                                    'cccccccc-0000-4000-8000-0000000000fe', p_property_id => 'TOKYO');",
     )
     .unwrap();
+    assert_eq!(
+        left_as_seeded(&mut s, "property", "property_id = 'MAIN'"),
+        vec!["property_id".to_string()]
+    );
     // the test changes every setting there is
     assert_eq!(
         left_as_seeded(&mut s, "config", "singleton"),

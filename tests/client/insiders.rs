@@ -180,7 +180,7 @@ fn the_same_play_is_rated_once() {
         .get(0);
     assert_eq!(
         args,
-        "p_slip_id uuid, p_average_bet numeric, p_correlation_id text, p_staff_id uuid"
+        "p_slip_id uuid, p_average_bet numeric, p_correlation_id text, p_staff_id uuid, p_property_id text"
     );
 }
 

@@ -118,7 +118,9 @@ const OVERSIZED: &str = "refused bigint := 0;
 /// What answers anon after a blanket GRANT EXECUTE, nothing of anyone's:
 /// the pure helpers (keys, tier arithmetic, the registries of ledger kinds
 /// and permissions), the caller's own id and permission (none), the list
-/// of what loyalty_api exposes and the standby guard (true on a primary).
+/// of what loyalty_api exposes, the standby guard (true on a primary), and
+/// the enterprise's only active property (what `loyalty.property`, which
+/// anyone may read, says).
 const ANON_ANSWERED: &[&str] = &[
     "loyalty.api_functions",
     "loyalty.are_permissions",
@@ -134,6 +136,7 @@ const ANON_ANSWERED: &[&str] = &[
     "loyalty.permissions_separated",
     "loyalty.player_tier",
     "loyalty.require_primary",
+    "loyalty.sole_property",
     "loyalty.tier_period_of",
 ];
 

@@ -109,9 +109,13 @@ snapshot() {
 schema_of() {
     local db="$1"
     "$PG_BIN/pg_dump" --schema-only --binary-upgrade "$db"
-    psql_q -d "$db" -c "SELECT '-- extension ' || extversion || ' config ' || extconfig::regclass[]::text
-                               || ' ' || coalesce(extcondition::text, '') FROM pg_extension
-                         WHERE extname = 'casino_loyalty'"
+    # the tables pg_dump keeps, each with its condition, by name: the
+    # order they were registered in means nothing to pg_dump
+    psql_q -d "$db" -c "SELECT '-- extension ' || extversion || ' config '
+                               || (SELECT string_agg(u.t::regclass::text || coalesce(' WHERE ' || nullif(u.w, ''), ''),
+                                                     ', ' ORDER BY u.t::regclass::text)
+                                     FROM unnest(extconfig, extcondition) AS u(t, w))
+                          FROM pg_extension WHERE extname = 'casino_loyalty'"
 }
 
 normalize_schema() {

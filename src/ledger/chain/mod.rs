@@ -60,6 +60,9 @@ pub struct Sealed {
     /// The entry a reversal gives back. Hashed only when set, so the rows
     /// written before the column existed keep their hashes.
     pub reverses_entry_id: Option<i64>,
+    /// Where the entry happened. Hashed only when set, so the rows written
+    /// before properties existed keep their hashes.
+    pub property_id: Option<String>,
 }
 
 impl Sealed {
@@ -109,7 +112,15 @@ impl Sealed {
             if i > 0 {
                 out.push(',');
             }
-            // the one member written only when set, in its key order
+            // the members written only when set, in their key order
+            if *key == "rating_slip_id" {
+                if let Some(p) = &self.property_id {
+                    keys::write_string(&mut out, "property_id");
+                    out.push(':');
+                    keys::write_string(&mut out, p);
+                    out.push(',');
+                }
+            }
             if *key == "reward_id" {
                 if let Some(r) = &reverses {
                     keys::write_string(&mut out, "reverses_entry_id");
@@ -239,6 +250,9 @@ mod unit {
             if let Some(rev) = r.reverses_entry_id {
                 object["reverses_entry_id"] = json!(rev.to_string());
             }
+            if let Some(p) = &r.property_id {
+                object["property_id"] = json!(p);
+            }
             keys::canonical_json(&object).unwrap()
         }
         let plain = row(3, 30);
@@ -263,8 +277,13 @@ mod unit {
             reverses_entry_id: Some(i64::MAX),
             ..full.clone()
         };
+        let placed = Sealed {
+            property_id: Some("LV-STRIP".into()),
+            ..reversal.clone()
+        };
         assert_ne!(reversal.canonical(), full.canonical());
-        for r in [plain, full, reversal] {
+        assert_ne!(placed.canonical(), reversal.canonical());
+        for r in [plain, full, reversal, placed] {
             assert_eq!(r.canonical(), reference(&r));
         }
     }

@@ -31,7 +31,7 @@ pub struct Break {
 
 macro_rules! select_rows {
     ($tail:literal) => {
-        select_rows!("reverses_entry_id", $tail)
+        select_rows!("reverses_entry_id, property_id", $tail)
     };
     ($reverses:literal, $tail:literal) => {
         concat!(
@@ -64,12 +64,12 @@ pub(super) fn load(
 }
 
 /// A player's rows as the 0.1.0 upgrade seals them: the ledger has no
-/// `reverses_entry_id` yet (the 0.3.0 step adds it), and no row reverses
-/// another.
+/// `reverses_entry_id` or `property_id` yet (the 0.3.0 and 0.4.0 steps add
+/// them), and no row reverses another or names a property.
 pub(super) fn load_for_sealing(client: &SpiClient<'_>, player: pgrx::Uuid) -> Result<Vec<Stored>> {
     decode(spi::read(
         client,
-        select_rows!("NULL::bigint", " ORDER BY seq, id"),
+        select_rows!("NULL::bigint, NULL::text", " ORDER BY seq, id"),
         &[player.into()],
     )?)
 }
@@ -114,6 +114,7 @@ fn decode(rows: pgrx::spi::SpiTupleTable<'_>) -> Result<Vec<Stored>> {
                 created_at: pg_sys::TimestampTz::from(created),
                 gaming_day: text(23)?,
                 reverses_entry_id: r.get(24)?,
+                property_id: r.get(25)?,
             },
             prev_hash: text(21)?,
             row_hash: text(22)?,
