@@ -96,7 +96,8 @@ pub fn from_rows(c: &mut Client) -> Vec<Verdict> {
                           FROM loyalty.admin_audit a WHERE a.action = 'configure'),
                   e AS (SELECT l.id, l.player_id, l.source, l.created_at, l.points_change, l.gaming_day,
                                l.correlation_id,
-                               sum(l.points_change) OVER (PARTITION BY l.player_id, l.gaming_day ORDER BY l.seq) AS day
+                               sum(l.points_change) OVER (PARTITION BY l.player_id, l.property_id, l.gaming_day
+                                                          ORDER BY l.seq) AS day
                           FROM loyalty.loyalty_ledger l WHERE l.transaction_type = 'GAMEPLAY')
              SELECT e.id || ' of ' || e.player_id || ': ' || e.day || ' in the day (' || e.points_change
                     || ' by ' || e.source || ' ' || e.correlation_id || ', day ' || e.gaming_day
@@ -111,10 +112,45 @@ pub fn from_rows(c: &mut Client) -> Vec<Verdict> {
         ),
         q(
             c,
+            "every slip, hold and entry of a floor operation names the property it happened at",
+            "SELECT 'entry ' || l.id || ' ' || l.transaction_type FROM loyalty.loyalty_ledger l
+              WHERE l.property_id IS NULL
+                AND l.transaction_type IN ('GAMEPLAY', 'MANUAL_BONUS', 'ADJUSTMENT', 'REDEMPTION', 'REDEMPTION_REVERSAL')
+             UNION ALL
+             SELECT 'slip ' || s.id FROM loyalty.rating_slip s WHERE s.property_id = 'MAIN'
+             UNION ALL
+             SELECT 'hold ' || h.hold_id FROM loyalty.hold h WHERE h.property_id = 'MAIN'",
+        ),
+        q(
+            c,
             "every hash chain verifies",
             "SELECT player_id::text || ' ' || coalesce(break_kind, '') FROM loyalty.verify_all_chains()",
         ),
     ]
+}
+
+/// Each ledger entry's gaming day is its property's, in the property's time
+/// zone (the enterprise's for an entry with none). Run as the owner: the
+/// settings behind the day are the owner's to read.
+pub fn gaming_days(c: &mut Client) -> Verdict {
+    let broken = match c.batch_execute("RESET ROLE") {
+        Ok(()) => rows(
+            c,
+            "SELECT l.id || ' at ' || coalesce(l.property_id, '-') || ': ' || l.gaming_day || ', not '
+                    || coalesce(loyalty.property_gaming_day(l.property_id, l.created_at),
+                                loyalty.gaming_day(l.created_at))
+               FROM loyalty.loyalty_ledger l
+              WHERE l.gaming_day <> coalesce(loyalty.property_gaming_day(l.property_id, l.created_at),
+                                             loyalty.gaming_day(l.created_at))",
+        ),
+        Err(e) => vec![format!("the check itself failed: {e}")],
+    };
+    let _ = c.batch_execute("SET ROLE service_role");
+    Verdict {
+        name:
+            "each entry's gaming day is its property's (the enterprise's for an enterprise event)",
+        broken,
+    }
 }
 
 /// Every acknowledged call is in the rows exactly as it said; every refused
@@ -234,6 +270,7 @@ pub fn thresholds_followed(c: &mut Client, m: &Model) -> Verdict {
                                           ' ' ORDER BY g.seq)
                           FROM loyalty.loyalty_ledger g
                          WHERE g.player_id = l.player_id AND g.gaming_day = l.gaming_day
+                           AND g.property_id IS NOT DISTINCT FROM l.property_id
                            AND g.transaction_type = 'GAMEPLAY' AND g.seq <= l.seq)
                     || '; threshold changes: '
                     || coalesce((SELECT string_agg((x.after ->> 'daily_approval_threshold_points') || '@' || x.at::time,
@@ -245,6 +282,7 @@ pub fn thresholds_followed(c: &mut Client, m: &Model) -> Verdict {
                FROM a JOIN loyalty.loyalty_ledger l ON l.id = a.id
               CROSS JOIN LATERAL (SELECT sum(g.points_change) AS day FROM loyalty.loyalty_ledger g
                                    WHERE g.player_id = l.player_id AND g.gaming_day = l.gaming_day
+                                     AND g.property_id IS NOT DISTINCT FROM l.property_id
                                      AND g.transaction_type = 'GAMEPLAY' AND g.seq <= l.seq) d
               WHERE l.source <> 'approve_slip' AND d.day > a.ceiling
               ORDER BY l.id",

@@ -374,6 +374,7 @@ fn checkpoint(sh: &Shared, last: bool) -> Vec<check::Verdict> {
         }
     }
     let mut verdicts = check::from_rows(&mut c);
+    verdicts.push(check::gaming_days(&mut c));
     verdicts.push(check::thresholds_followed(
         &mut c,
         &sh.model.lock().unwrap(),

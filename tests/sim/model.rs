@@ -87,6 +87,9 @@ pub struct Model {
     pub holds: Vec<(String, usize)>,
     /// REDEMPTION entries acknowledged (for reversals).
     pub redemptions: Vec<i64>,
+    /// Where each slip and hold (by id) and each REDEMPTION entry (by id,
+    /// as text) is: an index into world::PROPERTIES.
+    pub places: std::collections::HashMap<String, usize>,
     /// Reward ids acknowledged (a voucher presented again is a retry or a
     /// conflict, never a second payment).
     pub vouchers: Vec<(String, usize)>,

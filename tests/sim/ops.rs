@@ -30,6 +30,7 @@ pub enum Op {
         game: &'static str,
         bet: i64,
         minutes: i64,
+        property: usize,
         who: Who,
     },
     Complete {
@@ -45,6 +46,7 @@ pub enum Op {
         player: usize,
         points: i64,
         voucher: String,
+        property: usize,
         who: Who,
     },
     Hold {
@@ -52,6 +54,7 @@ pub enum Op {
         points: i64,
         request: Option<String>,
         ttl: i64,
+        property: usize,
         who: Who,
     },
     Capture {
@@ -66,6 +69,7 @@ pub enum Op {
     Redeem {
         player: usize,
         points: i64,
+        property: usize,
         who: Who,
     },
     Reverse {
@@ -145,6 +149,44 @@ impl Op {
             | Op::RejectSlip { .. }
             | Op::ApproveHold { .. } => Some("loyalty:approve"),
             Op::Recover { .. } | Op::RecoverBulk { .. } => Some("loyalty:recover"),
+            _ => None,
+        }
+    }
+
+    /// Where the operation acts (an index into world::PROPERTIES): where a
+    /// new slip, reward or hold is made, or where the slip, hold or
+    /// redemption it acts on is. None when the model does not know, or for
+    /// an act of no one property.
+    fn place(&self, m: &Model) -> Option<usize> {
+        let of_slip = |s: &usize| {
+            m.slips
+                .get(*s)
+                .and_then(|(id, _)| m.places.get(id))
+                .copied()
+        };
+        let of_hold = |h: &usize| {
+            m.holds
+                .get(*h)
+                .and_then(|(id, _)| m.places.get(id))
+                .copied()
+        };
+        match self {
+            Op::Open { property, .. }
+            | Op::Reward { property, .. }
+            | Op::Hold { property, .. }
+            | Op::Redeem { property, .. } => Some(*property),
+            Op::Complete { slip, .. }
+            | Op::ApproveSlip { slip, .. }
+            | Op::RejectSlip { slip, .. }
+            | Op::Recover { slip, .. } => of_slip(slip),
+            Op::Capture { hold, .. } | Op::Void { hold, .. } | Op::ApproveHold { hold, .. } => {
+                of_hold(hold)
+            }
+            Op::Reverse { redemption, .. } => m
+                .redemptions
+                .get(*redemption)
+                .and_then(|e| m.places.get(&e.to_string()))
+                .copied(),
             _ => None,
         }
     }
@@ -242,6 +284,10 @@ pub fn next(rng: &mut Rng, world: &World, m: &Model, session: usize, n: u64) -> 
             len - 1 - (rng.below(len.min(16) as u64) as usize)
         }
     };
+    // where a new slip, reward or hold is made; where a slip or hold is
+    let property = rng.below(crate::world::PROPERTIES.len() as u64) as usize;
+    let slip_place = |s: usize| m.slips.get(s).and_then(|(id, _)| m.places.get(id)).copied();
+    let hold_place = |h: usize| m.holds.get(h).and_then(|(id, _)| m.places.get(id)).copied();
     let mut pick = rng.weighted(&weights);
     if session == SLOW_SESSION && pick == 1 && m.slow_slips.is_empty() {
         pick = 0; // the slow session opens a table before it closes one
@@ -252,7 +298,8 @@ pub fn next(rng: &mut Rng, world: &World, m: &Model, session: usize, n: u64) -> 
             game: GAMES[rng.below(GAMES.len() as u64) as usize],
             bet: *rng.pick(&[25, 100, 500, 1_000, 2_500, 20_000]),
             minutes: rng.between(5, 240),
-            who: caller(rng, world, "floor", player),
+            property,
+            who: caller(rng, world, "floor", player, Some(property)),
         },
         1 if !m.slips.is_empty() => {
             // mostly a slip still open at the session's own tables; now
@@ -274,12 +321,12 @@ pub fn next(rng: &mut Rng, world: &World, m: &Model, session: usize, n: u64) -> 
             Op::Complete {
                 slip: s,
                 atomic: rng.chance(10),
-                who: caller(rng, world, "floor", m.slips[s].1),
+                who: caller(rng, world, "floor", m.slips[s].1, slip_place(s)),
             }
         }
         2 if !m.slips.is_empty() => Op::Batch {
             slips: (0..rng.between(2, 5)).map(|_| slip(rng)).collect(),
-            who: caller(rng, world, "floor", usize::MAX),
+            who: caller(rng, world, "floor", usize::MAX, None),
         },
         3 => Op::Reward {
             player,
@@ -295,7 +342,8 @@ pub fn next(rng: &mut Rng, world: &World, m: &Model, session: usize, n: u64) -> 
             } else {
                 format!("sim-{session}-{n}")
             },
-            who: caller(rng, world, "awarder", player),
+            property,
+            who: caller(rng, world, "awarder", player, Some(property)),
         },
         4 => Op::Hold {
             player,
@@ -304,44 +352,68 @@ pub fn next(rng: &mut Rng, world: &World, m: &Model, session: usize, n: u64) -> 
                 .chance(30)
                 .then(|| format!("req-{}-{}", session, rng.below(6))),
             ttl: *rng.pick(&[1, 5, 600]),
-            who: caller(rng, world, "cashier", player),
+            property,
+            who: caller(rng, world, "cashier", player, Some(property)),
         },
-        5 if !m.holds.is_empty() => Op::Capture {
-            hold: hold(rng),
-            points: rng.chance(30).then(|| rng.between(1, 3_000)),
-            who: caller(rng, world, "cashier", usize::MAX),
-        },
-        6 if !m.holds.is_empty() => Op::Void {
-            hold: hold(rng),
-            who: caller(rng, world, "cashier", usize::MAX),
-        },
+        5 if !m.holds.is_empty() => {
+            let h = hold(rng);
+            Op::Capture {
+                hold: h,
+                points: rng.chance(30).then(|| rng.between(1, 3_000)),
+                who: caller(rng, world, "cashier", usize::MAX, hold_place(h)),
+            }
+        }
+        6 if !m.holds.is_empty() => {
+            let h = hold(rng);
+            Op::Void {
+                hold: h,
+                who: caller(rng, world, "cashier", usize::MAX, hold_place(h)),
+            }
+        }
         7 => Op::Redeem {
             player,
             points: *rng.pick(&[10, 200, 1_500, 4_000]),
-            who: caller(rng, world, "cashier", player),
+            property,
+            who: caller(rng, world, "cashier", player, Some(property)),
         },
-        8 if !m.redemptions.is_empty() => Op::Reverse {
-            redemption: rng.below(m.redemptions.len() as u64) as usize,
-            who: caller(rng, world, "approver", usize::MAX),
-        },
-        9 if !m.slips.is_empty() => Op::ApproveSlip {
-            slip: rng.below(m.slips.len() as u64) as usize,
-            who: caller(rng, world, "approver", usize::MAX),
-        },
-        10 if !m.slips.is_empty() => Op::RejectSlip {
-            slip: rng.below(m.slips.len() as u64) as usize,
-            who: caller(rng, world, "approver", usize::MAX),
-        },
-        11 if !m.holds.is_empty() => Op::ApproveHold {
-            hold: hold(rng),
-            who: caller(rng, world, "approver", usize::MAX),
-        },
-        12 if !m.slips.is_empty() => Op::Recover {
-            slip: rng.below(m.slips.len() as u64) as usize,
-            who: caller(rng, world, "recoverer", usize::MAX),
-        },
+        8 if !m.redemptions.is_empty() => {
+            let r = rng.below(m.redemptions.len() as u64) as usize;
+            let place = m.places.get(&m.redemptions[r].to_string()).copied();
+            Op::Reverse {
+                redemption: r,
+                who: caller(rng, world, "approver", usize::MAX, place),
+            }
+        }
+        9 if !m.slips.is_empty() => {
+            let s = rng.below(m.slips.len() as u64) as usize;
+            Op::ApproveSlip {
+                slip: s,
+                who: caller(rng, world, "approver", usize::MAX, slip_place(s)),
+            }
+        }
+        10 if !m.slips.is_empty() => {
+            let s = rng.below(m.slips.len() as u64) as usize;
+            Op::RejectSlip {
+                slip: s,
+                who: caller(rng, world, "approver", usize::MAX, slip_place(s)),
+            }
+        }
+        11 if !m.holds.is_empty() => {
+            let h = hold(rng);
+            Op::ApproveHold {
+                hold: h,
+                who: caller(rng, world, "approver", usize::MAX, hold_place(h)),
+            }
+        }
+        12 if !m.slips.is_empty() => {
+            let s = rng.below(m.slips.len() as u64) as usize;
+            Op::Recover {
+                slip: s,
+                who: caller(rng, world, "recoverer", usize::MAX, slip_place(s)),
+            }
+        }
         13 => Op::RecoverBulk {
-            who: caller(rng, world, "recoverer", usize::MAX),
+            who: caller(rng, world, "recoverer", usize::MAX, None),
         },
         14 => Op::Sweep {
             name: SWEEPS[rng.below(SWEEPS.len() as u64) as usize],
@@ -359,24 +431,41 @@ pub fn next(rng: &mut Rng, world: &World, m: &Model, session: usize, n: u64) -> 
             who: if rng.chance(70) {
                 Who::Player(player)
             } else {
-                caller(rng, world, "viewer", player)
+                caller(rng, world, "viewer", player, None)
             },
         },
         _ => Op::Bad {
             which: rng.below(6),
-            who: caller(rng, world, "floor", player),
+            who: caller(rng, world, "floor", player, None),
         },
     }
 }
 
-/// The right person for the job (`role`), or now and then every kind of
-/// wrong one: anon, a player, staff without the permission, inactive
+/// The right person for the job (`role`) at `property` (if the job is at
+/// one), or now and then every kind of wrong one: anon, a player, staff of
+/// the role at another property, staff without the permission, inactive
 /// staff, staff for themselves, a trusted back end naming nobody.
-fn caller(rng: &mut Rng, world: &World, role: &str, player: usize) -> Who {
-    let right = world.with_role(role);
+fn caller(rng: &mut Rng, world: &World, role: &str, player: usize, property: Option<usize>) -> Who {
+    let all = world.with_role(role);
+    let at = |here: bool| -> Vec<usize> {
+        all.iter()
+            .copied()
+            .filter(|s| match (world.staff[*s].home, property) {
+                (Some(h), Some(p)) => (h == p) == here,
+                _ => here,
+            })
+            .collect()
+    };
+    let (right, elsewhere) = (at(true), at(false));
+    let right = if right.is_empty() { all.clone() } else { right };
     match rng.below(100) {
-        0..=54 => Who::Trusted(Some(*rng.pick(&right))),
-        55..=79 => Who::Staff(*rng.pick(&right)),
+        0..=49 => Who::Trusted(Some(*rng.pick(&right))),
+        50..=74 => Who::Staff(*rng.pick(&right)),
+        75..=79 if !elsewhere.is_empty() => match rng.chance(50) {
+            true => Who::Trusted(Some(*rng.pick(&elsewhere))),
+            false => Who::Staff(*rng.pick(&elsewhere)),
+        },
+        75..=79 => Who::Staff(*rng.pick(&right)),
         80..=83 => Who::Anon,
         84..=87 => Who::Player(player.min(world.players.len() - 1)),
         88..=91 => Who::Staff(*rng.pick(&world.with_role("nobody"))),
@@ -392,6 +481,7 @@ fn caller(rng: &mut Rng, world: &World, role: &str, player: usize) -> Who {
 fn must_refuse(
     op: &Op,
     world: &World,
+    m: &Model,
     target_player: Option<usize>,
 ) -> Option<&'static [&'static str]> {
     let who = op.who()?;
@@ -412,7 +502,12 @@ fn must_refuse(
         (Who::Trusted(Some(s)), _) | (Who::Staff(s), _) => {
             let staff = &world.staff[s];
             if let Some(p) = perm {
-                if !staff.holds(p) {
+                // at the op's property when the model knows it (SPEC §22)
+                let holds = match op.place(m) {
+                    Some(place) => staff.holds_at(p, place),
+                    None => staff.holds(p),
+                };
+                if !holds {
                     return Some(&["PT403", "42501"]);
                 }
             }
@@ -600,7 +695,7 @@ pub fn execute(
         },
     };
     let mut model = m.lock().unwrap();
-    let refuse = must_refuse(op, world, target);
+    let refuse = must_refuse(op, world, &model, target);
     match (&outcome, refuse) {
         (Outcome::Ok(_), Some(codes)) => model.violation(
             n,
@@ -690,14 +785,14 @@ fn build<'a>(op: &Op, world: &World, m: &Model) -> Option<(Call<'a>, Option<usiz
     let staff = |who: Who| person(world, who);
     let p = |i: usize| world.players[i].clone();
     Some(match op {
-        Op::Open { player, game, bet, minutes, who } => (
+        Op::Open { player, game, bet, minutes, property, who } => (
             Call {
                 // after the player's last slip the harness saw end (else
                 // SLIP_OVERLAP: play is rated once)
                 sql: "SELECT id::text FROM loyalty.open_rating_slip($1::text::uuid, $2::text, $3::bigint::numeric,
                         p_start_time => least(now(), greatest(now() - make_interval(mins => $4::int),
                                                               $6::text::timestamptz + interval '1 second')),
-                        p_staff_id => $5::text::uuid)"
+                        p_staff_id => $5::text::uuid, p_property_id => $7::text)"
                     .into(),
                 params: vec![
                     Box::new(p(*player)),
@@ -706,10 +801,11 @@ fn build<'a>(op: &Op, world: &World, m: &Model) -> Option<(Call<'a>, Option<usiz
                     Box::new(*minutes as i32),
                     Box::new(staff(*who)),
                     Box::new(m.last_end.get(player).cloned()),
+                    Box::new(world.property(*property)),
                 ],
             },
             Some(*player),
-            format!("open {game} {bet} {minutes}m for {}", p(*player)),
+            format!("open {game} {bet} {minutes}m for {} at {}", p(*player), world.property(*property)),
         ),
         Op::Complete { slip, atomic, who } => {
             let (id, player) = m.slips.get(*slip)?.clone();
@@ -737,20 +833,28 @@ fn build<'a>(op: &Op, world: &World, m: &Model) -> Option<(Call<'a>, Option<usiz
                 format!("batch {}", ids.join(",")),
             )
         }
-        Op::Reward { player, points, voucher, who } => (
+        Op::Reward { player, points, voucher, property, who } => (
             Call {
                 sql: "SELECT ledger_entry_id, idempotent_hit FROM loyalty.manual_reward($1::text::uuid,
-                        $2::bigint, 'sim reward at the table', $3::text::uuid, NULL, $4::text)"
+                        $2::bigint, 'sim reward at the table', $3::text::uuid, NULL, $4::text,
+                        p_property_id => $5::text)"
                     .into(),
-                params: vec![Box::new(p(*player)), Box::new(*points), Box::new(staff(*who)), Box::new(voucher.clone())],
+                params: vec![
+                    Box::new(p(*player)),
+                    Box::new(*points),
+                    Box::new(staff(*who)),
+                    Box::new(voucher.clone()),
+                    Box::new(world.property(*property)),
+                ],
             },
             Some(*player),
-            format!("reward {points} to {} voucher {voucher}", p(*player)),
+            format!("reward {points} to {} voucher {voucher} at {}", p(*player), world.property(*property)),
         ),
-        Op::Hold { player, points, request, ttl, who } => (
+        Op::Hold { player, points, request, ttl, property, who } => (
             Call {
                 sql: "SELECT hold_id::text, status FROM loyalty.hold_points($1::text::uuid, $2::bigint, 'restaurant',
-                        'sim comp for dinner', $3::text::uuid, $4::text, make_interval(secs => $5::int))"
+                        'sim comp for dinner', $3::text::uuid, $4::text, make_interval(secs => $5::int),
+                        p_property_id => $6::text)"
                     .into(),
                 params: vec![
                     Box::new(p(*player)),
@@ -758,10 +862,11 @@ fn build<'a>(op: &Op, world: &World, m: &Model) -> Option<(Call<'a>, Option<usiz
                     Box::new(staff(*who)),
                     Box::new(request.clone()),
                     Box::new(*ttl as i32),
+                    Box::new(world.property(*property)),
                 ],
             },
             Some(*player),
-            format!("hold {points} of {}", p(*player)),
+            format!("hold {points} of {} at {}", p(*player), world.property(*property)),
         ),
         Op::Capture { hold, points, who } => {
             let (id, player) = m.holds.get(*hold)?.clone();
@@ -789,15 +894,21 @@ fn build<'a>(op: &Op, world: &World, m: &Model) -> Option<(Call<'a>, Option<usiz
                 format!("void hold {id} of {}", p(player)),
             )
         }
-        Op::Redeem { player, points, who } => (
+        Op::Redeem { player, points, property, who } => (
             Call {
                 sql: "SELECT status, ledger_entry_id, idempotent_hit, hold_id::text FROM loyalty.redeem_points(
-                        $1::text::uuid, $2::bigint, 'free play', 'sim kiosk free play', $3::text::uuid)"
+                        $1::text::uuid, $2::bigint, 'free play', 'sim kiosk free play', $3::text::uuid,
+                        p_property_id => $4::text)"
                     .into(),
-                params: vec![Box::new(p(*player)), Box::new(*points), Box::new(staff(*who))],
+                params: vec![
+                    Box::new(p(*player)),
+                    Box::new(*points),
+                    Box::new(staff(*who)),
+                    Box::new(world.property(*property)),
+                ],
             },
             Some(*player),
-            format!("redeem {points} of {}", p(*player)),
+            format!("redeem {points} of {} at {}", p(*player), world.property(*property)),
         ),
         Op::Reverse { redemption, who } => {
             let entry = *m.redemptions.get(*redemption)?;
@@ -966,8 +1077,11 @@ fn acknowledge(op: &Op, world: &World, m: &mut Model, rows: &[Row], session: usi
             .unwrap_or(false)
     };
     match op {
-        Op::Open { player, .. } => {
+        Op::Open {
+            player, property, ..
+        } => {
             if let Some(id) = rows.first().and_then(|r| text(r, 0)) {
+                m.places.insert(id.clone(), *property);
                 m.slips.push((id, *player));
                 m.open_slips.push(m.slips.len() - 1);
                 if session == SLOW_SESSION {
@@ -1023,18 +1137,32 @@ fn acknowledge(op: &Op, world: &World, m: &mut Model, rows: &[Row], session: usi
                 m.refused_vouchers.retain(|v| v != voucher);
             }
         }
-        Op::Hold { player, .. } => {
+        Op::Hold {
+            player, property, ..
+        } => {
             if let Some(id) = rows.first().and_then(|r| text(r, 0)) {
+                m.places.insert(id.clone(), *property);
                 m.holds.push((id, *player));
             }
         }
         Op::Capture { .. } | Op::Redeem { .. } => {
             if let Some(r) = rows.first() {
-                if let (Some(hold), Op::Redeem { player, .. }) = (text(r, 3), op) {
+                if let (
+                    Some(hold),
+                    Op::Redeem {
+                        player, property, ..
+                    },
+                ) = (text(r, 3), op)
+                {
+                    m.places.insert(hold.clone(), *property);
                     m.holds.push((hold, *player));
                 }
                 if let (Some(entry), Some(hold)) = (int(r, 1), text(r, 3)) {
                     if text(r, 0).as_deref() == Some("CAPTURED") {
+                        // a redemption is where its hold is
+                        if let Some(place) = m.places.get(&hold).copied() {
+                            m.places.insert(entry.to_string(), place);
+                        }
                         if !flag(r, 2) {
                             m.acked.push(Acked::Captured { hold, entry });
                         }
