@@ -595,17 +595,57 @@ fn run(
     manner: Manner,
     call: &Call<'_>,
     sending: &mut dyn FnMut(),
+    trail: &mut Trail,
 ) -> Result<Vec<Row>, postgres::Error> {
-    let mut tx = if manner.rr {
+    // A refused call's transaction is rolled back when it is dropped, and
+    // that ROLLBACK runs under the call's own SET LOCAL statement_timeout
+    // (1 to 40 ms): on a busy machine the timeout can cancel it, the client
+    // ignores the answer, and the connection stays in the aborted block, so
+    // the next BEGIN is answered 25P02. The failed BEGIN sends a ROLLBACK of
+    // its own; the harness counts it and begins again. (A 25P02 from the
+    // call itself is still a violation.)
+    trail.step = "begin";
+    match begin(c, manner.rr) {
+        Ok(tx) => return call_in(tx, world, who, manner, call, sending, &mut trail.step),
+        Err(e) if e.code().map(|s| s.code()) == Some("25P02") => trail.leftover = true,
+        Err(e) => return Err(e),
+    }
+    let tx = begin(c, manner.rr)?;
+    call_in(tx, world, who, manner, call, sending, &mut trail.step)
+}
+
+/// Where a call's transaction got to, and whether it found the previous
+/// one's aborted block still open (see [`run`]).
+struct Trail {
+    step: &'static str,
+    leftover: bool,
+}
+
+fn begin(c: &mut Client, rr: bool) -> Result<postgres::Transaction<'_>, postgres::Error> {
+    if rr {
         c.build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
-            .start()?
+            .start()
     } else {
-        c.transaction()?
-    };
+        c.transaction()
+    }
+}
+
+/// The call in its transaction, as [`run`] says.
+fn call_in(
+    mut tx: postgres::Transaction<'_>,
+    world: &World,
+    who: Who,
+    manner: Manner,
+    call: &Call<'_>,
+    sending: &mut dyn FnMut(),
+    step: &mut &'static str,
+) -> Result<Vec<Row>, postgres::Error> {
+    *step = "pause";
     if let Some(ms) = manner.pause {
         tx.execute("SELECT pg_sleep($1::int / 1000.0)", &[&(ms as i32)])?;
     }
+    *step = "timeout";
     if let Some(t) = manner.timeout {
         tx.batch_execute(&t)?;
     }
@@ -615,18 +655,22 @@ fn run(
         Who::Staff(s) => ("authenticated", Some(world.staff[s].id.clone())),
         Who::Trusted(_) => ("service_role", None),
     };
+    *step = "role";
     tx.batch_execute(&format!("SET LOCAL ROLE {role}"))?;
     let claims = match &sub {
         Some(s) => format!(r#"{{"role":"{role}","sub":"{s}"}}"#),
         None => format!(r#"{{"role":"{role}"}}"#),
     };
+    *step = "claims";
     tx.execute(
         "SELECT set_config('request.jwt.claims', $1, true)",
         &[&claims],
     )?;
     let params: Vec<&(dyn ToSql + Sync)> = call.params.iter().map(|p| p.as_ref() as _).collect();
     sending();
+    *step = "call";
     let rows = tx.query(call.sql.as_str(), &params)?;
+    *step = "commit";
     tx.commit()?;
     Ok(rows)
 }
@@ -683,10 +727,20 @@ pub fn execute(
     };
     // the settings the harness had seen committed when the call was sent
     let mut sent = 1;
+    let mut trail = Trail {
+        step: "begin",
+        leftover: false,
+    };
     let manner = Manner { rr, pause, timeout };
-    let result = run(c, world, who, manner, &call, &mut || {
-        sent = m.lock().unwrap().thresholds.len()
-    });
+    let result = run(
+        c,
+        world,
+        who,
+        manner,
+        &call,
+        &mut || sent = m.lock().unwrap().thresholds.len(),
+        &mut trail,
+    );
     let outcome = match &result {
         Ok(rows) => Outcome::Ok(summary(rows)),
         Err(e) => match e.as_db_error() {
@@ -695,6 +749,9 @@ pub fn execute(
         },
     };
     let mut model = m.lock().unwrap();
+    if trail.leftover {
+        model.fault("rollback cancelled by the call's statement timeout (next BEGIN: 25P02)");
+    }
     let refuse = must_refuse(op, world, &model, target);
     match (&outcome, refuse) {
         (Outcome::Ok(_), Some(codes)) => model.violation(
@@ -715,7 +772,13 @@ pub fn execute(
         if state == "40P01" {
             model.violation(n, format!("{what}: a deadlock (40P01)"));
         } else if !code_fits(state, msg) {
-            model.violation(n, format!("{what}: an undocumented refusal {state} {msg}"));
+            model.violation(
+                n,
+                format!(
+                    "{what}: an undocumented refusal {state} {msg} (at the harness's {})",
+                    trail.step
+                ),
+            );
         }
     }
     if let Ok(rows) = &result {

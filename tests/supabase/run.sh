@@ -232,7 +232,7 @@ expect "the linter's rules 0003 0007 0008 0009 0011 0028 0029 hold for everythin
     "$(awk -F'|' '{printf "%s%s|%s", (NR > 1 ? " " : ""), $1, $4}' "$CLUSTER_DIR/lint.out")"
 # The lint can fail: one violation of each rule planted, then rolled back.
 expect "and it finds one planted violation of each rule" \
-    "0003|loyalty.voucher:lint_planted 0007|loyalty.reward_replay 0008|loyalty.config loyalty.reward_replay 0009|loyalty.hold_pkey=loyalty.lint_planted 0011|loyalty.lifetime_credit(text,bigint) 0028|loyalty_api.manual_reward(uuid,bigint,text,uuid,uuid,text,text) 0029|loyalty_api.manual_reward(uuid,bigint,text,uuid,uuid,text,text)" \
+    "0003|loyalty.voucher:lint_planted 0007|loyalty.reward_replay 0008|loyalty.config loyalty.reward_replay 0009|loyalty.hold_pkey=loyalty.lint_planted 0011|loyalty.lifetime_credit(text,bigint) 0028|loyalty_api.manual_reward(uuid,bigint,text,uuid,uuid,text,text,text) 0029|loyalty_api.manual_reward(uuid,bigint,text,uuid,uuid,text,text,text)" \
     "$(lint -c BEGIN -c "ALTER FUNCTION loyalty.lifetime_credit RESET search_path" \
         -c "CREATE POLICY lint_planted ON loyalty.voucher FOR SELECT USING (player_id = auth.uid())" \
         -c "CREATE INDEX lint_planted ON loyalty.hold (player_id, hold_id)" \
