@@ -321,18 +321,25 @@ pub fn require(permission: Permission) -> Result<Caller> {
     require_any(&[permission])
 }
 
-/// FORBIDDEN unless `row` (a staff member's) holds `permission` at
-/// `property`: an act at a property (SPEC §22).
-pub fn require_at(row: &Option<StaffRow>, permission: Permission, property: &str) -> Result<()> {
-    if holds(row, &[permission], Scope::At(property)) {
+/// FORBIDDEN unless `row` (a staff member's) holds `permission` where
+/// `scope` says: an act at a property, or of the whole enterprise (SPEC
+/// §22).
+pub fn require_held(
+    row: &Option<StaffRow>,
+    permission: Permission,
+    scope: Scope<'_>,
+) -> Result<()> {
+    if holds(row, &[permission], scope) {
         return Ok(());
     }
+    let place = match scope {
+        Scope::At(property) => format!("at property {property}"),
+        Scope::Enterprise => "at every property".to_string(),
+        Scope::Somewhere => "at any property".to_string(),
+    };
     Err(LoyaltyError::new(
         Code::Forbidden,
-        format!(
-            "the staff member holds no {} at property {property}",
-            permission.as_str()
-        ),
+        format!("the staff member holds no {} {place}", permission.as_str()),
     ))
 }
 
@@ -429,17 +436,7 @@ fn caller_has_permission(p_permission: Option<&str>) -> bool {
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn require_caller(p_permissions: default!(Option<Vec<String>>, "NULL")) -> String {
     crate::domain::error::run(move || {
-        // a name that is no permission is a mistake in the calling SQL, said
-        // as one, not a refusal of everybody
-        let perms = p_permissions
-            .iter()
-            .flatten()
-            .map(|name| {
-                Permission::named(name).ok_or_else(|| {
-                    LoyaltyError::validation(format!("{name:?} is not a permission"))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let perms = named(p_permissions)?;
         if perms.is_empty() {
             require_trusted()?;
         } else {
@@ -447,6 +444,19 @@ fn require_caller(p_permissions: default!(Option<Vec<String>>, "NULL")) -> Strin
         }
         Ok(actor())
     })
+}
+
+/// The permissions the calling SQL names: a name that is no permission is
+/// a mistake in that SQL, said as one, not a refusal of everybody.
+fn named(p_permissions: Option<Vec<String>>) -> Result<Vec<Permission>> {
+    p_permissions
+        .iter()
+        .flatten()
+        .map(|name| {
+            Permission::named(name)
+                .ok_or_else(|| LoyaltyError::validation(format!("{name:?} is not a permission")))
+        })
+        .collect()
 }
 
 /// `loyalty.require_caller_at(p_permissions, p_property_id)`: as
@@ -458,15 +468,7 @@ fn require_caller(p_permissions: default!(Option<Vec<String>>, "NULL")) -> Strin
 #[search_path(pg_catalog, loyalty, pg_temp)]
 fn require_caller_at(p_permissions: Option<Vec<String>>, p_property_id: Option<&str>) -> String {
     crate::domain::error::run(move || {
-        let perms = p_permissions
-            .iter()
-            .flatten()
-            .map(|name| {
-                Permission::named(name).ok_or_else(|| {
-                    LoyaltyError::validation(format!("{name:?} is not a permission"))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let perms = named(p_permissions)?;
         if perms.is_empty() {
             return Err(LoyaltyError::validation("name the permissions asked for"));
         }

@@ -4,11 +4,9 @@
 //! row of the call carries. An operation states only who may run it
 //! ([`Who`]); the order lives here.
 
-use super::{
-    holds_any, require_at, require_person, require_scoped, require_trusted, Caller, Permission,
-};
+use super::{require_held, require_person, require_scoped, require_trusted, Caller, Permission};
 use super::{Scope, StaffRow};
-use crate::domain::error::Result;
+use crate::domain::error::{LoyaltyError, Result};
 use crate::pg::context;
 
 /// Who may run an operation.
@@ -44,29 +42,31 @@ impl Opened {
     /// holds the opening's permission there (or at every property). A
     /// trusted back end acting as itself may act anywhere.
     pub fn at(&self, property: &str) -> Result<()> {
-        match (&self.held, self.caller) {
-            (Some((permission, row)), Caller::Staff(_)) => require_at(row, *permission, property),
-            _ => Ok(()),
-        }
+        self.held_in(Scope::At(property))
     }
 
     /// [`Opened::at`] for something at `property`, or of the whole
     /// enterprise (None): then the permission must be held at every
     /// property.
     pub fn at_place(&self, property: Option<&str>) -> Result<()> {
-        match (property, &self.held, self.caller) {
-            (Some(p), _, _) => self.at(p),
-            (None, Some((permission, row)), Caller::Staff(_))
-                if !holds_any(row, &[*permission]) =>
-            {
-                Err(crate::domain::error::LoyaltyError::new(
-                    crate::domain::error::Code::Forbidden,
-                    format!(
-                        "only staff with {} at every property may do this",
-                        permission.as_str()
-                    ),
-                ))
-            }
+        self.held_in(property.map_or(Scope::Enterprise, Scope::At))
+    }
+
+    /// [`Opened::at`] for something already started at `own` (a slip, a
+    /// hold): a `given` property must be it (VALIDATION_ERROR otherwise: it
+    /// is finished where it was started).
+    pub fn at_started(&self, own: &str, given: Option<&str>) -> Result<()> {
+        if let Some(g) = given.filter(|g| *g != own) {
+            return Err(LoyaltyError::validation(format!(
+                "this belongs to property {own}, not {g}"
+            )));
+        }
+        self.at(own)
+    }
+
+    fn held_in(&self, scope: Scope<'_>) -> Result<()> {
+        match (&self.held, self.caller) {
+            (Some((permission, row)), Caller::Staff(_)) => require_held(row, *permission, scope),
             _ => Ok(()),
         }
     }

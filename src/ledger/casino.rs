@@ -242,20 +242,6 @@ pub fn where_new(client: &SpiClient<'_>, given: Option<&str>) -> Result<Property
     Ok(p)
 }
 
-/// Where something already started goes on: its own property, which a
-/// `given` one must equal (VALIDATION_ERROR otherwise: a slip or hold is
-/// finished where it was started).
-pub fn where_started(client: &SpiClient<'_>, own: &str, given: Option<&str>) -> Result<Property> {
-    if let Some(g) = given {
-        if g != own {
-            return Err(LoyaltyError::validation(format!(
-                "this belongs to property {own}, not {g}"
-            )));
-        }
-    }
-    property(client, own)
-}
-
 /// How long a sweep (roll, expiry, recovery, retier) keeps starting
 /// players in one call: half the accrual lock timeout, what a floor call
 /// waits for a busy player before it gives up. Every player a sweep

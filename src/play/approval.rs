@@ -57,11 +57,8 @@ fn load_for_decision(
     property: Option<&str>,
 ) -> Result<Slip> {
     let slip_id = required(slip_id, "p_slip_id")?;
-    let slip = Spi::connect(|c| {
-        let slip = slip::load(c, slip_id, true)?;
-        opened.at(&crate::ledger::casino::where_started(c, &slip.property_id, property)?.id)?;
-        Ok::<_, LoyaltyError>(slip)
-    })?;
+    let slip = Spi::connect(|c| slip::load(c, slip_id, true))?;
+    opened.at_started(&slip.property_id, property)?;
     check_decider(opened.caller, &slip)?;
     Ok(slip)
 }

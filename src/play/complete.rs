@@ -58,11 +58,8 @@ pub(crate) fn complete(
     end_time: Option<TimestampWithTimeZone>,
 ) -> Result<CompleteRow> {
     let (caller, correlation_id) = (opened.caller, opened.correlation_id.clone());
-    let slip = Spi::connect(|client| {
-        let slip = slip::load_for_closing(client, slip_id)?;
-        opened.at(&ledger::casino::where_started(client, &slip.property_id, property)?.id)?;
-        Ok::<_, LoyaltyError>(slip)
-    })?;
+    let slip = Spi::connect(|client| slip::load_for_closing(client, slip_id))?;
+    opened.at_started(&slip.property_id, property)?;
     caller.not_for_self(slip.player_id, "rate play")?;
     if slip.approval_status.as_deref() == Some("HELD") {
         // Writes nothing: it still waits for a second staff member.

@@ -409,7 +409,7 @@ row_fn! {
             let (caller, correlation_id) = (opened.caller, opened.correlation_id.clone());
             let slip = Spi::connect_mut(|client| -> Result<Slip> {
                 let slip = load(client, slip_id, true)?;
-                opened.at(&casino::where_started(client, &slip.property_id, p_property_id)?.id)?;
+                opened.at_started(&slip.property_id, p_property_id)?;
                 caller.not_for_self(slip.player_id, "rate play")?;
                 if slip.is_closed() {
                     return Err(LoyaltyError::validation(

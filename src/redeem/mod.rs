@@ -172,7 +172,7 @@ pub fn owner(
                 format!("no hold {hold_id}"),
             ));
         };
-        opened.at(&crate::ledger::casino::where_started(c, &property, given)?.id)?;
+        opened.at_started(&property, given)?;
         Ok((hold_id, player))
     })
 }

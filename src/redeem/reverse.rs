@@ -88,9 +88,7 @@ fn reverse_redemption(
         let reason = crate::domain::reason::check(p_reason)?;
         let r = find(entry_id)?;
         // given back where it was spent
-        Spi::connect(|c| {
-            opened.at(&crate::ledger::casino::where_started(c, &r.property, p_property_id)?.id)
-        })?;
+        opened.at_started(&r.property, p_property_id)?;
         let auth::Opened {
             caller: person,
             correlation_id,
